@@ -72,10 +72,14 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
-inline Status ConditionFailed(std::string m) { return {StatusCode::kConditionFailed, std::move(m)}; }
+inline Status ConditionFailed(std::string m) {
+  return {StatusCode::kConditionFailed, std::move(m)};
+}
 inline Status TransactionCanceled(std::string m) {
   return {StatusCode::kTransactionCanceled, std::move(m)};
 }
@@ -95,7 +99,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(data_).ok() && "Result constructed from an OK status");
   }
@@ -133,10 +137,10 @@ class [[nodiscard]] Result {
 #define KS_CONCAT_(a, b) KS_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define KS_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    ::keystone::Status ks_status_ = (expr);      \
-    if (!ks_status_.ok()) return ks_status_;     \
+#define KS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::keystone::Status ks_status_ = (expr);  \
+    if (!ks_status_.ok()) return ks_status_; \
   } while (0)
 
 // `lhs = value of expr`, or returns its Status from the enclosing function.

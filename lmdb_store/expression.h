@@ -35,7 +35,7 @@ inline constexpr int kMaxInOperands = 100;
 
 // One step of a document path: an attribute or map key name, or a list index.
 struct PathElement {
-  std::string name;  // when !is_index
+  std::string name;   // when !is_index
   int64_t index = 0;  // when is_index
   bool is_index = false;
   friend bool operator==(const PathElement&, const PathElement&) = default;
@@ -160,8 +160,8 @@ struct KeyCondition {
   std::string partition_key_name;
   AttributeValue partition_value;
   SortOp sort_op = SortOp::kNone;
-  std::string sort_key_name;  // when sort_op != kNone
-  AttributeValue sort_value;  // operand (lower bound for BETWEEN)
+  std::string sort_key_name;   // when sort_op != kNone
+  AttributeValue sort_value;   // operand (lower bound for BETWEEN)
   AttributeValue sort_value2;  // upper bound for BETWEEN
 
   // Parses against the table's key names (`sort_key_name` empty when the table

@@ -1,0 +1,1859 @@
+#include "lmdb_store/item_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "lmdb_store/expression.h"
+#include "lmdb_store/item_codec.h"
+#include "lmdb_store/key_codec.h"
+#include "lmdb_store/lmdb_env.h"
+
+namespace keystone::store {
+namespace {
+
+using Db = LmdbEnv::Db;
+using Txn = LmdbEnv::Txn;
+
+constexpr std::string_view kMetaSequence = "sequence";
+constexpr std::string_view kMetaNextTableId = "next_table_id";
+constexpr std::string_view kMetaFormat = "format";
+constexpr std::string_view kFormatVersion = "keystone-store-1";
+
+// ---------------------------------------------------------------------------
+// Small binary encoding helpers for the catalog and positions.
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    uint8_t byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+void PutString(std::string_view s, std::string* out) {
+  PutVarint(s.size(), out);
+  out->append(s);
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  s->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// TableState: a table's schema and counters, stored under its id in kTables.
+// The name index (kCatalog) maps live table names to ids; a deleted table's
+// state stays (exists = false) while its stream still holds records.
+
+struct TableState {
+  uint32_t id = 0;
+  TableSchema schema;
+  bool exists = true;
+  int64_t created_ms = 0;
+  int64_t stream_label_ms = 0;
+  uint64_t item_count = 0;
+  uint64_t item_bytes = 0;
+  uint64_t stream_count = 0;
+  uint64_t stream_bytes = 0;
+  uint64_t oldest_sequence = 0;
+  uint64_t latest_sequence = 0;
+  uint64_t trimmed_through = 0;
+};
+
+constexpr uint8_t kTableStateFormat = 1;
+
+std::string EncodeTableState(const TableState& t) {
+  std::string out;
+  out.push_back(static_cast<char>(kTableStateFormat));
+  PutVarint(t.id, &out);
+  PutString(t.schema.name, &out);
+  PutString(t.schema.partition_key.name, &out);
+  out.push_back(static_cast<char>(t.schema.partition_key.type));
+  out.push_back(t.schema.sort_key ? 1 : 0);
+  if (t.schema.sort_key) {
+    PutString(t.schema.sort_key->name, &out);
+    out.push_back(static_cast<char>(t.schema.sort_key->type));
+  }
+  out.push_back(t.schema.stream.enabled ? 1 : 0);
+  out.push_back(static_cast<char>(t.schema.stream.view_type));
+  PutVarint(t.schema.stream.buffer_size, &out);
+  out.push_back(t.exists ? 1 : 0);
+  for (uint64_t v : {static_cast<uint64_t>(t.created_ms), static_cast<uint64_t>(t.stream_label_ms),
+                     t.item_count, t.item_bytes, t.stream_count, t.stream_bytes, t.oldest_sequence,
+                     t.latest_sequence, t.trimmed_through}) {
+    PutVarint(v, &out);
+  }
+  return out;
+}
+
+Status DecodeTableState(std::string_view in, TableState* t) {
+  auto corrupt = [] { return Internal("corrupt table entry in the store catalog"); };
+  if (in.empty() || static_cast<uint8_t>(in[0]) != kTableStateFormat) return corrupt();
+  in.remove_prefix(1);
+  uint64_t v = 0;
+  if (!GetVarint(&in, &v)) return corrupt();
+  t->id = static_cast<uint32_t>(v);
+  if (!GetString(&in, &t->schema.name) || !GetString(&in, &t->schema.partition_key.name) ||
+      in.size() < 2) {
+    return corrupt();
+  }
+  t->schema.partition_key.type = static_cast<AttributeType>(in[0]);
+  bool has_sort = in[1] != 0;
+  in.remove_prefix(2);
+  t->schema.sort_key.reset();
+  if (has_sort) {
+    KeyAttribute sort;
+    if (!GetString(&in, &sort.name) || in.empty()) return corrupt();
+    sort.type = static_cast<AttributeType>(in[0]);
+    in.remove_prefix(1);
+    t->schema.sort_key = sort;
+  }
+  if (in.size() < 2) return corrupt();
+  t->schema.stream.enabled = in[0] != 0;
+  t->schema.stream.view_type = static_cast<StreamViewType>(in[1]);
+  in.remove_prefix(2);
+  if (!GetVarint(&in, &t->schema.stream.buffer_size) || in.empty()) return corrupt();
+  t->exists = in[0] != 0;
+  in.remove_prefix(1);
+  uint64_t fields[9];
+  for (uint64_t& f : fields) {
+    if (!GetVarint(&in, &f)) return corrupt();
+  }
+  t->created_ms = static_cast<int64_t>(fields[0]);
+  t->stream_label_ms = static_cast<int64_t>(fields[1]);
+  t->item_count = fields[2];
+  t->item_bytes = fields[3];
+  t->stream_count = fields[4];
+  t->stream_bytes = fields[5];
+  t->oldest_sequence = fields[6];
+  t->latest_sequence = fields[7];
+  t->trimmed_through = fields[8];
+  return Status::Ok();
+}
+
+std::string TableIdKey(uint32_t id) {
+  std::string key;
+  AppendBigEndian32(id, &key);
+  return key;
+}
+
+std::string StreamKey(uint32_t table_id, uint64_t sequence) {
+  std::string key;
+  key.reserve(12);
+  AppendBigEndian32(table_id, &key);
+  AppendBigEndian64(sequence, &key);
+  return key;
+}
+
+constexpr uint8_t kPositionFormat = 1;
+
+std::string EncodePosition(const ReaderPosition& p) {
+  std::string out;
+  out.push_back(static_cast<char>(kPositionFormat));
+  PutString(p.table, &out);
+  PutVarint(p.sequence, &out);
+  out.push_back(p.pins ? 1 : 0);
+  PutVarint(static_cast<uint64_t>(p.updated_ms), &out);
+  PutString(p.payload, &out);
+  return out;
+}
+
+Status DecodePosition(std::string_view name, std::string_view in, ReaderPosition* p) {
+  auto corrupt = [&] { return Internal("corrupt reader position " + std::string(name)); };
+  if (in.empty() || static_cast<uint8_t>(in[0]) != kPositionFormat) return corrupt();
+  in.remove_prefix(1);
+  p->name = std::string(name);
+  uint64_t updated = 0;
+  if (!GetString(&in, &p->table) || !GetVarint(&in, &p->sequence) || in.empty()) return corrupt();
+  p->pins = in[0] != 0;
+  in.remove_prefix(1);
+  if (!GetVarint(&in, &updated) || !GetString(&in, &p->payload)) return corrupt();
+  p->updated_ms = static_cast<int64_t>(updated);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Keys.
+
+Status ValidateKeyValue(const KeyAttribute& key_attr, const AttributeValue* value, bool is_sort,
+                        bool in_item) {
+  if (value == nullptr) {
+    if (in_item) {
+      return InvalidArgument("One or more parameter values were invalid: Missing the key " +
+                             key_attr.name + " in the item");
+    }
+    return InvalidArgument("The provided key element does not match the schema");
+  }
+  if (value->type() != key_attr.type) {
+    return InvalidArgument("One or more parameter values were invalid: Type mismatch for key " +
+                           key_attr.name +
+                           " expected: " + std::string(AttributeTypeName(key_attr.type)) +
+                           " actual: " + std::string(AttributeTypeName(value->type())));
+  }
+  size_t size = 0;
+  if (value->is(AttributeType::kS)) size = value->s().size();
+  if (value->is(AttributeType::kB)) size = value->b().size();
+  if ((value->is(AttributeType::kS) || value->is(AttributeType::kB)) && size == 0) {
+    return InvalidArgument(
+        "One or more parameter values are not valid. The AttributeValue for a key attribute "
+        "cannot contain an empty " +
+        std::string(value->is(AttributeType::kS) ? "string" : "binary") +
+        " value. Key: " + key_attr.name);
+  }
+  if (value->is(AttributeType::kN)) size = value->SizeBytes();
+  if (!is_sort && size > kMaxPartitionKeyBytes) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum "
+        "size limit of 2048 bytes");
+  }
+  if (is_sort && size > kMaxSortKeyBytes) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Aggregated size of all range keys has "
+        "exceeded the size limit of 1024 bytes");
+  }
+  return Status::Ok();
+}
+
+// The LMDB key of the item with these key attributes. `exact`: `item` must
+// hold only the key attributes (a Key parameter), else it is a whole item.
+Result<std::string> EncodeStorageKey(const TableState& t, const Item& item, bool exact) {
+  const TableSchema& schema = t.schema;
+  auto pk = item.find(schema.partition_key.name);
+  KS_RETURN_IF_ERROR(ValidateKeyValue(schema.partition_key,
+                                      pk == item.end() ? nullptr : &pk->second, false, !exact));
+  const AttributeValue* sk_value = nullptr;
+  if (schema.sort_key) {
+    auto sk = item.find(schema.sort_key->name);
+    sk_value = sk == item.end() ? nullptr : &sk->second;
+    KS_RETURN_IF_ERROR(ValidateKeyValue(*schema.sort_key, sk_value, true, !exact));
+  }
+  if (exact && item.size() != (schema.sort_key ? 2u : 1u)) {
+    return InvalidArgument("The provided key element does not match the schema");
+  }
+  std::string key;
+  key.reserve(32);
+  AppendBigEndian32(t.id, &key);
+  AppendOrderedKey(pk->second, &key);
+  if (sk_value != nullptr) AppendOrderedKey(*sk_value, &key);
+  return key;
+}
+
+Item ExtractKey(const TableSchema& schema, const Item& item) {
+  Item key;
+  auto pk = item.find(schema.partition_key.name);
+  if (pk != item.end()) key.emplace(pk->first, pk->second);
+  if (schema.sort_key) {
+    auto sk = item.find(schema.sort_key->name);
+    if (sk != item.end()) key.emplace(sk->first, sk->second);
+  }
+  return key;
+}
+
+Result<Item> DecodeStorageKey(const TableState& t, std::string_view key) {
+  key.remove_prefix(4);
+  Item out;
+  KS_ASSIGN_OR_RETURN(AttributeValue pk, DecodeOrderedKey(t.schema.partition_key.type, &key));
+  out.emplace(t.schema.partition_key.name, std::move(pk));
+  if (t.schema.sort_key) {
+    KS_ASSIGN_OR_RETURN(AttributeValue sk, DecodeOrderedKey(t.schema.sort_key->type, &key));
+    out.emplace(t.schema.sort_key->name, std::move(sk));
+  }
+  return out;
+}
+
+Status ValidateWholeItem(const Item& item) {
+  KS_RETURN_IF_ERROR(ValidateItem(item));
+  if (ItemSizeBytes(item) > kMaxItemBytes) {
+    return InvalidArgument("Item size has exceeded the maximum allowed size");
+  }
+  return Status::Ok();
+}
+
+Status TableNotFound(const std::string& name) {
+  return NotFound("Requested resource not found: Table: " + name + " not found");
+}
+
+// Parsed expressions of one write, built in the caller's thread so that the
+// writer thread only evaluates.
+struct ParsedWrite {
+  std::optional<ConditionExpression> condition;
+  std::optional<UpdateExpression> update;
+};
+
+Result<ParsedWrite> ParseWriteExpressions(const std::string& condition, const std::string& update,
+                                          const ExpressionInputs& inputs) {
+  ExpressionAttributes attrs(inputs.names, inputs.values);
+  ParsedWrite parsed;
+  if (!update.empty()) {
+    KS_ASSIGN_OR_RETURN(parsed.update, UpdateExpression::Parse(update, attrs));
+  }
+  if (!condition.empty()) {
+    KS_ASSIGN_OR_RETURN(parsed.condition, ConditionExpression::Parse(condition, attrs));
+  }
+  KS_RETURN_IF_ERROR(attrs.CheckAllUsed());
+  return parsed;
+}
+
+// ---------------------------------------------------------------------------
+// The writer: ops queued by callers, applied in batches by one thread.
+
+class ItemStoreImpl;
+
+// What a write op sees: the batch's transaction and table states.
+class BatchContext {
+ public:
+  BatchContext(LmdbEnv* env, Txn* txn, Clock* clock) : env_(env), txn_(txn), clock_(clock) {}
+
+  Txn& txn() { return *txn_; }
+  int64_t now_ms() const { return now_ms_; }
+
+  Status Begin();
+  // The live table named `name`, loaded once per batch.
+  Result<TableState*> Table(const std::string& name);
+  TableState* AddTable(TableState state);
+  void MarkDirty(TableState* t) { dirty_.insert(t->id); }
+
+  // Reads the stored item at `storage_key` into *item; false when absent.
+  Result<bool> ReadItem(std::string_view storage_key, Item* item);
+
+  // Writes `new_item` (or deletes when null) over `old_item` (null: absent)
+  // and appends the stream record. Nothing when they are equal. Returns the
+  // record's sequence number or 0.
+  Result<uint64_t> ApplyChange(TableState* t, const std::string& storage_key, const Item* old_item,
+                               const Item* new_item);
+  // Appends a kTruncate record (stream enabled only).
+  Result<uint64_t> AppendTruncate(TableState* t);
+
+  // Writes back dirty tables and the sequence; trims streams.
+  Status Finish(uint64_t pin_max_records, uint64_t pin_max_bytes);
+  uint64_t sequence() const { return sequence_; }
+  uint32_t AllocateTableId();
+
+  // Set when an LMDB call failed: the whole batch must be aborted.
+  Status env_status;
+
+ private:
+  Result<uint64_t> Append(TableState* t, StreamRecord& record);
+  Status Trim(TableState* t, uint64_t pin_max_records, uint64_t pin_max_bytes);
+  Result<uint64_t> PinnedSequence(const std::string& table);
+
+  LmdbEnv* env_;
+  Txn* txn_;
+  Clock* clock_;
+  int64_t now_ms_ = 0;
+  uint64_t sequence_ = 0;
+  uint64_t start_sequence_ = 0;
+  uint32_t next_table_id_ = 0;
+  bool table_id_dirty_ = false;
+  std::unordered_map<std::string, uint32_t> ids_by_name_;
+  std::unordered_map<uint32_t, TableState> tables_;
+  std::set<uint32_t> dirty_;
+  std::set<uint32_t> appended_;
+  std::string scratch_;
+};
+
+using WriteFn = std::function<Status(BatchContext&)>;
+
+struct PendingWrite {
+  WriteFn fn;
+  Status status;
+  bool done = false;
+};
+
+class ItemStoreImpl final : public ItemStore {
+ public:
+  ItemStoreImpl(StoreOptions options, std::unique_ptr<LmdbEnv> env)
+      : options_(std::move(options)), env_(std::move(env)) {
+    clock_ = options_.clock != nullptr ? options_.clock : SystemClock::Default();
+  }
+  ~ItemStoreImpl() override;
+
+  Status Start();
+
+  Status CreateTable(const TableSchema& schema) override;
+  Result<TableDescription> DeleteTable(const std::string& name) override;
+  Result<TableDescription> DescribeTable(const std::string& name) override;
+  Result<std::vector<std::string>> ListTables() override;
+  Result<TableDescription> UpdateStream(const std::string& name,
+                                        const StreamConfig& stream) override;
+  Result<uint64_t> TruncateTable(const std::string& name) override;
+
+  Result<WriteResult> PutItem(const PutItemRequest& request) override;
+  Result<WriteResult> UpdateItem(const UpdateItemRequest& request) override;
+  Result<WriteResult> DeleteItem(const DeleteItemRequest& request) override;
+  Result<std::optional<Item>> GetItem(const GetItemRequest& request) override;
+  Result<QueryResult> Query(const QueryRequest& request) override;
+  Result<QueryResult> Scan(const ScanRequest& request) override;
+  Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
+  Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) override;
+  Status TransactWrite(const std::vector<TransactWriteEntry>& entries) override;
+
+  Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) override;
+  Result<StreamInfo> GetStreamInfo(const std::string& table) override;
+  Result<std::vector<StreamInfo>> ListStreams() override;
+  Result<uint64_t> HeadSequence() override;
+  uint64_t WaitForSequence(uint64_t after, std::chrono::milliseconds timeout) override;
+
+  Status SavePosition(const ReaderPosition& position) override;
+  Result<std::optional<ReaderPosition>> LoadPosition(const std::string& name) override;
+  Status DeletePosition(const std::string& name) override;
+  Result<std::vector<ReaderPosition>> ListPositions() override;
+
+  Result<SnapshotChunk> ReadSnapshotChunk(const std::string& table,
+                                          const std::optional<Item>& after_key,
+                                          size_t max) override;
+  MapUsage GetMapUsage() override;
+
+ private:
+  // Queues `fn` for the writer thread and waits until its batch committed.
+  Status Write(WriteFn fn);
+  void WriterLoop();
+  void RunBatch(std::vector<PendingWrite*>& batch);
+  void PublishHead(uint64_t sequence);
+
+  // Read-side helpers, inside a read transaction.
+  Result<TableState> LoadLiveTable(Txn& txn, const std::string& name);
+  // The newest table state (live or deleted) named `name` that has a stream.
+  Result<TableState> LoadStreamTable(Txn& txn, const std::string& name);
+  Result<uint64_t> ReadHead(Txn& txn);
+  Result<QueryResult> ReadRange(const TableState& t, std::string_view start_key,
+                                std::string_view prefix, const std::string* lower, bool lower_inc,
+                                const std::string* upper, bool upper_inc, bool forward,
+                                const QueryRequest& q, const ConditionExpression* filter,
+                                const ProjectionExpression* projection, Txn& txn);
+
+  StoreOptions options_;
+  std::unique_ptr<LmdbEnv> env_;
+  Clock* clock_ = nullptr;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;  // the writer waits for work
+  std::condition_variable done_cv_;   // callers wait for their batch
+  std::deque<PendingWrite*> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+
+  std::mutex head_mu_;
+  std::condition_variable head_cv_;
+  std::atomic<uint64_t> head_{0};
+};
+
+// ---------------------------------------------------------------------------
+// BatchContext
+
+Status BatchContext::Begin() {
+  now_ms_ = clock_->NowMs();
+  auto seq = txn_->Get(Db::kMeta, kMetaSequence);
+  if (seq.ok()) {
+    if (seq->size() != 8) return Internal("corrupt sequence counter");
+    sequence_ = ReadBigEndian64(*seq);
+  } else if (seq.status().code() != StatusCode::kNotFound) {
+    return seq.status();
+  }
+  start_sequence_ = sequence_;
+  auto next_id = txn_->Get(Db::kMeta, kMetaNextTableId);
+  if (next_id.ok()) {
+    if (next_id->size() != 4) return Internal("corrupt table id counter");
+    next_table_id_ = ReadBigEndian32(*next_id);
+  } else if (next_id.status().code() != StatusCode::kNotFound) {
+    return next_id.status();
+  } else {
+    next_table_id_ = 1;
+  }
+  return Status::Ok();
+}
+
+uint32_t BatchContext::AllocateTableId() {
+  table_id_dirty_ = true;
+  return next_table_id_++;
+}
+
+Result<TableState*> BatchContext::Table(const std::string& name) {
+  auto cached = ids_by_name_.find(name);
+  if (cached != ids_by_name_.end()) {
+    TableState& t = tables_[cached->second];
+    if (!t.exists) return TableNotFound(name);
+    return &t;
+  }
+  auto id = txn_->Get(Db::kCatalog, name);
+  if (!id.ok()) {
+    if (id.status().code() == StatusCode::kNotFound) return TableNotFound(name);
+    env_status = id.status();
+    return id.status();
+  }
+  uint32_t table_id = ReadBigEndian32(*id);
+  auto found = tables_.find(table_id);
+  if (found == tables_.end()) {
+    auto raw = txn_->Get(Db::kTables, TableIdKey(table_id));
+    if (!raw.ok()) {
+      env_status = raw.status();
+      return raw.status();
+    }
+    TableState state;
+    Status s = DecodeTableState(*raw, &state);
+    if (!s.ok()) {
+      env_status = s;
+      return s;
+    }
+    found = tables_.emplace(table_id, std::move(state)).first;
+  }
+  ids_by_name_[name] = table_id;
+  return &found->second;
+}
+
+TableState* BatchContext::AddTable(TableState state) {
+  uint32_t id = state.id;
+  ids_by_name_[state.schema.name] = id;
+  dirty_.insert(id);
+  return &(tables_[id] = std::move(state));
+}
+
+Result<bool> BatchContext::ReadItem(std::string_view storage_key, Item* item) {
+  auto raw = txn_->Get(Db::kItems, storage_key);
+  if (!raw.ok()) {
+    if (raw.status().code() == StatusCode::kNotFound) return false;
+    env_status = raw.status();
+    return raw.status();
+  }
+  auto decoded = DecodeItem(*raw);
+  if (!decoded.ok()) {
+    env_status = decoded.status();
+    return decoded.status();
+  }
+  *item = std::move(decoded).value();
+  return true;
+}
+
+Result<uint64_t> BatchContext::ApplyChange(TableState* t, const std::string& storage_key,
+                                           const Item* old_item, const Item* new_item) {
+  if (old_item == nullptr && new_item == nullptr) return uint64_t{0};
+  if (old_item != nullptr && new_item != nullptr && *old_item == *new_item) return uint64_t{0};
+  if (new_item != nullptr) {
+    scratch_.clear();
+    EncodeItem(*new_item, &scratch_);
+    Status s = txn_->Put(Db::kItems, storage_key, scratch_);
+    if (!s.ok()) {
+      env_status = s;
+      return s;
+    }
+    t->item_bytes += ItemSizeBytes(*new_item);
+  } else {
+    Status s = txn_->Delete(Db::kItems, storage_key);
+    if (!s.ok()) {
+      env_status = s;
+      return s;
+    }
+  }
+  if (old_item != nullptr) {
+    uint64_t old_bytes = ItemSizeBytes(*old_item);
+    t->item_bytes -= std::min(t->item_bytes, old_bytes);
+  }
+  if (old_item == nullptr) ++t->item_count;
+  if (new_item == nullptr && t->item_count > 0) --t->item_count;
+  dirty_.insert(t->id);
+  if (!t->schema.stream.enabled) return uint64_t{0};
+
+  StreamRecord record;
+  record.type = old_item == nullptr   ? StreamEventType::kInsert
+                : new_item == nullptr ? StreamEventType::kRemove
+                                      : StreamEventType::kModify;
+  record.view_type = t->schema.stream.view_type;
+  record.timestamp_ms = now_ms_;
+  record.keys = ExtractKey(t->schema, new_item != nullptr ? *new_item : *old_item);
+  size_t size = ItemSizeBytes(record.keys);
+  StreamViewType view = record.view_type;
+  if (old_item != nullptr &&
+      (view == StreamViewType::kOldImage || view == StreamViewType::kNewAndOldImages)) {
+    record.old_image = *old_item;
+    size += ItemSizeBytes(*old_item);
+  }
+  if (new_item != nullptr &&
+      (view == StreamViewType::kNewImage || view == StreamViewType::kNewAndOldImages)) {
+    record.new_image = *new_item;
+    size += ItemSizeBytes(*new_item);
+  }
+  record.size_bytes = size;
+  return Append(t, record);
+}
+
+Result<uint64_t> BatchContext::AppendTruncate(TableState* t) {
+  if (!t->schema.stream.enabled) return uint64_t{0};
+  StreamRecord record;
+  record.type = StreamEventType::kTruncate;
+  record.view_type = t->schema.stream.view_type;
+  record.timestamp_ms = now_ms_;
+  return Append(t, record);
+}
+
+Result<uint64_t> BatchContext::Append(TableState* t, StreamRecord& record) {
+  uint64_t sequence = ++sequence_;
+  scratch_.clear();
+  EncodeStreamRecord(record, &scratch_);
+  Status s = txn_->Put(Db::kStream, StreamKey(t->id, sequence), scratch_);
+  if (!s.ok()) {
+    env_status = s;
+    return s;
+  }
+  ++t->stream_count;
+  t->stream_bytes += scratch_.size();
+  if (t->oldest_sequence == 0) t->oldest_sequence = sequence;
+  t->latest_sequence = sequence;
+  dirty_.insert(t->id);
+  appended_.insert(t->id);
+  return sequence;
+}
+
+Result<uint64_t> BatchContext::PinnedSequence(const std::string& table) {
+  // Positions are few (one per CDC source); a scan of them is cheap and runs
+  // only when a stream is over its buffer size.
+  uint64_t pinned = UINT64_MAX;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn_->get(), env_->dbi(Db::kPositions), &cursor);
+  if (rc != 0) return env_->Error(rc, "opening a cursor on positions");
+  MDB_val k, v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    ReaderPosition position;
+    Status s = DecodePosition(FromVal(k), FromVal(v), &position);
+    if (!s.ok()) {
+      mdb_cursor_close(cursor);
+      return s;
+    }
+    if (position.pins && position.table == table) pinned = std::min(pinned, position.sequence);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) return env_->Error(rc, "reading positions");
+  return pinned;
+}
+
+Status BatchContext::Trim(TableState* t, uint64_t pin_max_records, uint64_t pin_max_bytes) {
+  if (t->stream_count <= t->schema.stream.buffer_size) return Status::Ok();
+  KS_ASSIGN_OR_RETURN(uint64_t pinned, PinnedSequence(t->schema.name));
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn_->get(), env_->dbi(Db::kStream), &cursor);
+  if (rc != 0) return env_->Error(rc, "opening a cursor on the stream");
+  Status status;
+  uint64_t forced = 0;
+  std::string seek = StreamKey(t->id, 0);
+  while (t->stream_count > t->schema.stream.buffer_size) {
+    MDB_val k = ToVal(seek), v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    if (rc != 0 || k.mv_size != 12 || ReadBigEndian32(FromVal(k)) != t->id) {
+      if (rc != 0 && rc != MDB_NOTFOUND) status = env_->Error(rc, "trimming the stream");
+      break;
+    }
+    uint64_t sequence = ReadBigEndian64(FromVal(k).substr(4));
+    bool over_cap = t->stream_count > pin_max_records || t->stream_bytes > pin_max_bytes;
+    if (sequence > pinned) {
+      if (!over_cap) break;  // a reader has not consumed it yet
+      ++forced;
+    }
+    size_t size = v.mv_size;
+    rc = mdb_cursor_del(cursor, 0);
+    if (rc != 0) {
+      status = env_->Error(rc, "trimming the stream");
+      break;
+    }
+    --t->stream_count;
+    t->stream_bytes -= std::min<uint64_t>(t->stream_bytes, size);
+    t->trimmed_through = sequence;
+    seek = StreamKey(t->id, sequence + 1);
+  }
+  if (status.ok()) {
+    // The oldest record left, for GetStreamInfo.
+    MDB_val k = ToVal(seek), v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == 12 && ReadBigEndian32(FromVal(k)) == t->id) {
+      t->oldest_sequence = ReadBigEndian64(FromVal(k).substr(4));
+    } else if (rc == 0 || rc == MDB_NOTFOUND) {
+      t->oldest_sequence = 0;
+    } else {
+      status = env_->Error(rc, "trimming the stream");
+    }
+  }
+  mdb_cursor_close(cursor);
+  if (forced > 0) {
+    LogWarn("store", "stream of table " + t->schema.name + " reached its pin cap; dropped " +
+                         std::to_string(forced) +
+                         " records a reader had not consumed (it will see a trimmed-stream gap)");
+  }
+  if (!status.ok()) env_status = status;
+  return status;
+}
+
+Status BatchContext::Finish(uint64_t pin_max_records, uint64_t pin_max_bytes) {
+  for (uint32_t id : appended_) {
+    KS_RETURN_IF_ERROR(Trim(&tables_[id], pin_max_records, pin_max_bytes));
+  }
+  for (uint32_t id : dirty_) {
+    KS_RETURN_IF_ERROR(txn_->Put(Db::kTables, TableIdKey(id), EncodeTableState(tables_[id])));
+  }
+  if (sequence_ != start_sequence_) {
+    std::string value;
+    AppendBigEndian64(sequence_, &value);
+    KS_RETURN_IF_ERROR(txn_->Put(Db::kMeta, kMetaSequence, value));
+  }
+  if (table_id_dirty_) {
+    std::string value;
+    AppendBigEndian32(next_table_id_, &value);
+    KS_RETURN_IF_ERROR(txn_->Put(Db::kMeta, kMetaNextTableId, value));
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// ItemStoreImpl: lifecycle and the writer.
+
+ItemStoreImpl::~ItemStoreImpl() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status ItemStoreImpl::Start() {
+  // Stamp a new store with its format; refuse one written by something else.
+  {
+    KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginWrite());
+    auto format = txn.Get(Db::kMeta, kMetaFormat);
+    if (format.ok()) {
+      if (*format != kFormatVersion) {
+        return FailedPrecondition("store " + options_.path + " has format '" +
+                                  std::string(*format) + "', this build reads '" +
+                                  std::string(kFormatVersion) + "'");
+      }
+      txn.Abort();
+    } else if (format.status().code() == StatusCode::kNotFound) {
+      KS_RETURN_IF_ERROR(txn.Put(Db::kMeta, kMetaFormat, kFormatVersion));
+      KS_RETURN_IF_ERROR(txn.Commit());
+    } else {
+      return format.status();
+    }
+  }
+  KS_ASSIGN_OR_RETURN(uint64_t head, HeadSequence());
+  head_ = head;
+  writer_ = std::thread([this] { WriterLoop(); });
+  return Status::Ok();
+}
+
+Status ItemStoreImpl::Write(WriteFn fn) {
+  PendingWrite pending;
+  pending.fn = std::move(fn);
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (stopping_) return Unavailable("the store is closing");
+  queue_.push_back(&pending);
+  queue_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return pending.done; });
+  return pending.status;
+}
+
+void ItemStoreImpl::WriterLoop() {
+  std::vector<PendingWrite*> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && batch.size() < options_.max_batch_writes) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      for (PendingWrite* w : batch) w->done = true;
+    }
+    done_cv_.notify_all();
+    batch.clear();
+  }
+}
+
+void ItemStoreImpl::RunBatch(std::vector<PendingWrite*>& batch) {
+  for (;;) {
+    Status failure;
+    uint64_t sequence = 0;
+    {
+      auto txn = env_->BeginWrite();
+      if (!txn.ok()) {
+        failure = txn.status();
+      } else {
+        BatchContext ctx(env_.get(), &*txn, clock_);
+        failure = ctx.Begin();
+        for (size_t i = 0; failure.ok() && i < batch.size(); ++i) {
+          batch[i]->status = batch[i]->fn(ctx);
+          if (!ctx.env_status.ok()) failure = ctx.env_status;
+        }
+        if (failure.ok()) failure = ctx.Finish(options_.pin_max_records, options_.pin_max_bytes);
+        if (failure.ok()) failure = txn->Commit();
+        sequence = ctx.sequence();
+      }
+    }
+    if (failure.ok()) {
+      PublishHead(sequence);
+      return;
+    }
+    if (failure.code() == StatusCode::kResourceExhausted) {
+      // The map is full: grow it (no transaction of ours is open now) and
+      // apply the whole batch again; the ops are pure functions of the store.
+      Status grown = env_->Grow();
+      if (grown.ok()) continue;
+      failure = grown;
+    }
+    LogWarn("store", "write batch of " + std::to_string(batch.size()) +
+                         " failed, nothing written: " + failure.ToString());
+    for (PendingWrite* w : batch) w->status = failure;
+    return;
+  }
+}
+
+void ItemStoreImpl::PublishHead(uint64_t sequence) {
+  if (sequence <= head_.load()) return;
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    head_ = sequence;
+  }
+  head_cv_.notify_all();
+}
+
+uint64_t ItemStoreImpl::WaitForSequence(uint64_t after, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Writes of other processes do not signal us; poll the stored head at this
+  // interval (one read transaction, a few microseconds).
+  constexpr auto kPoll = std::chrono::milliseconds(5);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(head_mu_);
+      auto wake = std::min(deadline, std::chrono::steady_clock::now() + kPoll);
+      head_cv_.wait_until(lock, wake, [&] { return head_.load() > after; });
+      if (head_.load() > after) return head_.load();
+    }
+    auto stored = HeadSequence();
+    if (stored.ok() && *stored > after) {
+      PublishHead(*stored);
+      return *stored;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return head_.load();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Tables.
+
+TableDescription Describe(const TableState& t) {
+  TableDescription d;
+  d.schema = t.schema;
+  d.table_id = t.id;
+  d.created_ms = t.created_ms;
+  d.stream_label_ms = t.stream_label_ms;
+  d.item_count = t.item_count;
+  d.size_bytes = t.item_bytes;
+  return d;
+}
+
+Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
+  KS_RETURN_IF_ERROR(ValidateTableSchema(schema));
+  return Write([&](BatchContext& ctx) -> Status {
+    auto existing = ctx.Table(schema.name);
+    if (existing.ok()) {
+      return AlreadyExists("Table already exists: " + schema.name);
+    }
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+    TableState t;
+    t.id = ctx.AllocateTableId();
+    t.schema = schema;
+    t.created_ms = ctx.now_ms();
+    t.stream_label_ms = schema.stream.enabled ? ctx.now_ms() : 0;
+    std::string id_value = TableIdKey(t.id);
+    Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
+    if (!s.ok()) return ctx.env_status = s;
+    ctx.AddTable(std::move(t));
+    return Status::Ok();
+  });
+}
+
+Result<TableDescription> ItemStoreImpl::DeleteTable(const std::string& name) {
+  TableDescription description;
+  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
+    description = Describe(*t);
+    // Remove every item: a cursor walk over the table's key range.
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(ctx.txn().get(), env_->dbi(Db::kItems), &cursor);
+    if (rc != 0) return ctx.env_status = env_->Error(rc, "deleting table items");
+    std::string prefix = TableIdKey(t->id);
+    MDB_val k = ToVal(prefix), v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && FromVal(k).substr(0, 4) == prefix) {
+      rc = mdb_cursor_del(cursor, 0);
+      if (rc != 0) break;
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) {
+      return ctx.env_status = env_->Error(rc, "deleting table items");
+    }
+    t->item_count = 0;
+    t->item_bytes = 0;
+    auto truncated = ctx.AppendTruncate(t);
+    if (!truncated.ok()) return truncated.status();
+    Status s = ctx.txn().Delete(Db::kCatalog, name);
+    if (!s.ok()) return ctx.env_status = s;
+    t->exists = false;
+    ctx.MarkDirty(t);
+    return Status::Ok();
+  }));
+  return description;
+}
+
+Result<uint64_t> ItemStoreImpl::TruncateTable(const std::string& name) {
+  uint64_t removed = 0;
+  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
+    removed = 0;
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(ctx.txn().get(), env_->dbi(Db::kItems), &cursor);
+    if (rc != 0) return ctx.env_status = env_->Error(rc, "truncating table");
+    std::string prefix = TableIdKey(t->id);
+    MDB_val k = ToVal(prefix), v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && FromVal(k).substr(0, 4) == prefix) {
+      rc = mdb_cursor_del(cursor, 0);
+      if (rc != 0) break;
+      ++removed;
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) {
+      return ctx.env_status = env_->Error(rc, "truncating table");
+    }
+    t->item_count = 0;
+    t->item_bytes = 0;
+    ctx.MarkDirty(t);
+    auto truncated = ctx.AppendTruncate(t);
+    return truncated.status();
+  }));
+  return removed;
+}
+
+Result<TableDescription> ItemStoreImpl::UpdateStream(const std::string& name,
+                                                     const StreamConfig& stream) {
+  if (stream.buffer_size == 0) return InvalidArgument("stream buffer_size must be at least 1");
+  TableDescription description;
+  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
+    if (stream.enabled && !t->schema.stream.enabled) t->stream_label_ms = ctx.now_ms();
+    t->schema.stream = stream;
+    ctx.MarkDirty(t);
+    description = Describe(*t);
+    return Status::Ok();
+  }));
+  return description;
+}
+
+Result<TableState> ItemStoreImpl::LoadLiveTable(Txn& txn, const std::string& name) {
+  auto id = txn.Get(Db::kCatalog, name);
+  if (!id.ok()) {
+    if (id.status().code() == StatusCode::kNotFound) return TableNotFound(name);
+    return id.status();
+  }
+  KS_ASSIGN_OR_RETURN(std::string_view raw, txn.Get(Db::kTables, *id));
+  TableState t;
+  KS_RETURN_IF_ERROR(DecodeTableState(raw, &t));
+  return t;
+}
+
+Result<TableState> ItemStoreImpl::LoadStreamTable(Txn& txn, const std::string& name) {
+  auto live = LoadLiveTable(txn, name);
+  if (live.ok() || live.status().code() != StatusCode::kNotFound) return live;
+  // A deleted table keeps its stream: find the newest state with this name.
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kTables), &cursor);
+  if (rc != 0) return env_->Error(rc, "opening a cursor on tables");
+  MDB_val k, v;
+  std::optional<TableState> found;
+  Status status;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV)) {
+    TableState t;
+    status = DecodeTableState(FromVal(v), &t);
+    if (!status.ok()) break;
+    if (t.schema.name == name) {
+      found = std::move(t);
+      break;
+    }
+  }
+  mdb_cursor_close(cursor);
+  KS_RETURN_IF_ERROR(status);
+  if (!found)
+    return NotFound("Requested resource not found: Stream for table " + name + " not found");
+  return *std::move(found);
+}
+
+Result<TableDescription> ItemStoreImpl::DescribeTable(const std::string& name) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, name));
+  return Describe(t);
+}
+
+Result<std::vector<std::string>> ItemStoreImpl::ListTables() {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  std::vector<std::string> names;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kCatalog), &cursor);
+  if (rc != 0) return env_->Error(rc, "listing tables");
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    names.emplace_back(FromVal(k));
+  }
+  mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) return env_->Error(rc, "listing tables");
+  return names;
+}
+
+// ---------------------------------------------------------------------------
+// Item writes.
+
+std::optional<Item> SelectReturn(ReturnValues rv, const std::optional<Item>& old_item,
+                                 const std::optional<Item>& new_item,
+                                 const UpdateExpression* update) {
+  switch (rv) {
+    case ReturnValues::kNone:
+      return std::nullopt;
+    case ReturnValues::kAllOld:
+      return old_item;
+    case ReturnValues::kAllNew:
+      return new_item;
+    case ReturnValues::kUpdatedOld:
+      if (!old_item || update == nullptr) return std::nullopt;
+      return ProjectPaths(*old_item, update->updated_paths());
+    case ReturnValues::kUpdatedNew:
+      if (!new_item || update == nullptr) return std::nullopt;
+      return ProjectPaths(*new_item, update->updated_paths());
+  }
+  return std::nullopt;
+}
+
+Result<WriteResult> ItemStoreImpl::PutItem(const PutItemRequest& request) {
+  if (request.return_values != ReturnValues::kNone &&
+      request.return_values != ReturnValues::kAllOld) {
+    return InvalidArgument("ReturnValues can only be ALL_OLD or NONE");
+  }
+  KS_RETURN_IF_ERROR(ValidateWholeItem(request.item));
+  KS_ASSIGN_OR_RETURN(ParsedWrite parsed,
+                      ParseWriteExpressions(request.condition_expression, "", request.expression));
+  WriteResult result;
+  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
+    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.item, false));
+    std::optional<Item> old_item;
+    Item loaded;
+    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(key, &loaded));
+    if (exists) old_item = std::move(loaded);
+    if (parsed.condition && !parsed.condition->Evaluate(old_item ? &*old_item : nullptr)) {
+      return ConditionFailed("The conditional request failed");
+    }
+    KS_ASSIGN_OR_RETURN(result.sequence,
+                        ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &request.item));
+    result.attributes =
+        request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
+    return Status::Ok();
+  }));
+  return result;
+}
+
+Result<WriteResult> ItemStoreImpl::UpdateItem(const UpdateItemRequest& request) {
+  KS_ASSIGN_OR_RETURN(ParsedWrite parsed,
+                      ParseWriteExpressions(request.condition_expression, request.update_expression,
+                                            request.expression));
+  KS_RETURN_IF_ERROR(ValidateItem(request.key));
+  WriteResult result;
+  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
+    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
+    std::optional<Item> old_item;
+    Item loaded;
+    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(key, &loaded));
+    if (exists) old_item = std::move(loaded);
+    if (parsed.condition && !parsed.condition->Evaluate(old_item ? &*old_item : nullptr)) {
+      return ConditionFailed("The conditional request failed");
+    }
+    Item new_item = old_item ? *old_item : request.key;
+    if (parsed.update) {
+      KS_RETURN_IF_ERROR(parsed.update->Apply(&new_item));
+      for (const auto& [name, value] : request.key) {
+        auto it = new_item.find(name);
+        if (it == new_item.end() || it->second != value) {
+          return InvalidArgument(
+              "One or more parameter values were invalid: Cannot update "
+              "attribute " +
+              name + ". This attribute is part of the key");
+        }
+      }
+      KS_RETURN_IF_ERROR(ValidateWholeItem(new_item));
+    }
+    KS_ASSIGN_OR_RETURN(result.sequence,
+                        ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &new_item));
+    result.attributes = SelectReturn(request.return_values, old_item, new_item,
+                                     parsed.update ? &*parsed.update : nullptr);
+    return Status::Ok();
+  }));
+  return result;
+}
+
+Result<WriteResult> ItemStoreImpl::DeleteItem(const DeleteItemRequest& request) {
+  if (request.return_values != ReturnValues::kNone &&
+      request.return_values != ReturnValues::kAllOld) {
+    return InvalidArgument("ReturnValues can only be ALL_OLD or NONE");
+  }
+  KS_ASSIGN_OR_RETURN(ParsedWrite parsed,
+                      ParseWriteExpressions(request.condition_expression, "", request.expression));
+  KS_RETURN_IF_ERROR(ValidateItem(request.key));
+  WriteResult result;
+  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
+    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
+    std::optional<Item> old_item;
+    Item loaded;
+    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(key, &loaded));
+    if (exists) old_item = std::move(loaded);
+    if (parsed.condition && !parsed.condition->Evaluate(old_item ? &*old_item : nullptr)) {
+      return ConditionFailed("The conditional request failed");
+    }
+    KS_ASSIGN_OR_RETURN(result.sequence,
+                        ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr));
+    result.attributes =
+        request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
+    return Status::Ok();
+  }));
+  return result;
+}
+
+Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
+  if (entries.empty()) {
+    return InvalidArgument(
+        "1 validation error detected: Value at 'requestItems' failed to "
+        "satisfy constraint: Member must have at least 1 item");
+  }
+  if (entries.size() > kMaxBatchWriteItems) {
+    return InvalidArgument("Too many items requested for the BatchWriteItem call");
+  }
+  for (const BatchWriteEntry& e : entries) {
+    KS_RETURN_IF_ERROR(e.is_put ? ValidateWholeItem(e.item) : ValidateItem(e.item));
+  }
+  return Write([&](BatchContext& ctx) -> Status {
+    // Validate every entry before writing any, so that the batch is all or
+    // nothing with respect to validation errors.
+    struct Prepared {
+      TableState* table;
+      std::string key;
+    };
+    std::vector<Prepared> prepared;
+    std::set<std::pair<uint32_t, std::string>> seen;
+    for (const BatchWriteEntry& e : entries) {
+      KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(e.table));
+      KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, e.item, !e.is_put));
+      if (!seen.emplace(t->id, key).second) {
+        return InvalidArgument("Provided list of item keys contains duplicates");
+      }
+      prepared.push_back({t, std::move(key)});
+    }
+    for (size_t i = 0; i < entries.size(); ++i) {
+      Item old_item;
+      KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(prepared[i].key, &old_item));
+      const Item* new_item = entries[i].is_put ? &entries[i].item : nullptr;
+      auto applied = ctx.ApplyChange(prepared[i].table, prepared[i].key,
+                                     exists ? &old_item : nullptr, new_item);
+      if (!applied.ok()) return applied.status();
+    }
+    return Status::Ok();
+  });
+}
+
+Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
+  if (entries.empty() || entries.size() > kMaxTransactItems) {
+    return InvalidArgument(
+        "1 validation error detected: Value at 'transactItems' failed to "
+        "satisfy constraint: Member must have length between 1 and 100");
+  }
+  std::vector<ParsedWrite> parsed;
+  parsed.reserve(entries.size());
+  for (const TransactWriteEntry& e : entries) {
+    if (e.kind == TransactWriteEntry::Kind::kConditionCheck && e.condition_expression.empty()) {
+      return InvalidArgument("ConditionCheck requires a ConditionExpression");
+    }
+    if (e.kind == TransactWriteEntry::Kind::kUpdate && e.update_expression.empty()) {
+      return InvalidArgument("Update requires an UpdateExpression");
+    }
+    KS_RETURN_IF_ERROR(e.kind == TransactWriteEntry::Kind::kPut ? ValidateWholeItem(e.item)
+                                                                : ValidateItem(e.item));
+    KS_ASSIGN_OR_RETURN(ParsedWrite p, ParseWriteExpressions(e.condition_expression,
+                                                             e.update_expression, e.expression));
+    parsed.push_back(std::move(p));
+  }
+  return Write([&](BatchContext& ctx) -> Status {
+    struct Prepared {
+      TableState* table;
+      std::string key;
+      std::optional<Item> old_item;
+      std::optional<Item> new_item;
+    };
+    std::vector<Prepared> prepared(entries.size());
+    std::set<std::pair<uint32_t, std::string>> seen;
+    // Phase 1: validate keys and evaluate every condition against the state
+    // before the transaction.
+    std::vector<std::string> reasons(entries.size(), "None");
+    bool cancelled = false;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const TransactWriteEntry& e = entries[i];
+      KS_ASSIGN_OR_RETURN(prepared[i].table, ctx.Table(e.table));
+      bool is_key = e.kind != TransactWriteEntry::Kind::kPut;
+      KS_ASSIGN_OR_RETURN(prepared[i].key, EncodeStorageKey(*prepared[i].table, e.item, is_key));
+      if (!seen.emplace(prepared[i].table->id, prepared[i].key).second) {
+        return InvalidArgument(
+            "Transaction request cannot include multiple operations on one item");
+      }
+      Item loaded;
+      KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(prepared[i].key, &loaded));
+      if (exists) prepared[i].old_item = std::move(loaded);
+      const Item* old_ptr = prepared[i].old_item ? &*prepared[i].old_item : nullptr;
+      if (parsed[i].condition && !parsed[i].condition->Evaluate(old_ptr)) {
+        reasons[i] = "ConditionalCheckFailed";
+        cancelled = true;
+        continue;
+      }
+      switch (e.kind) {
+        case TransactWriteEntry::Kind::kPut:
+          prepared[i].new_item = e.item;
+          break;
+        case TransactWriteEntry::Kind::kDelete:
+          break;
+        case TransactWriteEntry::Kind::kConditionCheck:
+          prepared[i].new_item = prepared[i].old_item;
+          break;
+        case TransactWriteEntry::Kind::kUpdate: {
+          Item updated = prepared[i].old_item ? *prepared[i].old_item : e.item;
+          Status s = parsed[i].update->Apply(&updated);
+          for (const auto& [name, value] : e.item) {
+            auto it = updated.find(name);
+            if (s.ok() && (it == updated.end() || it->second != value)) {
+              s = InvalidArgument(
+                  "One or more parameter values were invalid: Cannot update "
+                  "attribute " +
+                  name + ". This attribute is part of the key");
+            }
+          }
+          if (s.ok()) s = ValidateWholeItem(updated);
+          if (!s.ok()) {
+            reasons[i] = "ValidationError";
+            cancelled = true;
+            continue;
+          }
+          prepared[i].new_item = std::move(updated);
+          break;
+        }
+      }
+    }
+    if (cancelled) {
+      std::string message =
+          "Transaction cancelled, please refer cancellation reasons for specific reasons [";
+      for (size_t i = 0; i < reasons.size(); ++i) {
+        if (i > 0) message += ", ";
+        message += reasons[i];
+      }
+      return TransactionCanceled(message + "]");
+    }
+    // Phase 2: apply. Nothing below fails for a client reason.
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].kind == TransactWriteEntry::Kind::kConditionCheck) continue;
+      Prepared& p = prepared[i];
+      auto applied = ctx.ApplyChange(p.table, p.key, p.old_item ? &*p.old_item : nullptr,
+                                     p.new_item ? &*p.new_item : nullptr);
+      if (!applied.ok()) return applied.status();
+    }
+    return Status::Ok();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Item reads.
+
+Result<std::optional<Item>> ItemStoreImpl::GetItem(const GetItemRequest& request) {
+  std::optional<ProjectionExpression> projection;
+  ExpressionAttributes attrs(request.expression.names, request.expression.values);
+  if (!request.projection_expression.empty()) {
+    KS_ASSIGN_OR_RETURN(projection,
+                        ProjectionExpression::Parse(request.projection_expression, attrs));
+  }
+  KS_RETURN_IF_ERROR(attrs.CheckAllUsed());
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, request.table));
+  KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(t, request.key, true));
+  auto raw = txn.Get(Db::kItems, key);
+  if (!raw.ok()) {
+    if (raw.status().code() == StatusCode::kNotFound) return std::optional<Item>();
+    return raw.status();
+  }
+  KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*raw));
+  if (projection) return std::optional<Item>(projection->Apply(item));
+  return std::optional<Item>(std::move(item));
+}
+
+Result<BatchGetResult> ItemStoreImpl::BatchGet(const std::vector<BatchGetEntry>& entries) {
+  size_t total = 0;
+  for (const BatchGetEntry& e : entries) total += e.keys.size();
+  if (total == 0) {
+    return InvalidArgument(
+        "1 validation error detected: Value at 'requestItems' failed to "
+        "satisfy constraint: Member must have at least 1 item");
+  }
+  if (total > kMaxBatchGetKeys) {
+    return InvalidArgument("Too many items requested for the BatchGetItem call");
+  }
+  BatchGetResult result;
+  for (const BatchGetEntry& e : entries) {
+    std::vector<Item>& found = result.responses[e.table];
+    for (const Item& key : e.keys) {
+      GetItemRequest get{e.table, key, e.projection_expression, e.expression};
+      KS_ASSIGN_OR_RETURN(std::optional<Item> item, GetItem(get));
+      if (item) found.push_back(std::move(*item));
+    }
+  }
+  return result;
+}
+
+// Walks keys of `t` in [lower, upper] (each optional and inclusive or not)
+// within `prefix`, from `start_key` exclusive when non-empty.
+Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_view start_key,
+                                             std::string_view prefix, const std::string* lower,
+                                             bool lower_inc, const std::string* upper,
+                                             bool upper_inc, bool forward, const QueryRequest& q,
+                                             const ConditionExpression* filter,
+                                             const ProjectionExpression* projection, Txn& txn) {
+  QueryResult result;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kItems), &cursor);
+  if (rc != 0) return env_->Error(rc, "opening a cursor on items");
+  auto in_range = [&](std::string_view key) {
+    if (key.substr(0, prefix.size()) != prefix) return false;
+    if (lower != nullptr) {
+      int c = key.compare(*lower);
+      if (c < 0 || (c == 0 && !lower_inc)) return false;
+    }
+    if (upper != nullptr) {
+      int c = key.compare(*upper);
+      if (c > 0 || (c == 0 && !upper_inc)) return false;
+    }
+    return true;
+  };
+  MDB_val k, v;
+  std::string seek;
+  if (forward) {
+    seek = !start_key.empty() ? std::string(start_key)
+           : lower != nullptr ? *lower
+                              : std::string(prefix);
+    k = ToVal(seek);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && !start_key.empty() && FromVal(k) == start_key) {
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+  } else {
+    // Position at the last key <= the upper end, then walk back.
+    if (!start_key.empty()) {
+      seek = std::string(start_key);
+    } else if (upper != nullptr) {
+      seek = *upper;
+    } else {
+      seek = std::string(prefix);
+      // The smallest string greater than every key with this prefix.
+      while (!seek.empty() && static_cast<uint8_t>(seek.back()) == 0xff) seek.pop_back();
+      if (!seek.empty()) seek.back() = static_cast<char>(static_cast<uint8_t>(seek.back()) + 1);
+    }
+    k = ToVal(seek);
+    if (seek.empty()) {
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+    } else {
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+      if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+      } else if (rc == 0 && FromVal(k) >= seek &&
+                 !(FromVal(k) == seek && start_key.empty() && upper != nullptr && upper_inc)) {
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
+      }
+    }
+  }
+  size_t page_bytes = 0;
+  std::string last_key;
+  bool stopped_early = false;
+  while (rc == 0) {
+    std::string_view key = FromVal(k);
+    if (!in_range(key)) {
+      // Ranges are contiguous: outside it on the far side means done; before
+      // the lower bound going forward cannot happen after seeking.
+      break;
+    }
+    if ((q.limit > 0 && result.scanned_count >= q.limit) || page_bytes >= kMaxPageBytes) {
+      stopped_early = true;
+      break;
+    }
+    auto item = DecodeItem(FromVal(v));
+    if (!item.ok()) {
+      mdb_cursor_close(cursor);
+      return item.status();
+    }
+    ++result.scanned_count;
+    page_bytes += v.mv_size;
+    last_key.assign(key);
+    if (filter == nullptr || filter->Evaluate(&*item)) {
+      result.items.push_back(projection != nullptr ? projection->Apply(*item) : std::move(*item));
+    }
+    rc = mdb_cursor_get(cursor, &k, &v, forward ? MDB_NEXT : MDB_PREV);
+  }
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return env_->Error(rc, "reading items");
+  if (stopped_early) {
+    KS_ASSIGN_OR_RETURN(result.last_evaluated_key, DecodeStorageKey(t, last_key));
+  }
+  return result;
+}
+
+Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, request.table));
+  ExpressionAttributes attrs(request.expression.names, request.expression.values);
+  if (request.key_condition_expression.empty()) {
+    return InvalidArgument(
+        "Either the KeyConditions or KeyConditionExpression parameter must be "
+        "specified in the request.");
+  }
+  KS_ASSIGN_OR_RETURN(
+      KeyCondition cond,
+      KeyCondition::Parse(request.key_condition_expression, attrs, t.schema.partition_key.name,
+                          t.schema.sort_key ? t.schema.sort_key->name : ""));
+  std::optional<ConditionExpression> filter;
+  if (!request.filter_expression.empty()) {
+    KS_ASSIGN_OR_RETURN(
+        filter, ConditionExpression::Parse(request.filter_expression, attrs, "FilterExpression"));
+  }
+  std::optional<ProjectionExpression> projection;
+  if (!request.projection_expression.empty()) {
+    KS_ASSIGN_OR_RETURN(projection,
+                        ProjectionExpression::Parse(request.projection_expression, attrs));
+  }
+  KS_RETURN_IF_ERROR(attrs.CheckAllUsed());
+
+  auto type_error = [](const KeyAttribute& key, const AttributeValue& v) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Condition parameter type "
+        "does not match schema type for key " +
+        key.name + ": expected " + std::string(AttributeTypeName(key.type)) + ", got " +
+        std::string(AttributeTypeName(v.type())));
+  };
+  if (!cond.partition_value.is(t.schema.partition_key.type)) {
+    return type_error(t.schema.partition_key, cond.partition_value);
+  }
+  KS_RETURN_IF_ERROR(ValidateKeyValue(t.schema.partition_key, &cond.partition_value, false, false));
+  std::string prefix;
+  AppendBigEndian32(t.id, &prefix);
+  AppendOrderedKey(cond.partition_value, &prefix);
+
+  std::string lower_key, upper_key;
+  const std::string* lower = nullptr;
+  const std::string* upper = nullptr;
+  bool lower_inc = true, upper_inc = true;
+  std::string begins_prefix = prefix;
+  if (cond.sort_op != KeyCondition::SortOp::kNone) {
+    const KeyAttribute& sk = *t.schema.sort_key;
+    if (!cond.sort_value.is(sk.type)) return type_error(sk, cond.sort_value);
+    auto encoded = [&](const AttributeValue& v) {
+      std::string key = prefix;
+      AppendOrderedKey(v, &key);
+      return key;
+    };
+    switch (cond.sort_op) {
+      case KeyCondition::SortOp::kEq:
+        lower_key = upper_key = encoded(cond.sort_value);
+        lower = &lower_key;
+        upper = &upper_key;
+        break;
+      case KeyCondition::SortOp::kLt:
+      case KeyCondition::SortOp::kLe:
+        upper_key = encoded(cond.sort_value);
+        upper = &upper_key;
+        upper_inc = cond.sort_op == KeyCondition::SortOp::kLe;
+        break;
+      case KeyCondition::SortOp::kGt:
+      case KeyCondition::SortOp::kGe:
+        lower_key = encoded(cond.sort_value);
+        lower = &lower_key;
+        lower_inc = cond.sort_op == KeyCondition::SortOp::kGe;
+        break;
+      case KeyCondition::SortOp::kBetween:
+        if (!cond.sort_value2.is(sk.type)) return type_error(sk, cond.sort_value2);
+        if (cond.sort_value2.is(AttributeType::kN)
+                ? cond.sort_value.n().Compare(cond.sort_value2.n()) > 0
+                : (cond.sort_value.is(AttributeType::kS)
+                       ? cond.sort_value.s() > cond.sort_value2.s()
+                       : cond.sort_value.b() > cond.sort_value2.b())) {
+          return InvalidArgument(
+              "Invalid KeyConditionExpression: The BETWEEN operator requires "
+              "upper bound to be greater than or equal to lower bound");
+        }
+        lower_key = encoded(cond.sort_value);
+        upper_key = encoded(cond.sort_value2);
+        lower = &lower_key;
+        upper = &upper_key;
+        break;
+      case KeyCondition::SortOp::kBeginsWith:
+        if (sk.type == AttributeType::kN) {
+          return InvalidArgument(
+              "Invalid KeyConditionExpression: Incorrect operand type for "
+              "operator or function; operator or function: begins_with, "
+              "operand type: N");
+        }
+        AppendOrderedPrefix(
+            cond.sort_value.is(AttributeType::kS) ? cond.sort_value.s() : cond.sort_value.b(),
+            &begins_prefix);
+        break;
+      case KeyCondition::SortOp::kNone:
+        break;
+    }
+  }
+  std::string start;
+  if (request.exclusive_start_key) {
+    KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *request.exclusive_start_key, true));
+  }
+  return ReadRange(t, start, begins_prefix, lower, lower_inc, upper, upper_inc,
+                   request.scan_forward, request, filter ? &*filter : nullptr,
+                   projection ? &*projection : nullptr, txn);
+}
+
+Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
+  if (request.total_segments == 0 || request.total_segments > 1000000 ||
+      request.segment >= request.total_segments) {
+    return InvalidArgument(
+        "Segment must be less than TotalSegments, and TotalSegments must be "
+        "between 1 and 1000000");
+  }
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, request.table));
+  ExpressionAttributes attrs(request.expression.names, request.expression.values);
+  std::optional<ConditionExpression> filter;
+  if (!request.filter_expression.empty()) {
+    KS_ASSIGN_OR_RETURN(
+        filter, ConditionExpression::Parse(request.filter_expression, attrs, "FilterExpression"));
+  }
+  std::optional<ProjectionExpression> projection;
+  if (!request.projection_expression.empty()) {
+    KS_ASSIGN_OR_RETURN(projection,
+                        ProjectionExpression::Parse(request.projection_expression, attrs));
+  }
+  KS_RETURN_IF_ERROR(attrs.CheckAllUsed());
+  std::string start;
+  if (request.exclusive_start_key) {
+    KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *request.exclusive_start_key, true));
+  }
+  std::string prefix = TableIdKey(t.id);
+  QueryRequest as_query;
+  as_query.limit = request.limit;
+  if (request.total_segments == 1) {
+    return ReadRange(t, start, prefix, nullptr, true, nullptr, true, true, as_query,
+                     filter ? &*filter : nullptr, projection ? &*projection : nullptr, txn);
+  }
+  // Parallel scan: segment by a hash of the partition key, so that every
+  // item of one partition falls in one segment. Reads the whole table range
+  // and keeps this segment's items; Limit counts this segment's items only.
+  QueryResult result;
+  std::string cursor_key = start;
+  for (;;) {
+    QueryRequest page = as_query;
+    page.limit = 256;
+    KS_ASSIGN_OR_RETURN(QueryResult chunk, ReadRange(t, cursor_key, prefix, nullptr, true, nullptr,
+                                                     true, true, page, nullptr, nullptr, txn));
+    for (Item& item : chunk.items) {
+      std::string pk;
+      AppendOrderedKey(item.at(t.schema.partition_key.name), &pk);
+      uint64_t hash = 1469598103934665603ull;  // FNV-1a
+      for (char c : pk) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+      KS_ASSIGN_OR_RETURN(cursor_key, EncodeStorageKey(t, ExtractKey(t.schema, item), true));
+      if (hash % request.total_segments != request.segment) continue;
+      ++result.scanned_count;
+      if (!filter || filter->Evaluate(&item)) {
+        result.items.push_back(projection ? projection->Apply(item) : std::move(item));
+      }
+      if (request.limit > 0 && result.scanned_count >= request.limit) {
+        result.last_evaluated_key = DecodeStorageKey(t, cursor_key).value();
+        return result;
+      }
+    }
+    if (!chunk.last_evaluated_key) return result;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Stream reads.
+
+Result<uint64_t> ItemStoreImpl::ReadHead(Txn& txn) {
+  auto seq = txn.Get(Db::kMeta, kMetaSequence);
+  if (!seq.ok()) {
+    if (seq.status().code() == StatusCode::kNotFound) return uint64_t{0};
+    return seq.status();
+  }
+  if (seq->size() != 8) return Internal("corrupt sequence counter");
+  return ReadBigEndian64(*seq);
+}
+
+Result<uint64_t> ItemStoreImpl::HeadSequence() {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  return ReadHead(txn);
+}
+
+StreamInfo InfoOf(const TableState& t) {
+  StreamInfo info;
+  info.table = t.schema.name;
+  info.table_id = t.id;
+  info.enabled = t.schema.stream.enabled;
+  info.view_type = t.schema.stream.view_type;
+  info.stream_label_ms = t.stream_label_ms;
+  info.record_count = t.stream_count;
+  info.record_bytes = t.stream_bytes;
+  info.oldest_sequence = t.stream_count > 0 ? t.oldest_sequence : 0;
+  info.latest_sequence = t.latest_sequence;
+  info.trimmed_through = t.trimmed_through;
+  info.table_exists = t.exists;
+  return info;
+}
+
+Result<StreamBatch> ItemStoreImpl::ReadStream(const std::string& table, uint64_t after,
+                                              size_t max) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadStreamTable(txn, table));
+  StreamBatch batch;
+  KS_ASSIGN_OR_RETURN(batch.head_sequence, ReadHead(txn));
+  if (after < t.trimmed_through) {
+    uint64_t oldest = t.stream_count > 0 ? t.oldest_sequence : t.latest_sequence + 1;
+    return Trimmed(
+        "stream of table " + table + " no longer holds records after sequence " +
+        std::to_string(after) + "; records through " + std::to_string(t.trimmed_through) +
+        " were trimmed; the oldest available sequence number is " + std::to_string(oldest));
+  }
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kStream), &cursor);
+  if (rc != 0) return env_->Error(rc, "opening a cursor on the stream");
+  std::string seek = StreamKey(t.id, after + 1);
+  MDB_val k = ToVal(seek), v;
+  Status status;
+  batch.records.reserve(std::min<size_t>(max, 1024));
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0 && batch.records.size() < max;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    std::string_view key = FromVal(k);
+    if (key.size() != 12 || ReadBigEndian32(key) != t.id) break;
+    StreamRecord& record = batch.records.emplace_back();
+    record.sequence = ReadBigEndian64(key.substr(4));
+    record.table = t.schema.name;
+    status = DecodeStreamRecord(FromVal(v), &record);
+    if (!status.ok()) break;
+  }
+  mdb_cursor_close(cursor);
+  KS_RETURN_IF_ERROR(status);
+  if (rc != 0 && rc != MDB_NOTFOUND) return env_->Error(rc, "reading the stream");
+  return batch;
+}
+
+Result<StreamInfo> ItemStoreImpl::GetStreamInfo(const std::string& table) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadStreamTable(txn, table));
+  return InfoOf(t);
+}
+
+Result<std::vector<StreamInfo>> ItemStoreImpl::ListStreams() {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  std::vector<StreamInfo> streams;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kTables), &cursor);
+  if (rc != 0) return env_->Error(rc, "listing streams");
+  MDB_val k, v;
+  Status status;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    TableState t;
+    status = DecodeTableState(FromVal(v), &t);
+    if (!status.ok()) break;
+    if (t.stream_label_ms != 0 && (t.exists || t.stream_count > 0)) streams.push_back(InfoOf(t));
+  }
+  mdb_cursor_close(cursor);
+  KS_RETURN_IF_ERROR(status);
+  if (rc != MDB_NOTFOUND) return env_->Error(rc, "listing streams");
+  return streams;
+}
+
+// ---------------------------------------------------------------------------
+// Positions.
+
+Status ItemStoreImpl::SavePosition(const ReaderPosition& position) {
+  if (position.name.empty() || position.name.size() > 255) {
+    return InvalidArgument("position name must be 1 to 255 bytes long");
+  }
+  return Write([&](BatchContext& ctx) -> Status {
+    ReaderPosition stored = position;
+    stored.updated_ms = ctx.now_ms();
+    Status s = ctx.txn().Put(Db::kPositions, position.name, EncodePosition(stored));
+    if (!s.ok()) ctx.env_status = s;
+    return s;
+  });
+}
+
+Result<std::optional<ReaderPosition>> ItemStoreImpl::LoadPosition(const std::string& name) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  auto raw = txn.Get(Db::kPositions, name);
+  if (!raw.ok()) {
+    if (raw.status().code() == StatusCode::kNotFound) return std::optional<ReaderPosition>();
+    return raw.status();
+  }
+  ReaderPosition position;
+  KS_RETURN_IF_ERROR(DecodePosition(name, *raw, &position));
+  return std::optional<ReaderPosition>(std::move(position));
+}
+
+Status ItemStoreImpl::DeletePosition(const std::string& name) {
+  return Write([&](BatchContext& ctx) -> Status {
+    Status s = ctx.txn().Delete(Db::kPositions, name);
+    if (s.code() == StatusCode::kNotFound) return NotFound("no position named " + name);
+    if (!s.ok()) ctx.env_status = s;
+    return s;
+  });
+}
+
+Result<std::vector<ReaderPosition>> ItemStoreImpl::ListPositions() {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  std::vector<ReaderPosition> positions;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kPositions), &cursor);
+  if (rc != 0) return env_->Error(rc, "listing positions");
+  MDB_val k, v;
+  Status status;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    status = DecodePosition(FromVal(k), FromVal(v), &positions.emplace_back());
+    if (!status.ok()) break;
+  }
+  mdb_cursor_close(cursor);
+  KS_RETURN_IF_ERROR(status);
+  if (rc != MDB_NOTFOUND) return env_->Error(rc, "listing positions");
+  return positions;
+}
+
+Result<SnapshotChunk> ItemStoreImpl::ReadSnapshotChunk(const std::string& table,
+                                                       const std::optional<Item>& after_key,
+                                                       size_t max) {
+  if (max == 0) return InvalidArgument("snapshot chunk size must be at least 1");
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, table));
+  SnapshotChunk chunk;
+  KS_ASSIGN_OR_RETURN(chunk.sequence, ReadHead(txn));
+  std::string start;
+  if (after_key) {
+    KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *after_key, true));
+  }
+  QueryRequest page;
+  page.limit = max;
+  KS_ASSIGN_OR_RETURN(QueryResult result,
+                      ReadRange(t, start, TableIdKey(t.id), nullptr, true, nullptr, true, true,
+                                page, nullptr, nullptr, txn));
+  chunk.items = std::move(result.items);
+  chunk.last_key = std::move(result.last_evaluated_key);
+  return chunk;
+}
+
+ItemStore::MapUsage ItemStoreImpl::GetMapUsage() {
+  return MapUsage{env_->map_size(), env_->used_bytes()};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<ItemStore>> ItemStore::Open(const StoreOptions& options) {
+  if (options.path.empty()) return InvalidArgument("StoreOptions.path is empty");
+  if (options.max_batch_writes == 0) return InvalidArgument("max_batch_writes must be at least 1");
+  LmdbOptions lmdb;
+  lmdb.path = options.path;
+  lmdb.sync = options.sync;
+  lmdb.initial_map_size = std::max<uint64_t>(options.initial_map_size, 1ull << 20);
+  lmdb.max_map_size = options.max_map_size == 0 ? (1ull << 40) : options.max_map_size;
+  if (lmdb.max_map_size < lmdb.initial_map_size) {
+    return InvalidArgument("max_map_size (" + std::to_string(lmdb.max_map_size) +
+                           ") is below initial_map_size (" + std::to_string(lmdb.initial_map_size) +
+                           ")");
+  }
+  lmdb.max_readers = options.max_readers;
+  KS_ASSIGN_OR_RETURN(std::unique_ptr<LmdbEnv> env, LmdbEnv::Open(lmdb));
+  auto store = std::make_unique<ItemStoreImpl>(options, std::move(env));
+  KS_RETURN_IF_ERROR(store->Start());
+  return std::unique_ptr<ItemStore>(std::move(store));
+}
+
+Result<WriteResult> ItemStore::Put(const std::string& table, Item item) {
+  PutItemRequest request;
+  request.table = table;
+  request.item = std::move(item);
+  return PutItem(request);
+}
+
+Result<std::optional<Item>> ItemStore::Get(const std::string& table, Item key) {
+  GetItemRequest request;
+  request.table = table;
+  request.key = std::move(key);
+  return GetItem(request);
+}
+
+Result<WriteResult> ItemStore::Delete(const std::string& table, Item key) {
+  DeleteItemRequest request;
+  request.table = table;
+  request.key = std::move(key);
+  return DeleteItem(request);
+}
+
+Result<WriteResult> ItemStore::Update(const std::string& table, Item key,
+                                      std::string update_expression,
+                                      std::map<std::string, AttributeValue> values) {
+  UpdateItemRequest request;
+  request.table = table;
+  request.key = std::move(key);
+  request.update_expression = std::move(update_expression);
+  request.expression.values = std::move(values);
+  return UpdateItem(request);
+}
+
+}  // namespace keystone::store

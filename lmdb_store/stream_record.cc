@@ -1,0 +1,109 @@
+#include "lmdb_store/stream_record.h"
+
+#include "lmdb_store/item_codec.h"
+
+namespace keystone::store {
+namespace {
+
+constexpr uint8_t kRecordFormat = 1;
+constexpr uint8_t kHasOld = 1;
+constexpr uint8_t kHasNew = 2;
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    uint8_t byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+Status Corrupt(std::string_view what) {
+  return Internal("corrupt stream record: " + std::string(what));
+}
+
+Status GetItemField(std::string_view* in, Item* item) {
+  uint64_t length = 0;
+  if (!GetVarint(in, &length) || length > in->size()) return Corrupt("truncated image");
+  KS_ASSIGN_OR_RETURN(*item, DecodeItem(in->substr(0, length)));
+  in->remove_prefix(length);
+  return Status::Ok();
+}
+
+void PutItemField(const Item& item, std::string* out, std::string* scratch) {
+  scratch->clear();
+  EncodeItem(item, scratch);
+  PutVarint(scratch->size(), out);
+  out->append(*scratch);
+}
+
+}  // namespace
+
+std::string_view StreamEventTypeName(StreamEventType type) {
+  switch (type) {
+    case StreamEventType::kInsert:
+      return "INSERT";
+    case StreamEventType::kModify:
+      return "MODIFY";
+    case StreamEventType::kRemove:
+      return "REMOVE";
+    case StreamEventType::kTruncate:
+      return "TRUNCATE";
+  }
+  return "INSERT";
+}
+
+void EncodeStreamRecord(const StreamRecord& record, std::string* out) {
+  out->push_back(static_cast<char>(kRecordFormat));
+  out->push_back(static_cast<char>(record.type));
+  out->push_back(static_cast<char>(record.view_type));
+  uint8_t flags = (record.old_image ? kHasOld : 0) | (record.new_image ? kHasNew : 0);
+  out->push_back(static_cast<char>(flags));
+  PutVarint(static_cast<uint64_t>(record.timestamp_ms), out);
+  PutVarint(record.size_bytes, out);
+  std::string scratch;
+  PutItemField(record.keys, out, &scratch);
+  if (record.old_image) PutItemField(*record.old_image, out, &scratch);
+  if (record.new_image) PutItemField(*record.new_image, out, &scratch);
+}
+
+Status DecodeStreamRecord(std::string_view data, StreamRecord* record) {
+  if (data.size() < 4) return Corrupt("shorter than its header");
+  if (static_cast<uint8_t>(data[0]) != kRecordFormat) {
+    return Corrupt("unknown format " + std::to_string(static_cast<uint8_t>(data[0])));
+  }
+  uint8_t type = static_cast<uint8_t>(data[1]);
+  uint8_t view = static_cast<uint8_t>(data[2]);
+  uint8_t flags = static_cast<uint8_t>(data[3]);
+  if (type < 1 || type > 4) return Corrupt("bad event type");
+  if (view < 1 || view > 4) return Corrupt("bad view type");
+  record->type = static_cast<StreamEventType>(type);
+  record->view_type = static_cast<StreamViewType>(view);
+  data.remove_prefix(4);
+  uint64_t ts = 0, size = 0;
+  if (!GetVarint(&data, &ts) || !GetVarint(&data, &size)) return Corrupt("truncated header");
+  record->timestamp_ms = static_cast<int64_t>(ts);
+  record->size_bytes = size;
+  KS_RETURN_IF_ERROR(GetItemField(&data, &record->keys));
+  record->old_image.reset();
+  record->new_image.reset();
+  if (flags & kHasOld) KS_RETURN_IF_ERROR(GetItemField(&data, &record->old_image.emplace()));
+  if (flags & kHasNew) KS_RETURN_IF_ERROR(GetItemField(&data, &record->new_image.emplace()));
+  if (!data.empty()) return Corrupt("trailing bytes");
+  return Status::Ok();
+}
+
+}  // namespace keystone::store

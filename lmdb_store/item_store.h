@@ -1,0 +1,326 @@
+#pragma once
+
+// ItemStore: DynamoDB-style tables in one LMDB environment, with a persistent
+// change stream. Every successful item write appends its StreamRecord in the
+// same LMDB write transaction (invariant 1 of ARCHITECTURE.md), with a global
+// sequence number that is strictly increasing, never reused and survives
+// restarts.
+//
+// Thread safety: every method may be called from any thread at once. Writes
+// from all threads are queued to one writer thread that applies them in
+// batches, one LMDB transaction per batch (group commit), each synced to disk
+// unless StoreOptions::sync is false; a write returns once its batch is
+// durable. Reads run in their own LMDB read transactions (MVCC snapshots) and
+// never wait for the writer. Several processes may open the same directory:
+// LMDB serialises their write transactions, so all writes share one sequence
+// order.
+//
+// Errors: kInvalidArgument (DynamoDB's ValidationException: the message names
+// what is wrong; nothing was written), kNotFound (no such table),
+// kAlreadyExists, kConditionFailed, kTransactionCanceled, kTrimmed (stream read
+// before the oldest retained record), kResourceExhausted (the map reached
+// StoreOptions::max_map_size), kIoError (LMDB or the disk failed).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "lmdb_store/attribute_value.h"
+#include "lmdb_store/schema.h"
+#include "lmdb_store/stream_record.h"
+
+namespace keystone::store {
+
+struct StoreOptions {
+  // Directory of the LMDB environment; created if missing.
+  std::string path;
+  // true: each commit is fsync'd before writes return (durable). false
+  // ("nosync"): commits reach the OS page cache only; a machine crash may lose
+  // the last commits, a process crash loses nothing.
+  bool sync = true;
+  // Initial LMDB map size; the map doubles (in steps of at most 1 GiB) when
+  // full, up to max_map_size.
+  uint64_t initial_map_size = 64ull << 20;
+  // Upper bound for map growth; a write that needs more fails with
+  // kResourceExhausted and the store stays usable. 0: 1 TiB.
+  uint64_t max_map_size = 0;
+  // Most writes applied in one group-commit transaction.
+  size_t max_batch_writes = 1024;
+  // Records and bytes a table's stream may hold beyond buffer_size because a
+  // reader position pins them; past either cap the oldest are dropped anyway
+  // and that reader gets kTrimmed.
+  uint64_t pin_max_records = 10'000'000;
+  uint64_t pin_max_bytes = 4ull << 30;
+  // Maximum concurrent read transactions across processes (LMDB readers).
+  unsigned max_readers = 510;
+  // Clock for record timestamps; not owned, must outlive the store.
+  Clock* clock = nullptr;
+};
+
+enum class ReturnValues { kNone, kAllOld, kUpdatedOld, kAllNew, kUpdatedNew };
+
+// ExpressionAttributeNames and ExpressionAttributeValues of a request.
+struct ExpressionInputs {
+  std::map<std::string, std::string> names;
+  std::map<std::string, AttributeValue> values;
+};
+
+struct PutItemRequest {
+  std::string table;
+  Item item;
+  std::string condition_expression;  // empty: unconditional
+  ExpressionInputs expression;
+  ReturnValues return_values = ReturnValues::kNone;  // kNone or kAllOld
+};
+
+struct UpdateItemRequest {
+  std::string table;
+  Item key;
+  std::string update_expression;  // empty: only ensures the item exists
+  std::string condition_expression;
+  ExpressionInputs expression;
+  ReturnValues return_values = ReturnValues::kNone;
+};
+
+struct DeleteItemRequest {
+  std::string table;
+  Item key;
+  std::string condition_expression;
+  ExpressionInputs expression;
+  ReturnValues return_values = ReturnValues::kNone;  // kNone or kAllOld
+};
+
+struct WriteResult {
+  // What ReturnValues asked for; absent when there is nothing to return.
+  std::optional<Item> attributes;
+  // Sequence number of the stream record this write appended; 0 when it
+  // appended none (stream disabled, or the write changed nothing).
+  uint64_t sequence = 0;
+};
+
+struct GetItemRequest {
+  std::string table;
+  Item key;
+  std::string projection_expression;
+  ExpressionInputs expression;  // names only
+};
+
+struct QueryRequest {
+  std::string table;
+  std::string key_condition_expression;
+  std::string filter_expression;
+  std::string projection_expression;
+  ExpressionInputs expression;
+  bool scan_forward = true;
+  // Most items evaluated (before the filter), 0 for no limit; a page also ends
+  // at 1 MB of items read.
+  size_t limit = 0;
+  std::optional<Item> exclusive_start_key;
+};
+
+struct ScanRequest {
+  std::string table;
+  std::string filter_expression;
+  std::string projection_expression;
+  ExpressionInputs expression;
+  size_t limit = 0;
+  std::optional<Item> exclusive_start_key;
+  // Parallel scan: this call reads segment `segment` of `total_segments`.
+  uint32_t segment = 0;
+  uint32_t total_segments = 1;
+};
+
+struct QueryResult {
+  std::vector<Item> items;
+  // Items read before the filter.
+  size_t scanned_count = 0;
+  // Present when the page ended before the end of the range; pass it as the
+  // next request's exclusive_start_key.
+  std::optional<Item> last_evaluated_key;
+};
+
+// One put or delete of a BatchWriteItem.
+struct BatchWriteEntry {
+  std::string table;
+  bool is_put = true;
+  Item item;  // the item for a put, the key for a delete
+};
+
+struct BatchGetEntry {
+  std::string table;
+  std::vector<Item> keys;
+  std::string projection_expression;
+  ExpressionInputs expression;  // names only
+};
+
+struct BatchGetResult {
+  // Table name -> the items found (missing keys are absent).
+  std::map<std::string, std::vector<Item>> responses;
+};
+
+// One action of a TransactWriteItems.
+struct TransactWriteEntry {
+  enum class Kind { kPut, kUpdate, kDelete, kConditionCheck };
+  Kind kind = Kind::kPut;
+  std::string table;
+  Item item;                      // kPut: the item; otherwise the key
+  std::string update_expression;  // kUpdate
+  std::string condition_expression;
+  ExpressionInputs expression;
+};
+
+struct TableDescription {
+  TableSchema schema;
+  uint32_t table_id = 0;
+  int64_t created_ms = 0;
+  // When the stream was last enabled (it labels the stream ARN), 0 if never.
+  int64_t stream_label_ms = 0;
+  uint64_t item_count = 0;
+  uint64_t size_bytes = 0;
+};
+
+// A table's stream as stored now.
+struct StreamInfo {
+  std::string table;
+  uint32_t table_id = 0;
+  bool enabled = false;
+  StreamViewType view_type = StreamViewType::kNewAndOldImages;
+  int64_t stream_label_ms = 0;
+  uint64_t record_count = 0;
+  uint64_t record_bytes = 0;
+  // Sequence number of the oldest retained record; 0 when none is retained.
+  uint64_t oldest_sequence = 0;
+  // Sequence number of the newest record ever appended; 0 when none.
+  uint64_t latest_sequence = 0;
+  // Highest sequence number dropped by retention; a read after a smaller
+  // number is kTrimmed.
+  uint64_t trimmed_through = 0;
+  // False after DeleteTable: the stream stays readable until its records are
+  // trimmed or purged.
+  bool table_exists = true;
+};
+
+struct StreamBatch {
+  std::vector<StreamRecord> records;
+  // The newest sequence number of the whole store when this batch was read
+  // (records of other tables included); a reader that got fewer than it asked
+  // for is caught up to here.
+  uint64_t head_sequence = 0;
+};
+
+// A named reader's position in a table's stream (a CDC source's CdcPosition
+// is stored as one). It pins records after `sequence` against retention.
+struct ReaderPosition {
+  std::string name;
+  std::string table;
+  // Every record with sequence <= this was consumed.
+  uint64_t sequence = 0;
+  // Opaque state of the reader (snapshot progress, etc.), stored verbatim.
+  std::string payload;
+  // Whether this position holds back retention.
+  bool pins = true;
+  // Set by SavePosition.
+  int64_t updated_ms = 0;
+};
+
+// Items read in key order from one read transaction, with the stream head
+// that transaction saw: a consistent chunk for snapshots.
+struct SnapshotChunk {
+  std::vector<Item> items;
+  // Every change with sequence <= this is reflected in `items`, none after.
+  uint64_t sequence = 0;
+  // Key to pass as `after_key` for the next chunk; absent at the end.
+  std::optional<Item> last_key;
+};
+
+class ItemStore {
+ public:
+  // Opens (creating if needed) the store at options.path. Fails with
+  // kInvalidArgument for bad options, kIoError when LMDB cannot open it.
+  [[nodiscard]] static Result<std::unique_ptr<ItemStore>> Open(const StoreOptions& options);
+
+  virtual ~ItemStore() = default;
+
+  // Tables. CreateTable: kAlreadyExists if the name is taken. DeleteTable
+  // removes every item, appends a kTruncate record when the stream is on, and
+  // returns the description the table had.
+  virtual Status CreateTable(const TableSchema& schema) = 0;
+  virtual Result<TableDescription> DeleteTable(const std::string& name) = 0;
+  virtual Result<TableDescription> DescribeTable(const std::string& name) = 0;
+  virtual Result<std::vector<std::string>> ListTables() = 0;
+  // Changes the table's stream config (enable, disable, view type, buffer).
+  virtual Result<TableDescription> UpdateStream(const std::string& name,
+                                                const StreamConfig& stream) = 0;
+  // Removes every item of the table in one transaction and appends one
+  // kTruncate record (no per-item records). Returns the number removed.
+  virtual Result<uint64_t> TruncateTable(const std::string& name) = 0;
+
+  // Items.
+  virtual Result<WriteResult> PutItem(const PutItemRequest& request) = 0;
+  virtual Result<WriteResult> UpdateItem(const UpdateItemRequest& request) = 0;
+  virtual Result<WriteResult> DeleteItem(const DeleteItemRequest& request) = 0;
+  // The item, or nullopt when absent.
+  virtual Result<std::optional<Item>> GetItem(const GetItemRequest& request) = 0;
+  virtual Result<QueryResult> Query(const QueryRequest& request) = 0;
+  virtual Result<QueryResult> Scan(const ScanRequest& request) = 0;
+  // At most 25 entries, no two on one item; all applied in one transaction.
+  virtual Status BatchWrite(const std::vector<BatchWriteEntry>& entries) = 0;
+  // At most 100 keys in all.
+  virtual Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) = 0;
+  // All or nothing: at most 100 actions, no two on one item. When a condition
+  // fails: kTransactionCanceled, message "Transaction cancelled, please refer
+  // cancellation reasons for specific reasons [None, ConditionalCheckFailed,
+  // ...]" with one reason per action in order.
+  virtual Status TransactWrite(const std::vector<TransactWriteEntry>& entries) = 0;
+
+  // Conveniences for code: unconditional put, get by key, delete by key.
+  Result<WriteResult> Put(const std::string& table, Item item);
+  Result<std::optional<Item>> Get(const std::string& table, Item key);
+  Result<WriteResult> Delete(const std::string& table, Item key);
+  // Update with an expression and its :values (no #names).
+  Result<WriteResult> Update(const std::string& table, Item key, std::string update_expression,
+                             std::map<std::string, AttributeValue> values = {});
+
+  // Stream. Up to `max` records of `table` with sequence > `after`, oldest
+  // first; fewer (or none) when caught up. kTrimmed when records after `after`
+  // were dropped by retention: the message names the oldest available
+  // sequence, also in GetStreamInfo(). kNotFound when the table never had a
+  // stream.
+  virtual Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) = 0;
+  virtual Result<StreamInfo> GetStreamInfo(const std::string& table) = 0;
+  // Every table with a stream (including deleted tables whose stream remains).
+  virtual Result<std::vector<StreamInfo>> ListStreams() = 0;
+  // The newest sequence number of the store (0 when nothing was ever written).
+  virtual Result<uint64_t> HeadSequence() = 0;
+  // Blocks until the store's head sequence exceeds `after` or `timeout`
+  // passes; returns the head seen. Writes of this process wake it at once,
+  // those of other processes within a few milliseconds (it polls cheaply).
+  virtual uint64_t WaitForSequence(uint64_t after, std::chrono::milliseconds timeout) = 0;
+
+  // Reader positions, stored atomically in the same environment.
+  virtual Status SavePosition(const ReaderPosition& position) = 0;
+  virtual Result<std::optional<ReaderPosition>> LoadPosition(const std::string& name) = 0;
+  virtual Status DeletePosition(const std::string& name) = 0;
+  virtual Result<std::vector<ReaderPosition>> ListPositions() = 0;
+
+  // Up to `max` items of `table` after `after_key` (from the start when
+  // absent), in key order, read in one short read transaction.
+  virtual Result<SnapshotChunk> ReadSnapshotChunk(const std::string& table,
+                                                  const std::optional<Item>& after_key,
+                                                  size_t max) = 0;
+
+  // Current LMDB map size and the bytes in use, for metrics.
+  struct MapUsage {
+    uint64_t map_size = 0;
+    uint64_t used_bytes = 0;
+  };
+  virtual MapUsage GetMapUsage() = 0;
+};
+
+}  // namespace keystone::store

@@ -1,0 +1,69 @@
+#pragma once
+
+// Table schemas and stream configuration: what CreateTable takes and
+// DescribeTable returns. Plain value types; thread-compatible.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "lmdb_store/attribute_value.h"
+
+namespace keystone::store {
+
+// What a change record carries, fixed per record at the time of the write
+// (as in DynamoDB Streams).
+enum class StreamViewType : uint8_t {
+  kKeysOnly = 1,
+  kNewImage = 2,
+  kOldImage = 3,
+  kNewAndOldImages = 4,
+};
+
+// "KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES".
+std::string_view StreamViewTypeName(StreamViewType type);
+bool ParseStreamViewType(std::string_view name, StreamViewType* out);
+
+inline constexpr uint64_t kDefaultStreamBufferSize = 1000;
+
+struct StreamConfig {
+  bool enabled = true;
+  StreamViewType view_type = StreamViewType::kNewAndOldImages;
+  // Records retained per table; older ones are dropped first unless a reader
+  // position pins them (see StoreOptions::pin_max_records/bytes).
+  uint64_t buffer_size = kDefaultStreamBufferSize;
+  friend bool operator==(const StreamConfig&, const StreamConfig&) = default;
+};
+
+// A key attribute: its name and type (S, N or B).
+struct KeyAttribute {
+  std::string name;
+  AttributeType type = AttributeType::kS;
+  friend bool operator==(const KeyAttribute&, const KeyAttribute&) = default;
+};
+
+struct TableSchema {
+  std::string name;
+  KeyAttribute partition_key;
+  std::optional<KeyAttribute> sort_key;
+  StreamConfig stream;
+  friend bool operator==(const TableSchema&, const TableSchema&) = default;
+};
+
+// DynamoDB's rules: table name 3-255 characters of [a-zA-Z0-9_.-], key
+// attribute names 1-255 bytes, key types S/N/B, partition and sort key names
+// distinct, buffer size >= 1. The message names the offending field.
+Status ValidateTableSchema(const TableSchema& schema);
+
+// Limits DynamoDB enforces on items and requests.
+inline constexpr size_t kMaxItemBytes = 400 * 1024;
+inline constexpr size_t kMaxPartitionKeyBytes = 2048;
+inline constexpr size_t kMaxSortKeyBytes = 1024;
+inline constexpr size_t kMaxBatchWriteItems = 25;
+inline constexpr size_t kMaxBatchGetKeys = 100;
+inline constexpr size_t kMaxTransactItems = 100;
+inline constexpr size_t kMaxPageBytes = 1024 * 1024;
+
+}  // namespace keystone::store
