@@ -1,1 +1,525 @@
+#include "lmdb_store/item_store.h"
+
 #include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/lmdb_store/store_test_util.h"
+
+namespace keystone::store {
+namespace {
+
+using testing::AV;
+using testing::EventsSchema;
+using testing::Key;
+using testing::OpenStore;
+using testing::UsersSchema;
+
+class ItemStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenStore(dir_.path());
+    ASSERT_NE(nullptr, store_);
+    ASSERT_TRUE(store_->CreateTable(UsersSchema()).ok());
+    ASSERT_TRUE(store_->CreateTable(EventsSchema()).ok());
+  }
+
+  Item MustGet(const std::string& table, Item key) {
+    auto item = store_->Get(table, std::move(key));
+    EXPECT_TRUE(item.ok()) << item.status().ToString();
+    EXPECT_TRUE(item.ok() && item->has_value());
+    return item.ok() && item->has_value() ? **item : Item{};
+  }
+
+  keystone::testing::TempDir dir_;
+  std::unique_ptr<ItemStore> store_;
+};
+
+TEST_F(ItemStoreTest, TableLifecycle) {
+  EXPECT_EQ(StatusCode::kAlreadyExists, store_->CreateTable(UsersSchema()).code());
+  auto names = store_->ListTables();
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ((std::vector<std::string>{"events", "users"}), *names);
+  auto described = store_->DescribeTable("events");
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ(EventsSchema(), described->schema);
+
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "a").Build()).ok());
+  auto deleted = store_->DeleteTable("users");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(1u, deleted->item_count);
+  EXPECT_EQ(StatusCode::kNotFound, store_->DescribeTable("users").status().code());
+  EXPECT_EQ(StatusCode::kNotFound, store_->Put("users", Key("a")).status().code());
+  // Recreated, the table is empty.
+  ASSERT_TRUE(store_->CreateTable(UsersSchema()).ok());
+  auto item = store_->Get("users", Key("a"));
+  ASSERT_TRUE(item.ok());
+  EXPECT_FALSE(item->has_value());
+}
+
+TEST_F(ItemStoreTest, InvalidSchemasAreRejected) {
+  TableSchema short_name = UsersSchema();
+  short_name.name = "ab";
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->CreateTable(short_name).code());
+  TableSchema bad_type = UsersSchema();
+  bad_type.name = "bad";
+  bad_type.partition_key.type = AttributeType::kBool;
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->CreateTable(bad_type).code());
+}
+
+TEST_F(ItemStoreTest, PutGetDelete) {
+  Item alice = ItemBuilder().S("pk", "u1").S("name", "Alice").N("age", 30).Build();
+  ASSERT_TRUE(store_->Put("users", alice).ok());
+  EXPECT_EQ(alice, MustGet("users", Key("u1")));
+
+  PutItemRequest overwrite{"users", ItemBuilder().S("pk", "u1").S("name", "Alicia").Build()};
+  overwrite.return_values = ReturnValues::kAllOld;
+  auto put = store_->PutItem(overwrite);
+  ASSERT_TRUE(put.ok());
+  ASSERT_TRUE(put->attributes.has_value());
+  EXPECT_EQ(alice, *put->attributes);
+
+  DeleteItemRequest del{"users", Key("u1")};
+  del.return_values = ReturnValues::kAllOld;
+  auto deleted = store_->DeleteItem(del);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(AV::S("Alicia"), deleted->attributes->at("name"));
+  auto gone = store_->Get("users", Key("u1"));
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+}
+
+TEST_F(ItemStoreTest, ConditionalWrites) {
+  PutItemRequest create{"users", ItemBuilder().S("pk", "u1").N("v", 1).Build()};
+  create.condition_expression = "attribute_not_exists(pk)";
+  ASSERT_TRUE(store_->PutItem(create).ok());
+  auto again = store_->PutItem(create);
+  EXPECT_EQ(StatusCode::kConditionFailed, again.status().code());
+  EXPECT_EQ("The conditional request failed", again.status().message());
+
+  UpdateItemRequest bump{"users", Key("u1"), "SET v = v + :one", "v = :expected"};
+  bump.expression.values = {{":one", AV::N(1)}, {":expected", AV::N(1)}};
+  ASSERT_TRUE(store_->UpdateItem(bump).ok());
+  EXPECT_EQ(StatusCode::kConditionFailed, store_->UpdateItem(bump).status().code());
+  EXPECT_EQ(AV::N(2), MustGet("users", Key("u1")).at("v"));
+
+  DeleteItemRequest del{"users", Key("u1"), "v > :limit"};
+  del.expression.values = {{":limit", AV::N(5)}};
+  EXPECT_EQ(StatusCode::kConditionFailed, store_->DeleteItem(del).status().code());
+  EXPECT_EQ(AV::N(2), MustGet("users", Key("u1")).at("v"));
+}
+
+TEST_F(ItemStoreTest, UpdateReturnValues) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "u1").N("a", 1).N("b", 2).Build()).ok());
+  UpdateItemRequest req{"users", Key("u1"), "SET a = :x"};
+  req.expression.values = {{":x", AV::N(10)}};
+
+  req.return_values = ReturnValues::kUpdatedOld;
+  auto r = store_->UpdateItem(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((Item{{"a", AV::N(1)}}), *r->attributes);
+
+  req.expression.values = {{":x", AV::N(11)}};
+  req.return_values = ReturnValues::kUpdatedNew;
+  r = store_->UpdateItem(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((Item{{"a", AV::N(11)}}), *r->attributes);
+
+  req.return_values = ReturnValues::kAllNew;
+  req.expression.values = {{":x", AV::N(12)}};
+  r = store_->UpdateItem(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((ItemBuilder().S("pk", "u1").N("a", 12).N("b", 2).Build()), *r->attributes);
+
+  req.return_values = ReturnValues::kAllOld;
+  req.expression.values = {{":x", AV::N(13)}};
+  r = store_->UpdateItem(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(AV::N(12), r->attributes->at("a"));
+}
+
+TEST_F(ItemStoreTest, UpdateCreatesMissingItemAndProtectsKeys) {
+  auto created = store_->Update("users", Key("new"), "SET n = :n", {{":n", AV::N(5)}});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ((ItemBuilder().S("pk", "new").N("n", 5).Build()), MustGet("users", Key("new")));
+
+  auto key_change = store_->Update("users", Key("new"), "SET pk = :v", {{":v", AV::S("x")}});
+  EXPECT_EQ(StatusCode::kInvalidArgument, key_change.status().code());
+  EXPECT_NE(std::string::npos, key_change.status().message().find("part of the key"));
+}
+
+TEST_F(ItemStoreTest, KeyValidation) {
+  EXPECT_EQ(StatusCode::kInvalidArgument,
+            store_->Put("users", ItemBuilder().S("name", "x").Build()).status().code());
+  auto wrong_type = store_->Put("users", ItemBuilder().N("pk", 1).Build());
+  EXPECT_EQ("One or more parameter values were invalid: Type mismatch for key pk expected: S "
+            "actual: N",
+            wrong_type.status().message());
+  auto empty = store_->Put("users", ItemBuilder().S("pk", "").Build());
+  EXPECT_EQ(StatusCode::kInvalidArgument, empty.status().code());
+  // A key parameter with an extra attribute does not match the schema.
+  auto extra = store_->Get("users", ItemBuilder().S("pk", "a").S("x", "y").Build());
+  EXPECT_EQ("The provided key element does not match the schema", extra.status().message());
+  auto missing_sort = store_->Get("events", Key("a"));
+  EXPECT_EQ(StatusCode::kInvalidArgument, missing_sort.status().code());
+  EXPECT_EQ(StatusCode::kNotFound, store_->Put("nope", Key("a")).status().code());
+}
+
+TEST_F(ItemStoreTest, SizeLimits) {
+  std::string big_pk(2049, 'k');
+  auto pk = store_->Put("users", ItemBuilder().S("pk", big_pk).Build());
+  EXPECT_NE(std::string::npos, pk.status().message().find("2048 bytes"));
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", std::string(2048, 'k')).Build()).ok());
+
+  auto sk = store_->Put("events",
+                        ItemBuilder().S("pk", "a").Set("sk", AV::N(1)).Build());
+  ASSERT_TRUE(sk.ok());
+  TableSchema bin_sort = EventsSchema();
+  bin_sort.name = "binsort";
+  bin_sort.sort_key->type = AttributeType::kB;
+  ASSERT_TRUE(store_->CreateTable(bin_sort).ok());
+  auto big_sk = store_->Put("binsort",
+                            ItemBuilder().S("pk", "a").B("sk", std::string(1025, 'x')).Build());
+  EXPECT_NE(std::string::npos, big_sk.status().message().find("1024 bytes"));
+
+  // 400 KB items: the limit counts names and values.
+  std::string payload(400 * 1024, 'x');
+  auto too_big = store_->Put("users", ItemBuilder().S("pk", "big").S("d", payload).Build());
+  EXPECT_EQ("Item size has exceeded the maximum allowed size", too_big.status().message());
+  auto fits = store_->Put(
+      "users", ItemBuilder().S("pk", "big").S("d", std::string(400 * 1024 - 10, 'x')).Build());
+  EXPECT_TRUE(fits.ok()) << fits.status().ToString();
+
+  // An update that would grow the item past the limit writes nothing.
+  auto grow = store_->Update("users", Key("big"), "SET e = :e", {{":e", AV::S(payload)}});
+  EXPECT_EQ(StatusCode::kInvalidArgument, grow.status().code());
+  EXPECT_EQ(0u, MustGet("users", Key("big")).count("e"));
+}
+
+class QueryTest : public ItemStoreTest {
+ protected:
+  void SetUp() override {
+    ItemStoreTest::SetUp();
+    for (int i = -5; i < 15; ++i) {
+      ASSERT_TRUE(store_->Put("events", ItemBuilder().S("pk", "a").N("sk", i).N("v", i * i).Build()).ok());
+    }
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(store_->Put("events", ItemBuilder().S("pk", "b").N("sk", i).Build()).ok());
+    }
+  }
+
+  std::vector<int64_t> SortKeys(const QueryResult& r) {
+    std::vector<int64_t> out;
+    for (const Item& item : r.items) {
+      int64_t v = 0;
+      EXPECT_TRUE(item.at("sk").n().ToInt64(&v));
+      out.push_back(v);
+    }
+    return out;
+  }
+
+  Result<QueryResult> Run(std::string condition, std::map<std::string, AV> values,
+                          bool forward = true, size_t limit = 0) {
+    QueryRequest q;
+    q.table = "events";
+    q.key_condition_expression = std::move(condition);
+    q.expression.values = std::move(values);
+    q.scan_forward = forward;
+    q.limit = limit;
+    return store_->Query(q);
+  }
+};
+
+TEST_F(QueryTest, SortKeyConditions) {
+  auto all = Run("pk = :p", {{":p", AV::S("a")}});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(20u, all->items.size());
+  EXPECT_EQ(-5, SortKeys(*all).front());  // numeric order, negatives first
+
+  auto lt = Run("pk = :p AND sk < :v", {{":p", AV::S("a")}, {":v", AV::N(-3)}});
+  EXPECT_EQ((std::vector<int64_t>{-5, -4}), SortKeys(*lt));
+  auto le = Run("pk = :p AND sk <= :v", {{":p", AV::S("a")}, {":v", AV::N(-3)}});
+  EXPECT_EQ((std::vector<int64_t>{-5, -4, -3}), SortKeys(*le));
+  auto gt = Run("pk = :p AND sk > :v", {{":p", AV::S("a")}, {":v", AV::N(12)}});
+  EXPECT_EQ((std::vector<int64_t>{13, 14}), SortKeys(*gt));
+  auto ge = Run("pk = :p AND sk >= :v", {{":p", AV::S("a")}, {":v", AV::N(12)}});
+  EXPECT_EQ((std::vector<int64_t>{12, 13, 14}), SortKeys(*ge));
+  auto eq = Run("pk = :p AND sk = :v", {{":p", AV::S("a")}, {":v", AV::N(7)}});
+  EXPECT_EQ((std::vector<int64_t>{7}), SortKeys(*eq));
+  auto between = Run("pk = :p AND sk BETWEEN :lo AND :hi",
+                     {{":p", AV::S("a")}, {":lo", AV::N(-1)}, {":hi", AV::N(1)}});
+  EXPECT_EQ((std::vector<int64_t>{-1, 0, 1}), SortKeys(*between));
+  auto other = Run("pk = :p", {{":p", AV::S("b")}});
+  EXPECT_EQ((std::vector<int64_t>{0, 1, 2}), SortKeys(*other));
+  auto none = Run("pk = :p", {{":p", AV::S("zzz")}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->items.empty());
+}
+
+TEST_F(QueryTest, BackwardAndPaged) {
+  auto back = Run("pk = :p AND sk BETWEEN :lo AND :hi",
+                  {{":p", AV::S("a")}, {":lo", AV::N(0)}, {":hi", AV::N(3)}}, false);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((std::vector<int64_t>{3, 2, 1, 0}), SortKeys(*back));
+  auto back_all = Run("pk = :p", {{":p", AV::S("a")}}, false);
+  EXPECT_EQ(14, SortKeys(*back_all).front());
+  EXPECT_EQ(20u, back_all->items.size());
+  auto back_lt = Run("pk = :p AND sk < :v", {{":p", AV::S("a")}, {":v", AV::N(0)}}, false);
+  EXPECT_EQ((std::vector<int64_t>{-1, -2, -3, -4, -5}), SortKeys(*back_lt));
+
+  for (bool forward : {true, false}) {
+    std::vector<int64_t> seen;
+    std::optional<Item> start;
+    int pages = 0;
+    do {
+      QueryRequest q;
+      q.table = "events";
+      q.key_condition_expression = "pk = :p";
+      q.expression.values = {{":p", AV::S("a")}};
+      q.scan_forward = forward;
+      q.limit = 6;
+      q.exclusive_start_key = start;
+      auto page = store_->Query(q);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      for (int64_t v : SortKeys(*page)) seen.push_back(v);
+      start = page->last_evaluated_key;
+      ++pages;
+    } while (start && pages < 10);
+    EXPECT_EQ(4, pages);
+    ASSERT_EQ(20u, seen.size());
+    EXPECT_EQ(forward ? -5 : 14, seen.front());
+    EXPECT_EQ(forward ? 14 : -5, seen.back());
+  }
+}
+
+TEST_F(QueryTest, FilterProjectionAndBeginsWith) {
+  QueryRequest q;
+  q.table = "events";
+  q.key_condition_expression = "pk = :p";
+  q.filter_expression = "v > :min";
+  q.projection_expression = "sk";
+  q.expression.values = {{":p", AV::S("a")}, {":min", AV::N(100)}};
+  auto r = store_->Query(q);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(20u, r->scanned_count);
+  EXPECT_EQ((std::vector<int64_t>{11, 12, 13, 14}), SortKeys(*r));
+  EXPECT_EQ(1u, r->items[0].size());  // projected to sk only
+
+  TableSchema files;
+  files.name = "files";
+  files.partition_key = {"pk", AttributeType::kS};
+  files.sort_key = KeyAttribute{"path", AttributeType::kS};
+  ASSERT_TRUE(store_->CreateTable(files).ok());
+  for (const char* path : {"a", "a/b", "a/c", "ab", "b", std::string("a\0x", 3).c_str()}) {
+    ASSERT_TRUE(store_->Put("files", ItemBuilder().S("pk", "u").S("path", path).Build()).ok());
+  }
+  QueryRequest prefix;
+  prefix.table = "files";
+  prefix.key_condition_expression = "pk = :p AND begins_with(#path, :prefix)";
+  prefix.expression.names = {{"#path", "path"}};
+  prefix.expression.values = {{":p", AV::S("u")}, {":prefix", AV::S("a/")}};
+  auto matched = store_->Query(prefix);
+  ASSERT_TRUE(matched.ok()) << matched.status().ToString();
+  ASSERT_EQ(2u, matched->items.size());
+  EXPECT_EQ(AV::S("a/b"), matched->items[0].at("path"));
+  EXPECT_EQ(AV::S("a/c"), matched->items[1].at("path"));
+}
+
+TEST_F(QueryTest, InvalidQueries) {
+  auto wrong_type = Run("pk = :p", {{":p", AV::N(1)}});
+  EXPECT_EQ(StatusCode::kInvalidArgument, wrong_type.status().code());
+  auto unused = Run("pk = :p", {{":p", AV::S("a")}, {":unused", AV::S("x")}});
+  EXPECT_EQ(StatusCode::kInvalidArgument, unused.status().code());
+  auto no_pk = Run("sk = :v", {{":v", AV::N(1)}});
+  EXPECT_EQ(StatusCode::kInvalidArgument, no_pk.status().code());
+  auto bad_between = Run("pk = :p AND sk BETWEEN :hi AND :lo",
+                         {{":p", AV::S("a")}, {":lo", AV::N(-1)}, {":hi", AV::N(1)}});
+  EXPECT_EQ(StatusCode::kInvalidArgument, bad_between.status().code());
+}
+
+TEST_F(QueryTest, ScanPagesAndSegments) {
+  std::set<std::string> all;
+  std::optional<Item> start;
+  int pages = 0;
+  do {
+    ScanRequest s;
+    s.table = "events";
+    s.limit = 7;
+    s.exclusive_start_key = start;
+    auto page = store_->Scan(s);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const Item& item : page->items) all.insert(ItemDebugString(item));
+    start = page->last_evaluated_key;
+    ++pages;
+  } while (start && pages < 20);
+  EXPECT_EQ(23u, all.size());
+  EXPECT_EQ(4, pages);
+
+  std::set<std::string> segmented;
+  for (uint32_t seg = 0; seg < 3; ++seg) {
+    ScanRequest s;
+    s.table = "events";
+    s.segment = seg;
+    s.total_segments = 3;
+    auto page = store_->Scan(s);
+    ASSERT_TRUE(page.ok());
+    for (const Item& item : page->items) EXPECT_TRUE(segmented.insert(ItemDebugString(item)).second);
+  }
+  EXPECT_EQ(all, segmented);
+
+  ScanRequest filtered;
+  filtered.table = "events";
+  filtered.filter_expression = "pk = :b";
+  filtered.expression.values = {{":b", AV::S("b")}};
+  auto r = store_->Scan(filtered);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(3u, r->items.size());
+  EXPECT_EQ(23u, r->scanned_count);
+}
+
+TEST_F(ItemStoreTest, BatchWriteAndGet) {
+  std::vector<BatchWriteEntry> writes;
+  for (int i = 0; i < 25; ++i) {
+    writes.push_back({"users", true, ItemBuilder().S("pk", "u" + std::to_string(i)).N("i", i).Build()});
+  }
+  ASSERT_TRUE(store_->BatchWrite(writes).ok());
+  writes.push_back({"users", true, Key("one-too-many")});
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->BatchWrite(writes).code());
+
+  std::vector<BatchWriteEntry> dup = {{"users", true, Key("d")}, {"users", false, Key("d")}};
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->BatchWrite(dup).code());
+  // An invalid entry fails the whole batch before anything is written.
+  std::vector<BatchWriteEntry> bad = {{"users", true, Key("ok")},
+                                      {"users", true, ItemBuilder().N("pk", 1).Build()}};
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->BatchWrite(bad).code());
+  EXPECT_FALSE(store_->Get("users", Key("ok"))->has_value());
+
+  BatchGetEntry get{"users", {Key("u1"), Key("u2"), Key("missing")}, "i"};
+  auto got = store_->BatchGet({get});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(2u, got->responses["users"].size());
+  EXPECT_EQ(1u, got->responses["users"][0].size());
+
+  BatchGetEntry too_many{"users", {}};
+  for (int i = 0; i < 101; ++i) too_many.keys.push_back(Key("k" + std::to_string(i)));
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->BatchGet({too_many}).status().code());
+}
+
+TEST_F(ItemStoreTest, TransactWriteIsAllOrNothing) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "acct1").N("balance", 100).Build()).ok());
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "acct2").N("balance", 0).Build()).ok());
+
+  auto transfer = [&](int amount) {
+    TransactWriteEntry debit;
+    debit.kind = TransactWriteEntry::Kind::kUpdate;
+    debit.table = "users";
+    debit.item = Key("acct1");
+    debit.update_expression = "SET balance = balance - :a";
+    debit.condition_expression = "balance >= :a";
+    debit.expression.values = {{":a", AV::N(amount)}};
+    TransactWriteEntry credit = debit;
+    credit.item = Key("acct2");
+    credit.update_expression = "SET balance = balance + :a";
+    credit.condition_expression = "";
+    TransactWriteEntry audit;
+    audit.kind = TransactWriteEntry::Kind::kPut;
+    audit.table = "events";
+    audit.item = ItemBuilder().S("pk", "audit").N("sk", amount).Build();
+    return store_->TransactWrite({debit, credit, audit});
+  };
+  ASSERT_TRUE(transfer(60).ok());
+  EXPECT_EQ(AV::N(40), MustGet("users", Key("acct1")).at("balance"));
+  EXPECT_EQ(AV::N(60), MustGet("users", Key("acct2")).at("balance"));
+
+  Status failed = transfer(50);
+  EXPECT_EQ(StatusCode::kTransactionCanceled, failed.code());
+  EXPECT_EQ("Transaction cancelled, please refer cancellation reasons for specific reasons "
+            "[ConditionalCheckFailed, None, None]",
+            failed.message());
+  EXPECT_EQ(AV::N(40), MustGet("users", Key("acct1")).at("balance"));
+  EXPECT_EQ(AV::N(60), MustGet("users", Key("acct2")).at("balance"));
+  EXPECT_FALSE(store_->Get("events", Key("audit", 50))->has_value());
+
+  TransactWriteEntry check;
+  check.kind = TransactWriteEntry::Kind::kConditionCheck;
+  check.table = "users";
+  check.item = Key("acct1");
+  check.condition_expression = "attribute_exists(pk)";
+  TransactWriteEntry same = check;
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->TransactWrite({check, same}).code());
+}
+
+TEST_F(ItemStoreTest, ConcurrentWritersAreAllApplied) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = store_->Update("users", Key("counter"), "ADD n :one", {{":one", AV::N(1)}});
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        ASSERT_TRUE(
+            store_->Put("users", ItemBuilder().S("pk", std::to_string(t) + "-" + std::to_string(i)).Build())
+                .ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(AV::N(kThreads * kPerThread), MustGet("users", Key("counter")).at("n"));
+  auto described = store_->DescribeTable("users");
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ(uint64_t{kThreads * kPerThread + 1}, described->item_count);
+}
+
+TEST_F(ItemStoreTest, MapGrowsWhenFull) {
+  keystone::testing::TempDir dir;
+  StoreOptions options;
+  options.initial_map_size = 1 << 20;
+  auto store = OpenStore(dir.path(), options);
+  ASSERT_TRUE(store->CreateTable(UsersSchema()).ok());
+  std::string payload(100 * 1024, 'x');
+  for (int i = 0; i < 100; ++i) {  // ~10 MB + stream records: several doublings
+    auto r = store->Put("users", ItemBuilder().S("pk", std::to_string(i)).S("d", payload).Build());
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+  }
+  EXPECT_GT(store->GetMapUsage().map_size, uint64_t{8} << 20);
+  auto item = store->Get("users", Key("99"));
+  ASSERT_TRUE(item.ok() && item->has_value());
+}
+
+TEST_F(ItemStoreTest, MapAtMaximumFailsClearlyAndStaysUsable) {
+  keystone::testing::TempDir dir;
+  StoreOptions options;
+  options.initial_map_size = 1 << 20;
+  options.max_map_size = 2 << 20;
+  auto store = OpenStore(dir.path(), options);
+  ASSERT_TRUE(store->CreateTable(UsersSchema()).ok());
+  std::string payload(100 * 1024, 'x');
+  Status failure;
+  int written = 0;
+  for (int i = 0; i < 100 && failure.ok(); ++i) {
+    auto r = store->Put("users", ItemBuilder().S("pk", std::to_string(i)).S("d", payload).Build());
+    if (r.ok()) ++written;
+    failure = r.status();
+  }
+  ASSERT_EQ(StatusCode::kResourceExhausted, failure.code());
+  EXPECT_NE(std::string::npos, failure.message().find("max_map_size")) << failure.message();
+  // Everything acknowledged is still there; small writes and reads still work.
+  for (int i = 0; i < written; ++i) {
+    auto item = store->Get("users", Key(std::to_string(i)));
+    ASSERT_TRUE(item.ok() && item->has_value()) << i;
+  }
+  auto described = store->DescribeTable("users");
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ(uint64_t(written), described->item_count);
+}
+
+TEST_F(ItemStoreTest, DataSurvivesReopen) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "persist").N("v", 1).Build()).ok());
+  store_.reset();
+  store_ = OpenStore(dir_.path());
+  EXPECT_EQ(AV::N(1), MustGet("users", Key("persist")).at("v"));
+}
+
+}  // namespace
+}  // namespace keystone::store

@@ -1,1 +1,310 @@
+// The change stream: every write appends one record in its own transaction,
+// with the images its table's view type asks for; retention keeps the buffer
+// size unless a reader position pins more.
+
 #include <gtest/gtest.h>
+
+#include <thread>
+
+#include "lmdb_store/item_store.h"
+#include "tests/lmdb_store/store_test_util.h"
+
+namespace keystone::store {
+namespace {
+
+using testing::AV;
+using testing::Key;
+using testing::OpenStore;
+using testing::UsersSchema;
+
+std::vector<StreamRecord> ReadAll(ItemStore& store, const std::string& table, uint64_t after = 0) {
+  auto batch = store.ReadStream(table, after, 100000);
+  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+  return batch.ok() ? batch->records : std::vector<StreamRecord>{};
+}
+
+struct ViewCase {
+  StreamViewType view;
+  bool has_old;
+  bool has_new;
+};
+
+class StreamViewTest : public ::testing::TestWithParam<ViewCase> {};
+
+TEST_P(StreamViewTest, InsertModifyRemoveCarryTheImagesOfTheViewType) {
+  const ViewCase& c = GetParam();
+  keystone::testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store->CreateTable(UsersSchema(c.view)).ok());
+
+  Item v1 = ItemBuilder().S("pk", "user#1").S("name", "Alice").Build();
+  Item v2 = ItemBuilder().S("pk", "user#1").S("name", "Alice").N("age", 30).Build();
+  ASSERT_TRUE(store->Put("users", v1).ok());
+  ASSERT_TRUE(store->Update("users", Key("user#1"), "SET age = :a", {{":a", AV::N(30)}}).ok());
+  ASSERT_TRUE(store->Delete("users", Key("user#1")).ok());
+
+  auto records = ReadAll(*store, "users");
+  ASSERT_EQ(3u, records.size());
+  EXPECT_EQ(StreamEventType::kInsert, records[0].type);
+  EXPECT_EQ(StreamEventType::kModify, records[1].type);
+  EXPECT_EQ(StreamEventType::kRemove, records[2].type);
+  for (const StreamRecord& r : records) {
+    EXPECT_EQ("users", r.table);
+    EXPECT_EQ(c.view, r.view_type);
+    EXPECT_EQ(Key("user#1"), r.keys);
+    EXPECT_GT(r.timestamp_ms, 0);
+    EXPECT_GT(r.size_bytes, 0u);
+  }
+  // INSERT: no old image; new image when the view has one.
+  EXPECT_FALSE(records[0].old_image.has_value());
+  EXPECT_EQ(c.has_new, records[0].new_image.has_value());
+  if (c.has_new) EXPECT_EQ(v1, *records[0].new_image);
+  // MODIFY: both as the view says.
+  EXPECT_EQ(c.has_old, records[1].old_image.has_value());
+  EXPECT_EQ(c.has_new, records[1].new_image.has_value());
+  if (c.has_old) EXPECT_EQ(v1, *records[1].old_image);
+  if (c.has_new) EXPECT_EQ(v2, *records[1].new_image);
+  // REMOVE: old image only.
+  EXPECT_EQ(c.has_old, records[2].old_image.has_value());
+  EXPECT_FALSE(records[2].new_image.has_value());
+  if (c.has_old) EXPECT_EQ(v2, *records[2].old_image);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllViews, StreamViewTest,
+                         ::testing::Values(ViewCase{StreamViewType::kKeysOnly, false, false},
+                                           ViewCase{StreamViewType::kNewImage, false, true},
+                                           ViewCase{StreamViewType::kOldImage, true, false},
+                                           ViewCase{StreamViewType::kNewAndOldImages, true, true}));
+
+class StreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenStore(dir_.path());
+    ASSERT_NE(nullptr, store_);
+    ASSERT_TRUE(store_->CreateTable(UsersSchema()).ok());
+  }
+  keystone::testing::TempDir dir_;
+  std::unique_ptr<ItemStore> store_;
+};
+
+TEST_F(StreamTest, PutOverAnExistingKeyIsModify) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "k").N("v", 1).Build()).ok());
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "k").N("v", 2).Build()).ok());
+  auto records = ReadAll(*store_, "users");
+  ASSERT_EQ(2u, records.size());
+  EXPECT_EQ(StreamEventType::kModify, records[1].type);
+  EXPECT_EQ(AV::N(1), records[1].old_image->at("v"));
+  EXPECT_EQ(AV::N(2), records[1].new_image->at("v"));
+}
+
+TEST_F(StreamTest, WritesThatChangeNothingAppendNothing) {
+  Item item = ItemBuilder().S("pk", "k").N("v", 1).Build();
+  auto first = store_->Put("users", item);
+  ASSERT_TRUE(first.ok());
+  EXPECT_GT(first->sequence, 0u);
+  auto same = store_->Put("users", item);  // identical put
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(0u, same->sequence);
+  ASSERT_TRUE(store_->Delete("users", Key("missing")).ok());  // delete of a missing item
+  ASSERT_TRUE(store_->Update("users", Key("k"), "SET v = :v", {{":v", AV::N(1)}}).ok());
+  EXPECT_EQ(1u, ReadAll(*store_, "users").size());
+}
+
+TEST_F(StreamTest, ReadsAfterASequenceNumberInOrder) {
+  std::vector<uint64_t> sequences;
+  for (int i = 0; i < 10; ++i) {
+    auto r = store_->Put("users", ItemBuilder().S("pk", "k" + std::to_string(i)).Build());
+    ASSERT_TRUE(r.ok());
+    sequences.push_back(r->sequence);
+  }
+  for (size_t i = 1; i < sequences.size(); ++i) EXPECT_EQ(sequences[i - 1] + 1, sequences[i]);
+  auto batch = store_->ReadStream("users", sequences[4], 3);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(3u, batch->records.size());
+  EXPECT_EQ(sequences[5], batch->records[0].sequence);
+  EXPECT_EQ(sequences[7], batch->records[2].sequence);
+  EXPECT_EQ(sequences.back(), batch->head_sequence);
+  auto caught_up = store_->ReadStream("users", sequences.back(), 10);
+  ASSERT_TRUE(caught_up.ok());
+  EXPECT_TRUE(caught_up->records.empty());
+}
+
+TEST_F(StreamTest, SequenceIsGlobalAcrossTablesAndSurvivesRestart) {
+  TableSchema other = UsersSchema();
+  other.name = "orders";
+  ASSERT_TRUE(store_->CreateTable(other).ok());
+  auto a = store_->Put("users", Key("a"));
+  auto b = store_->Put("orders", Key("b"));
+  auto c = store_->Put("users", Key("c"));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_LT(a->sequence, b->sequence);
+  EXPECT_LT(b->sequence, c->sequence);
+  auto users = ReadAll(*store_, "users");
+  ASSERT_EQ(2u, users.size());
+  EXPECT_EQ(a->sequence, users[0].sequence);
+  EXPECT_EQ(c->sequence, users[1].sequence);
+
+  store_.reset();
+  store_ = OpenStore(dir_.path());
+  EXPECT_EQ(c->sequence, *store_->HeadSequence());
+  auto d = store_->Put("orders", Key("d"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(c->sequence + 1, d->sequence);  // never reused
+}
+
+TEST_F(StreamTest, BufferOf1000KeepsTheLast1000Of1500Writes) {
+  std::vector<uint64_t> sequences;
+  for (int i = 0; i < 1500; ++i) {
+    auto r = store_->Put("users", ItemBuilder().S("pk", "k" + std::to_string(i)).N("i", i).Build());
+    ASSERT_TRUE(r.ok());
+    sequences.push_back(r->sequence);
+  }
+  auto info = store_->GetStreamInfo("users");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(1000u, info->record_count);
+  EXPECT_EQ(sequences[500], info->oldest_sequence);
+  EXPECT_EQ(sequences[499], info->trimmed_through);
+  auto records = ReadAll(*store_, "users", sequences[499]);
+  ASSERT_EQ(1000u, records.size());
+  EXPECT_EQ(sequences[500], records.front().sequence);
+  EXPECT_EQ(AV::N(500), records.front().new_image->at("i"));
+  EXPECT_EQ(sequences[1499], records.back().sequence);
+
+  // Reading from before the oldest retained record is a distinct error that
+  // names the oldest available sequence number, never a silent skip.
+  auto trimmed = store_->ReadStream("users", 0, 10);
+  ASSERT_EQ(StatusCode::kTrimmed, trimmed.status().code());
+  EXPECT_NE(std::string::npos,
+            trimmed.status().message().find("oldest available sequence number is " +
+                                            std::to_string(sequences[500])))
+      << trimmed.status().message();
+}
+
+TEST_F(StreamTest, ReaderPositionPinsUnconsumedRecordsUpToTheCap) {
+  keystone::testing::TempDir dir;
+  StoreOptions options;
+  options.pin_max_records = 50;
+  auto store = OpenStore(dir.path(), options);
+  ASSERT_TRUE(store->CreateTable(UsersSchema(StreamViewType::kKeysOnly, 10)).ok());
+  std::vector<uint64_t> seq;
+  for (int i = 0; i < 5; ++i) seq.push_back(store->Put("users", Key("a" + std::to_string(i)))->sequence);
+  ReaderPosition reader{"source-1", "users", seq[2]};
+  ASSERT_TRUE(store->SavePosition(reader).ok());
+  for (int i = 0; i < 30; ++i) store->Put("users", Key("b" + std::to_string(i))).IgnoreError();
+
+  // The reader consumed through seq[2]: everything after stays.
+  auto info = store->GetStreamInfo("users");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(seq[2], info->trimmed_through);
+  EXPECT_EQ(32u, info->record_count);
+  EXPECT_EQ(32u, ReadAll(*store, "users", seq[2]).size());
+
+  // The reader advances: retention falls back to the buffer size.
+  reader.sequence = *store->HeadSequence();
+  ASSERT_TRUE(store->SavePosition(reader).ok());
+  ASSERT_TRUE(store->Put("users", Key("c")).ok());
+  EXPECT_EQ(10u, store->GetStreamInfo("users")->record_count);
+
+  // A stalled reader pins at most pin_max_records.
+  reader.sequence = *store->HeadSequence();
+  ASSERT_TRUE(store->SavePosition(reader).ok());
+  for (int i = 0; i < 100; ++i) store->Put("users", Key("d" + std::to_string(i))).IgnoreError();
+  EXPECT_EQ(50u, store->GetStreamInfo("users")->record_count);
+  EXPECT_EQ(StatusCode::kTrimmed, store->ReadStream("users", reader.sequence, 10).status().code());
+
+  // A non-pinning position holds nothing back.
+  ASSERT_TRUE(store->DeletePosition("source-1").ok());
+  ReaderPosition observer{"observer", "users", 0, "", false};
+  ASSERT_TRUE(store->SavePosition(observer).ok());
+  ASSERT_TRUE(store->Put("users", Key("e")).ok());
+  EXPECT_EQ(10u, store->GetStreamInfo("users")->record_count);
+}
+
+TEST_F(StreamTest, PositionsRoundTripAndPersist) {
+  ReaderPosition p{"src", "users", 42, std::string("snap\0shot", 9)};
+  ASSERT_TRUE(store_->SavePosition(p).ok());
+  store_.reset();
+  store_ = OpenStore(dir_.path());
+  auto loaded = store_->LoadPosition("src");
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ(42u, (*loaded)->sequence);
+  EXPECT_EQ("users", (*loaded)->table);
+  EXPECT_EQ(p.payload, (*loaded)->payload);
+  EXPECT_GT((*loaded)->updated_ms, 0);
+  EXPECT_EQ(1u, store_->ListPositions()->size());
+  EXPECT_FALSE(store_->LoadPosition("other")->has_value());
+  ASSERT_TRUE(store_->DeletePosition("src").ok());
+  EXPECT_EQ(StatusCode::kNotFound, store_->DeletePosition("src").code());
+}
+
+TEST_F(StreamTest, DisabledStreamAppendsNothingAndCanBeEnabled) {
+  TableSchema quiet = UsersSchema();
+  quiet.name = "quiet";
+  quiet.stream.enabled = false;
+  ASSERT_TRUE(store_->CreateTable(quiet).ok());
+  auto r = store_->Put("quiet", Key("a"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(0u, r->sequence);
+  ASSERT_TRUE(store_->UpdateStream("quiet", StreamConfig{true, StreamViewType::kKeysOnly, 5}).ok());
+  auto after = store_->Put("quiet", Key("b"));
+  ASSERT_TRUE(after.ok());
+  auto records = ReadAll(*store_, "quiet");
+  ASSERT_EQ(1u, records.size());
+  EXPECT_EQ(after->sequence, records[0].sequence);
+  EXPECT_EQ(StreamViewType::kKeysOnly, records[0].view_type);
+  EXPECT_FALSE(records[0].new_image.has_value());
+}
+
+TEST_F(StreamTest, TruncateAndDeleteTableAppendATruncateRecord) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Put("users", Key(std::to_string(i))).ok());
+  auto removed = store_->TruncateTable("users");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(5u, *removed);
+  auto records = ReadAll(*store_, "users");
+  ASSERT_EQ(6u, records.size());
+  EXPECT_EQ(StreamEventType::kTruncate, records.back().type);
+  EXPECT_EQ(0u, store_->DescribeTable("users")->item_count);
+
+  ASSERT_TRUE(store_->Put("users", Key("x")).ok());
+  ASSERT_TRUE(store_->DeleteTable("users").ok());
+  // The deleted table's stream stays readable.
+  records = ReadAll(*store_, "users");
+  ASSERT_EQ(8u, records.size());
+  EXPECT_EQ(StreamEventType::kTruncate, records.back().type);
+  auto info = store_->GetStreamInfo("users");
+  ASSERT_TRUE(info.ok());
+  EXPECT_FALSE(info->table_exists);
+}
+
+TEST_F(StreamTest, WaitForSequenceWakesOnWrite) {
+  uint64_t head = *store_->HeadSequence();
+  std::thread writer([&] { ASSERT_TRUE(store_->Put("users", Key("wake")).ok()); });
+  uint64_t seen = store_->WaitForSequence(head, std::chrono::seconds(10));
+  writer.join();
+  EXPECT_EQ(head + 1, seen);
+  // Times out without writes.
+  EXPECT_EQ(head + 1, store_->WaitForSequence(head + 1, std::chrono::milliseconds(20)));
+}
+
+TEST_F(StreamTest, ConcurrentWritersGetGapFreeSequences) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 250;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        ASSERT_TRUE(store_->Put("users", Key(std::to_string(t) + "/" + std::to_string(i))).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto records = ReadAll(*store_, "users");
+  ASSERT_EQ(1000u, records.size());  // buffer is exactly 1000
+  for (size_t i = 1; i < records.size(); ++i) {
+    EXPECT_EQ(records[i - 1].sequence + 1, records[i].sequence);
+  }
+}
+
+}  // namespace
+}  // namespace keystone::store

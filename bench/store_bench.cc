@@ -1,0 +1,265 @@
+// store_bench: write throughput of the item store with its change stream,
+// against the raw-LMDB ceiling for the same bytes, and stream read latency
+// against stream length. Prints human-readable lines and, last, one
+// "RESULT <name> <value> <unit>" line per headline figure.
+//
+// Usage: store_bench [--seconds N] [--stream-records N] [--dir PATH]
+//   --seconds         duration of each write phase (default 3)
+//   --stream-records  length of the long stream for the read test (default 10000000)
+//   --dir             where to put the stores (default: a temp dir; use a real disk)
+
+#include <lmdb.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lmdb_store/item_codec.h"
+#include "lmdb_store/item_store.h"
+#include "lmdb_store/stream_record.h"
+
+using namespace keystone::store;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Flags {
+  double seconds = 3;
+  uint64_t stream_records = 10'000'000;
+  std::string dir;
+};
+
+constexpr uint64_t kKeySpace = 1'000'000;
+
+// ~200-byte items: a key over 1M and a few typed attributes.
+Item MakeItem(uint64_t key, uint64_t version) {
+  return ItemBuilder()
+      .S("pk", "user#" + std::to_string(key))
+      .S("name", "Customer " + std::to_string(key))
+      .S("email", "customer" + std::to_string(key) + "@example.com")
+      .N("version", static_cast<int64_t>(version))
+      .N("balance", "1234.56")
+      .Bool("active", true)
+      .S("address", "221B Baker Street, London NW1 6XE, United Kingdom")
+      .S("notes", "regular customer since 2019, prefers email")
+      .Build();
+}
+
+std::string FreshDir(const Flags& flags, const std::string& name) {
+  std::string base = flags.dir;
+  if (base.empty()) base = std::filesystem::temp_directory_path().string();
+  std::string path = base + "/store_bench_" + name;
+  std::filesystem::remove_all(path);
+  std::filesystem::create_directories(path);
+  return path;
+}
+
+double RunKeystone(const Flags& flags, int threads, bool sync, const std::string& name) {
+  std::string path = FreshDir(flags, name);
+  StoreOptions options;
+  options.path = path;
+  options.sync = sync;
+  options.initial_map_size = 1ull << 30;
+  auto store = ItemStore::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
+    std::exit(1);
+  }
+  TableSchema schema;
+  schema.name = "users";
+  schema.partition_key = {"pk", AttributeType::kS};
+  schema.stream = {true, StreamViewType::kNewAndOldImages, 100000};
+  if (!(*store)->CreateTable(schema).ok()) std::exit(1);
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> done{0};
+  std::vector<std::thread> workers;
+  auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937_64 rng(t + 1);
+      uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        auto r = (*store)->Put("users", MakeItem(rng() % kKeySpace, n));
+        if (!r.ok()) {
+          std::fprintf(stderr, "put: %s\n", r.status().ToString().c_str());
+          std::exit(1);
+        }
+        ++n;
+      }
+      done += n;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(flags.seconds));
+  stop = true;
+  for (auto& w : workers) w.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  store->reset();
+  std::filesystem::remove_all(path);
+  return done.load() / elapsed;
+}
+
+// The raw-LMDB ceiling: the same bytes (encoded item under its key, a stream
+// record of the same size under a sequence key, a counter update) written
+// with plain LMDB calls, `batch` writes per transaction — the batch that
+// `batch` synchronous writers can form at most.
+double RunRaw(const Flags& flags, int batch, bool sync, const std::string& name) {
+  std::string path = FreshDir(flags, name);
+  MDB_env* env = nullptr;
+  mdb_env_create(&env);
+  mdb_env_set_maxdbs(env, 4);
+  mdb_env_set_mapsize(env, 1ull << 30);
+  if (mdb_env_open(env, path.c_str(), MDB_NOTLS | (sync ? 0 : MDB_NOSYNC), 0644) != 0) {
+    std::fprintf(stderr, "raw open failed\n");
+    std::exit(1);
+  }
+  MDB_txn* txn;
+  MDB_dbi items, stream, meta;
+  mdb_txn_begin(env, nullptr, 0, &txn);
+  mdb_dbi_open(txn, "items", MDB_CREATE, &items);
+  mdb_dbi_open(txn, "stream", MDB_CREATE, &stream);
+  mdb_dbi_open(txn, "meta", MDB_CREATE, &meta);
+  mdb_txn_commit(txn);
+
+  std::mt19937_64 rng(7);
+  uint64_t seq = 0, done = 0;
+  std::string value, record;
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration<double>(flags.seconds);
+  while (Clock::now() < deadline) {
+    mdb_txn_begin(env, nullptr, 0, &txn);
+    for (int i = 0; i < batch; ++i) {
+      uint64_t k = rng() % kKeySpace;
+      std::string key = "\x00\x00\x00\x01user#" + std::to_string(k);
+      value.clear();
+      EncodeItem(MakeItem(k, done), &value);
+      // A stream record holds the keys and both images: about twice the item.
+      record.assign(value);
+      record.append(value);
+      MDB_val kv{key.size(), key.data()}, vv{value.size(), value.data()};
+      MDB_val old;
+      mdb_get(txn, items, &kv, &old);  // the old image is read, as a real write must
+      mdb_put(txn, items, &kv, &vv, 0);
+      ++seq;
+      char skey[12];
+      std::memset(skey, 0, 4);
+      for (int b = 0; b < 8; ++b) skey[4 + b] = static_cast<char>(seq >> (56 - 8 * b));
+      MDB_val sk{12, skey}, sv{record.size(), record.data()};
+      mdb_put(txn, stream, &sk, &sv, MDB_APPEND);
+      ++done;
+    }
+    MDB_val mk{3, const_cast<char*>("seq")}, mv{8, &seq};
+    mdb_put(txn, meta, &mk, &mv, 0);
+    if (mdb_txn_commit(txn) != 0) {
+      std::fprintf(stderr, "raw commit failed\n");
+      std::exit(1);
+    }
+  }
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  mdb_env_close(env);
+  std::filesystem::remove_all(path);
+  return done / elapsed;
+}
+
+// Mean microseconds to read 1000 stream records after a random sequence
+// number in a stream retaining `records` records.
+double StreamReadMicros(const Flags& flags, uint64_t records, const std::string& name) {
+  std::string path = FreshDir(flags, name);
+  StoreOptions options;
+  options.path = path;
+  options.sync = false;
+  options.initial_map_size = 1ull << 30;
+  auto store = ItemStore::Open(options);
+  if (!store.ok()) std::exit(1);
+  TableSchema schema;
+  schema.name = "events";
+  schema.partition_key = {"pk", AttributeType::kS};
+  schema.stream = {true, StreamViewType::kKeysOnly, records};
+  if (!(*store)->CreateTable(schema).ok()) std::exit(1);
+  auto fill_start = Clock::now();
+  std::vector<BatchWriteEntry> batch;
+  for (uint64_t i = 0; i < records; i += batch.size()) {
+    batch.clear();
+    for (uint64_t j = i; j < std::min(records, i + 25); ++j) {
+      batch.push_back({"events", true, ItemBuilder().S("pk", "e" + std::to_string(j)).Build()});
+    }
+    if (!(*store)->BatchWrite(batch).ok()) std::exit(1);
+  }
+  std::printf("  filled a stream of %llu records in %.1f s\n",
+              static_cast<unsigned long long>(records),
+              std::chrono::duration<double>(Clock::now() - fill_start).count());
+  uint64_t head = *(*store)->HeadSequence();
+  std::mt19937_64 rng(3);
+  constexpr int kReads = 200;
+  double total_us = 0;
+  for (int i = 0; i < kReads; ++i) {
+    uint64_t after = head - records + rng() % (records > 1000 ? records - 1000 : 1);
+    auto start = Clock::now();
+    auto read = (*store)->ReadStream("events", after, 1000);
+    total_us += std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    if (!read.ok() || read->records.size() != std::min<uint64_t>(1000, head - after)) {
+      std::fprintf(stderr, "stream read failed\n");
+      std::exit(1);
+    }
+  }
+  store->reset();
+  std::filesystem::remove_all(path);
+  return total_us / kReads;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--seconds") flags.seconds = std::atof(argv[i + 1]);
+    if (flag == "--stream-records") flags.stream_records = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--dir") flags.dir = argv[i + 1];
+  }
+  std::printf("store_bench: ~200-byte items, random keys over 1M, NEW_AND_OLD_IMAGES stream, %.0f s "
+              "per phase, %u cores\n",
+              flags.seconds, std::thread::hardware_concurrency());
+
+  double ks_durable_1 = RunKeystone(flags, 1, true, "ks_d1");
+  double ks_durable_4 = RunKeystone(flags, 4, true, "ks_d4");
+  double ks_nosync_1 = RunKeystone(flags, 1, false, "ks_n1");
+  double ks_nosync_4 = RunKeystone(flags, 4, false, "ks_n4");
+  double raw_durable_1 = RunRaw(flags, 1, true, "raw_d1");
+  double raw_durable_4 = RunRaw(flags, 4, true, "raw_d4");
+  double raw_nosync_1 = RunRaw(flags, 1, false, "raw_n1");
+  double raw_nosync_4 = RunRaw(flags, 4, false, "raw_n4");
+  std::printf("  keystone durable: 1 writer %.0f/s, 4 writers %.0f/s\n", ks_durable_1, ks_durable_4);
+  std::printf("  keystone nosync:  1 writer %.0f/s, 4 writers %.0f/s\n", ks_nosync_1, ks_nosync_4);
+  std::printf("  raw LMDB durable: batch 1 %.0f/s, batch 4 %.0f/s\n", raw_durable_1, raw_durable_4);
+  std::printf("  raw LMDB nosync:  batch 1 %.0f/s, batch 4 %.0f/s\n", raw_nosync_1, raw_nosync_4);
+
+  double read_short = StreamReadMicros(flags, 1000, "read_1k");
+  double read_long = StreamReadMicros(flags, flags.stream_records, "read_long");
+  std::printf("  read 1000 records after a sequence: %.0f us with 1k retained, %.0f us with %llu\n",
+              read_short, read_long, static_cast<unsigned long long>(flags.stream_records));
+
+  std::printf("RESULT store_durable_writes_1thread %.0f writes/s\n", ks_durable_1);
+  std::printf("RESULT store_durable_writes_4threads %.0f writes/s\n", ks_durable_4);
+  std::printf("RESULT store_nosync_writes_1thread %.0f writes/s\n", ks_nosync_1);
+  std::printf("RESULT store_nosync_writes_4threads %.0f writes/s\n", ks_nosync_4);
+  std::printf("RESULT raw_lmdb_durable_batch1 %.0f writes/s\n", raw_durable_1);
+  std::printf("RESULT raw_lmdb_durable_batch4 %.0f writes/s\n", raw_durable_4);
+  std::printf("RESULT raw_lmdb_nosync_batch1 %.0f writes/s\n", raw_nosync_1);
+  std::printf("RESULT raw_lmdb_nosync_batch4 %.0f writes/s\n", raw_nosync_4);
+  std::printf("RESULT durable_4threads_vs_raw %.2f x\n", ks_durable_4 / raw_durable_4);
+  std::printf("RESULT durable_1thread_vs_raw %.2f x\n", ks_durable_1 / raw_durable_1);
+  std::printf("RESULT nosync_4threads_vs_raw %.2f x\n", ks_nosync_4 / raw_nosync_4);
+  std::printf("RESULT stream_read_1000_after_seq_1k_retained %.0f us\n", read_short);
+  std::printf("RESULT stream_read_1000_after_seq_long_retained %.0f us\n", read_long);
+  std::printf("RESULT stream_read_long_vs_short %.2f x\n", read_long / read_short);
+  return 0;
+}
