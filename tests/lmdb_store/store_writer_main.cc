@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   schema.name = "users";
   schema.partition_key = {"pk", keystone::store::AttributeType::kS};
   schema.stream.buffer_size = 10'000'000;
-  Status created = (*store)->CreateTable(schema);
+  keystone::Status created = (*store)->CreateTable(schema);
   if (!created.ok() && created.code() != keystone::StatusCode::kAlreadyExists) {
     std::fprintf(stderr, "create: %s\n", created.ToString().c_str());
     return 1;

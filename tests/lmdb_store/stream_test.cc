@@ -58,16 +58,24 @@ TEST_P(StreamViewTest, InsertModifyRemoveCarryTheImagesOfTheViewType) {
   // INSERT: no old image; new image when the view has one.
   EXPECT_FALSE(records[0].old_image.has_value());
   EXPECT_EQ(c.has_new, records[0].new_image.has_value());
-  if (c.has_new) EXPECT_EQ(v1, *records[0].new_image);
+  if (c.has_new) {
+    EXPECT_EQ(v1, *records[0].new_image);
+  }
   // MODIFY: both as the view says.
   EXPECT_EQ(c.has_old, records[1].old_image.has_value());
   EXPECT_EQ(c.has_new, records[1].new_image.has_value());
-  if (c.has_old) EXPECT_EQ(v1, *records[1].old_image);
-  if (c.has_new) EXPECT_EQ(v2, *records[1].new_image);
+  if (c.has_old) {
+    EXPECT_EQ(v1, *records[1].old_image);
+  }
+  if (c.has_new) {
+    EXPECT_EQ(v2, *records[1].new_image);
+  }
   // REMOVE: old image only.
   EXPECT_EQ(c.has_old, records[2].old_image.has_value());
   EXPECT_FALSE(records[2].new_image.has_value());
-  if (c.has_old) EXPECT_EQ(v2, *records[2].old_image);
+  if (c.has_old) {
+    EXPECT_EQ(v2, *records[2].old_image);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllViews, StreamViewTest,
