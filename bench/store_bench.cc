@@ -225,9 +225,10 @@ int main(int argc, char** argv) {
     if (flag == "--stream-records") flags.stream_records = std::strtoull(argv[i + 1], nullptr, 10);
     if (flag == "--dir") flags.dir = argv[i + 1];
   }
-  std::printf("store_bench: ~200-byte items, random keys over 1M, NEW_AND_OLD_IMAGES stream, %.0f s "
-              "per phase, %u cores\n",
-              flags.seconds, std::thread::hardware_concurrency());
+  std::printf(
+      "store_bench: ~200-byte items, random keys over 1M, NEW_AND_OLD_IMAGES stream, %.0f s "
+      "per phase, %u cores\n",
+      flags.seconds, std::thread::hardware_concurrency());
 
   double ks_durable_1 = RunKeystone(flags, 1, true, "ks_d1");
   double ks_durable_4 = RunKeystone(flags, 4, true, "ks_d4");
@@ -237,7 +238,8 @@ int main(int argc, char** argv) {
   double raw_durable_4 = RunRaw(flags, 4, true, "raw_d4");
   double raw_nosync_1 = RunRaw(flags, 1, false, "raw_n1");
   double raw_nosync_4 = RunRaw(flags, 4, false, "raw_n4");
-  std::printf("  keystone durable: 1 writer %.0f/s, 4 writers %.0f/s\n", ks_durable_1, ks_durable_4);
+  std::printf("  keystone durable: 1 writer %.0f/s, 4 writers %.0f/s\n", ks_durable_1,
+              ks_durable_4);
   std::printf("  keystone nosync:  1 writer %.0f/s, 4 writers %.0f/s\n", ks_nosync_1, ks_nosync_4);
   std::printf("  raw LMDB durable: batch 1 %.0f/s, batch 4 %.0f/s\n", raw_durable_1, raw_durable_4);
   std::printf("  raw LMDB nosync:  batch 1 %.0f/s, batch 4 %.0f/s\n", raw_nosync_1, raw_nosync_4);

@@ -265,6 +265,212 @@ Result<std::string> EncodeStorageKey(const TableState& t, const Item& item, bool
   return key;
 }
 
+// ---------------------------------------------------------------------------
+// Stored item keys. LMDB keys are at most 511 bytes, but DynamoDB keys reach
+// 2048 + 1024 bytes. A full key (table id + ordered pk + ordered sk) of up to
+// kMaxDirectKey bytes is stored as it is. A longer one is stored as its first
+// kCutKey bytes followed by a 64-bit hash (kTruncatedKey bytes in all), and
+// its value starts with the full key. Every stored key sharing those first
+// kCutKey bytes forms a contiguous "group" whose members ItemCursor reorders
+// by full key, so that ranges are still read in exact key order.
+
+constexpr size_t kMaxDirectKey = 499;
+constexpr size_t kCutKey = 492;
+constexpr size_t kTruncatedKey = kCutKey + 8;
+
+uint64_t HashKey(std::string_view key) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a, 64 bits
+  for (char c : key) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return hash;
+}
+
+std::string StoredKey(std::string_view full_key) {
+  if (full_key.size() <= kMaxDirectKey) return std::string(full_key);
+  std::string stored(full_key.substr(0, kCutKey));
+  AppendBigEndian64(HashKey(full_key), &stored);
+  return stored;
+}
+
+bool IsTruncated(std::string_view stored_key) { return stored_key.size() == kTruncatedKey; }
+
+// Splits a stored entry into its full key and item bytes.
+Status SplitStoredEntry(std::string_view stored_key, std::string_view value,
+                        std::string_view* full_key, std::string_view* item_bytes) {
+  if (!IsTruncated(stored_key)) {
+    *full_key = stored_key;
+    *item_bytes = value;
+    return Status::Ok();
+  }
+  uint64_t length = 0;
+  if (!GetVarint(&value, &length) || length > value.size()) {
+    return Internal("corrupt item entry: truncated full key");
+  }
+  *full_key = value.substr(0, length);
+  *item_bytes = value.substr(length);
+  return Status::Ok();
+}
+
+// The value to store for `item_bytes` under `full_key`.
+void EncodeStoredValue(std::string_view full_key, std::string_view item_bytes, std::string* out) {
+  out->clear();
+  if (full_key.size() > kMaxDirectKey) {
+    PutVarint(full_key.size(), out);
+    out->append(full_key);
+  }
+  out->append(item_bytes);
+}
+
+// The item bytes stored under `full_key`, or nullopt when absent. A hash
+// collision between two long keys (never seen in practice) is reported, not
+// silently merged.
+Result<std::optional<std::string_view>> GetItemBytes(const Txn& txn, std::string_view full_key) {
+  std::string stored = StoredKey(full_key);
+  auto raw = txn.Get(Db::kItems, stored);
+  if (!raw.ok()) {
+    if (raw.status().code() == StatusCode::kNotFound) return std::optional<std::string_view>();
+    return raw.status();
+  }
+  std::string_view found_key, item_bytes;
+  KS_RETURN_IF_ERROR(SplitStoredEntry(stored, *raw, &found_key, &item_bytes));
+  if (found_key != full_key) {
+    return Internal("two item keys of over " + std::to_string(kMaxDirectKey) +
+                    " bytes share a stored key (hash collision); refusing to mix them");
+  }
+  return std::optional<std::string_view>(item_bytes);
+}
+
+// Walks the items database in exact full-key order, forward or backward,
+// regrouping truncated keys (see above). Views stay valid until the next move.
+class ItemCursor {
+ public:
+  ItemCursor(LmdbEnv* env, MDB_txn* txn, bool forward) : env_(env), forward_(forward) {
+    rc_ = mdb_cursor_open(txn, env->dbi(Db::kItems), &cursor_);
+  }
+  ~ItemCursor() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  }
+  ItemCursor(const ItemCursor&) = delete;
+  ItemCursor& operator=(const ItemCursor&) = delete;
+
+  // Forward: the first entry with full key >= `target`. Backward: the last
+  // with full key <= `target`.
+  Status Seek(std::string_view target) {
+    if (rc_ != 0) return env_->Error(rc_, "opening a cursor on items");
+    std::string seek(target.size() <= kMaxDirectKey ? target : target.substr(0, kCutKey));
+    MDB_val k = ToVal(seek), v;
+    int rc = mdb_cursor_get(cursor_, &k, &v, MDB_SET_RANGE);
+    if (!forward_) {
+      if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get(cursor_, &k, &v, MDB_LAST);
+      } else if (rc == 0 && FromVal(k) > seek && !StartsWithCut(FromVal(k), seek)) {
+        rc = mdb_cursor_get(cursor_, &k, &v, MDB_PREV);
+      }
+    }
+    KS_RETURN_IF_ERROR(Land(rc, k, v));
+    // Landing may be short of the target inside a group (or, for a long
+    // target, before it): move on to the first entry on the right side.
+    while (valid_ && (forward_ ? key_ < target : key_ > target)) KS_RETURN_IF_ERROR(Next());
+    return Status::Ok();
+  }
+
+  bool valid() const { return valid_; }
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return value_; }
+  size_t stored_bytes() const { return stored_bytes_; }
+
+  Status Next() {
+    if (!group_.empty()) {
+      if (++group_pos_ < group_.size()) return SetFromGroup();
+      group_.clear();
+      // The LMDB cursor already sits past the group on our side.
+      MDB_val k, v;
+      int rc = after_group_rc_;
+      if (rc == 0) rc = mdb_cursor_get(cursor_, &k, &v, MDB_GET_CURRENT);
+      return Land(rc, k, v);
+    }
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cursor_, &k, &v, forward_ ? MDB_NEXT : MDB_PREV);
+    return Land(rc, k, v);
+  }
+
+ private:
+  static bool StartsWithCut(std::string_view key, std::string_view seek) {
+    return seek.size() >= kCutKey && key.size() >= kCutKey &&
+           key.substr(0, kCutKey) == seek.substr(0, kCutKey);
+  }
+
+  // Takes the entry the LMDB cursor is on (rc from the move that got there).
+  Status Land(int rc, MDB_val k, MDB_val v) {
+    valid_ = false;
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc != 0) return env_->Error(rc, "reading items");
+    std::string_view stored = FromVal(k);
+    if (stored.size() < kCutKey) {
+      key_ = stored;
+      value_ = FromVal(v);
+      stored_bytes_ = v.mv_size;
+      valid_ = true;
+      return Status::Ok();
+    }
+    return LoadGroup(std::string(stored.substr(0, kCutKey)));
+  }
+
+  // Reads every entry whose stored key starts with `cut`, orders them by full
+  // key, and leaves the LMDB cursor just past the group in our direction.
+  Status LoadGroup(const std::string& cut) {
+    group_.clear();
+    MDB_val k = ToVal(cut), v;
+    int rc = mdb_cursor_get(cursor_, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && FromVal(k).substr(0, kCutKey) == cut) {
+      std::string_view full, item;
+      KS_RETURN_IF_ERROR(SplitStoredEntry(FromVal(k), FromVal(v), &full, &item));
+      group_.push_back({std::string(full), std::string(item), v.mv_size});
+      rc = mdb_cursor_get(cursor_, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return env_->Error(rc, "reading items");
+    if (forward_) {
+      after_group_rc_ = rc;
+    } else {
+      // Back to the entry before the group.
+      k = ToVal(cut);
+      rc = mdb_cursor_get(cursor_, &k, &v, MDB_SET_RANGE);
+      if (rc == 0) rc = mdb_cursor_get(cursor_, &k, &v, MDB_PREV);
+      if (rc != 0 && rc != MDB_NOTFOUND) return env_->Error(rc, "reading items");
+      after_group_rc_ = rc;
+    }
+    std::sort(group_.begin(), group_.end(),
+              [](const GroupEntry& a, const GroupEntry& b) { return a.key < b.key; });
+    if (!forward_) std::reverse(group_.begin(), group_.end());
+    group_pos_ = 0;
+    return SetFromGroup();
+  }
+
+  Status SetFromGroup() {
+    key_ = group_[group_pos_].key;
+    value_ = group_[group_pos_].value;
+    stored_bytes_ = group_[group_pos_].stored_bytes;
+    valid_ = true;
+    return Status::Ok();
+  }
+
+  struct GroupEntry {
+    std::string key;
+    std::string value;
+    size_t stored_bytes;
+  };
+
+  LmdbEnv* env_;
+  MDB_cursor* cursor_ = nullptr;
+  int rc_ = 0;
+  bool forward_;
+  bool valid_ = false;
+  std::string_view key_, value_;
+  size_t stored_bytes_ = 0;
+  std::vector<GroupEntry> group_;
+  size_t group_pos_ = 0;
+  int after_group_rc_ = 0;
+};
+
 Item ExtractKey(const TableSchema& schema, const Item& item) {
   Item key;
   auto pk = item.find(schema.partition_key.name);
@@ -377,6 +583,7 @@ class BatchContext {
   std::set<uint32_t> dirty_;
   std::set<uint32_t> appended_;
   std::string scratch_;
+  std::string value_scratch_;
 };
 
 using WriteFn = std::function<Status(BatchContext&)>;
@@ -535,14 +742,14 @@ TableState* BatchContext::AddTable(TableState state) {
   return &(tables_[id] = std::move(state));
 }
 
-Result<bool> BatchContext::ReadItem(std::string_view storage_key, Item* item) {
-  auto raw = txn_->Get(Db::kItems, storage_key);
-  if (!raw.ok()) {
-    if (raw.status().code() == StatusCode::kNotFound) return false;
-    env_status = raw.status();
-    return raw.status();
+Result<bool> BatchContext::ReadItem(std::string_view full_key, Item* item) {
+  auto bytes = GetItemBytes(*txn_, full_key);
+  if (!bytes.ok()) {
+    env_status = bytes.status();
+    return bytes.status();
   }
-  auto decoded = DecodeItem(*raw);
+  if (!bytes->has_value()) return false;
+  auto decoded = DecodeItem(**bytes);
   if (!decoded.ok()) {
     env_status = decoded.status();
     return decoded.status();
@@ -558,14 +765,15 @@ Result<uint64_t> BatchContext::ApplyChange(TableState* t, const std::string& sto
   if (new_item != nullptr) {
     scratch_.clear();
     EncodeItem(*new_item, &scratch_);
-    Status s = txn_->Put(Db::kItems, storage_key, scratch_);
+    EncodeStoredValue(storage_key, scratch_, &value_scratch_);
+    Status s = txn_->Put(Db::kItems, StoredKey(storage_key), value_scratch_);
     if (!s.ok()) {
       env_status = s;
       return s;
     }
     t->item_bytes += ItemSizeBytes(*new_item);
   } else {
-    Status s = txn_->Delete(Db::kItems, storage_key);
+    Status s = txn_->Delete(Db::kItems, StoredKey(storage_key));
     if (!s.ok()) {
       env_status = s;
       return s;
@@ -1320,12 +1528,9 @@ Result<std::optional<Item>> ItemStoreImpl::GetItem(const GetItemRequest& request
   KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
   KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, request.table));
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(t, request.key, true));
-  auto raw = txn.Get(Db::kItems, key);
-  if (!raw.ok()) {
-    if (raw.status().code() == StatusCode::kNotFound) return std::optional<Item>();
-    return raw.status();
-  }
-  KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*raw));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string_view> bytes, GetItemBytes(txn, key));
+  if (!bytes) return std::optional<Item>();
+  KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*bytes));
   if (projection) return std::optional<Item>(projection->Apply(item));
   return std::optional<Item>(std::move(item));
 }
@@ -1353,95 +1558,75 @@ Result<BatchGetResult> ItemStoreImpl::BatchGet(const std::vector<BatchGetEntry>&
   return result;
 }
 
-// Walks keys of `t` in [lower, upper] (each optional and inclusive or not)
-// within `prefix`, from `start_key` exclusive when non-empty.
+// Reads the items of `t` whose full keys start with `prefix` and lie within
+// [lower, upper] (each optional, inclusive or not), in key order or reverse,
+// after `start_key` (exclusive) when non-empty. Ends a page at q.limit items
+// read or 1 MB, setting last_evaluated_key.
 Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_view start_key,
                                              std::string_view prefix, const std::string* lower,
                                              bool lower_inc, const std::string* upper,
                                              bool upper_inc, bool forward, const QueryRequest& q,
                                              const ConditionExpression* filter,
                                              const ProjectionExpression* projection, Txn& txn) {
-  QueryResult result;
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kItems), &cursor);
-  if (rc != 0) return env_->Error(rc, "opening a cursor on items");
-  auto in_range = [&](std::string_view key) {
-    if (key.substr(0, prefix.size()) != prefix) return false;
+  // -1: before the range, 0: inside, +1: after it.
+  auto classify = [&](std::string_view key) {
+    if (key.substr(0, prefix.size()) != prefix) return key < prefix ? -1 : 1;
     if (lower != nullptr) {
       int c = key.compare(*lower);
-      if (c < 0 || (c == 0 && !lower_inc)) return false;
+      if (c < 0 || (c == 0 && !lower_inc)) return -1;
     }
     if (upper != nullptr) {
       int c = key.compare(*upper);
-      if (c > 0 || (c == 0 && !upper_inc)) return false;
+      if (c > 0 || (c == 0 && !upper_inc)) return 1;
     }
-    return true;
+    return 0;
   };
-  MDB_val k, v;
   std::string seek;
-  if (forward) {
-    seek = !start_key.empty() ? std::string(start_key)
-           : lower != nullptr ? *lower
-                              : std::string(prefix);
-    k = ToVal(seek);
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && !start_key.empty() && FromVal(k) == start_key) {
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-    }
+  if (!start_key.empty()) {
+    seek = std::string(start_key);
+  } else if (forward) {
+    seek = lower != nullptr ? *lower : std::string(prefix);
+  } else if (upper != nullptr) {
+    seek = *upper;
   } else {
-    // Position at the last key <= the upper end, then walk back.
-    if (!start_key.empty()) {
-      seek = std::string(start_key);
-    } else if (upper != nullptr) {
-      seek = *upper;
-    } else {
-      seek = std::string(prefix);
-      // The smallest string greater than every key with this prefix.
-      while (!seek.empty() && static_cast<uint8_t>(seek.back()) == 0xff) seek.pop_back();
-      if (!seek.empty()) seek.back() = static_cast<char>(static_cast<uint8_t>(seek.back()) + 1);
-    }
-    k = ToVal(seek);
-    if (seek.empty()) {
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
-    } else {
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-      if (rc == MDB_NOTFOUND) {
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
-      } else if (rc == 0 && FromVal(k) >= seek &&
-                 !(FromVal(k) == seek && start_key.empty() && upper != nullptr && upper_inc)) {
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
-      }
-    }
+    // The smallest string above every key with this prefix.
+    seek = std::string(prefix);
+    while (!seek.empty() && static_cast<uint8_t>(seek.back()) == 0xff) seek.pop_back();
+    if (!seek.empty()) seek.back() = static_cast<char>(static_cast<uint8_t>(seek.back()) + 1);
   }
+  ItemCursor cursor(env_.get(), txn.get(), forward);
+  if (seek.empty()) seek.assign(4, '\xff');  // past every table
+  KS_RETURN_IF_ERROR(cursor.Seek(seek));
+
+  QueryResult result;
   size_t page_bytes = 0;
   std::string last_key;
   bool stopped_early = false;
-  while (rc == 0) {
-    std::string_view key = FromVal(k);
-    if (!in_range(key)) {
-      // Ranges are contiguous: outside it on the far side means done; before
-      // the lower bound going forward cannot happen after seeking.
-      break;
+  for (bool first = true;; first = false) {
+    if (!first) {
+      KS_RETURN_IF_ERROR(cursor.Next());
+    }
+    if (!cursor.valid()) break;
+    std::string_view key = cursor.key();
+    if (!start_key.empty() && key == start_key) continue;
+    int where = classify(key);
+    if (where != 0) {
+      // Seeking lands at the near edge; anything on the far side ends it.
+      if ((forward && where > 0) || (!forward && where < 0)) break;
+      continue;
     }
     if ((q.limit > 0 && result.scanned_count >= q.limit) || page_bytes >= kMaxPageBytes) {
       stopped_early = true;
       break;
     }
-    auto item = DecodeItem(FromVal(v));
-    if (!item.ok()) {
-      mdb_cursor_close(cursor);
-      return item.status();
-    }
+    KS_ASSIGN_OR_RETURN(Item item, DecodeItem(cursor.value()));
     ++result.scanned_count;
-    page_bytes += v.mv_size;
+    page_bytes += cursor.stored_bytes();
     last_key.assign(key);
-    if (filter == nullptr || filter->Evaluate(&*item)) {
-      result.items.push_back(projection != nullptr ? projection->Apply(*item) : std::move(*item));
+    if (filter == nullptr || filter->Evaluate(&item)) {
+      result.items.push_back(projection != nullptr ? projection->Apply(item) : std::move(item));
     }
-    rc = mdb_cursor_get(cursor, &k, &v, forward ? MDB_NEXT : MDB_PREV);
   }
-  mdb_cursor_close(cursor);
-  if (rc != 0 && rc != MDB_NOTFOUND) return env_->Error(rc, "reading items");
   if (stopped_early) {
     KS_ASSIGN_OR_RETURN(result.last_evaluated_key, DecodeStorageKey(t, last_key));
   }

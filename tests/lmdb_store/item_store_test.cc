@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "tests/lmdb_store/store_test_util.h"
@@ -152,9 +153,10 @@ TEST_F(ItemStoreTest, KeyValidation) {
   EXPECT_EQ(StatusCode::kInvalidArgument,
             store_->Put("users", ItemBuilder().S("name", "x").Build()).status().code());
   auto wrong_type = store_->Put("users", ItemBuilder().N("pk", 1).Build());
-  EXPECT_EQ("One or more parameter values were invalid: Type mismatch for key pk expected: S "
-            "actual: N",
-            wrong_type.status().message());
+  EXPECT_EQ(
+      "One or more parameter values were invalid: Type mismatch for key pk expected: S "
+      "actual: N",
+      wrong_type.status().message());
   auto empty = store_->Put("users", ItemBuilder().S("pk", "").Build());
   EXPECT_EQ(StatusCode::kInvalidArgument, empty.status().code());
   // A key parameter with an extra attribute does not match the schema.
@@ -171,15 +173,14 @@ TEST_F(ItemStoreTest, SizeLimits) {
   EXPECT_NE(std::string::npos, pk.status().message().find("2048 bytes"));
   ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", std::string(2048, 'k')).Build()).ok());
 
-  auto sk = store_->Put("events",
-                        ItemBuilder().S("pk", "a").Set("sk", AV::N(1)).Build());
+  auto sk = store_->Put("events", ItemBuilder().S("pk", "a").Set("sk", AV::N(1)).Build());
   ASSERT_TRUE(sk.ok());
   TableSchema bin_sort = EventsSchema();
   bin_sort.name = "binsort";
   bin_sort.sort_key->type = AttributeType::kB;
   ASSERT_TRUE(store_->CreateTable(bin_sort).ok());
-  auto big_sk = store_->Put("binsort",
-                            ItemBuilder().S("pk", "a").B("sk", std::string(1025, 'x')).Build());
+  auto big_sk =
+      store_->Put("binsort", ItemBuilder().S("pk", "a").B("sk", std::string(1025, 'x')).Build());
   EXPECT_NE(std::string::npos, big_sk.status().message().find("1024 bytes"));
 
   // 400 KB items: the limit counts names and values.
@@ -201,7 +202,8 @@ class QueryTest : public ItemStoreTest {
   void SetUp() override {
     ItemStoreTest::SetUp();
     for (int i = -5; i < 15; ++i) {
-      ASSERT_TRUE(store_->Put("events", ItemBuilder().S("pk", "a").N("sk", i).N("v", i * i).Build()).ok());
+      ASSERT_TRUE(
+          store_->Put("events", ItemBuilder().S("pk", "a").N("sk", i).N("v", i * i).Build()).ok());
     }
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(store_->Put("events", ItemBuilder().S("pk", "b").N("sk", i).Build()).ok());
@@ -363,7 +365,8 @@ TEST_F(QueryTest, ScanPagesAndSegments) {
     s.total_segments = 3;
     auto page = store_->Scan(s);
     ASSERT_TRUE(page.ok());
-    for (const Item& item : page->items) EXPECT_TRUE(segmented.insert(ItemDebugString(item)).second);
+    for (const Item& item : page->items)
+      EXPECT_TRUE(segmented.insert(ItemDebugString(item)).second);
   }
   EXPECT_EQ(all, segmented);
 
@@ -377,10 +380,72 @@ TEST_F(QueryTest, ScanPagesAndSegments) {
   EXPECT_EQ(23u, r->scanned_count);
 }
 
+// LMDB keys are at most 511 bytes; DynamoDB's reach 2048 + 1024. Long keys
+// must still read back in exact order, by Get, Query (both directions, with
+// ranges and pages) and Scan.
+TEST_F(ItemStoreTest, LongKeysKeepExactOrder) {
+  TableSchema wide;
+  wide.name = "wide";
+  wide.partition_key = {"pk", AttributeType::kS};
+  wide.sort_key = KeyAttribute{"sk", AttributeType::kS};
+  ASSERT_TRUE(store_->CreateTable(wide).ok());
+  std::vector<std::string> pks = {"short", std::string(2048, 'p'), std::string(300, 'q')};
+  std::vector<std::string> sks;
+  std::string common(700, 's');
+  for (int i = 0; i < 30; ++i) {
+    // Long sort keys that share a 700-byte prefix and differ only at the end,
+    // plus short ones, so that truncated and direct keys interleave.
+    sks.push_back(common + std::to_string(100 + i));
+    sks.push_back(std::string(1, static_cast<char>('a' + i % 26)) + std::to_string(i));
+  }
+  std::sort(sks.begin(), sks.end());
+  sks.erase(std::unique(sks.begin(), sks.end()), sks.end());
+  for (const std::string& pk : pks) {
+    for (const std::string& sk : sks) {
+      ASSERT_TRUE(store_->Put("wide", ItemBuilder().S("pk", pk).S("sk", sk).Build()).ok());
+    }
+  }
+  for (const std::string& pk : pks) {
+    auto item = store_->Get("wide", ItemBuilder().S("pk", pk).S("sk", sks[7]).Build());
+    ASSERT_TRUE(item.ok() && item->has_value()) << item.status().ToString();
+    for (bool forward : {true, false}) {
+      std::vector<std::string> seen;
+      std::optional<Item> start;
+      int pages = 0;
+      do {
+        QueryRequest q;
+        q.table = "wide";
+        q.key_condition_expression = "pk = :p AND sk >= :lo";
+        q.expression.values = {{":p", AV::S(pk)}, {":lo", AV::S(sks[3])}};
+        q.scan_forward = forward;
+        q.limit = 7;
+        q.exclusive_start_key = start;
+        auto page = store_->Query(q);
+        ASSERT_TRUE(page.ok()) << page.status().ToString();
+        for (const Item& it : page->items) seen.push_back(it.at("sk").s());
+        start = page->last_evaluated_key;
+      } while (start && ++pages < 100);
+      std::vector<std::string> expected(sks.begin() + 3, sks.end());
+      if (!forward) std::reverse(expected.begin(), expected.end());
+      EXPECT_EQ(expected, seen) << "pk of " << pk.size() << " bytes, forward " << forward;
+    }
+  }
+  ScanRequest scan;
+  scan.table = "wide";
+  auto all = store_->Scan(scan);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(pks.size() * sks.size(), all->items.size());
+  ASSERT_TRUE(
+      store_->Delete("wide", ItemBuilder().S("pk", pks[1]).S("sk", sks.back()).Build()).ok());
+  EXPECT_FALSE(
+      store_->Get("wide", ItemBuilder().S("pk", pks[1]).S("sk", sks.back()).Build())->has_value());
+}
+
 TEST_F(ItemStoreTest, BatchWriteAndGet) {
   std::vector<BatchWriteEntry> writes;
   for (int i = 0; i < 25; ++i) {
-    writes.push_back({"users", true, ItemBuilder().S("pk", "u" + std::to_string(i)).N("i", i).Build()});
+    writes.push_back(
+        {"users", true, ItemBuilder().S("pk", "u" + std::to_string(i)).N("i", i).Build()});
   }
   ASSERT_TRUE(store_->BatchWrite(writes).ok());
   writes.push_back({"users", true, Key("one-too-many")});
@@ -433,9 +498,10 @@ TEST_F(ItemStoreTest, TransactWriteIsAllOrNothing) {
 
   Status failed = transfer(50);
   EXPECT_EQ(StatusCode::kTransactionCanceled, failed.code());
-  EXPECT_EQ("Transaction cancelled, please refer cancellation reasons for specific reasons "
-            "[ConditionalCheckFailed, None, None]",
-            failed.message());
+  EXPECT_EQ(
+      "Transaction cancelled, please refer cancellation reasons for specific reasons "
+      "[ConditionalCheckFailed, None, None]",
+      failed.message());
   EXPECT_EQ(AV::N(40), MustGet("users", Key("acct1")).at("balance"));
   EXPECT_EQ(AV::N(60), MustGet("users", Key("acct2")).at("balance"));
   EXPECT_FALSE(store_->Get("events", Key("audit", 50))->has_value());
@@ -459,7 +525,9 @@ TEST_F(ItemStoreTest, ConcurrentWritersAreAllApplied) {
         auto r = store_->Update("users", Key("counter"), "ADD n :one", {{":one", AV::N(1)}});
         ASSERT_TRUE(r.ok()) << r.status().ToString();
         ASSERT_TRUE(
-            store_->Put("users", ItemBuilder().S("pk", std::to_string(t) + "-" + std::to_string(i)).Build())
+            store_
+                ->Put("users",
+                      ItemBuilder().S("pk", std::to_string(t) + "-" + std::to_string(i)).Build())
                 .ok());
       }
     });

@@ -195,7 +195,8 @@ TEST_F(StreamTest, ReaderPositionPinsUnconsumedRecordsUpToTheCap) {
   auto store = OpenStore(dir.path(), options);
   ASSERT_TRUE(store->CreateTable(UsersSchema(StreamViewType::kKeysOnly, 10)).ok());
   std::vector<uint64_t> seq;
-  for (int i = 0; i < 5; ++i) seq.push_back(store->Put("users", Key("a" + std::to_string(i)))->sequence);
+  for (int i = 0; i < 5; ++i)
+    seq.push_back(store->Put("users", Key("a" + std::to_string(i)))->sequence);
   ReaderPosition reader{"source-1", "users", seq[2]};
   ASSERT_TRUE(store->SavePosition(reader).ok());
   for (int i = 0; i < 30; ++i) store->Put("users", Key("b" + std::to_string(i))).IgnoreError();
