@@ -57,6 +57,11 @@ class AttributeValue {
   bool is(AttributeType t) const { return type_ == t; }
 
   // Accessors; calling one of the wrong type is a bug (KS_CHECK).
+  //
+  // Copies of an M or L value share their map/list until one is mutated:
+  // mutable_m()/mutable_l() first clone it when it is shared (copy-on-write),
+  // so a mutation never shows through another copy. Do not keep the returned
+  // reference across a copy of this value: call mutable_m() again after it.
   const std::string& s() const;  // S
   const Number& n() const;       // N
   const std::string& b() const;  // B
@@ -84,12 +89,12 @@ class AttributeValue {
   friend bool operator!=(const AttributeValue& a, const AttributeValue& b) { return !(a == b); }
 
  private:
-  using Storage = std::variant<std::monostate,            // NULL
-                               bool,                      // BOOL
-                               std::string,               // S, B
-                               Number,                    // N
-                               std::vector<std::string>,  // SS, BS
-                               std::vector<Number>,       // NS
+  using Storage = std::variant<std::monostate,                   // NULL
+                               bool,                             // BOOL
+                               std::string,                      // S, B
+                               Number,                           // N
+                               std::vector<std::string>,         // SS, BS
+                               std::vector<Number>,              // NS
                                std::shared_ptr<AttributeMap>,    // M
                                std::shared_ptr<AttributeList>>;  // L
 
