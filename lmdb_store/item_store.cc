@@ -561,6 +561,9 @@ class BatchContext {
   Status Finish(uint64_t pin_max_records, uint64_t pin_max_bytes);
   uint64_t sequence() const { return sequence_; }
   uint32_t AllocateTableId();
+  // Records dropped by retention in this batch (all, and past a pin cap).
+  uint64_t trimmed() const { return trimmed_; }
+  uint64_t force_trimmed() const { return force_trimmed_; }
 
   // Set when an LMDB call failed: the whole batch must be aborted.
   Status env_status;
@@ -584,6 +587,8 @@ class BatchContext {
   std::set<uint32_t> appended_;
   std::string scratch_;
   std::string value_scratch_;
+  uint64_t trimmed_ = 0;
+  uint64_t force_trimmed_ = 0;
 };
 
 using WriteFn = std::function<Status(BatchContext&)>;
@@ -637,6 +642,7 @@ class ItemStoreImpl final : public ItemStore {
                                           const std::optional<Item>& after_key,
                                           size_t max) override;
   MapUsage GetMapUsage() override;
+  const StoreStats& stats() const override { return stats_; }
 
  private:
   // Queues `fn` for the writer thread and waits until its batch committed.
@@ -670,6 +676,7 @@ class ItemStoreImpl final : public ItemStore {
   std::mutex head_mu_;
   std::condition_variable head_cv_;
   std::atomic<uint64_t> head_{0};
+  StoreStats stats_;
 };
 
 // ---------------------------------------------------------------------------
@@ -891,6 +898,7 @@ Status BatchContext::Trim(TableState* t, uint64_t pin_max_records, uint64_t pin_
       break;
     }
     --t->stream_count;
+    ++trimmed_;
     t->stream_bytes -= std::min<uint64_t>(t->stream_bytes, size);
     t->trimmed_through = sequence;
     seek = StreamKey(t->id, sequence + 1);
@@ -908,6 +916,7 @@ Status BatchContext::Trim(TableState* t, uint64_t pin_max_records, uint64_t pin_
     }
   }
   mdb_cursor_close(cursor);
+  force_trimmed_ += forced;
   if (forced > 0) {
     LogWarn("store", "stream of table " + t->schema.name + " reached its pin cap; dropped " +
                          std::to_string(forced) +
@@ -1023,11 +1032,21 @@ void ItemStoreImpl::RunBatch(std::vector<PendingWrite*>& batch) {
           if (!ctx.env_status.ok()) failure = ctx.env_status;
         }
         if (failure.ok()) failure = ctx.Finish(options_.pin_max_records, options_.pin_max_bytes);
-        if (failure.ok()) failure = txn->Commit();
+        if (failure.ok()) {
+          int64_t commit_start = clock_->MonotonicNs();
+          failure = txn->Commit();
+          stats_.commit_nanos.fetch_add(clock_->MonotonicNs() - commit_start,
+                                        std::memory_order_relaxed);
+        }
         sequence = ctx.sequence();
+        stats_.stream_records_trimmed.fetch_add(ctx.trimmed(), std::memory_order_relaxed);
+        stats_.stream_records_force_trimmed.fetch_add(ctx.force_trimmed(),
+                                                      std::memory_order_relaxed);
       }
     }
     if (failure.ok()) {
+      stats_.write_batches.fetch_add(1, std::memory_order_relaxed);
+      stats_.writes.fetch_add(batch.size(), std::memory_order_relaxed);
       PublishHead(sequence);
       return;
     }
@@ -1035,12 +1054,16 @@ void ItemStoreImpl::RunBatch(std::vector<PendingWrite*>& batch) {
       // The map is full: grow it (no transaction of ours is open now) and
       // apply the whole batch again; the ops are pure functions of the store.
       Status grown = env_->Grow();
-      if (grown.ok()) continue;
+      if (grown.ok()) {
+        stats_.map_growths.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
       failure = grown;
     }
     LogWarn("store", "write batch of " + std::to_string(batch.size()) +
                          " failed, nothing written: " + failure.ToString());
     for (PendingWrite* w : batch) w->status = failure;
+    stats_.failed_batches.fetch_add(1, std::memory_order_relaxed);
     return;
   }
 }

@@ -21,6 +21,7 @@
 // before the oldest retained record), kResourceExhausted (the map reached
 // StoreOptions::max_map_size), kIoError (LMDB or the disk failed).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -239,6 +240,18 @@ struct SnapshotChunk {
   std::optional<Item> last_key;
 };
 
+// Counters of the store, updated by the writer thread; read them from any
+// thread (relaxed atomics). The daemon exports them as Prometheus metrics.
+struct StoreStats {
+  std::atomic<uint64_t> write_batches{0};   // committed group-commit transactions
+  std::atomic<uint64_t> writes{0};          // writes in those batches (any outcome)
+  std::atomic<uint64_t> failed_batches{0};  // batches aborted by an LMDB error
+  std::atomic<uint64_t> commit_nanos{0};    // time spent in transaction commit (fsync)
+  std::atomic<uint64_t> map_growths{0};     // times the map was grown
+  std::atomic<uint64_t> stream_records_trimmed{0};
+  std::atomic<uint64_t> stream_records_force_trimmed{0};  // past a pin cap
+};
+
 class ItemStore {
  public:
   // Opens (creating if needed) the store at options.path. Fails with
@@ -321,6 +334,8 @@ class ItemStore {
     uint64_t used_bytes = 0;
   };
   virtual MapUsage GetMapUsage() = 0;
+
+  virtual const StoreStats& stats() const = 0;
 };
 
 }  // namespace keystone::store
