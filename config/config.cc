@@ -608,11 +608,14 @@ class ConfigParser {
     std::string expected = "must be a typed value with one key of: " + JoinNames(kValueTypeNames) +
                            " (as in {S: text} or {N: \"1\"})";
     if (!v.node.IsMap() || v.node.size() != 1) return Error(v, expected);
-    KS_ASSIGN_OR_RETURN(std::vector<Entry> entries, Entries(v));
-    const Entry& e = entries[0];
+    YAML::Node key = v.node.begin()->first;
+    YAML::Node value = v.node.begin()->second;
+    // YAML reads a plain NULL key as null, not as the string "NULL".
+    std::string type_name = key.IsNull() ? "NULL" : key.IsScalar() ? key.Scalar() : "";
     AttributeType type{};
-    if (!ParseName(kValueTypeNames, e.key, &type)) return Error(e.key_mark, v.path, expected);
-    const Value& inner = e.value;
+    if (!ParseName(kValueTypeNames, type_name, &type)) return Error(key.Mark(), v.path, expected);
+    const Value inner{value, value.IsNull() ? key.Mark() : value.Mark(),
+                      ChildPath(v.path, type_name)};
     switch (type) {
       case AttributeType::kS: {
         std::string s;
@@ -649,6 +652,7 @@ class ConfigParser {
       case AttributeType::kNS:
       case AttributeType::kBS: {
         KS_ASSIGN_OR_RETURN(std::vector<Value> items, Sequence(inner));
+        if (items.empty()) return Error(inner, "must be a non-empty list (sets are never empty)");
         std::vector<std::string> strings;
         std::vector<store::Number> numbers;
         for (const Value& item : items) {
@@ -659,9 +663,10 @@ class ConfigParser {
             numbers.push_back(std::move(n));
           } else if (type == AttributeType::kBS) {
             KS_RETURN_IF_ERROR(Binary(item, &s));
+            if (s.empty()) return Error(item, "must not be empty (set members never are)");
             strings.push_back(std::move(s));
           } else {
-            KS_RETURN_IF_ERROR(String(item, &s));
+            KS_RETURN_IF_ERROR(NonEmptyString(item, &s));
             strings.push_back(std::move(s));
           }
         }
@@ -1342,7 +1347,9 @@ void EmitSource(YAML::Emitter& out, const SourceOptions& s) {
   }
   out << YAML::EndMap;
 
-  out << YAML::Key << "transforms" << YAML::Value << YAML::BeginSeq;
+  out << YAML::Key << "transforms" << YAML::Value;
+  if (s.transforms.empty()) out << YAML::Flow;
+  out << YAML::BeginSeq;
   for (const TransformOptions& t : s.transforms) {
     out << YAML::Flow << YAML::BeginMap;
     PutEnum(out, "type", cdc::kTransformTypeNames, t.type);
@@ -1437,7 +1444,9 @@ std::string PrintConfig(const DaemonOptions& o) {
   out << YAML::EndMap;
 
   out << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "access_keys" << YAML::Value << YAML::BeginSeq;
+  out << YAML::Key << "access_keys" << YAML::Value;
+  if (o.auth.access_keys.empty()) out << YAML::Flow;
+  out << YAML::BeginSeq;
   for (const daemon::AccessKey& key : o.auth.access_keys) {
     out << YAML::BeginMap;
     PutStr(out, "access_key_id", key.access_key_id);
@@ -1453,7 +1462,9 @@ std::string PrintConfig(const DaemonOptions& o) {
   PutEnum(out, "format", daemon::kLogFormatNames, o.logging.format);
   out << YAML::EndMap;
 
-  out << YAML::Key << "tables" << YAML::Value << YAML::BeginSeq;
+  out << YAML::Key << "tables" << YAML::Value;
+  if (o.tables.empty()) out << YAML::Flow;
+  out << YAML::BeginSeq;
   for (const TableSchema& t : o.tables) {
     out << YAML::BeginMap;
     PutStr(out, "name", t.name);
@@ -1484,7 +1495,9 @@ std::string PrintConfig(const DaemonOptions& o) {
   out << YAML::EndMap;
   out << YAML::EndMap;
 
-  out << YAML::Key << "sources" << YAML::Value << YAML::BeginSeq;
+  out << YAML::Key << "sources" << YAML::Value;
+  if (o.sources.empty()) out << YAML::Flow;
+  out << YAML::BeginSeq;
   for (const SourceOptions& s : o.sources) EmitSource(out, s);
   out << YAML::EndSeq;
   out << YAML::EndMap;

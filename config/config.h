@@ -16,7 +16,9 @@
 // "${VAR:-text}" by the value or, when VAR is unset or empty, by "text"; "$$"
 // is a literal "$". Any other "$" is an error, as is an unset VAR without a
 // default. Substitution happens before a value is parsed, so "${PORT:-8000}"
-// is a valid integer. Map keys are not substituted.
+// is a valid integer. Map keys are not substituted. Inside flow collections
+// ({...}, [...]) YAML does not allow '{' and '}' in plain scalars: quote such
+// values ("${PORT}").
 //
 // Where bytes are meant (map_size.*, stream_retention.pin_max_bytes,
 // http.max_body_bytes, sources[].max_in_flight_bytes) a size may be an integer
