@@ -58,7 +58,8 @@ Result<Number> Number::Normalise(bool negative, std::string digits, int64_t expo
   if (first == std::string::npos) return Number();
   size_t last = digits.find_last_not_of('0');
   exponent -= static_cast<int64_t>(first);
-  digits = digits.substr(first, last - first + 1);
+  digits.resize(last + 1);  // in place: no copy on the decode path
+  digits.erase(0, first);
   if (digits.size() > static_cast<size_t>(kMaxDigits)) return InvalidArgument(kTooManyDigits);
   if (exponent > kMaxExponent) return InvalidArgument(kOverflow);
   if (exponent < kMinExponent) return InvalidArgument(kUnderflow);

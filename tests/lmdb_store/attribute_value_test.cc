@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
 namespace keystone::store {
+
+// Readable values in gtest failure messages.
+void PrintTo(const AttributeValue& v, std::ostream* os) { *os << v.DebugString(); }
+
 namespace {
 
 using AV = AttributeValue;

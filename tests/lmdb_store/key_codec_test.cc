@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace keystone::store {
+
+// Readable values in gtest failure messages.
+void PrintTo(const AttributeValue& v, std::ostream* os) { *os << v.DebugString(); }
+
 namespace {
 
 using AV = AttributeValue;
