@@ -1,0 +1,1693 @@
+#include "daemon/dynamodb_api.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "base/log.h"
+#include "daemon/dynamodb_json.h"
+#include "daemon/dynamodb_json_internal.h"
+
+namespace keystone::daemon {
+
+using rapidjson::Value;
+using store::AttributeType;
+using store::AttributeValue;
+using store::ExpressionInputs;
+using store::Item;
+using store::ReturnValues;
+using store::StreamEventType;
+using store::StreamInfo;
+using store::StreamViewType;
+using store::TableDescription;
+
+namespace {
+
+constexpr std::string_view kDynamoDbPrefix = "DynamoDB_20120810.";
+constexpr std::string_view kStreamsPrefix = "DynamoDBStreams_20120810.";
+constexpr std::string_view kDynamoDbNamespace = "com.amazonaws.dynamodb.v20120810#";
+constexpr int64_t kMaxStreamRecordsPerCall = 1000;
+
+// ---------------------------------------------------------------------------
+// Errors
+
+Status SerializationError(std::string message) {
+  return Status(StatusCode::kFailedPrecondition, std::move(message));
+}
+
+// "1 validation error detected: Value 'x' at 'path' failed to satisfy
+// constraint: ...", DynamoDB's form for a member that breaks its model.
+Status ConstraintError(std::optional<std::string_view> value, std::string_view path,
+                       std::string_view constraint) {
+  std::string shown = value ? "'" + std::string(*value) + "'" : "null";
+  return InvalidArgument("1 validation error detected: Value " + shown + " at '" +
+                         std::string(path) +
+                         "' failed to satisfy constraint: " + std::string(constraint));
+}
+
+Status MissingMember(std::string_view path) {
+  return ConstraintError(std::nullopt, path, "Member must not be null");
+}
+
+std::string LowerFirst(std::string_view name) {
+  std::string out(name);
+  if (!out.empty() && out[0] >= 'A' && out[0] <= 'Z')
+    out[0] = static_cast<char>(out[0] - 'A' + 'a');
+  return out;
+}
+
+struct ErrorShape {
+  int http_status;
+  std::string type;
+};
+
+ErrorShape ShapeOf(StatusCode code) {
+  auto ns = [](std::string_view name) {
+    return std::string(kDynamoDbNamespace) + std::string(name);
+  };
+  switch (code) {
+    case StatusCode::kFailedPrecondition:
+      return {400, "com.amazon.coral.service#SerializationException"};
+    case StatusCode::kInvalidArgument:
+      return {400, "com.amazon.coral.validate#ValidationException"};
+    case StatusCode::kNotFound:
+      return {400, ns("ResourceNotFoundException")};
+    case StatusCode::kAlreadyExists:
+      return {400, ns("ResourceInUseException")};
+    case StatusCode::kConditionFailed:
+      return {400, ns("ConditionalCheckFailedException")};
+    case StatusCode::kTransactionCanceled:
+      return {400, ns("TransactionCanceledException")};
+    case StatusCode::kTrimmed:
+      return {400, ns("TrimmedDataAccessException")};
+    case StatusCode::kResourceExhausted:
+      return {400, ns("ItemCollectionSizeLimitExceededException")};
+    case StatusCode::kUnavailable:
+      return {503, ns("ServiceUnavailable")};
+    case StatusCode::kOk:
+    case StatusCode::kIoError:
+    case StatusCode::kInternal:
+      break;
+  }
+  return {500, ns("InternalServerError")};
+}
+
+// The reasons listed at the end of the store's cancellation message:
+// "... specific reasons [None, ConditionalCheckFailed]".
+std::vector<std::string> CancellationCodes(const std::string& message) {
+  std::vector<std::string> codes;
+  size_t open = message.rfind('[');
+  size_t close = message.rfind(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return codes;
+  std::string_view list(message.data() + open + 1, close - open - 1);
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view code = list.substr(0, comma);
+    while (!code.empty() && code.front() == ' ') code.remove_prefix(1);
+    while (!code.empty() && code.back() == ' ') code.remove_suffix(1);
+    codes.emplace_back(code);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return codes;
+}
+
+ApiResponse ErrorResponse(const Status& status) {
+  ErrorShape shape = ShapeOf(status.code());
+  if (shape.http_status == 500) {
+    LogWarn("dynamodb_api", "request failed: " + status.ToString());
+  }
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  WriteKey("__type", out);
+  WriteString(shape.type, out);
+  if (status.code() == StatusCode::kTransactionCanceled) {
+    WriteKey("CancellationReasons", out);
+    out.StartArray();
+    for (const std::string& code : CancellationCodes(status.message())) {
+      out.StartObject();
+      WriteKey("Code", out);
+      WriteString(code, out);
+      if (code == "ConditionalCheckFailed") {
+        WriteKey("Message", out);
+        WriteString("The conditional request failed", out);
+      }
+      out.EndObject();
+    }
+    out.EndArray();
+  }
+  // DynamoDB spells the member "Message" for these two and "message" for the
+  // rest; SDKs read either.
+  bool capital = status.code() == StatusCode::kTransactionCanceled ||
+                 status.code() == StatusCode::kFailedPrecondition;
+  WriteKey(capital ? "Message" : "message", out);
+  WriteString(status.message(), out);
+  out.EndObject();
+  return ApiResponse{shape.http_status, std::string(buffer.GetString(), buffer.GetSize())};
+}
+
+// ---------------------------------------------------------------------------
+// Reading request members. A member that is absent or JSON null is absent.
+
+const Value* Member(const Value& object, std::string_view name) {
+  auto it = object.FindMember(
+      Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+  if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+Result<std::optional<std::string>> OptString(const Value& object, std::string_view name) {
+  const Value* v = Member(object, name);
+  if (v == nullptr) return std::optional<std::string>();
+  if (!v->IsString()) return WrongJsonType(*v, JsonKind::kString);
+  return std::optional<std::string>(std::string(JsonStringView(*v)));
+}
+
+Result<std::string> ReqString(const Value& object, std::string_view name, std::string_view path) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> s, OptString(object, name));
+  if (!s) return MissingMember(path);
+  return *std::move(s);
+}
+
+Result<std::optional<bool>> OptBool(const Value& object, std::string_view name) {
+  const Value* v = Member(object, name);
+  if (v == nullptr) return std::optional<bool>();
+  if (!v->IsBool()) return WrongJsonType(*v, JsonKind::kBoolean);
+  return std::optional<bool>(v->GetBool());
+}
+
+// Integers as Coral reads them: JSON numbers, fractions truncated.
+Result<std::optional<int64_t>> OptInt(const Value& object, std::string_view name) {
+  const Value* v = Member(object, name);
+  if (v == nullptr) return std::optional<int64_t>();
+  if (!v->IsNumber()) return WrongJsonType(*v, JsonKind::kInteger);
+  if (v->IsInt64()) return std::optional<int64_t>(v->GetInt64());
+  double d = std::floor(v->GetDouble());
+  if (!(d >= -9.2e18 && d <= 9.2e18)) {
+    return SerializationError("Numeric value (" + std::to_string(d) + ") out of range of long");
+  }
+  return std::optional<int64_t>(static_cast<int64_t>(d));
+}
+
+// An integer member that must lie in [min, max] when present.
+Result<std::optional<int64_t>> OptIntInRange(const Value& object, std::string_view name,
+                                             int64_t min, int64_t max) {
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> v, OptInt(object, name));
+  if (v && *v < min) {
+    return ConstraintError(
+        std::to_string(*v), LowerFirst(name),
+        "Member must have value greater than or equal to " + std::to_string(min));
+  }
+  if (v && *v > max) {
+    return ConstraintError(std::to_string(*v), LowerFirst(name),
+                           "Member must have value less than or equal to " + std::to_string(max));
+  }
+  return v;
+}
+
+Result<const Value*> OptObject(const Value& object, std::string_view name) {
+  const Value* v = Member(object, name);
+  if (v != nullptr && !v->IsObject()) return WrongJsonType(*v, JsonKind::kStructure);
+  return v;
+}
+
+Result<const Value*> OptMap(const Value& object, std::string_view name) {
+  const Value* v = Member(object, name);
+  if (v != nullptr && !v->IsObject()) return WrongJsonType(*v, JsonKind::kMap);
+  return v;
+}
+
+Result<const Value*> OptArray(const Value& object, std::string_view name) {
+  const Value* v = Member(object, name);
+  if (v != nullptr && !v->IsArray()) return WrongJsonType(*v, JsonKind::kList);
+  return v;
+}
+
+// One of `allowed` (listed in the message as DynamoDB lists the enum).
+Status CheckEnum(const std::string& value, std::string_view path,
+                 std::initializer_list<std::string_view> allowed) {
+  for (std::string_view a : allowed) {
+    if (value == a) return Status::Ok();
+  }
+  std::string set = "[";
+  bool first = true;
+  for (std::string_view a : allowed) {
+    if (!first) set += ", ";
+    first = false;
+    set += a;
+  }
+  return ConstraintError(value, path, "Member must satisfy enum value set: " + set + "]");
+}
+
+Status CheckTableName(const std::string& name, std::string_view path) {
+  if (name.size() < 3) {
+    return ConstraintError(name, path, "Member must have length greater than or equal to 3");
+  }
+  if (name.size() > 255) {
+    return ConstraintError(name, path, "Member must have length less than or equal to 255");
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) {
+      return ConstraintError(name, path,
+                             "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> TableNameMember(const Value& object, std::string_view path = "tableName") {
+  KS_ASSIGN_OR_RETURN(std::string name, ReqString(object, "TableName", path));
+  KS_RETURN_IF_ERROR(CheckTableName(name, path));
+  return name;
+}
+
+// DynamoDB's pre-expression parameters. Keystone implements the expression
+// forms only; a request using a legacy one is refused rather than half-obeyed.
+Status RejectLegacy(const Value& object, std::initializer_list<std::string_view> names) {
+  for (std::string_view name : names) {
+    if (Member(object, name) == nullptr) continue;
+    std::string_view instead = name == "Expected"           ? "ConditionExpression"
+                               : name == "AttributesToGet"  ? "ProjectionExpression"
+                               : name == "KeyConditions"    ? "KeyConditionExpression"
+                               : name == "AttributeUpdates" ? "UpdateExpression"
+                               : name == "ConditionalOperator"
+                                   ? "AND/OR inside ConditionExpression or FilterExpression"
+                                   : "FilterExpression";
+    return InvalidArgument("The legacy parameter " + std::string(name) +
+                           " is not supported by Keystone; use " + std::string(instead) +
+                           " instead");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Item>> OptItem(const Value& object, std::string_view name) {
+  const Value* v = Member(object, name);
+  if (v == nullptr) return std::optional<Item>();
+  KS_ASSIGN_OR_RETURN(Item item, JsonToItem(*v));
+  return std::optional<Item>(std::move(item));
+}
+
+Result<Item> ReqItem(const Value& object, std::string_view name, std::string_view path) {
+  KS_ASSIGN_OR_RETURN(std::optional<Item> item, OptItem(object, name));
+  if (!item) return MissingMember(path);
+  return *std::move(item);
+}
+
+// ExpressionAttributeNames and (when `with_values`) ExpressionAttributeValues.
+Result<ExpressionInputs> ExpressionInputsOf(const Value& object, bool with_values) {
+  ExpressionInputs inputs;
+  KS_ASSIGN_OR_RETURN(const Value* names, OptMap(object, "ExpressionAttributeNames"));
+  if (names != nullptr) {
+    if (names->MemberCount() == 0) {
+      return InvalidArgument("ExpressionAttributeNames must not be empty");
+    }
+    for (const auto& m : names->GetObject()) {
+      if (m.value.IsNull()) continue;
+      if (!m.value.IsString()) return WrongJsonType(m.value, JsonKind::kString);
+      inputs.names.insert_or_assign(std::string(JsonStringView(m.name)),
+                                    std::string(JsonStringView(m.value)));
+    }
+  }
+  if (!with_values) return inputs;
+  KS_ASSIGN_OR_RETURN(const Value* values, OptMap(object, "ExpressionAttributeValues"));
+  if (values != nullptr) {
+    if (values->MemberCount() == 0) {
+      return InvalidArgument("ExpressionAttributeValues must not be empty");
+    }
+    for (const auto& m : values->GetObject()) {
+      if (m.value.IsNull()) continue;
+      std::string placeholder(JsonStringView(m.name));
+      KS_ASSIGN_OR_RETURN(AttributeValue v, JsonToAttributeValue(m.value));
+      KS_RETURN_IF_ERROR(store::ValidateValue(v, placeholder));
+      inputs.values.insert_or_assign(std::move(placeholder), std::move(v));
+    }
+  }
+  return inputs;
+}
+
+Result<ReturnValues> ReturnValuesOf(const Value& object) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> rv, OptString(object, "ReturnValues"));
+  if (!rv || *rv == "NONE") return ReturnValues::kNone;
+  if (*rv == "ALL_OLD") return ReturnValues::kAllOld;
+  if (*rv == "UPDATED_OLD") return ReturnValues::kUpdatedOld;
+  if (*rv == "ALL_NEW") return ReturnValues::kAllNew;
+  if (*rv == "UPDATED_NEW") return ReturnValues::kUpdatedNew;
+  return CheckEnum(*rv, "returnValues",
+                   {"ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"});
+}
+
+// Members every item operation may carry that Keystone accepts and ignores
+// (capacity accounting does not exist here; reads are always consistent), but
+// whose JSON type and enum are still checked.
+Status CheckIgnoredMembers(const Value& object) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> capacity,
+                      OptString(object, "ReturnConsumedCapacity"));
+  if (capacity) {
+    KS_RETURN_IF_ERROR(
+        CheckEnum(*capacity, "returnConsumedCapacity", {"INDEXES", "TOTAL", "NONE"}));
+  }
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> metrics,
+                      OptString(object, "ReturnItemCollectionMetrics"));
+  if (metrics) {
+    KS_RETURN_IF_ERROR(CheckEnum(*metrics, "returnItemCollectionMetrics", {"SIZE", "NONE"}));
+  }
+  KS_ASSIGN_OR_RETURN(std::optional<bool> consistent, OptBool(object, "ConsistentRead"));
+  (void)consistent;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Response pieces
+
+class JsonOut {
+ public:
+  JsonOut() : writer_(buffer_) {}
+  JsonWriter& w() { return writer_; }
+  std::string Take() { return std::string(buffer_.GetString(), buffer_.GetSize()); }
+
+ private:
+  rapidjson::StringBuffer buffer_;
+  JsonWriter writer_;
+};
+
+std::string EmptyObject() { return "{}"; }
+
+std::string ZeroPad(uint64_t value, int width) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*" PRIu64, width, value);
+  return buf;
+}
+
+// Sequence numbers: our uint64 sequence, zero-padded to the 21 digits
+// DynamoDB Streams' model requires at least.
+std::string SequenceText(uint64_t sequence) { return ZeroPad(sequence, 21); }
+
+// "2026-11-23T03:19:05.123" (UTC), DynamoDB's stream label form.
+std::string StreamLabel(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string ShardId(const StreamInfo& info) {
+  return "shardId-" + ZeroPad(static_cast<uint64_t>(info.stream_label_ms), 20) + "-" +
+         ZeroPad(info.table_id, 8);
+}
+
+std::string_view KeyTypeName(AttributeType type) { return store::AttributeTypeName(type); }
+
+void WriteKeySchema(const store::TableSchema& schema, JsonWriter& out) {
+  out.StartArray();
+  out.StartObject();
+  WriteKey("AttributeName", out);
+  WriteString(schema.partition_key.name, out);
+  WriteKey("KeyType", out);
+  WriteString("HASH", out);
+  out.EndObject();
+  if (schema.sort_key) {
+    out.StartObject();
+    WriteKey("AttributeName", out);
+    WriteString(schema.sort_key->name, out);
+    WriteKey("KeyType", out);
+    WriteString("RANGE", out);
+    out.EndObject();
+  }
+  out.EndArray();
+}
+
+std::string EventName(StreamEventType type) {
+  return std::string(store::StreamEventTypeName(type));
+}
+
+// ---------------------------------------------------------------------------
+// Shard iterators: base64 of "ks1/<table>/<label ms>/<after>/<mode>", where
+// reading resumes with the records after sequence <after>, and mode "h"
+// (TRIM_HORIZON) moves <after> up to the stream's trim point at the first read.
+
+struct ShardIterator {
+  std::string table;
+  int64_t label_ms = 0;
+  uint64_t after = 0;
+  bool horizon = false;
+};
+
+std::string EncodeIterator(const ShardIterator& it) {
+  return Base64Encode("ks1/" + it.table + "/" + std::to_string(it.label_ms) + "/" +
+                      std::to_string(it.after) + "/" + (it.horizon ? "h" : "p"));
+}
+
+bool ParseUint64(std::string_view text, uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+Result<ShardIterator> DecodeIterator(std::string_view text) {
+  Status invalid = InvalidArgument("Invalid ShardIterator");
+  auto raw = Base64Decode(text);
+  if (!raw.ok()) return invalid;
+  std::string_view s = *raw;
+  std::vector<std::string_view> parts;
+  while (true) {
+    size_t slash = s.find('/');
+    parts.push_back(s.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    s.remove_prefix(slash + 1);
+  }
+  if (parts.size() != 5 || parts[0] != "ks1" || (parts[4] != "h" && parts[4] != "p")) {
+    return invalid;
+  }
+  ShardIterator it;
+  it.table = std::string(parts[1]);
+  uint64_t label = 0;
+  if (it.table.empty() || !ParseUint64(parts[2], &label) || !ParseUint64(parts[3], &it.after) ||
+      label > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return invalid;
+  }
+  it.label_ms = static_cast<int64_t>(label);
+  it.horizon = parts[4] == "h";
+  return it;
+}
+
+// Table settings DynamoDB echoes that the store's schema does not hold.
+struct BillingInfo {
+  bool pay_per_request = true;
+  int64_t read_capacity = 0;
+  int64_t write_capacity = 0;
+  int64_t changed_ms = 0;  // when PAY_PER_REQUEST was last chosen
+};
+
+Status ReadThroughput(const Value& throughput, BillingInfo* info) {
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> rcu, OptInt(throughput, "ReadCapacityUnits"));
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> wcu, OptInt(throughput, "WriteCapacityUnits"));
+  if (!rcu) return MissingMember("provisionedThroughput.readCapacityUnits");
+  if (!wcu) return MissingMember("provisionedThroughput.writeCapacityUnits");
+  if (*rcu < 1) {
+    return ConstraintError(std::to_string(*rcu), "provisionedThroughput.readCapacityUnits",
+                           "Member must have value greater than or equal to 1");
+  }
+  if (*wcu < 1) {
+    return ConstraintError(std::to_string(*wcu), "provisionedThroughput.writeCapacityUnits",
+                           "Member must have value greater than or equal to 1");
+  }
+  info->read_capacity = *rcu;
+  info->write_capacity = *wcu;
+  return Status::Ok();
+}
+
+// BillingMode and ProvisionedThroughput of a CreateTable (`info` null) or
+// UpdateTable request applied over *info; `*named` tells whether the request
+// named either. Unlike DynamoDB, a CreateTable naming neither gets
+// PAY_PER_REQUEST rather than an error.
+Status ApplyBilling(const Value& request, bool creating, BillingInfo* info, bool* named,
+                    int64_t now_ms) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> mode, OptString(request, "BillingMode"));
+  KS_ASSIGN_OR_RETURN(const Value* throughput, OptObject(request, "ProvisionedThroughput"));
+  *named = mode.has_value() || throughput != nullptr;
+  if (mode) {
+    KS_RETURN_IF_ERROR(CheckEnum(*mode, "billingMode", {"PROVISIONED", "PAY_PER_REQUEST"}));
+  }
+  bool was_ppr = creating ? true : info->pay_per_request;
+  bool ppr = mode ? *mode == "PAY_PER_REQUEST" : (creating ? throughput == nullptr : was_ppr);
+  if (ppr && throughput != nullptr) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Neither ReadCapacityUnits nor "
+        "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST");
+  }
+  if (!ppr && was_ppr && throughput == nullptr) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits "
+        "must both be specified when BillingMode is PROVISIONED");
+  }
+  if (throughput != nullptr) KS_RETURN_IF_ERROR(ReadThroughput(*throughput, info));
+  if (ppr) {
+    info->read_capacity = 0;
+    info->write_capacity = 0;
+    if (creating || !was_ppr) info->changed_ms = now_ms;
+  }
+  info->pay_per_request = ppr;
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+class DynamoDbApi::Impl {
+ public:
+  Impl(store::ItemStore& store, DynamoDbApiOptions options)
+      : store_(store),
+        options_(std::move(options)),
+        clock_(options_.clock != nullptr ? options_.clock : SystemClock::Default()) {}
+
+  ApiResponse Handle(std::string_view target, std::string_view body);
+
+ private:
+  using Handler = Result<std::string> (Impl::*)(const Value&);
+  struct Operation {
+    std::string_view name;
+    Handler handler;
+  };
+
+  Result<std::string> CreateTable(const Value& request);
+  Result<std::string> DescribeTable(const Value& request);
+  Result<std::string> UpdateTable(const Value& request);
+  Result<std::string> DeleteTable(const Value& request);
+  Result<std::string> ListTables(const Value& request);
+  Result<std::string> PutItem(const Value& request);
+  Result<std::string> GetItem(const Value& request);
+  Result<std::string> UpdateItem(const Value& request);
+  Result<std::string> DeleteItem(const Value& request);
+  Result<std::string> Query(const Value& request);
+  Result<std::string> Scan(const Value& request);
+  Result<std::string> BatchWriteItem(const Value& request);
+  Result<std::string> BatchGetItem(const Value& request);
+  Result<std::string> TransactWriteItems(const Value& request);
+  Result<std::string> ListStreams(const Value& request);
+  Result<std::string> DescribeStream(const Value& request);
+  Result<std::string> GetShardIterator(const Value& request);
+  Result<std::string> GetRecords(const Value& request);
+
+  std::string TableArn(const std::string& table) const {
+    return "arn:aws:dynamodb:" + options_.region + ":" + options_.account_id + ":table/" + table;
+  }
+  std::string StreamArn(const std::string& table, int64_t label_ms) const {
+    return TableArn(table) + "/stream/" + StreamLabel(label_ms);
+  }
+  // The stream a StreamArn names, as stored now; kNotFound when the table has
+  // no stream or its current stream has another label.
+  Result<StreamInfo> StreamOfArn(const std::string& arn);
+
+  BillingInfo Billing(const std::string& table);
+  void WriteTableDescription(const TableDescription& d, std::string_view status, JsonWriter& out);
+  Result<std::string> TableDescriptionResponse(std::string_view member, const TableDescription& d,
+                                               std::string_view status);
+  Result<std::string> QueryResponse(const store::QueryResult& result, bool count_only);
+  void WriteStreamRecord(const store::StreamRecord& record, JsonWriter& out);
+
+  int64_t NowMs() const { return clock_->NowMs(); }
+
+  store::ItemStore& store_;
+  const DynamoDbApiOptions options_;
+  Clock* const clock_;
+
+  std::mutex billing_mu_;
+  std::map<std::string, BillingInfo> billing_;  // guarded by billing_mu_
+};
+
+ApiResponse DynamoDbApi::Impl::Handle(std::string_view target, std::string_view body) {
+  static constexpr Operation kDynamoDbOps[] = {
+      {"CreateTable", &Impl::CreateTable},
+      {"DescribeTable", &Impl::DescribeTable},
+      {"UpdateTable", &Impl::UpdateTable},
+      {"DeleteTable", &Impl::DeleteTable},
+      {"ListTables", &Impl::ListTables},
+      {"PutItem", &Impl::PutItem},
+      {"GetItem", &Impl::GetItem},
+      {"UpdateItem", &Impl::UpdateItem},
+      {"DeleteItem", &Impl::DeleteItem},
+      {"Query", &Impl::Query},
+      {"Scan", &Impl::Scan},
+      {"BatchWriteItem", &Impl::BatchWriteItem},
+      {"BatchGetItem", &Impl::BatchGetItem},
+      {"TransactWriteItems", &Impl::TransactWriteItems},
+  };
+  static constexpr Operation kStreamsOps[] = {
+      {"ListStreams", &Impl::ListStreams},
+      {"DescribeStream", &Impl::DescribeStream},
+      {"GetShardIterator", &Impl::GetShardIterator},
+      {"GetRecords", &Impl::GetRecords},
+  };
+  Handler handler = nullptr;
+  auto find = [&](std::string_view prefix, const auto& ops) {
+    if (target.substr(0, prefix.size()) != prefix) return;
+    std::string_view name = target.substr(prefix.size());
+    for (const Operation& op : ops) {
+      if (op.name == name) handler = op.handler;
+    }
+  };
+  find(kDynamoDbPrefix, kDynamoDbOps);
+  find(kStreamsPrefix, kStreamsOps);
+  if (handler == nullptr) {
+    return ApiResponse{400, "{\"__type\":\"com.amazon.coral.service#UnknownOperationException\"}"};
+  }
+
+  rapidjson::Document doc;
+  std::string_view text = body;
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\n' || text.front() == '\r' ||
+                           text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  Status parsed = ParseJsonText(text.empty() ? std::string_view("{}") : body, &doc);
+  if (!parsed.ok()) return ErrorResponse(parsed);
+  if (!doc.IsObject()) return ErrorResponse(WrongJsonType(doc, JsonKind::kStructure));
+
+  Result<std::string> result = (this->*handler)(doc);
+  if (!result.ok()) return ErrorResponse(result.status());
+  return ApiResponse{200, std::move(result).value()};
+}
+
+// ---------------------------------------------------------------------------
+// Tables
+
+BillingInfo DynamoDbApi::Impl::Billing(const std::string& table) {
+  std::lock_guard<std::mutex> lock(billing_mu_);
+  auto it = billing_.find(table);
+  return it == billing_.end() ? BillingInfo{} : it->second;
+}
+
+void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::string_view status,
+                                              JsonWriter& out) {
+  const store::TableSchema& schema = d.schema;
+  BillingInfo billing = Billing(schema.name);
+  out.StartObject();
+  WriteKey("AttributeDefinitions", out);
+  out.StartArray();
+  for (const store::KeyAttribute* key :
+       {&schema.partition_key, schema.sort_key ? &*schema.sort_key : nullptr}) {
+    if (key == nullptr) continue;
+    out.StartObject();
+    WriteKey("AttributeName", out);
+    WriteString(key->name, out);
+    WriteKey("AttributeType", out);
+    WriteString(KeyTypeName(key->type), out);
+    out.EndObject();
+  }
+  out.EndArray();
+  WriteKey("TableName", out);
+  WriteString(schema.name, out);
+  WriteKey("KeySchema", out);
+  WriteKeySchema(schema, out);
+  WriteKey("TableStatus", out);
+  WriteString(status, out);
+  WriteKey("CreationDateTime", out);
+  out.Double(static_cast<double>(d.created_ms) / 1000.0);
+  WriteKey("ProvisionedThroughput", out);
+  out.StartObject();
+  WriteKey("NumberOfDecreasesToday", out);
+  out.Int64(0);
+  WriteKey("ReadCapacityUnits", out);
+  out.Int64(billing.read_capacity);
+  WriteKey("WriteCapacityUnits", out);
+  out.Int64(billing.write_capacity);
+  out.EndObject();
+  WriteKey("TableSizeBytes", out);
+  out.Uint64(d.size_bytes);
+  WriteKey("ItemCount", out);
+  out.Uint64(d.item_count);
+  WriteKey("TableArn", out);
+  WriteString(TableArn(schema.name), out);
+  WriteKey("TableId", out);
+  char id[64];
+  std::snprintf(id, sizeof id, "%08" PRIx32 "-0000-4000-8000-%012" PRIx64, d.table_id,
+                static_cast<uint64_t>(d.created_ms & 0xffffffffffff));
+  WriteString(id, out);
+  WriteKey("BillingModeSummary", out);
+  out.StartObject();
+  WriteKey("BillingMode", out);
+  WriteString(billing.pay_per_request ? "PAY_PER_REQUEST" : "PROVISIONED", out);
+  if (billing.pay_per_request) {
+    WriteKey("LastUpdateToPayPerRequestDateTime", out);
+    int64_t changed = billing.changed_ms != 0 ? billing.changed_ms : d.created_ms;
+    out.Double(static_cast<double>(changed) / 1000.0);
+  }
+  out.EndObject();
+  if (schema.stream.enabled) {
+    WriteKey("StreamSpecification", out);
+    out.StartObject();
+    WriteKey("StreamEnabled", out);
+    out.Bool(true);
+    WriteKey("StreamViewType", out);
+    WriteString(store::StreamViewTypeName(schema.stream.view_type), out);
+    out.EndObject();
+  }
+  if (d.stream_label_ms != 0) {
+    WriteKey("LatestStreamLabel", out);
+    WriteString(StreamLabel(d.stream_label_ms), out);
+    WriteKey("LatestStreamArn", out);
+    WriteString(StreamArn(schema.name, d.stream_label_ms), out);
+  }
+  WriteKey("DeletionProtectionEnabled", out);
+  out.Bool(false);
+  out.EndObject();
+}
+
+Result<std::string> DynamoDbApi::Impl::TableDescriptionResponse(std::string_view member,
+                                                                const TableDescription& d,
+                                                                std::string_view status) {
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey(member, out.w());
+  WriteTableDescription(d, status, out.w());
+  out.w().EndObject();
+  return out.Take();
+}
+
+Result<std::string> DynamoDbApi::Impl::CreateTable(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
+  store::TableSchema schema;
+  schema.name = name;
+
+  KS_ASSIGN_OR_RETURN(const Value* key_schema, OptArray(request, "KeySchema"));
+  if (key_schema == nullptr) return MissingMember("keySchema");
+  if (key_schema->Empty()) {
+    return ConstraintError("[]", "keySchema", "Member must have length greater than or equal to 1");
+  }
+  if (key_schema->Size() > 2) {
+    return ConstraintError(std::nullopt, "keySchema",
+                           "Member must have length less than or equal to 2");
+  }
+  std::vector<std::pair<std::string, std::string>> keys;  // name, HASH/RANGE
+  for (rapidjson::SizeType i = 0; i < key_schema->Size(); ++i) {
+    const Value& element = (*key_schema)[i];
+    std::string path = "keySchema." + std::to_string(i + 1) + ".member";
+    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+    KS_ASSIGN_OR_RETURN(std::string attr,
+                        ReqString(element, "AttributeName", path + ".attributeName"));
+    KS_ASSIGN_OR_RETURN(std::string type, ReqString(element, "KeyType", path + ".keyType"));
+    KS_RETURN_IF_ERROR(CheckEnum(type, path + ".keyType", {"HASH", "RANGE"}));
+    keys.emplace_back(std::move(attr), std::move(type));
+  }
+  if (keys[0].second != "HASH") {
+    return InvalidArgument("Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
+  }
+  if (keys.size() == 2 && keys[1].second != "RANGE") {
+    return InvalidArgument(
+        "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type");
+  }
+  if (keys.size() == 2 && keys[0].first == keys[1].first) {
+    return InvalidArgument(
+        "Both the Hash Key and the Range Key element in the KeySchema have the same name");
+  }
+
+  KS_ASSIGN_OR_RETURN(const Value* definitions, OptArray(request, "AttributeDefinitions"));
+  if (definitions == nullptr) return MissingMember("attributeDefinitions");
+  std::map<std::string, AttributeType> defined;
+  std::string defined_names;
+  for (rapidjson::SizeType i = 0; i < definitions->Size(); ++i) {
+    const Value& element = (*definitions)[i];
+    std::string path = "attributeDefinitions." + std::to_string(i + 1) + ".member";
+    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+    KS_ASSIGN_OR_RETURN(std::string attr,
+                        ReqString(element, "AttributeName", path + ".attributeName"));
+    KS_ASSIGN_OR_RETURN(std::string type,
+                        ReqString(element, "AttributeType", path + ".attributeType"));
+    KS_RETURN_IF_ERROR(CheckEnum(type, path + ".attributeType", {"B", "N", "S"}));
+    AttributeType parsed = AttributeType::kS;
+    store::ParseAttributeTypeName(type, &parsed);
+    if (!defined.emplace(attr, parsed).second) {
+      return InvalidArgument("Cannot have two attributes with the same name: AttributeName: " +
+                             attr);
+    }
+    defined_names += (defined_names.empty() ? "" : ", ") + attr;
+  }
+  std::string key_names;
+  for (const auto& [attr, type] : keys) key_names += (key_names.empty() ? "" : ", ") + attr;
+  for (const auto& [attr, type] : keys) {
+    if (defined.count(attr) == 0) {
+      return InvalidArgument(
+          "One or more parameter values were invalid: Some index key attributes are not defined "
+          "in AttributeDefinitions. Keys: [" +
+          key_names + "], AttributeDefinitions: [" + defined_names + "]");
+    }
+  }
+  if (defined.size() != keys.size()) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Number of attributes in KeySchema does not "
+        "exactly match number of attributes defined in AttributeDefinitions");
+  }
+  schema.partition_key = {keys[0].first, defined[keys[0].first]};
+  if (keys.size() == 2)
+    schema.sort_key = store::KeyAttribute{keys[1].first, defined[keys[1].first]};
+
+  for (std::string_view indexes : {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"}) {
+    if (Member(request, indexes) != nullptr) {
+      return InvalidArgument("Keystone does not support secondary indexes (" +
+                             std::string(indexes) + ")");
+    }
+  }
+
+  schema.stream.enabled = false;
+  KS_ASSIGN_OR_RETURN(const Value* stream, OptObject(request, "StreamSpecification"));
+  if (stream != nullptr) {
+    KS_ASSIGN_OR_RETURN(std::optional<bool> enabled, OptBool(*stream, "StreamEnabled"));
+    if (!enabled) return MissingMember("streamSpecification.streamEnabled");
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> view, OptString(*stream, "StreamViewType"));
+    if (view) {
+      KS_RETURN_IF_ERROR(CheckEnum(*view, "streamSpecification.streamViewType",
+                                   {"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}));
+    }
+    if (*enabled) {
+      if (!view) {
+        return InvalidArgument(
+            "One or more parameter values were invalid: StreamViewType is required when "
+            "StreamEnabled is true");
+      }
+      schema.stream.enabled = true;
+      store::ParseStreamViewType(*view, &schema.stream.view_type);
+    }
+  }
+
+  BillingInfo billing;
+  bool billing_named = false;
+  KS_RETURN_IF_ERROR(ApplyBilling(request, true, &billing, &billing_named, 0));
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+
+  KS_RETURN_IF_ERROR(store_.CreateTable(schema));
+  KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(name));
+  if (billing.pay_per_request) billing.changed_ms = d.created_ms;
+  {
+    std::lock_guard<std::mutex> lock(billing_mu_);
+    billing_[name] = billing;
+  }
+  return TableDescriptionResponse("TableDescription", d, "ACTIVE");
+}
+
+Result<std::string> DynamoDbApi::Impl::DescribeTable(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
+  KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(name));
+  return TableDescriptionResponse("Table", d, "ACTIVE");
+}
+
+Result<std::string> DynamoDbApi::Impl::UpdateTable(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
+  for (std::string_view unsupported : {"GlobalSecondaryIndexUpdates", "ReplicaUpdates"}) {
+    if (Member(request, unsupported) != nullptr) {
+      return InvalidArgument("Keystone does not support " + std::string(unsupported));
+    }
+  }
+  KS_ASSIGN_OR_RETURN(TableDescription current, store_.DescribeTable(name));
+
+  std::optional<store::StreamConfig> new_stream;
+  KS_ASSIGN_OR_RETURN(const Value* stream, OptObject(request, "StreamSpecification"));
+  if (stream != nullptr) {
+    KS_ASSIGN_OR_RETURN(std::optional<bool> enabled, OptBool(*stream, "StreamEnabled"));
+    if (!enabled) return MissingMember("streamSpecification.streamEnabled");
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> view, OptString(*stream, "StreamViewType"));
+    if (view) {
+      KS_RETURN_IF_ERROR(CheckEnum(*view, "streamSpecification.streamViewType",
+                                   {"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}));
+    }
+    store::StreamConfig config = current.schema.stream;
+    if (*enabled) {
+      if (!view) {
+        return InvalidArgument(
+            "One or more parameter values were invalid: If stream is being enabled then "
+            "UpdateViewType is required");
+      }
+      // DynamoDB never changes a live stream's view type in place, nor
+      // "re-enables" one: a new stream needs a disable first.
+      if (config.enabled) {
+        return InvalidArgument("Table already has an enabled stream: TableName: " + name);
+      }
+      config.enabled = true;
+      store::ParseStreamViewType(*view, &config.view_type);
+    } else {
+      if (view) {
+        return InvalidArgument(
+            "One or more parameter values were invalid: If stream is being disabled, then "
+            "UpdateViewType must not be specified");
+      }
+      if (!config.enabled) {
+        return InvalidArgument("Table has no stream to disable: TableName: " + name);
+      }
+      config.enabled = false;
+    }
+    new_stream = config;
+  }
+
+  BillingInfo billing = Billing(name);
+  bool billing_named = false;
+  KS_RETURN_IF_ERROR(ApplyBilling(request, false, &billing, &billing_named, NowMs()));
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  bool other_named = Member(request, "SSESpecification") != nullptr ||
+                     Member(request, "TableClass") != nullptr ||
+                     Member(request, "DeletionProtectionEnabled") != nullptr;
+  if (!new_stream && !billing_named && !other_named) {
+    return InvalidArgument(
+        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
+        "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required");
+  }
+
+  TableDescription updated = current;
+  if (new_stream) {
+    KS_ASSIGN_OR_RETURN(updated, store_.UpdateStream(name, *new_stream));
+  }
+  if (billing_named) {
+    std::lock_guard<std::mutex> lock(billing_mu_);
+    billing_[name] = billing;
+  }
+  return TableDescriptionResponse("TableDescription", updated, "ACTIVE");
+}
+
+Result<std::string> DynamoDbApi::Impl::DeleteTable(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
+  KS_ASSIGN_OR_RETURN(TableDescription d, store_.DeleteTable(name));
+  d.item_count = 0;
+  d.size_bytes = 0;
+  Result<std::string> response = TableDescriptionResponse("TableDescription", d, "DELETING");
+  std::lock_guard<std::mutex> lock(billing_mu_);
+  billing_.erase(name);
+  return response;
+}
+
+Result<std::string> DynamoDbApi::Impl::ListTables(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, OptIntInRange(request, "Limit", 1, 100));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> start,
+                      OptString(request, "ExclusiveStartTableName"));
+  if (start) KS_RETURN_IF_ERROR(CheckTableName(*start, "exclusiveStartTableName"));
+  KS_ASSIGN_OR_RETURN(std::vector<std::string> names, store_.ListTables());
+  std::sort(names.begin(), names.end());
+  auto first = start ? std::upper_bound(names.begin(), names.end(), *start) : names.begin();
+  size_t max = static_cast<size_t>(limit.value_or(100));
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("TableNames", out.w());
+  out.w().StartArray();
+  size_t n = 0;
+  auto it = first;
+  for (; it != names.end() && n < max; ++it, ++n) WriteString(*it, out.w());
+  out.w().EndArray();
+  if (it != names.end() && n > 0) {
+    WriteKey("LastEvaluatedTableName", out.w());
+    WriteString(*(it - 1), out.w());
+  }
+  out.w().EndObject();
+  return out.Take();
+}
+
+// ---------------------------------------------------------------------------
+// Items
+
+namespace {
+
+std::string AttributesResponse(const std::optional<Item>& attributes) {
+  if (!attributes) return EmptyObject();
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("Attributes", out.w());
+  WriteItem(*attributes, out.w());
+  out.w().EndObject();
+  return out.Take();
+}
+
+}  // namespace
+
+Result<std::string> DynamoDbApi::Impl::PutItem(const Value& request) {
+  KS_RETURN_IF_ERROR(RejectLegacy(request, {"Expected", "ConditionalOperator"}));
+  store::PutItemRequest put;
+  KS_ASSIGN_OR_RETURN(put.table, TableNameMember(request));
+  KS_ASSIGN_OR_RETURN(put.item, ReqItem(request, "Item", "item"));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
+                      OptString(request, "ConditionExpression"));
+  put.condition_expression = condition.value_or("");
+  KS_ASSIGN_OR_RETURN(put.expression, ExpressionInputsOf(request, true));
+  KS_ASSIGN_OR_RETURN(put.return_values, ReturnValuesOf(request));
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(store::WriteResult result, store_.PutItem(put));
+  return AttributesResponse(result.attributes);
+}
+
+Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
+  KS_RETURN_IF_ERROR(RejectLegacy(request, {"AttributesToGet"}));
+  store::GetItemRequest get;
+  KS_ASSIGN_OR_RETURN(get.table, TableNameMember(request));
+  KS_ASSIGN_OR_RETURN(get.key, ReqItem(request, "Key", "key"));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
+                      OptString(request, "ProjectionExpression"));
+  get.projection_expression = projection.value_or("");
+  KS_ASSIGN_OR_RETURN(get.expression, ExpressionInputsOf(request, false));
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(std::optional<Item> item, store_.GetItem(get));
+  if (!item) return EmptyObject();
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("Item", out.w());
+  WriteItem(*item, out.w());
+  out.w().EndObject();
+  return out.Take();
+}
+
+Result<std::string> DynamoDbApi::Impl::UpdateItem(const Value& request) {
+  KS_RETURN_IF_ERROR(
+      RejectLegacy(request, {"AttributeUpdates", "Expected", "ConditionalOperator"}));
+  store::UpdateItemRequest update;
+  KS_ASSIGN_OR_RETURN(update.table, TableNameMember(request));
+  KS_ASSIGN_OR_RETURN(update.key, ReqItem(request, "Key", "key"));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> expression,
+                      OptString(request, "UpdateExpression"));
+  update.update_expression = expression.value_or("");
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
+                      OptString(request, "ConditionExpression"));
+  update.condition_expression = condition.value_or("");
+  KS_ASSIGN_OR_RETURN(update.expression, ExpressionInputsOf(request, true));
+  KS_ASSIGN_OR_RETURN(update.return_values, ReturnValuesOf(request));
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(store::WriteResult result, store_.UpdateItem(update));
+  return AttributesResponse(result.attributes);
+}
+
+Result<std::string> DynamoDbApi::Impl::DeleteItem(const Value& request) {
+  KS_RETURN_IF_ERROR(RejectLegacy(request, {"Expected", "ConditionalOperator"}));
+  store::DeleteItemRequest del;
+  KS_ASSIGN_OR_RETURN(del.table, TableNameMember(request));
+  KS_ASSIGN_OR_RETURN(del.key, ReqItem(request, "Key", "key"));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
+                      OptString(request, "ConditionExpression"));
+  del.condition_expression = condition.value_or("");
+  KS_ASSIGN_OR_RETURN(del.expression, ExpressionInputsOf(request, true));
+  KS_ASSIGN_OR_RETURN(del.return_values, ReturnValuesOf(request));
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(store::WriteResult result, store_.DeleteItem(del));
+  return AttributesResponse(result.attributes);
+}
+
+namespace {
+
+// Select and ProjectionExpression of a Query or Scan; true when only the
+// count is wanted.
+Result<bool> CountOnly(const Value& request, const std::string& projection) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> select, OptString(request, "Select"));
+  if (!select) return false;
+  KS_RETURN_IF_ERROR(
+      CheckEnum(*select, "select",
+                {"SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"}));
+  if (*select == "ALL_PROJECTED_ATTRIBUTES") {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is "
+        "allowed only when querying a secondary index");
+  }
+  if (*select == "COUNT" && !projection.empty()) {
+    return InvalidArgument(
+        "Cannot specify the ProjectionExpression when choosing to get only the Count");
+  }
+  if (*select == "ALL_ATTRIBUTES" && !projection.empty()) {
+    return InvalidArgument(
+        "Cannot specify the ProjectionExpression when choosing to get ALL_ATTRIBUTES");
+  }
+  if (*select == "SPECIFIC_ATTRIBUTES" && projection.empty()) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Select type SPECIFIC_ATTRIBUTES requires a "
+        "ProjectionExpression");
+  }
+  return *select == "COUNT";
+}
+
+Status RejectIndex(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> index, OptString(request, "IndexName"));
+  if (index) return InvalidArgument("The table does not have the specified index: " + *index);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> DynamoDbApi::Impl::QueryResponse(const store::QueryResult& result,
+                                                     bool count_only) {
+  JsonOut out;
+  out.w().StartObject();
+  if (!count_only) {
+    WriteKey("Items", out.w());
+    out.w().StartArray();
+    for (const Item& item : result.items) WriteItem(item, out.w());
+    out.w().EndArray();
+  }
+  WriteKey("Count", out.w());
+  out.w().Uint64(result.items.size());
+  WriteKey("ScannedCount", out.w());
+  out.w().Uint64(result.scanned_count);
+  if (result.last_evaluated_key) {
+    WriteKey("LastEvaluatedKey", out.w());
+    WriteItem(*result.last_evaluated_key, out.w());
+  }
+  out.w().EndObject();
+  return out.Take();
+}
+
+Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
+  KS_RETURN_IF_ERROR(RejectLegacy(
+      request, {"KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator"}));
+  store::QueryRequest query;
+  KS_ASSIGN_OR_RETURN(query.table, TableNameMember(request));
+  KS_RETURN_IF_ERROR(RejectIndex(request));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> key_condition,
+                      OptString(request, "KeyConditionExpression"));
+  query.key_condition_expression = key_condition.value_or("");
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> filter, OptString(request, "FilterExpression"));
+  query.filter_expression = filter.value_or("");
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
+                      OptString(request, "ProjectionExpression"));
+  query.projection_expression = projection.value_or("");
+  KS_ASSIGN_OR_RETURN(bool count_only, CountOnly(request, query.projection_expression));
+  KS_ASSIGN_OR_RETURN(query.expression, ExpressionInputsOf(request, true));
+  KS_ASSIGN_OR_RETURN(std::optional<bool> forward, OptBool(request, "ScanIndexForward"));
+  query.scan_forward = forward.value_or(true);
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
+                      OptIntInRange(request, "Limit", 1, std::numeric_limits<int32_t>::max()));
+  query.limit = static_cast<size_t>(limit.value_or(0));
+  KS_ASSIGN_OR_RETURN(query.exclusive_start_key, OptItem(request, "ExclusiveStartKey"));
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Query(query));
+  return QueryResponse(result, count_only);
+}
+
+Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
+  KS_RETURN_IF_ERROR(
+      RejectLegacy(request, {"ScanFilter", "AttributesToGet", "ConditionalOperator"}));
+  store::ScanRequest scan;
+  KS_ASSIGN_OR_RETURN(scan.table, TableNameMember(request));
+  KS_RETURN_IF_ERROR(RejectIndex(request));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> filter, OptString(request, "FilterExpression"));
+  scan.filter_expression = filter.value_or("");
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
+                      OptString(request, "ProjectionExpression"));
+  scan.projection_expression = projection.value_or("");
+  KS_ASSIGN_OR_RETURN(bool count_only, CountOnly(request, scan.projection_expression));
+  KS_ASSIGN_OR_RETURN(scan.expression, ExpressionInputsOf(request, true));
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
+                      OptIntInRange(request, "Limit", 1, std::numeric_limits<int32_t>::max()));
+  scan.limit = static_cast<size_t>(limit.value_or(0));
+  KS_ASSIGN_OR_RETURN(scan.exclusive_start_key, OptItem(request, "ExclusiveStartKey"));
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> segment, OptIntInRange(request, "Segment", 0, 999999));
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> total,
+                      OptIntInRange(request, "TotalSegments", 1, 1000000));
+  if (segment && !total) {
+    return InvalidArgument(
+        "The TotalSegments parameter is required but was not present in the request when "
+        "Segment parameter is present");
+  }
+  if (total && !segment) {
+    return InvalidArgument(
+        "The Segment parameter is required but was not present in the request when parameter "
+        "TotalSegments is present");
+  }
+  if (segment) {
+    if (*segment >= *total) {
+      return InvalidArgument(
+          "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+          "Segment: " +
+          std::to_string(*segment) + " is not less than TotalSegments: " + std::to_string(*total));
+    }
+    scan.segment = static_cast<uint32_t>(*segment);
+    scan.total_segments = static_cast<uint32_t>(*total);
+  }
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Scan(scan));
+  return QueryResponse(result, count_only);
+}
+
+Result<std::string> DynamoDbApi::Impl::BatchWriteItem(const Value& request) {
+  KS_ASSIGN_OR_RETURN(const Value* items, OptMap(request, "RequestItems"));
+  if (items == nullptr) return MissingMember("requestItems");
+  std::vector<store::BatchWriteEntry> entries;
+  for (const auto& table : items->GetObject()) {
+    std::string name(JsonStringView(table.name));
+    KS_RETURN_IF_ERROR(CheckTableName(name, "requestItems.key"));
+    if (table.value.IsNull()) continue;
+    if (!table.value.IsArray()) return WrongJsonType(table.value, JsonKind::kList);
+    if (table.value.Empty()) {
+      return ConstraintError(std::nullopt, "requestItems." + name + ".member",
+                             "Member must have length greater than or equal to 1");
+    }
+    for (const Value& write : table.value.GetArray()) {
+      if (!write.IsObject()) return WrongJsonType(write, JsonKind::kStructure);
+      KS_ASSIGN_OR_RETURN(const Value* put, OptObject(write, "PutRequest"));
+      KS_ASSIGN_OR_RETURN(const Value* del, OptObject(write, "DeleteRequest"));
+      if ((put == nullptr) == (del == nullptr)) {
+        return InvalidArgument(
+            "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest");
+      }
+      store::BatchWriteEntry entry;
+      entry.table = name;
+      entry.is_put = put != nullptr;
+      if (put != nullptr) {
+        KS_ASSIGN_OR_RETURN(entry.item,
+                            ReqItem(*put, "Item", "requestItems.member.putRequest.item"));
+      } else {
+        KS_ASSIGN_OR_RETURN(entry.item,
+                            ReqItem(*del, "Key", "requestItems.member.deleteRequest.key"));
+      }
+      entries.push_back(std::move(entry));
+    }
+  }
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_RETURN_IF_ERROR(store_.BatchWrite(entries));
+  return std::string("{\"UnprocessedItems\":{}}");
+}
+
+Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
+  KS_ASSIGN_OR_RETURN(const Value* items, OptMap(request, "RequestItems"));
+  if (items == nullptr) return MissingMember("requestItems");
+  std::vector<store::BatchGetEntry> entries;
+  for (const auto& table : items->GetObject()) {
+    std::string name(JsonStringView(table.name));
+    KS_RETURN_IF_ERROR(CheckTableName(name, "requestItems.key"));
+    if (table.value.IsNull()) continue;
+    if (!table.value.IsObject()) return WrongJsonType(table.value, JsonKind::kStructure);
+    const Value& spec = table.value;
+    KS_RETURN_IF_ERROR(RejectLegacy(spec, {"AttributesToGet"}));
+    store::BatchGetEntry entry;
+    entry.table = name;
+    KS_ASSIGN_OR_RETURN(const Value* keys, OptArray(spec, "Keys"));
+    if (keys == nullptr) return MissingMember("requestItems." + name + ".member.keys");
+    if (keys->Empty()) {
+      return ConstraintError("[]", "requestItems." + name + ".member.keys",
+                             "Member must have length greater than or equal to 1");
+    }
+    for (const Value& key : keys->GetArray()) {
+      KS_ASSIGN_OR_RETURN(Item k, JsonToItem(key));
+      if (std::find(entry.keys.begin(), entry.keys.end(), k) != entry.keys.end()) {
+        return InvalidArgument("Provided list of item keys contains duplicates");
+      }
+      entry.keys.push_back(std::move(k));
+    }
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
+                        OptString(spec, "ProjectionExpression"));
+    entry.projection_expression = projection.value_or("");
+    KS_ASSIGN_OR_RETURN(entry.expression, ExpressionInputsOf(spec, false));
+    KS_ASSIGN_OR_RETURN(std::optional<bool> consistent, OptBool(spec, "ConsistentRead"));
+    (void)consistent;
+    entries.push_back(std::move(entry));
+  }
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(store::BatchGetResult result, store_.BatchGet(entries));
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("Responses", out.w());
+  out.w().StartObject();
+  for (const auto& [table, found] : result.responses) {
+    WriteKey(table, out.w());
+    out.w().StartArray();
+    for (const Item& item : found) WriteItem(item, out.w());
+    out.w().EndArray();
+  }
+  out.w().EndObject();
+  WriteKey("UnprocessedKeys", out.w());
+  out.w().StartObject();
+  out.w().EndObject();
+  out.w().EndObject();
+  return out.Take();
+}
+
+Result<std::string> DynamoDbApi::Impl::TransactWriteItems(const Value& request) {
+  KS_ASSIGN_OR_RETURN(const Value* items, OptArray(request, "TransactItems"));
+  if (items == nullptr) return MissingMember("transactItems");
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> token, OptString(request, "ClientRequestToken"));
+  (void)token;  // accepted; idempotency windows are not implemented
+  std::vector<store::TransactWriteEntry> entries;
+  for (rapidjson::SizeType i = 0; i < items->Size(); ++i) {
+    const Value& element = (*items)[i];
+    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+    using Kind = store::TransactWriteEntry::Kind;
+    struct Action {
+      std::string_view member;
+      Kind kind;
+    };
+    static constexpr Action kActions[] = {{"ConditionCheck", Kind::kConditionCheck},
+                                          {"Put", Kind::kPut},
+                                          {"Delete", Kind::kDelete},
+                                          {"Update", Kind::kUpdate}};
+    const Value* action = nullptr;
+    Kind kind = Kind::kPut;
+    int count = 0;
+    for (const Action& a : kActions) {
+      KS_ASSIGN_OR_RETURN(const Value* v, OptObject(element, a.member));
+      if (v != nullptr) {
+        action = v;
+        kind = a.kind;
+        ++count;
+      }
+    }
+    if (count != 1) {
+      return InvalidArgument("TransactItems can only contain one of Check, Put, Update or Delete");
+    }
+    std::string path = "transactItems." + std::to_string(i + 1) + ".member";
+    store::TransactWriteEntry entry;
+    entry.kind = kind;
+    KS_ASSIGN_OR_RETURN(entry.table, TableNameMember(*action, path + ".tableName"));
+    if (kind == Kind::kPut) {
+      KS_ASSIGN_OR_RETURN(entry.item, ReqItem(*action, "Item", path + ".put.item"));
+    } else {
+      KS_ASSIGN_OR_RETURN(entry.item, ReqItem(*action, "Key", path + ".key"));
+    }
+    if (kind == Kind::kUpdate) {
+      KS_ASSIGN_OR_RETURN(entry.update_expression, ReqString(*action, "UpdateExpression",
+                                                             path + ".update.updateExpression"));
+    }
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
+                        OptString(*action, "ConditionExpression"));
+    if (kind == Kind::kConditionCheck && !condition) {
+      return MissingMember(path + ".conditionCheck.conditionExpression");
+    }
+    entry.condition_expression = condition.value_or("");
+    KS_ASSIGN_OR_RETURN(entry.expression, ExpressionInputsOf(*action, true));
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> on_failure,
+                        OptString(*action, "ReturnValuesOnConditionCheckFailure"));
+    if (on_failure) {
+      KS_RETURN_IF_ERROR(CheckEnum(*on_failure, path + ".returnValuesOnConditionCheckFailure",
+                                   {"ALL_OLD", "NONE"}));
+    }
+    entries.push_back(std::move(entry));
+  }
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_RETURN_IF_ERROR(store_.TransactWrite(entries));
+  return EmptyObject();
+}
+
+// ---------------------------------------------------------------------------
+// Streams
+
+Result<StreamInfo> DynamoDbApi::Impl::StreamOfArn(const std::string& arn) {
+  Status not_found = NotFound("Requested resource not found: Stream: " + arn + " not found");
+  std::string prefix = TableArn("");
+  constexpr std::string_view kStreamPart = "/stream/";
+  if (arn.compare(0, prefix.size(), prefix) != 0) return not_found;
+  size_t stream_at = arn.find(kStreamPart, prefix.size());
+  if (stream_at == std::string::npos) return not_found;
+  std::string table = arn.substr(prefix.size(), stream_at - prefix.size());
+  std::string label = arn.substr(stream_at + kStreamPart.size());
+  if (!CheckTableName(table, "streamArn").ok()) return not_found;
+  auto info = store_.GetStreamInfo(table);
+  if (!info.ok()) {
+    if (info.status().code() == StatusCode::kNotFound) return not_found;
+    return info.status();
+  }
+  if (info->stream_label_ms == 0 || StreamLabel(info->stream_label_ms) != label) return not_found;
+  return info;
+}
+
+namespace {
+
+Status CheckStreamArn(const std::string& arn, std::string_view path) {
+  if (arn.size() < 37) {
+    return ConstraintError(arn, path, "Member must have length greater than or equal to 37");
+  }
+  if (arn.size() > 1024) {
+    return ConstraintError(arn, path, "Member must have length less than or equal to 1024");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> DynamoDbApi::Impl::ListStreams(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> table, OptString(request, "TableName"));
+  if (table) KS_RETURN_IF_ERROR(CheckTableName(*table, "tableName"));
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, OptIntInRange(request, "Limit", 1, 100));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> start,
+                      OptString(request, "ExclusiveStartStreamArn"));
+  if (start) KS_RETURN_IF_ERROR(CheckStreamArn(*start, "exclusiveStartStreamArn"));
+  KS_ASSIGN_OR_RETURN(std::vector<StreamInfo> streams, store_.ListStreams());
+  std::vector<std::pair<std::string, const StreamInfo*>> listed;  // ARN, stream
+  for (const StreamInfo& info : streams) {
+    if (table && info.table != *table) continue;
+    listed.emplace_back(StreamArn(info.table, info.stream_label_ms), &info);
+  }
+  size_t first = 0;
+  if (start) {
+    for (size_t i = 0; i < listed.size(); ++i) {
+      if (listed[i].first == *start) first = i + 1;
+    }
+  }
+  size_t max = static_cast<size_t>(limit.value_or(100));
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("Streams", out.w());
+  out.w().StartArray();
+  size_t i = first;
+  for (; i < listed.size() && i - first < max; ++i) {
+    out.w().StartObject();
+    WriteKey("StreamArn", out.w());
+    WriteString(listed[i].first, out.w());
+    WriteKey("TableName", out.w());
+    WriteString(listed[i].second->table, out.w());
+    WriteKey("StreamLabel", out.w());
+    WriteString(StreamLabel(listed[i].second->stream_label_ms), out.w());
+    out.w().EndObject();
+  }
+  out.w().EndArray();
+  if (i < listed.size() && i > first) {
+    WriteKey("LastEvaluatedStreamArn", out.w());
+    WriteString(listed[i - 1].first, out.w());
+  }
+  out.w().EndObject();
+  return out.Take();
+}
+
+Result<std::string> DynamoDbApi::Impl::DescribeStream(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string arn, ReqString(request, "StreamArn", "streamArn"));
+  KS_RETURN_IF_ERROR(CheckStreamArn(arn, "streamArn"));
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit, OptIntInRange(request, "Limit", 1, 100));
+  (void)limit;  // one shard fits any limit
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> start_shard,
+                      OptString(request, "ExclusiveStartShardId"));
+  KS_ASSIGN_OR_RETURN(StreamInfo info, StreamOfArn(arn));
+  std::optional<TableDescription> table;
+  if (info.table_exists) {
+    auto d = store_.DescribeTable(info.table);
+    if (d.ok() && d->table_id == info.table_id) table = *std::move(d);
+  }
+  bool enabled = info.enabled && info.table_exists;
+  std::string shard_id = ShardId(info);
+
+  JsonOut out;
+  JsonWriter& w = out.w();
+  w.StartObject();
+  WriteKey("StreamDescription", w);
+  w.StartObject();
+  WriteKey("StreamArn", w);
+  WriteString(arn, w);
+  WriteKey("StreamLabel", w);
+  WriteString(StreamLabel(info.stream_label_ms), w);
+  WriteKey("StreamStatus", w);
+  WriteString(enabled ? "ENABLED" : "DISABLED", w);
+  WriteKey("StreamViewType", w);
+  WriteString(store::StreamViewTypeName(info.view_type), w);
+  WriteKey("CreationRequestDateTime", w);
+  w.Double(static_cast<double>(info.stream_label_ms) / 1000.0);
+  WriteKey("TableName", w);
+  WriteString(info.table, w);
+  if (table) {
+    WriteKey("KeySchema", w);
+    WriteKeySchema(table->schema, w);
+  }
+  WriteKey("Shards", w);
+  w.StartArray();
+  if (!start_shard || *start_shard != shard_id) {
+    uint64_t starting = info.oldest_sequence != 0 ? info.oldest_sequence : info.trimmed_through + 1;
+    w.StartObject();
+    WriteKey("ShardId", w);
+    WriteString(shard_id, w);
+    WriteKey("SequenceNumberRange", w);
+    w.StartObject();
+    WriteKey("StartingSequenceNumber", w);
+    WriteString(SequenceText(starting), w);
+    if (!enabled) {
+      WriteKey("EndingSequenceNumber", w);
+      WriteString(SequenceText(std::max(starting, info.latest_sequence)), w);
+    }
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return out.Take();
+}
+
+namespace {
+
+Result<uint64_t> SequenceMember(const Value& request, std::string_view path) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> text, OptString(request, "SequenceNumber"));
+  if (!text) return MissingMember(path);
+  if (text->size() < 21) {
+    return ConstraintError(*text, path, "Member must have length greater than or equal to 21");
+  }
+  if (text->size() > 40) {
+    return ConstraintError(*text, path, "Member must have length less than or equal to 40");
+  }
+  // Leading zeros beyond what uint64 needs are padding.
+  std::string_view digits = *text;
+  while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+  uint64_t sequence = 0;
+  if (!ParseUint64(digits, &sequence)) {
+    return InvalidArgument("Invalid SequenceNumber: " + *text);
+  }
+  return sequence;
+}
+
+}  // namespace
+
+Result<std::string> DynamoDbApi::Impl::GetShardIterator(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string arn, ReqString(request, "StreamArn", "streamArn"));
+  KS_RETURN_IF_ERROR(CheckStreamArn(arn, "streamArn"));
+  KS_ASSIGN_OR_RETURN(std::string shard, ReqString(request, "ShardId", "shardId"));
+  if (shard.size() < 28) {
+    return ConstraintError(shard, "shardId", "Member must have length greater than or equal to 28");
+  }
+  if (shard.size() > 65) {
+    return ConstraintError(shard, "shardId", "Member must have length less than or equal to 65");
+  }
+  KS_ASSIGN_OR_RETURN(std::string type,
+                      ReqString(request, "ShardIteratorType", "shardIteratorType"));
+  KS_RETURN_IF_ERROR(
+      CheckEnum(type, "shardIteratorType",
+                {"TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"}));
+  bool by_sequence = type == "AT_SEQUENCE_NUMBER" || type == "AFTER_SEQUENCE_NUMBER";
+  std::optional<uint64_t> sequence;
+  if (by_sequence) {
+    KS_ASSIGN_OR_RETURN(sequence, SequenceMember(request, "sequenceNumber"));
+  } else if (Member(request, "SequenceNumber") != nullptr) {
+    return InvalidArgument("Sequence number must not be specified for iterator type " + type);
+  }
+  KS_ASSIGN_OR_RETURN(StreamInfo info, StreamOfArn(arn));
+  if (shard != ShardId(info)) {
+    return NotFound("Requested resource not found: Shard does not exist");
+  }
+  ShardIterator it;
+  it.table = info.table;
+  it.label_ms = info.stream_label_ms;
+  if (type == "TRIM_HORIZON") {
+    it.after = info.trimmed_through;
+    it.horizon = true;
+  } else if (type == "LATEST") {
+    it.after = info.latest_sequence;
+  } else {
+    it.after = type == "AT_SEQUENCE_NUMBER" ? (*sequence == 0 ? 0 : *sequence - 1) : *sequence;
+    if (it.after < info.trimmed_through) {
+      return Trimmed("The sequence number " + SequenceText(*sequence) +
+                     " is beyond the trim horizon of the stream; the oldest available sequence "
+                     "number is " +
+                     SequenceText(info.trimmed_through + 1));
+    }
+  }
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("ShardIterator", out.w());
+  WriteString(EncodeIterator(it), out.w());
+  out.w().EndObject();
+  return out.Take();
+}
+
+void DynamoDbApi::Impl::WriteStreamRecord(const store::StreamRecord& record, JsonWriter& w) {
+  w.StartObject();
+  WriteKey("eventID", w);
+  char id[40];
+  std::snprintf(id, sizeof id, "%032" PRIx64, record.sequence);
+  WriteString(id, w);
+  WriteKey("eventName", w);
+  WriteString(EventName(record.type), w);
+  WriteKey("eventVersion", w);
+  WriteString("1.1", w);
+  WriteKey("eventSource", w);
+  WriteString("aws:dynamodb", w);
+  WriteKey("awsRegion", w);
+  WriteString(options_.region, w);
+  WriteKey("dynamodb", w);
+  w.StartObject();
+  WriteKey("ApproximateCreationDateTime", w);
+  w.Int64(record.timestamp_ms / 1000);
+  WriteKey("Keys", w);
+  WriteItem(record.keys, w);
+  if (record.new_image) {
+    WriteKey("NewImage", w);
+    WriteItem(*record.new_image, w);
+  }
+  if (record.old_image) {
+    WriteKey("OldImage", w);
+    WriteItem(*record.old_image, w);
+  }
+  WriteKey("SequenceNumber", w);
+  WriteString(SequenceText(record.sequence), w);
+  WriteKey("SizeBytes", w);
+  w.Uint64(std::max<uint64_t>(1, record.size_bytes));
+  WriteKey("StreamViewType", w);
+  WriteString(store::StreamViewTypeName(record.view_type), w);
+  w.EndObject();
+  w.EndObject();
+}
+
+Result<std::string> DynamoDbApi::Impl::GetRecords(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string text, ReqString(request, "ShardIterator", "shardIterator"));
+  if (text.empty() || text.size() > 2048) {
+    return ConstraintError(text, "shardIterator",
+                           text.empty() ? "Member must have length greater than or equal to 1"
+                                        : "Member must have length less than or equal to 2048");
+  }
+  KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
+                      OptIntInRange(request, "Limit", 1, kMaxStreamRecordsPerCall));
+  KS_ASSIGN_OR_RETURN(ShardIterator it, DecodeIterator(text));
+  auto info = store_.GetStreamInfo(it.table);
+  if (!info.ok() && info.status().code() != StatusCode::kNotFound) return info.status();
+  if (!info.ok() || info->stream_label_ms != it.label_ms) {
+    return NotFound("Requested resource not found: Stream: " + StreamArn(it.table, it.label_ms) +
+                    " not found");
+  }
+  uint64_t after = it.horizon ? std::max(it.after, info->trimmed_through) : it.after;
+  KS_ASSIGN_OR_RETURN(
+      store::StreamBatch batch,
+      store_.ReadStream(it.table, after,
+                        static_cast<size_t>(limit.value_or(kMaxStreamRecordsPerCall))));
+  JsonOut out;
+  JsonWriter& w = out.w();
+  w.StartObject();
+  WriteKey("Records", w);
+  w.StartArray();
+  for (const store::StreamRecord& record : batch.records) {
+    after = record.sequence;
+    // TRUNCATE is Keystone's own event, not DynamoDB Streams'; records older
+    // than the current label belong to an earlier stream of this table.
+    if (record.type == StreamEventType::kTruncate) continue;
+    if (record.timestamp_ms < it.label_ms) continue;
+    WriteStreamRecord(record, w);
+  }
+  w.EndArray();
+  // A disabled stream (or a deleted table's) is a closed shard: once read to
+  // its end there is no next iterator.
+  bool closed = !info->enabled || !info->table_exists;
+  if (!(closed && after >= info->latest_sequence)) {
+    ShardIterator next = it;
+    next.after = after;
+    next.horizon = false;
+    WriteKey("NextShardIterator", w);
+    WriteString(EncodeIterator(next), w);
+  }
+  w.EndObject();
+  return out.Take();
+}
+
+// ---------------------------------------------------------------------------
+
+DynamoDbApi::DynamoDbApi(store::ItemStore& store, DynamoDbApiOptions options)
+    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+
+DynamoDbApi::~DynamoDbApi() = default;
+
+ApiResponse DynamoDbApi::Handle(std::string_view target, std::string_view body) {
+  return impl_->Handle(target, body);
+}
+
+}  // namespace keystone::daemon

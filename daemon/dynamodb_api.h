@@ -1,0 +1,89 @@
+#pragma once
+
+// DynamoDbApi: DynamoDB's and DynamoDB Streams' JSON API (protocol
+// "application/x-amz-json-1.0", operation named by the X-Amz-Target header)
+// served from an ItemStore, so that `aws dynamodb ...`, `aws dynamodbstreams
+// ...` and boto3 work unchanged. It knows nothing of HTTP: the server hands it
+// the target and the body and sends back what it returns.
+//
+// Operations (target prefix "DynamoDB_20120810."): CreateTable, DescribeTable,
+// UpdateTable, DeleteTable, ListTables, PutItem, GetItem, UpdateItem,
+// DeleteItem, Query, Scan, BatchWriteItem, BatchGetItem, TransactWriteItems.
+// ("DynamoDBStreams_20120810."): ListStreams, DescribeStream,
+// GetShardIterator, GetRecords. Anything else is UnknownOperationException.
+//
+// Errors are HTTP 400 with {"__type":"<namespace>#<Exception>","message":...}
+// (TransactionCanceledException and SerializationException use "Message", as
+// DynamoDB does), 500 InternalServerError for store I/O failures and bugs, 503
+// for a store that is closing. Store status codes map as:
+//   kInvalidArgument     ValidationException
+//   kNotFound            ResourceNotFoundException
+//   kAlreadyExists       ResourceInUseException
+//   kConditionFailed     ConditionalCheckFailedException
+//   kTransactionCanceled TransactionCanceledException (+ CancellationReasons)
+//   kTrimmed             TrimmedDataAccessException
+//   kResourceExhausted   ItemCollectionSizeLimitExceededException (400): the
+//                        store's map reached its configured maximum; like
+//                        DynamoDB's storage limit it is not worth retrying
+//                        until an operator acts, and SDKs do not retry it.
+//   kUnavailable         503 ServiceUnavailable (SDKs retry it)
+//   kIoError, kInternal  500 InternalServerError
+// Request JSON that is malformed or has a member of the wrong JSON type is
+// SerializationException and nothing is written. Unknown request members are
+// ignored (as DynamoDB ignores them); legacy parameters (Expected,
+// AttributesToGet, KeyConditions, QueryFilter, ScanFilter, AttributeUpdates,
+// ConditionalOperator) are a ValidationException pointing to expressions.
+//
+// Streams. Each table has one stream and that stream one shard; its ARN is
+// arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>, the label
+// being the ISO 8601 time the stream was last enabled. Sequence numbers are
+// the store's global sequence numbers, zero-padded to 21 digits. Shard
+// iterators are opaque strings encoding the table, the stream label and the
+// position; they do not expire. Records of an earlier enabling of the same
+// table's stream are not shown under the current label.
+//
+// Thread safety: Handle() may be called from any number of threads at once.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/clock.h"
+#include "lmdb_store/item_store.h"
+
+namespace keystone::daemon {
+
+struct DynamoDbApiOptions {
+  // Region and account that ARNs name and stream records carry (awsRegion).
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  // Clock for the times the API stamps itself (billing mode changes); not
+  // owned, must outlive the API. nullptr: the system clock.
+  Clock* clock = nullptr;
+};
+
+struct ApiResponse {
+  int http_status = 200;
+  std::string body;
+  std::string content_type = "application/x-amz-json-1.0";
+};
+
+class DynamoDbApi {
+ public:
+  // `store` is not owned and must outlive this object.
+  DynamoDbApi(store::ItemStore& store, DynamoDbApiOptions options = {});
+  ~DynamoDbApi();
+  DynamoDbApi(const DynamoDbApi&) = delete;
+  DynamoDbApi& operator=(const DynamoDbApi&) = delete;
+
+  // Runs the operation `target` (the X-Amz-Target header value, e.g.
+  // "DynamoDB_20120810.PutItem") on the JSON request `body` and returns the
+  // response to send. Never fails otherwise: every error is a response.
+  ApiResponse Handle(std::string_view target, std::string_view body);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keystone::daemon

@@ -1,0 +1,435 @@
+#include "daemon/dynamodb_json.h"
+
+#include <rapidjson/error/en.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "daemon/dynamodb_json_internal.h"
+
+namespace keystone::daemon {
+
+using store::AttributeType;
+using store::AttributeValue;
+using store::Item;
+using store::Number;
+
+namespace {
+
+Status SerializationError(std::string message) {
+  return Status(StatusCode::kFailedPrecondition, std::move(message));
+}
+
+// The Java class Coral names for a JSON number it could not convert.
+std::string_view NumberClass(const rapidjson::Value& v) {
+  if (v.IsInt()) {
+    int i = v.GetInt();
+    return i >= -32768 && i <= 32767 ? "java.lang.Short" : "java.lang.Integer";
+  }
+  if (v.IsInt64() || v.IsUint64()) return "java.lang.Long";
+  return "java.lang.Double";
+}
+
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<int8_t, 256> MakeBase64Table() {
+  std::array<int8_t, 256> table{};
+  for (auto& t : table) t = -1;
+  for (int i = 0; i < 64; ++i)
+    table[static_cast<uint8_t>(kBase64Alphabet[i])] = static_cast<int8_t>(i);
+  return table;
+}
+constexpr std::array<int8_t, 256> kBase64Table = MakeBase64Table();
+
+// "[a, b, a]": the input collection as DynamoDB quotes it.
+std::string CollectionText(const rapidjson::Value& array) {
+  std::string out = "[";
+  for (rapidjson::SizeType i = 0; i < array.Size(); ++i) {
+    if (i > 0) out += ", ";
+    out += JsonStringView(array[i]);
+  }
+  out += "]";
+  return out;
+}
+
+Status DuplicatesError(const rapidjson::Value& array) {
+  return InvalidArgument("One or more parameter values were invalid: Input collection " +
+                         CollectionText(array) + " contains duplicates.");
+}
+
+Result<std::string> DecodeBlob(const rapidjson::Value& v) {
+  if (!v.IsString()) return WrongJsonType(v, JsonKind::kBlob);
+  return Base64Decode(JsonStringView(v));
+}
+
+// Every element of a set must be a JSON string.
+Status CheckStringArray(const rapidjson::Value& array, JsonKind element_kind) {
+  if (!array.IsArray()) return WrongJsonType(array, JsonKind::kList);
+  for (const auto& element : array.GetArray()) {
+    if (!element.IsString()) return WrongJsonType(element, element_kind);
+  }
+  return Status::Ok();
+}
+
+Result<AttributeValue> ConvertValue(const rapidjson::Value& value, int depth);
+
+Result<AttributeValue> ConvertTyped(AttributeType type, const rapidjson::Value& v, int depth) {
+  switch (type) {
+    case AttributeType::kS:
+      return AttributeValue::S(std::string(JsonStringView(v)));
+    case AttributeType::kN: {
+      KS_ASSIGN_OR_RETURN(Number n, Number::Parse(JsonStringView(v)));
+      return AttributeValue::N(std::move(n));
+    }
+    case AttributeType::kB: {
+      KS_ASSIGN_OR_RETURN(std::string bytes, DecodeBlob(v));
+      return AttributeValue::B(std::move(bytes));
+    }
+    case AttributeType::kBool:
+      return AttributeValue::Bool(v.GetBool());
+    case AttributeType::kNull:
+      if (!v.GetBool()) {
+        return InvalidArgument(
+            "One or more parameter values were invalid: Null attribute value types must have the "
+            "value of true");
+      }
+      return AttributeValue::Null();
+    case AttributeType::kM: {
+      store::AttributeMap m;
+      for (const auto& member : v.GetObject()) {
+        if (member.value.IsNull()) continue;
+        KS_ASSIGN_OR_RETURN(AttributeValue child, ConvertValue(member.value, depth + 1));
+        m.insert_or_assign(std::string(JsonStringView(member.name)), std::move(child));
+      }
+      return AttributeValue::M(std::move(m));
+    }
+    case AttributeType::kL: {
+      store::AttributeList l;
+      l.reserve(v.Size());
+      for (const auto& element : v.GetArray()) {
+        KS_ASSIGN_OR_RETURN(AttributeValue child, ConvertValue(element, depth + 1));
+        l.push_back(std::move(child));
+      }
+      return AttributeValue::L(std::move(l));
+    }
+    case AttributeType::kSS: {
+      std::vector<std::string> ss;
+      ss.reserve(v.Size());
+      for (const auto& element : v.GetArray()) ss.emplace_back(JsonStringView(element));
+      std::sort(ss.begin(), ss.end());
+      if (std::adjacent_find(ss.begin(), ss.end()) != ss.end()) return DuplicatesError(v);
+      return AttributeValue::SS(std::move(ss));
+    }
+    case AttributeType::kNS: {
+      std::vector<Number> ns;
+      ns.reserve(v.Size());
+      for (const auto& element : v.GetArray()) {
+        KS_ASSIGN_OR_RETURN(Number n, Number::Parse(JsonStringView(element)));
+        ns.push_back(std::move(n));
+      }
+      std::sort(ns.begin(), ns.end());
+      if (std::adjacent_find(ns.begin(), ns.end()) != ns.end()) return DuplicatesError(v);
+      return AttributeValue::NS(std::move(ns));
+    }
+    case AttributeType::kBS: {
+      std::vector<std::string> bs;
+      bs.reserve(v.Size());
+      for (const auto& element : v.GetArray()) {
+        KS_ASSIGN_OR_RETURN(std::string bytes, DecodeBlob(element));
+        bs.push_back(std::move(bytes));
+      }
+      std::sort(bs.begin(), bs.end());
+      if (std::adjacent_find(bs.begin(), bs.end()) != bs.end()) return DuplicatesError(v);
+      return AttributeValue::BS(std::move(bs));
+    }
+  }
+  return Internal("unhandled attribute type");
+}
+
+// The JSON form a type key's value must have.
+Status CheckTypedShape(AttributeType type, const rapidjson::Value& v) {
+  switch (type) {
+    case AttributeType::kS:
+    case AttributeType::kN:
+      return v.IsString() ? Status::Ok() : WrongJsonType(v, JsonKind::kString);
+    case AttributeType::kB:
+      return v.IsString() ? Status::Ok() : WrongJsonType(v, JsonKind::kBlob);
+    case AttributeType::kBool:
+    case AttributeType::kNull:
+      return v.IsBool() ? Status::Ok() : WrongJsonType(v, JsonKind::kBoolean);
+    case AttributeType::kM:
+      return v.IsObject() ? Status::Ok() : WrongJsonType(v, JsonKind::kMap);
+    case AttributeType::kL:
+      return v.IsArray() ? Status::Ok() : WrongJsonType(v, JsonKind::kList);
+    case AttributeType::kSS:
+    case AttributeType::kNS:
+      return CheckStringArray(v, JsonKind::kString);
+    case AttributeType::kBS:
+      return CheckStringArray(v, JsonKind::kBlob);
+  }
+  return Internal("unhandled attribute type");
+}
+
+Result<AttributeValue> ConvertValue(const rapidjson::Value& value, int depth) {
+  if (!value.IsObject()) return WrongJsonType(value, JsonKind::kStructure);
+  if (depth > kMaxJsonNesting) {
+    return InvalidArgument("Nesting Levels have exceeded supported limits");
+  }
+  const rapidjson::Value* typed = nullptr;
+  AttributeType type = AttributeType::kNull;
+  int count = 0;
+  for (const auto& member : value.GetObject()) {
+    AttributeType t;
+    // Unknown members and JSON nulls are ignored, as Coral ignores them.
+    if (member.value.IsNull() || !store::ParseAttributeTypeName(JsonStringView(member.name), &t)) {
+      continue;
+    }
+    KS_RETURN_IF_ERROR(CheckTypedShape(t, member.value));
+    typed = &member.value;
+    type = t;
+    ++count;
+  }
+  if (count == 0) {
+    return InvalidArgument(
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
+  }
+  if (count > 1) {
+    return InvalidArgument(
+        "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the "
+        "supported datatypes");
+  }
+  return ConvertTyped(type, *typed, depth);
+}
+
+}  // namespace
+
+Status WrongJsonType(const rapidjson::Value& value, JsonKind expected) {
+  if (value.IsArray() && expected != JsonKind::kList) {
+    return SerializationError("Start of list found where not expected");
+  }
+  if (value.IsObject() && expected != JsonKind::kStructure && expected != JsonKind::kMap) {
+    return SerializationError("Start of structure or map found where not expected.");
+  }
+  std::string_view target;
+  switch (expected) {
+    case JsonKind::kString:
+      target = "an String";
+      break;
+    case JsonKind::kBoolean:
+      target = "an Boolean";
+      break;
+    case JsonKind::kInteger:
+      target = "an Integer";
+      break;
+    case JsonKind::kBlob:
+      target = "a Blob";
+      break;
+    case JsonKind::kStructure:
+      return SerializationError("Expected null");
+    case JsonKind::kList:
+      if (value.IsObject()) {
+        return SerializationError("Start of structure or map found where not expected.");
+      }
+      return SerializationError("Expected list or null");
+    case JsonKind::kMap:
+      if (value.IsArray()) return SerializationError("Start of list found where not expected");
+      return SerializationError("Expected map or null");
+  }
+  if (value.IsString()) {
+    if (expected == JsonKind::kBoolean) {
+      std::string upper(JsonStringView(value));
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return SerializationError("'" + upper + "' can not be converted to an Boolean");
+    }
+    return SerializationError("class java.lang.String can not be converted to " +
+                              std::string(target));
+  }
+  if (value.IsBool()) {
+    return SerializationError("class java.lang.Boolean can not be converted to " +
+                              std::string(target));
+  }
+  if (value.IsNumber()) {
+    return SerializationError("class " + std::string(NumberClass(value)) +
+                              " can not be converted to " + std::string(target));
+  }
+  return SerializationError("Unexpected JSON value where " + std::string(target) + " belongs");
+}
+
+Status ParseJsonText(std::string_view text, rapidjson::Document* doc) {
+  constexpr unsigned kFlags =
+      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  doc->Parse<kFlags>(text.data(), text.size());
+  if (doc->HasParseError()) {
+    return SerializationError("Malformed JSON at offset " + std::to_string(doc->GetErrorOffset()) +
+                              ": " + rapidjson::GetParseError_En(doc->GetParseError()));
+  }
+  return Status::Ok();
+}
+
+Result<AttributeValue> JsonToAttributeValue(const rapidjson::Value& value) {
+  return ConvertValue(value, 1);
+}
+
+Result<Item> JsonToItem(const rapidjson::Value& value) {
+  if (!value.IsObject()) return WrongJsonType(value, JsonKind::kMap);
+  Item item;
+  for (const auto& member : value.GetObject()) {
+    if (member.value.IsNull()) continue;
+    KS_ASSIGN_OR_RETURN(AttributeValue v, ConvertValue(member.value, 1));
+    item.insert_or_assign(std::string(JsonStringView(member.name)), std::move(v));
+  }
+  return item;
+}
+
+void WriteAttributeValue(const AttributeValue& value, JsonWriter& out) {
+  out.StartObject();
+  WriteKey(store::AttributeTypeName(value.type()), out);
+  switch (value.type()) {
+    case AttributeType::kS:
+      WriteString(value.s(), out);
+      break;
+    case AttributeType::kN:
+      WriteString(value.n().ToString(), out);
+      break;
+    case AttributeType::kB:
+      WriteString(Base64Encode(value.b()), out);
+      break;
+    case AttributeType::kBool:
+      out.Bool(value.boolean());
+      break;
+    case AttributeType::kNull:
+      out.Bool(true);
+      break;
+    case AttributeType::kM:
+      WriteItem(value.m(), out);
+      break;
+    case AttributeType::kL:
+      out.StartArray();
+      for (const AttributeValue& element : value.l()) WriteAttributeValue(element, out);
+      out.EndArray();
+      break;
+    case AttributeType::kSS:
+      out.StartArray();
+      for (const std::string& s : value.ss()) WriteString(s, out);
+      out.EndArray();
+      break;
+    case AttributeType::kNS:
+      out.StartArray();
+      for (const Number& n : value.ns()) WriteString(n.ToString(), out);
+      out.EndArray();
+      break;
+    case AttributeType::kBS:
+      out.StartArray();
+      for (const std::string& b : value.bs()) WriteString(Base64Encode(b), out);
+      out.EndArray();
+      break;
+  }
+  out.EndObject();
+}
+
+void WriteItem(const Item& item, JsonWriter& out) {
+  out.StartObject();
+  for (const auto& [name, value] : item) {
+    WriteKey(name, out);
+    WriteAttributeValue(value, out);
+  }
+  out.EndObject();
+}
+
+Result<AttributeValue> AttributeValueFromJson(std::string_view json) {
+  rapidjson::Document doc;
+  KS_RETURN_IF_ERROR(ParseJsonText(json, &doc));
+  KS_ASSIGN_OR_RETURN(AttributeValue value, JsonToAttributeValue(doc));
+  KS_RETURN_IF_ERROR(store::ValidateValue(value, "value"));
+  return value;
+}
+
+Result<Item> ItemFromJson(std::string_view json) {
+  rapidjson::Document doc;
+  KS_RETURN_IF_ERROR(ParseJsonText(json, &doc));
+  KS_ASSIGN_OR_RETURN(Item item, JsonToItem(doc));
+  KS_RETURN_IF_ERROR(store::ValidateItem(item));
+  return item;
+}
+
+std::string AttributeValueToJson(const AttributeValue& value) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  WriteAttributeValue(value, writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string ItemToJson(const Item& item) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  WriteItem(item, writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t n = static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << 16 |
+                 static_cast<uint32_t>(static_cast<uint8_t>(bytes[i + 1])) << 8 |
+                 static_cast<uint8_t>(bytes[i + 2]);
+    out.push_back(kBase64Alphabet[(n >> 18) & 63]);
+    out.push_back(kBase64Alphabet[(n >> 12) & 63]);
+    out.push_back(kBase64Alphabet[(n >> 6) & 63]);
+    out.push_back(kBase64Alphabet[n & 63]);
+  }
+  size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t n = static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << 16;
+    if (rest == 2) n |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i + 1])) << 8;
+    out.push_back(kBase64Alphabet[(n >> 18) & 63]);
+    out.push_back(kBase64Alphabet[(n >> 12) & 63]);
+    out.push_back(rest == 2 ? kBase64Alphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+Result<std::string> Base64Decode(std::string_view text) {
+  auto invalid = [&](std::string_view why) {
+    return SerializationError("'" + std::string(text) +
+                              "' can not be converted to a Blob: " + std::string(why));
+  };
+  if (text.size() % 4 != 0) {
+    return invalid("Base64 encoded length is expected a multiple of 4 bytes but found: " +
+                   std::to_string(text.size()));
+  }
+  size_t padding = 0;
+  if (!text.empty() && text.back() == '=') ++padding;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  const size_t data_chars = text.size() - padding;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < data_chars; ++i) {
+    int8_t d = kBase64Table[static_cast<uint8_t>(text[i])];
+    if (d < 0) {
+      return invalid(std::string("Invalid Base64 character: '") + text[i] + "'");
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  // Bits left over must be zero: "QQ==" is the only encoding of "A".
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+    return invalid("Invalid last non-pad Base64 character detected");
+  }
+  return out;
+}
+
+}  // namespace keystone::daemon

@@ -1,0 +1,1362 @@
+// DynamoDbApi and the DynamoDB JSON codec, driven through Handle() on a real
+// ItemStore in a temporary directory.
+
+#include "daemon/dynamodb_api.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "daemon/dynamodb_json.h"
+#include "lmdb_store/item_store.h"
+#include "tests/testing/temp_dir.h"
+
+namespace keystone::daemon {
+namespace {
+
+using store::AttributeType;
+using store::AttributeValue;
+using store::Item;
+using testing::TempDir;
+
+// ---------------------------------------------------------------------------
+// Helpers for reading JSON responses.
+
+rapidjson::Document ParseJson(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str(), text.size());
+  EXPECT_FALSE(doc.HasParseError()) << text;
+  return doc;
+}
+
+// The value at a dotted path ("Table.KeySchema.0.AttributeName"; numbers index
+// arrays), or nullptr when any step is missing.
+const rapidjson::Value* At(const rapidjson::Value& root, std::string_view path) {
+  const rapidjson::Value* v = &root;
+  while (!path.empty()) {
+    size_t dot = path.find('.');
+    std::string step(path.substr(0, dot));
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+    if (v->IsObject()) {
+      auto it = v->FindMember(step.c_str());
+      if (it == v->MemberEnd()) return nullptr;
+      v = &it->value;
+    } else if (v->IsArray()) {
+      size_t index = std::stoul(step);
+      if (index >= v->Size()) return nullptr;
+      v = &(*v)[static_cast<rapidjson::SizeType>(index)];
+    } else {
+      return nullptr;
+    }
+  }
+  return v;
+}
+
+bool Has(const rapidjson::Value& root, std::string_view path) { return At(root, path) != nullptr; }
+
+std::string Str(const rapidjson::Value& root, std::string_view path) {
+  const rapidjson::Value* v = At(root, path);
+  if (v == nullptr || !v->IsString()) {
+    ADD_FAILURE() << "no string at " << path;
+    return "";
+  }
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+int64_t Int(const rapidjson::Value& root, std::string_view path) {
+  const rapidjson::Value* v = At(root, path);
+  if (v == nullptr || !v->IsInt64()) {
+    ADD_FAILURE() << "no integer at " << path;
+    return -1;
+  }
+  return v->GetInt64();
+}
+
+size_t Size(const rapidjson::Value& root, std::string_view path) {
+  const rapidjson::Value* v = At(root, path);
+  if (v == nullptr) {
+    ADD_FAILURE() << "nothing at " << path;
+    return 0;
+  }
+  if (v->IsArray()) return v->Size();
+  if (v->IsObject()) return v->MemberCount();
+  ADD_FAILURE() << "not an array or object at " << path;
+  return 0;
+}
+
+// The exception name of an error response ("ValidationException").
+std::string ErrorName(const ApiResponse& response) {
+  rapidjson::Document doc = ParseJson(response.body);
+  std::string type = Str(doc, "__type");
+  return type.substr(type.find('#') + 1);
+}
+
+std::string ErrorMessage(const ApiResponse& response) {
+  rapidjson::Document doc = ParseJson(response.body);
+  if (Has(doc, "message")) return Str(doc, "message");
+  return Str(doc, "Message");
+}
+
+bool AllDigits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// ---------------------------------------------------------------------------
+// DynamoDB JSON
+
+TEST(DynamoDbJsonTest, EveryTypeRoundTrips) {
+  const std::string text =
+      R"({"b":{"B":"AAEC/w=="},"bool":{"BOOL":false},"bs":{"BS":["AA==","AQ=="]},)"
+      R"("l":{"L":[{"S":"x"},{"N":"2"},{"NULL":true}]},"m":{"M":{"inner":{"S":"y"}}},)"
+      R"("n":{"N":"-12.5"},"ns":{"NS":["-1","3","10"]},"null":{"NULL":true},)"
+      R"("s":{"S":"héllo\u0000!"},"ss":{"SS":["a","b"]}})";
+  auto item = ItemFromJson(text);
+  ASSERT_TRUE(item.ok()) << item.status().ToString();
+  EXPECT_EQ(std::string("\x00\x01\x02\xff", 4), item->at("b").b());
+  EXPECT_FALSE(item->at("bool").boolean());
+  EXPECT_EQ(2u, item->at("bs").bs().size());
+  EXPECT_EQ(3u, item->at("l").l().size());
+  EXPECT_EQ("y", item->at("m").m().at("inner").s());
+  EXPECT_EQ("-12.5", item->at("n").n().ToString());
+  EXPECT_EQ(3u, item->at("ns").ns().size());
+  EXPECT_TRUE(item->at("null").is(AttributeType::kNull));
+  EXPECT_EQ(std::string("h\xc3\xa9llo\0!", 8), item->at("s").s());
+  EXPECT_EQ((std::vector<std::string>{"a", "b"}), item->at("ss").ss());
+
+  std::string written = ItemToJson(*item);
+  auto again = ItemFromJson(written);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*item, *again);
+  EXPECT_EQ(written, ItemToJson(*again));
+}
+
+TEST(DynamoDbJsonTest, OutputIsCanonical) {
+  auto v = AttributeValueFromJson(R"({"N":"001.500"})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(R"({"N":"1.5"})", AttributeValueToJson(*v));
+  v = AttributeValueFromJson(R"({"N":"1e3"})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(R"({"N":"1000"})", AttributeValueToJson(*v));
+  v = AttributeValueFromJson(R"({"SS":["b","a","c"]})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(R"({"SS":["a","b","c"]})", AttributeValueToJson(*v));
+  v = AttributeValueFromJson(R"({"NS":["10","9","-1"]})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(R"({"NS":["-1","9","10"]})", AttributeValueToJson(*v));
+  EXPECT_EQ(R"({"NULL":true})", AttributeValueToJson(AttributeValue::Null()));
+  EXPECT_EQ(R"({"BOOL":true})", AttributeValueToJson(AttributeValue::Bool(true)));
+}
+
+TEST(DynamoDbJsonTest, Base64MatchesRfc4648) {
+  const std::pair<std::string, std::string> vectors[] = {
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
+  };
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(encoded, Base64Encode(plain));
+    auto decoded = Base64Decode(encoded);
+    ASSERT_TRUE(decoded.ok()) << encoded;
+    EXPECT_EQ(plain, *decoded);
+  }
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (size_t len = 0; len <= all.size(); len += 37) {
+    std::string bytes = all.substr(0, len);
+    auto decoded = Base64Decode(Base64Encode(bytes));
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(bytes, *decoded);
+  }
+}
+
+TEST(DynamoDbJsonTest, Base64RejectsInvalidText) {
+  for (std::string_view bad : {"Zg=", "Zg", "Zh==", "Zm9=", "Z===", "====", "Zm9v!A==", "=Zm9",
+                               "Zg==Zg==", "Zm 9", "Zm9v\n"}) {
+    auto decoded = Base64Decode(bad);
+    ASSERT_FALSE(decoded.ok()) << bad;
+    EXPECT_EQ(StatusCode::kFailedPrecondition, decoded.status().code()) << bad;
+  }
+}
+
+struct BadValue {
+  std::string json;
+  StatusCode code;
+  std::string message;  // a substring of the expected message
+};
+
+class DynamoDbJsonErrorTest : public ::testing::TestWithParam<BadValue> {};
+
+TEST_P(DynamoDbJsonErrorTest, IsRejected) {
+  const BadValue& bad = GetParam();
+  auto v = AttributeValueFromJson(bad.json);
+  ASSERT_FALSE(v.ok()) << bad.json;
+  EXPECT_EQ(bad.code, v.status().code()) << bad.json << ": " << v.status().ToString();
+  EXPECT_NE(std::string::npos, v.status().message().find(bad.message))
+      << bad.json << ": " << v.status().message();
+}
+
+constexpr StatusCode kValidation = StatusCode::kInvalidArgument;
+constexpr StatusCode kSerialization = StatusCode::kFailedPrecondition;
+
+INSTANTIATE_TEST_SUITE_P(
+    All, DynamoDbJsonErrorTest,
+    ::testing::Values(
+        BadValue{"{}", kValidation,
+                 "Supplied AttributeValue is empty, must contain exactly one of the supported "
+                 "datatypes"},
+        BadValue{R"({"X":"unknown"})", kValidation, "Supplied AttributeValue is empty"},
+        BadValue{R"({"S":"a","N":"1"})", kValidation,
+                 "Supplied AttributeValue has more than one datatypes set, must contain exactly "
+                 "one of the supported datatypes"},
+        BadValue{R"({"NULL":false})", kValidation,
+                 "Null attribute value types must have the value of true"},
+        BadValue{R"({"N":"abc"})", kValidation,
+                 "A value provided cannot be converted into a number"},
+        BadValue{R"({"N":""})", kValidation, "cannot be converted into a number"},
+        BadValue{R"({"N":"1e200"})", kValidation, "Number overflow"},
+        BadValue{R"({"N":"123456789012345678901234567890123456789"})", kValidation,
+                 "38 significant digits"},
+        BadValue{R"({"SS":["a","a"]})", kValidation,
+                 "Input collection [a, a] contains duplicates."},
+        BadValue{R"({"NS":["1","1.0"]})", kValidation,
+                 "Input collection [1, 1.0] contains duplicates."},
+        BadValue{R"({"BS":["YQ==","YQ=="]})", kValidation,
+                 "Input collection [YQ==, YQ==] contains duplicates."},
+        BadValue{R"({"NS":["1","x"]})", kValidation, "cannot be converted into a number"},
+        BadValue{R"({"SS":[]})", kValidation, "may not be empty"},
+        BadValue{R"({"L":[{"S":"a","S2":"b"},{}]})", kValidation,
+                 "Supplied AttributeValue is empty"},
+        BadValue{R"({"N":1})", kSerialization,
+                 "class java.lang.Short can not be converted to an String"},
+        BadValue{R"({"S":true})", kSerialization,
+                 "class java.lang.Boolean can not be converted to an String"},
+        BadValue{R"({"S":{}})", kSerialization,
+                 "Start of structure or map found where not expected"},
+        BadValue{R"({"BOOL":"true"})", kSerialization, "'TRUE' can not be converted to an Boolean"},
+        BadValue{R"({"NULL":1})", kSerialization, "can not be converted to an Boolean"},
+        BadValue{R"({"B":"%%%%"})", kSerialization, "can not be converted to a Blob"},
+        BadValue{R"({"B":"abc"})", kSerialization, "multiple of 4"},
+        BadValue{R"({"BS":["YQ==",1]})", kSerialization, "can not be converted to a Blob"},
+        BadValue{R"({"SS":[1]})", kSerialization, "can not be converted to an String"},
+        BadValue{R"({"SS":"a"})", kSerialization, "Expected list or null"},
+        BadValue{R"({"M":[]})", kSerialization, "Start of list found where not expected"},
+        BadValue{R"({"M":"x"})", kSerialization, "Expected map or null"},
+        BadValue{R"({"L":{}})", kSerialization,
+                 "Start of structure or map found where not expected"},
+        BadValue{R"("S")", kSerialization, "Expected null"},
+        BadValue{R"([{"S":"a"}])", kSerialization, "Start of list found where not expected"},
+        BadValue{R"({"S":"a")", kSerialization, "Malformed JSON"},
+        BadValue{R"({"S":"a"} x)", kSerialization, "Malformed JSON"},
+        BadValue{"{\"S\":\"\xff\"}", kSerialization, "Malformed JSON"}));
+
+TEST(DynamoDbJsonTest, UnknownMembersAndNullsAreIgnored) {
+  auto v = AttributeValueFromJson(R"({"S":"a","Extra":{"x":1}})");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ("a", v->s());
+  v = AttributeValueFromJson(R"({"S":null,"N":"7"})");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ("7", v->n().ToString());
+}
+
+TEST(DynamoDbJsonTest, NestingIsBounded) {
+  // 33 levels of maps exceeds DynamoDB's 32; validation names the attribute.
+  std::string text;
+  for (int i = 0; i < 33; ++i) text += R"({"M":{"a":)";
+  text += R"({"S":"x"})";
+  for (int i = 0; i < 33; ++i) text += "}}";
+  auto v = ItemFromJson(R"({"top":)" + text + "}");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(kValidation, v.status().code());
+  EXPECT_NE(std::string::npos, v.status().message().find("Nesting Levels have exceeded"));
+
+  // Absurd depth neither recurses without bound nor crashes.
+  std::string deep(200000, '[');
+  auto d = AttributeValueFromJson(R"({"L":)" + deep);
+  EXPECT_FALSE(d.ok());
+  std::string lists;
+  for (int i = 0; i < 5000; ++i) lists += R"({"L":[)";
+  lists += R"({"S":"x"})";
+  for (int i = 0; i < 5000; ++i) lists += "]}";
+  auto l = AttributeValueFromJson(lists);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(kValidation, l.status().code());
+}
+
+// ---------------------------------------------------------------------------
+// The API on a real store.
+
+constexpr int64_t kStartMs = 1'700'000'000'123;
+
+class DynamoDbApiTest : public ::testing::Test {
+ protected:
+  DynamoDbApiTest() : clock_(kStartMs) {}
+
+  void SetUp() override {
+    store::StoreOptions options;
+    options.path = dir_.Sub("store");
+    options.sync = false;
+    options.clock = &clock_;
+    auto store = store::ItemStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    DynamoDbApiOptions api_options;
+    api_options.region = "eu-west-1";
+    api_options.account_id = "123456789012";
+    api_options.clock = &clock_;
+    api_ = std::make_unique<DynamoDbApi>(*store_, api_options);
+  }
+
+  ApiResponse Call(std::string_view op, std::string_view body) {
+    return api_->Handle("DynamoDB_20120810." + std::string(op), body);
+  }
+  ApiResponse CallStreams(std::string_view op, std::string_view body) {
+    return api_->Handle("DynamoDBStreams_20120810." + std::string(op), body);
+  }
+
+  // Calls `op`, expects HTTP 200 and returns the parsed body.
+  rapidjson::Document Ok(std::string_view op, std::string_view body, bool streams = false) {
+    ApiResponse r = streams ? CallStreams(op, body) : Call(op, body);
+    EXPECT_EQ(200, r.http_status) << op << " " << body << " -> " << r.body;
+    EXPECT_EQ("application/x-amz-json-1.0", r.content_type);
+    return ParseJson(r.body);
+  }
+  rapidjson::Document StreamsOk(std::string_view op, std::string_view body) {
+    return Ok(op, body, true);
+  }
+
+  // Expects a 400 error named `error` and returns its message.
+  std::string Fails(std::string_view op, std::string_view body, std::string_view error,
+                    bool streams = false) {
+    ApiResponse r = streams ? CallStreams(op, body) : Call(op, body);
+    EXPECT_EQ(400, r.http_status) << op << " " << body << " -> " << r.body;
+    EXPECT_EQ(error, ErrorName(r)) << op << " " << body << " -> " << r.body;
+    return ErrorMessage(r);
+  }
+
+  // A table "name" with partition key pk (S) and, when `sort`, sort key sk (N).
+  void CreateTable(const std::string& name, bool sort = false, std::string_view view_type = "") {
+    std::string body = R"({"TableName":")" + name + R"(","KeySchema":[{"AttributeName":"pk",)" +
+                       R"("KeyType":"HASH"})";
+    if (sort) body += R"(,{"AttributeName":"sk","KeyType":"RANGE"})";
+    body += R"(],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"})";
+    if (sort) body += R"(,{"AttributeName":"sk","AttributeType":"N"})";
+    body += "]";
+    if (!view_type.empty()) {
+      body += R"(,"StreamSpecification":{"StreamEnabled":true,"StreamViewType":")" +
+              std::string(view_type) + R"("})";
+    }
+    body += "}";
+    Ok("CreateTable", body);
+  }
+
+  void Put(const std::string& table, const std::string& item_json) {
+    Ok("PutItem", R"({"TableName":")" + table + R"(","Item":)" + item_json + "}");
+  }
+
+  size_t CountItems(const std::string& table) {
+    rapidjson::Document scan = Ok("Scan", R"({"TableName":")" + table + R"("})");
+    return static_cast<size_t>(Int(scan, "Count"));
+  }
+
+  std::string StreamArnOf(const std::string& table) {
+    rapidjson::Document d = Ok("DescribeTable", R"({"TableName":")" + table + R"("})");
+    return Str(d, "Table.LatestStreamArn");
+  }
+
+  std::string ShardIdOf(const std::string& arn) {
+    rapidjson::Document d = StreamsOk("DescribeStream", R"({"StreamArn":")" + arn + R"("})");
+    return Str(d, "StreamDescription.Shards.0.ShardId");
+  }
+
+  std::string Iterator(const std::string& table, std::string_view type,
+                       std::string_view sequence = "") {
+    std::string arn = StreamArnOf(table);
+    std::string body = R"({"StreamArn":")" + arn + R"(","ShardId":")" + ShardIdOf(arn) +
+                       R"(","ShardIteratorType":")" + std::string(type) + R"(")";
+    if (!sequence.empty()) body += R"(,"SequenceNumber":")" + std::string(sequence) + R"(")";
+    body += "}";
+    rapidjson::Document d = StreamsOk("GetShardIterator", body);
+    return Str(d, "ShardIterator");
+  }
+
+  rapidjson::Document Records(const std::string& iterator, int limit = 0) {
+    std::string body = R"({"ShardIterator":")" + iterator + R"(")";
+    if (limit > 0) body += R"(,"Limit":)" + std::to_string(limit);
+    body += "}";
+    return StreamsOk("GetRecords", body);
+  }
+
+  FakeClock clock_;
+  TempDir dir_;
+  std::unique_ptr<store::ItemStore> store_;
+  std::unique_ptr<DynamoDbApi> api_;
+};
+
+// --- Protocol-level errors --------------------------------------------------
+
+TEST_F(DynamoDbApiTest, UnknownOperations) {
+  for (std::string_view target :
+       {"DynamoDB_20120810.Nope", "DynamoDB_20120810.", "Foo.PutItem",
+        "DynamoDBStreams_20120810.PutItem", "DynamoDB_20120810.GetRecords", ""}) {
+    ApiResponse r = api_->Handle(target, "{}");
+    EXPECT_EQ(400, r.http_status) << target;
+    EXPECT_EQ("com.amazon.coral.service#UnknownOperationException",
+              Str(ParseJson(r.body), "__type"))
+        << target;
+  }
+}
+
+TEST_F(DynamoDbApiTest, MalformedJsonIsSerializationExceptionAndWritesNothing) {
+  CreateTable("users");
+  for (std::string_view body :
+       {R"({"TableName":"users","Item":{"pk":{"S":"a"}})",
+        R"({"TableName":"users","Item":{"pk":{"S":"a"}}} trailing)", R"(["TableName"])",
+        R"("users")", "nul", R"({"TableName":"users","Item":{"pk":{"S":"a"},"n":{"N":5}}})",
+        R"({"TableName":"users","Item":{"pk":{"S":"a"},"x":[]}})",
+        R"({"TableName":7,"Item":{"pk":{"S":"a"}}})", R"({"TableName":"users","Item":[]})",
+        R"({"TableName":"users","Item":{"pk":{"S":"a"}},"ReturnValues":1})"}) {
+    ApiResponse r = Call("PutItem", body);
+    EXPECT_EQ(400, r.http_status) << body;
+    rapidjson::Document error = ParseJson(r.body);
+    EXPECT_EQ("com.amazon.coral.service#SerializationException", Str(error, "__type")) << body;
+    EXPECT_TRUE(Has(error, "Message")) << r.body;
+  }
+  EXPECT_EQ(0u, CountItems("users"));
+}
+
+TEST_F(DynamoDbApiTest, EmptyBodyIsAnEmptyRequest) {
+  rapidjson::Document d = Ok("ListTables", "");
+  EXPECT_EQ(0u, Size(d, "TableNames"));
+  std::string message = Fails("DescribeTable", "  ", "ValidationException");
+  EXPECT_EQ(
+      "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: "
+      "Member must not be null",
+      message);
+}
+
+TEST_F(DynamoDbApiTest, UnknownRequestMembersAreIgnored) {
+  CreateTable("users");
+  Ok("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"}},"SomeFutureMember":{"x":[1]}})");
+  EXPECT_EQ(1u, CountItems("users"));
+}
+
+// --- Tables -------------------------------------------------------------------
+
+TEST_F(DynamoDbApiTest, CreateTableDescribesTheTable) {
+  rapidjson::Document d = Ok("CreateTable", R"({
+    "TableName": "orders",
+    "KeySchema": [{"AttributeName": "customer", "KeyType": "HASH"},
+                  {"AttributeName": "order", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [{"AttributeName": "order", "AttributeType": "N"},
+                             {"AttributeName": "customer", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+    "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"},
+    "Tags": [{"Key": "team", "Value": "x"}]})");
+  EXPECT_EQ("orders", Str(d, "TableDescription.TableName"));
+  EXPECT_EQ("ACTIVE", Str(d, "TableDescription.TableStatus"));
+  EXPECT_EQ("customer", Str(d, "TableDescription.KeySchema.0.AttributeName"));
+  EXPECT_EQ("HASH", Str(d, "TableDescription.KeySchema.0.KeyType"));
+  EXPECT_EQ("order", Str(d, "TableDescription.KeySchema.1.AttributeName"));
+  EXPECT_EQ("RANGE", Str(d, "TableDescription.KeySchema.1.KeyType"));
+  EXPECT_EQ("S", Str(d, "TableDescription.AttributeDefinitions.0.AttributeType"));
+  EXPECT_EQ("N", Str(d, "TableDescription.AttributeDefinitions.1.AttributeType"));
+  EXPECT_EQ("arn:aws:dynamodb:eu-west-1:123456789012:table/orders",
+            Str(d, "TableDescription.TableArn"));
+  EXPECT_DOUBLE_EQ(kStartMs / 1000.0, At(d, "TableDescription.CreationDateTime")->GetDouble());
+  EXPECT_EQ(0, Int(d, "TableDescription.ItemCount"));
+  EXPECT_EQ(0, Int(d, "TableDescription.TableSizeBytes"));
+  EXPECT_EQ("PAY_PER_REQUEST", Str(d, "TableDescription.BillingModeSummary.BillingMode"));
+  EXPECT_TRUE(At(d, "TableDescription.StreamSpecification.StreamEnabled")->GetBool());
+  EXPECT_EQ("NEW_IMAGE", Str(d, "TableDescription.StreamSpecification.StreamViewType"));
+  EXPECT_EQ("2023-11-14T22:13:20.123", Str(d, "TableDescription.LatestStreamLabel"));
+  std::string arn = Str(d, "TableDescription.LatestStreamArn");
+  EXPECT_EQ("arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2023-11-14T22:13:20.123",
+            arn);
+  EXPECT_GE(arn.size(), 37u);
+  EXPECT_EQ(36u, Str(d, "TableDescription.TableId").size());
+
+  rapidjson::Document described = Ok("DescribeTable", R"({"TableName":"orders"})");
+  EXPECT_EQ("orders", Str(described, "Table.TableName"));
+  EXPECT_EQ(arn, Str(described, "Table.LatestStreamArn"));
+}
+
+TEST_F(DynamoDbApiTest, CreateTableWithoutStreamHasNoStreamArn) {
+  CreateTable("plain");
+  rapidjson::Document d = Ok("DescribeTable", R"({"TableName":"plain"})");
+  EXPECT_FALSE(Has(d, "Table.StreamSpecification"));
+  EXPECT_FALSE(Has(d, "Table.LatestStreamArn"));
+  // Neither BillingMode nor ProvisionedThroughput: on demand.
+  EXPECT_EQ("PAY_PER_REQUEST", Str(d, "Table.BillingModeSummary.BillingMode"));
+}
+
+TEST_F(DynamoDbApiTest, ProvisionedThroughputIsEchoed) {
+  Ok("CreateTable", R"({"TableName":"prov","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+     "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"B"}],
+     "ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":7}})");
+  rapidjson::Document d = Ok("DescribeTable", R"({"TableName":"prov"})");
+  EXPECT_EQ("PROVISIONED", Str(d, "Table.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(5, Int(d, "Table.ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_EQ(7, Int(d, "Table.ProvisionedThroughput.WriteCapacityUnits"));
+  EXPECT_EQ("B", Str(d, "Table.AttributeDefinitions.0.AttributeType"));
+
+  clock_.AdvanceMs(5000);
+  d = Ok("UpdateTable", R"({"TableName":"prov","BillingMode":"PAY_PER_REQUEST"})");
+  EXPECT_EQ("PAY_PER_REQUEST", Str(d, "TableDescription.BillingModeSummary.BillingMode"));
+  EXPECT_DOUBLE_EQ(
+      (kStartMs + 5000) / 1000.0,
+      At(d, "TableDescription.BillingModeSummary.LastUpdateToPayPerRequestDateTime")->GetDouble());
+  EXPECT_EQ(0, Int(d, "TableDescription.ProvisionedThroughput.ReadCapacityUnits"));
+  Fails("UpdateTable", R"({"TableName":"prov","BillingMode":"PROVISIONED"})",
+        "ValidationException");
+  d = Ok("UpdateTable", R"({"TableName":"prov","BillingMode":"PROVISIONED",
+          "ProvisionedThroughput":{"ReadCapacityUnits":2,"WriteCapacityUnits":3}})");
+  EXPECT_EQ("PROVISIONED", Str(d, "TableDescription.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(3, Int(d, "TableDescription.ProvisionedThroughput.WriteCapacityUnits"));
+}
+
+TEST_F(DynamoDbApiTest, CreateTableErrors) {
+  CreateTable("users");
+  EXPECT_EQ("Table already exists: users",
+            Fails("CreateTable", R"({"TableName":"users","KeySchema":[{"AttributeName":"pk",
+                  "KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk",
+                  "AttributeType":"S"}]})",
+                  "ResourceInUseException"));
+  auto create = [](std::string_view rest) {
+    return R"({"TableName":"tbl",)" + std::string(rest) + "}";
+  };
+  const std::string key = R"("KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}])";
+  const std::string defs = R"("AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}])";
+  struct Case {
+    std::string body;
+    std::string message;
+  };
+  const Case cases[] = {
+      {R"({"TableName":"ab",)" + key + "," + defs + "}",
+       "1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: "
+       "Member must have length greater than or equal to 3"},
+      {R"({"TableName":"a b c",)" + key + "," + defs + "}",
+       "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"},
+      {create(defs), "Value null at 'keySchema' failed to satisfy constraint"},
+      {create(key), "Value null at 'attributeDefinitions'"},
+      {create(R"("KeySchema":[{"AttributeName":"pk","KeyType":"RANGE"}],)" + defs),
+       "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"},
+      {create(R"("KeySchema":[{"AttributeName":"pk","KeyType":"PRIMARY"}],)" + defs),
+       "Member must satisfy enum value set: [HASH, RANGE]"},
+      {create(key + R"(,"AttributeDefinitions":[{"AttributeName":"other","AttributeType":"S"}])"),
+       "Some index key attributes are not defined in AttributeDefinitions"},
+      {create(key + R"(,"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},)" +
+              R"({"AttributeName":"x","AttributeType":"S"}])"),
+       "Number of attributes in KeySchema does not exactly match"},
+      {create(key + R"(,"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"BOOL"}])"),
+       "Member must satisfy enum value set: [B, N, S]"},
+      {create(key + "," + defs + R"(,"StreamSpecification":{"StreamEnabled":true})"),
+       "StreamViewType is required"},
+      {create(key + "," + defs + R"(,"GlobalSecondaryIndexes":[{"IndexName":"i"}])"),
+       "secondary indexes"},
+      {create(key + "," + defs + R"(,"BillingMode":"PAY_PER_REQUEST","ProvisionedThroughput":)" +
+              R"({"ReadCapacityUnits":1,"WriteCapacityUnits":1})"),
+       "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified"},
+      {create(key + "," + defs + R"(,"BillingMode":"PROVISIONED")"),
+       "ReadCapacityUnits and WriteCapacityUnits must both be specified"},
+  };
+  for (const Case& c : cases) {
+    std::string message = Fails("CreateTable", c.body, "ValidationException");
+    EXPECT_NE(std::string::npos, message.find(c.message)) << c.body << " -> " << message;
+  }
+  rapidjson::Document list = Ok("ListTables", "{}");
+  EXPECT_EQ(1u, Size(list, "TableNames"));
+}
+
+TEST_F(DynamoDbApiTest, DescribeAndDeleteMissingTable) {
+  EXPECT_EQ("Requested resource not found: Table: nothere not found",
+            Fails("DescribeTable", R"({"TableName":"nothere"})", "ResourceNotFoundException"));
+  Fails("DeleteTable", R"({"TableName":"nothere"})", "ResourceNotFoundException");
+  Fails("PutItem", R"({"TableName":"nothere","Item":{"pk":{"S":"a"}}})",
+        "ResourceNotFoundException");
+}
+
+TEST_F(DynamoDbApiTest, DescribeTableCountsItems) {
+  CreateTable("users");
+  Put("users", R"({"pk":{"S":"a"},"v":{"S":"0123456789"}})");
+  Put("users", R"({"pk":{"S":"b"}})");
+  rapidjson::Document d = Ok("DescribeTable", R"({"TableName":"users"})");
+  EXPECT_EQ(2, Int(d, "Table.ItemCount"));
+  EXPECT_GT(Int(d, "Table.TableSizeBytes"), 10);
+}
+
+TEST_F(DynamoDbApiTest, DeleteTable) {
+  CreateTable("users");
+  Put("users", R"({"pk":{"S":"a"}})");
+  rapidjson::Document d = Ok("DeleteTable", R"({"TableName":"users"})");
+  EXPECT_EQ("DELETING", Str(d, "TableDescription.TableStatus"));
+  EXPECT_EQ("users", Str(d, "TableDescription.TableName"));
+  Fails("DescribeTable", R"({"TableName":"users"})", "ResourceNotFoundException");
+  Fails("DeleteTable", R"({"TableName":"users"})", "ResourceNotFoundException");
+  CreateTable("users");  // the name is free again
+  EXPECT_EQ(0u, CountItems("users"));
+}
+
+TEST_F(DynamoDbApiTest, ListTablesPages) {
+  for (std::string name : {"delta", "alpha", "echo", "charlie", "bravo"}) CreateTable(name);
+  rapidjson::Document all = Ok("ListTables", "{}");
+  ASSERT_EQ(5u, Size(all, "TableNames"));
+  EXPECT_EQ("alpha", Str(all, "TableNames.0"));
+  EXPECT_EQ("echo", Str(all, "TableNames.4"));
+  EXPECT_FALSE(Has(all, "LastEvaluatedTableName"));
+
+  std::vector<std::string> seen;
+  std::string start;
+  for (int page = 0; page < 5; ++page) {
+    std::string body = R"({"Limit":2)";
+    if (!start.empty()) body += R"(,"ExclusiveStartTableName":")" + start + R"(")";
+    rapidjson::Document d = Ok("ListTables", body + "}");
+    for (size_t i = 0; i < Size(d, "TableNames"); ++i) {
+      seen.push_back(Str(d, "TableNames." + std::to_string(i)));
+    }
+    if (!Has(d, "LastEvaluatedTableName")) break;
+    start = Str(d, "LastEvaluatedTableName");
+  }
+  EXPECT_EQ((std::vector<std::string>{"alpha", "bravo", "charlie", "delta", "echo"}), seen);
+  Fails("ListTables", R"({"Limit":0})", "ValidationException");
+  Fails("ListTables", R"({"Limit":101})", "ValidationException");
+  Fails("ListTables", R"({"Limit":"2"})", "SerializationException");
+}
+
+TEST_F(DynamoDbApiTest, UpdateTableStreams) {
+  CreateTable("users");
+  std::string message = Fails("UpdateTable", R"({"TableName":"users","StreamSpecification":
+                              {"StreamEnabled":false}})",
+                              "ValidationException");
+  EXPECT_EQ("Table has no stream to disable: TableName: users", message);
+  Fails("UpdateTable", R"({"TableName":"users","StreamSpecification":{"StreamEnabled":true}})",
+        "ValidationException");
+
+  rapidjson::Document d = Ok("UpdateTable", R"({"TableName":"users","StreamSpecification":
+                             {"StreamEnabled":true,"StreamViewType":"KEYS_ONLY"}})");
+  EXPECT_EQ("KEYS_ONLY", Str(d, "TableDescription.StreamSpecification.StreamViewType"));
+  std::string arn = Str(d, "TableDescription.LatestStreamArn");
+  EXPECT_NE(std::string::npos, arn.find("table/users/stream/"));
+
+  EXPECT_EQ("Table already has an enabled stream: TableName: users",
+            Fails("UpdateTable", R"({"TableName":"users","StreamSpecification":
+                  {"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"}})",
+                  "ValidationException"));
+  Fails("UpdateTable", R"({"TableName":"users","StreamSpecification":
+        {"StreamEnabled":false,"StreamViewType":"NEW_IMAGE"}})",
+        "ValidationException");
+
+  d = Ok("UpdateTable", R"({"TableName":"users","StreamSpecification":{"StreamEnabled":false}})");
+  EXPECT_FALSE(Has(d, "TableDescription.StreamSpecification"));
+  EXPECT_EQ(arn, Str(d, "TableDescription.LatestStreamArn"));  // lingers, as in DynamoDB
+
+  clock_.AdvanceMs(1000);
+  d = Ok("UpdateTable", R"({"TableName":"users","StreamSpecification":
+         {"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"}})");
+  EXPECT_NE(arn, Str(d, "TableDescription.LatestStreamArn"));  // a new stream
+  EXPECT_EQ("NEW_AND_OLD_IMAGES", Str(d, "TableDescription.StreamSpecification.StreamViewType"));
+
+  EXPECT_NE(std::string::npos,
+            Fails("UpdateTable", R"({"TableName":"users"})", "ValidationException")
+                .find("At least one of"));
+  Fails("UpdateTable", R"({"TableName":"missing","BillingMode":"PAY_PER_REQUEST"})",
+        "ResourceNotFoundException");
+}
+
+// --- Items --------------------------------------------------------------------
+
+TEST_F(DynamoDbApiTest, PutAndGetEveryType) {
+  CreateTable("users");
+  const std::string item =
+      R"({"b":{"B":"3q2+7w=="},"bool":{"BOOL":true},"bs":{"BS":["AA==","AQ=="]},)"
+      R"("l":{"L":[{"S":"x"},{"N":"2"}]},"m":{"M":{"k":{"NULL":true}}},"n":{"N":"3.25"},)"
+      R"("ns":{"NS":["1","2"]},"pk":{"S":"u1"},"s":{"S":""},"ss":{"SS":["p","q"]}})";
+  rapidjson::Document put = Ok("PutItem", R"({"TableName":"users","Item":)" + item + "}");
+  EXPECT_EQ(0u, Size(put, ""));
+  ApiResponse got = Call("GetItem", R"({"TableName":"users","Key":{"pk":{"S":"u1"}}})");
+  ASSERT_EQ(200, got.http_status) << got.body;
+  EXPECT_EQ(R"({"Item":)" + item + "}", got.body);
+
+  rapidjson::Document projected =
+      Ok("GetItem",
+         R"({"TableName":"users","Key":{"pk":{"S":"u1"}},"ProjectionExpression":"#n, m.k",
+          "ExpressionAttributeNames":{"#n":"n"},"ConsistentRead":true})");
+  EXPECT_EQ(2u, Size(projected, "Item"));
+  EXPECT_EQ("3.25", Str(projected, "Item.n.N"));
+  EXPECT_TRUE(At(projected, "Item.m.M.k.NULL")->GetBool());
+
+  rapidjson::Document missing = Ok("GetItem", R"({"TableName":"users","Key":{"pk":{"S":"no"}}})");
+  EXPECT_FALSE(Has(missing, "Item"));
+}
+
+TEST_F(DynamoDbApiTest, PutItemReturnValuesAndConditions) {
+  CreateTable("users");
+  rapidjson::Document first =
+      Ok("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"v":{"N":"1"}},
+                    "ReturnValues":"ALL_OLD"})");
+  EXPECT_FALSE(Has(first, "Attributes"));
+  rapidjson::Document second =
+      Ok("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"v":{"N":"2"}},
+                    "ReturnValues":"ALL_OLD"})");
+  EXPECT_EQ("1", Str(second, "Attributes.v.N"));
+
+  ApiResponse failed = Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},
+      "v":{"N":"3"}},"ConditionExpression":"attribute_not_exists(pk) "
+})");
+  EXPECT_EQ(400, failed.http_status);
+  EXPECT_EQ("com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            Str(ParseJson(failed.body), "__type"));
+  EXPECT_EQ("The conditional request failed", ErrorMessage(failed));
+
+  Ok("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"v":{"N":"4"}},
+     "ConditionExpression":"v = :two","ExpressionAttributeValues":{":two":{"N":"2"}}})");
+  rapidjson::Document now = Ok("GetItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}}})");
+  EXPECT_EQ("4", Str(now, "Item.v.N"));
+}
+
+TEST_F(DynamoDbApiTest, ItemValidationErrors) {
+  CreateTable("users", /*sort=*/true);
+  struct Case {
+    std::string op;
+    std::string body;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"PutItem", R"({"TableName":"users","Item":{"sk":{"N":"1"}}})", "Missing the key pk"},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"N":"1"},"sk":{"N":"1"}}})",
+       "Type mismatch for key pk"},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"NS":[]}}})",
+       "may not be empty"},
+      {"PutItem", R"({"TableName":"users"})", "Value null at 'item'"},
+      {"PutItem",
+       R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"SS":["a","a"]}}})",
+       "Input collection [a, a] contains duplicates."},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "Expected":{"pk":{"Exists":false}}})",
+       "The legacy parameter Expected is not supported by Keystone; use ConditionExpression"},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "ReturnValues":"EVERYTHING"})",
+       "Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]"},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "ReturnValues":"ALL_NEW"})",
+       "ReturnValues can only be ALL_OLD or NONE"},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "ConditionExpression":"attribute_exists(pk) ","ExpressionAttributeValues":{}})",
+       "ExpressionAttributeValues must not be empty"},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "ConditionalOperator":"AND"})",
+       "ConditionalOperator"},
+      {"GetItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}}})",
+       "The provided key element does not match the schema"},
+      {"GetItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "AttributesToGet":["pk"]})",
+       "AttributesToGet"},
+      {"UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                        "AttributeUpdates":{"v":{"Action":"PUT","Value":{"S":"x"}}}})",
+       "use UpdateExpression"},
+      {"UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                        "UpdateExpression":"SET v = :v"})",
+       ":v"},
+      {"DeleteItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                        "Expected":{}})",
+       "Expected"},
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "ReturnConsumedCapacity":"ALL"})",
+       "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"},
+  };
+  for (const Case& c : cases) {
+    std::string message = Fails(c.op, c.body, "ValidationException");
+    EXPECT_NE(std::string::npos, message.find(c.message)) << c.body << " -> " << message;
+  }
+  EXPECT_EQ(0u, CountItems("users"));
+}
+
+TEST_F(DynamoDbApiTest, UpdateItem) {
+  CreateTable("users");
+  rapidjson::Document d = Ok("UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}},
+      "UpdateExpression":"SET #c = :one, tags = :tags","ExpressionAttributeNames":{"#c":"count"},
+      "ExpressionAttributeValues":{":one":{"N":"1"},":tags":{"SS":["x"]}},
+      "ReturnValues":"ALL_NEW"})");
+  EXPECT_EQ("a", Str(d, "Attributes.pk.S"));
+  EXPECT_EQ("1", Str(d, "Attributes.count.N"));
+
+  d = Ok("UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}},
+      "UpdateExpression":"ADD #c :five","ExpressionAttributeNames":{"#c":"count"},
+      "ExpressionAttributeValues":{":five":{"N":"5"}},"ReturnValues":"UPDATED_NEW"})");
+  EXPECT_EQ(1u, Size(d, "Attributes"));
+  EXPECT_EQ("6", Str(d, "Attributes.count.N"));
+
+  d = Ok("UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}},
+      "UpdateExpression":"REMOVE tags","ReturnValues":"UPDATED_OLD"})");
+  EXPECT_EQ("x", Str(d, "Attributes.tags.SS.0"));
+
+  Fails("UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}},
+        "UpdateExpression":"SET v = :v","ConditionExpression":"#c > :big",
+        "ExpressionAttributeNames":{"#c":"count"},
+        "ExpressionAttributeValues":{":v":{"S":"x"},":big":{"N":"100"}}})",
+        "ConditionalCheckFailedException");
+  d = Ok("UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}}})");
+  EXPECT_EQ(0u, Size(d, ""));
+}
+
+TEST_F(DynamoDbApiTest, DeleteItem) {
+  CreateTable("users");
+  Put("users", R"({"pk":{"S":"a"},"v":{"S":"x"}})");
+  Fails("DeleteItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}},
+        "ConditionExpression":"v = :y","ExpressionAttributeValues":{":y":{"S":"y"}}})",
+        "ConditionalCheckFailedException");
+  rapidjson::Document d =
+      Ok("DeleteItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}},"ReturnValues":"ALL_OLD"})");
+  EXPECT_EQ("x", Str(d, "Attributes.v.S"));
+  d = Ok("DeleteItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}},"ReturnValues":"ALL_OLD"})");
+  EXPECT_FALSE(Has(d, "Attributes"));
+  EXPECT_EQ(0u, CountItems("users"));
+}
+
+class DynamoDbApiQueryTest : public DynamoDbApiTest {
+ protected:
+  void SetUp() override {
+    DynamoDbApiTest::SetUp();
+    CreateTable("events", /*sort=*/true);
+    for (int i = 1; i <= 5; ++i) {
+      Put("events", R"({"pk":{"S":"u1"},"sk":{"N":")" + std::to_string(i) + R"("},"kind":{"S":")" +
+                        (i % 2 == 0 ? "even" : "odd") + R"("}})");
+    }
+    Put("events", R"({"pk":{"S":"u2"},"sk":{"N":"1"}})");
+  }
+
+  std::vector<std::string> SortKeys(const rapidjson::Value& d) {
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < Size(d, "Items"); ++i) {
+      keys.push_back(Str(d, "Items." + std::to_string(i) + ".sk.N"));
+    }
+    return keys;
+  }
+};
+
+TEST_F(DynamoDbApiQueryTest, QueryRangesAndOrder) {
+  rapidjson::Document d = Ok("Query", R"({"TableName":"events",
+      "KeyConditionExpression":"pk = :p AND sk BETWEEN :lo AND :hi",
+      "ExpressionAttributeValues":{":p":{"S":"u1"},":lo":{"N":"2"},":hi":{"N":"4"}}})");
+  EXPECT_EQ((std::vector<std::string>{"2", "3", "4"}), SortKeys(d));
+  EXPECT_EQ(3, Int(d, "Count"));
+  EXPECT_EQ(3, Int(d, "ScannedCount"));
+  EXPECT_FALSE(Has(d, "LastEvaluatedKey"));
+
+  d = Ok("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+      "ExpressionAttributeValues":{":p":{"S":"u1"}},"ScanIndexForward":false})");
+  EXPECT_EQ((std::vector<std::string>{"5", "4", "3", "2", "1"}), SortKeys(d));
+}
+
+TEST_F(DynamoDbApiQueryTest, QueryPagesWithLastEvaluatedKey) {
+  std::vector<std::string> all;
+  std::string start;
+  for (int page = 0; page < 10; ++page) {
+    std::string body = R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+        "ExpressionAttributeValues":{":p":{"S":"u1"}},"Limit":2)";
+    if (!start.empty()) body += R"(,"ExclusiveStartKey":)" + start;
+    ApiResponse r = Call("Query", body + "}");
+    ASSERT_EQ(200, r.http_status) << r.body;
+    rapidjson::Document d = ParseJson(r.body);
+    for (const std::string& k : SortKeys(d)) all.push_back(k);
+    if (!Has(d, "LastEvaluatedKey")) break;
+    EXPECT_EQ("u1", Str(d, "LastEvaluatedKey.pk.S"));
+    // Re-serialise the key as the client would send it back.
+    size_t at = r.body.find("\"LastEvaluatedKey\":");
+    start = r.body.substr(at + 19, r.body.size() - at - 19 - 1);
+  }
+  EXPECT_EQ((std::vector<std::string>{"1", "2", "3", "4", "5"}), all);
+}
+
+TEST_F(DynamoDbApiQueryTest, QueryFilterSelectAndErrors) {
+  rapidjson::Document d = Ok("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+      "FilterExpression":"kind = :k",
+      "ExpressionAttributeValues":{":p":{"S":"u1"},":k":{"S":"even"}}})");
+  EXPECT_EQ(2, Int(d, "Count"));
+  EXPECT_EQ(5, Int(d, "ScannedCount"));
+
+  d = Ok("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+      "ExpressionAttributeValues":{":p":{"S":"u1"}},"Select":"COUNT"})");
+  EXPECT_FALSE(Has(d, "Items"));
+  EXPECT_EQ(5, Int(d, "Count"));
+
+  d = Ok("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+      "ExpressionAttributeValues":{":p":{"S":"u1"}},"Select":"SPECIFIC_ATTRIBUTES",
+      "ProjectionExpression":"kind"})");
+  EXPECT_EQ(1u, Size(d, "Items.0"));
+
+  Fails("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+        "ExpressionAttributeValues":{":p":{"S":"u1"}},"Select":"COUNT",
+        "ProjectionExpression":"kind"})",
+        "ValidationException");
+  Fails("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+        "ExpressionAttributeValues":{":p":{"S":"u1"}},"Select":"EVERYTHING"})",
+        "ValidationException");
+  Fails("Query", R"({"TableName":"events","IndexName":"byKind","KeyConditionExpression":"pk = :p",
+        "ExpressionAttributeValues":{":p":{"S":"u1"}}})",
+        "ValidationException");
+  EXPECT_NE(std::string::npos, Fails("Query", R"({"TableName":"events","KeyConditions":{"pk":{
+                  "AttributeValueList":[{"S":"u1"}],"ComparisonOperator":"EQ"}}})",
+                                     "ValidationException")
+                                   .find("KeyConditionExpression"));
+  Fails("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+        "ExpressionAttributeValues":{":p":{"S":"u1"}},"Limit":0})",
+        "ValidationException");
+  Fails("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
+        "ExpressionAttributeValues":{":p":{"S":"u1"}},"ScanIndexForward":"no"})",
+        "SerializationException");
+  Fails("Query", R"({"TableName":"events","KeyConditionExpression":"sk = :p",
+        "ExpressionAttributeValues":{":p":{"N":"1"}}})",
+        "ValidationException");
+  Fails("Query", R"({"TableName":"nothere","KeyConditionExpression":"pk = :p",
+        "ExpressionAttributeValues":{":p":{"S":"u1"}}})",
+        "ResourceNotFoundException");
+}
+
+TEST_F(DynamoDbApiQueryTest, ScanAndParallelScan) {
+  rapidjson::Document d = Ok("Scan", R"({"TableName":"events"})");
+  EXPECT_EQ(6, Int(d, "Count"));
+  EXPECT_EQ(6, Int(d, "ScannedCount"));
+
+  d = Ok("Scan", R"({"TableName":"events","Limit":4})");
+  EXPECT_EQ(4, Int(d, "Count"));
+  EXPECT_TRUE(Has(d, "LastEvaluatedKey"));
+
+  d = Ok("Scan", R"({"TableName":"events","FilterExpression":"kind = :k",
+      "ExpressionAttributeValues":{":k":{"S":"odd"}},"Select":"COUNT"})");
+  EXPECT_EQ(3, Int(d, "Count"));
+  EXPECT_EQ(6, Int(d, "ScannedCount"));
+
+  std::multiset<std::string> keys;
+  for (int segment = 0; segment < 3; ++segment) {
+    rapidjson::Document part = Ok("Scan", R"({"TableName":"events","Segment":)" +
+                                              std::to_string(segment) + R"(,"TotalSegments":3})");
+    for (size_t i = 0; i < Size(part, "Items"); ++i) {
+      std::string prefix = "Items." + std::to_string(i);
+      keys.insert(Str(part, prefix + ".pk.S") + "/" + Str(part, prefix + ".sk.N"));
+    }
+  }
+  EXPECT_EQ(6u, keys.size());
+  EXPECT_EQ(6u, std::set<std::string>(keys.begin(), keys.end()).size());
+
+  Fails("Scan", R"({"TableName":"events","Segment":1})", "ValidationException");
+  Fails("Scan", R"({"TableName":"events","TotalSegments":2})", "ValidationException");
+  Fails("Scan", R"({"TableName":"events","Segment":2,"TotalSegments":2})", "ValidationException");
+  Fails("Scan", R"({"TableName":"events","Segment":0,"TotalSegments":0})", "ValidationException");
+  Fails("Scan", R"({"TableName":"events","ScanFilter":{}})", "ValidationException");
+}
+
+TEST_F(DynamoDbApiTest, BatchWriteItem) {
+  CreateTable("users");
+  CreateTable("other");
+  Put("users", R"({"pk":{"S":"gone"}})");
+  rapidjson::Document d = Ok("BatchWriteItem", R"({"RequestItems":{
+      "users":[{"PutRequest":{"Item":{"pk":{"S":"a"}}}},{"PutRequest":{"Item":{"pk":{"S":"b"}}}},
+               {"DeleteRequest":{"Key":{"pk":{"S":"gone"}}}}],
+      "other":[{"PutRequest":{"Item":{"pk":{"S":"c"}}}}]}})");
+  EXPECT_TRUE(Has(d, "UnprocessedItems"));
+  EXPECT_EQ(0u, Size(d, "UnprocessedItems"));
+  EXPECT_EQ(2u, CountItems("users"));
+  EXPECT_EQ(1u, CountItems("other"));
+
+  // Invalid batches write nothing at all.
+  Fails("BatchWriteItem", R"({"RequestItems":{"users":[{"PutRequest":{"Item":{"pk":{"S":"x"}}},
+        "DeleteRequest":{"Key":{"pk":{"S":"a"}}}}]}})",
+        "ValidationException");
+  Fails("BatchWriteItem", R"({"RequestItems":{"users":[{"PutRequest":{"Item":{"pk":{"S":"x"}}}},
+        {"PutRequest":{"Item":{"nokey":{"S":"y"}}}}]}})",
+        "ValidationException");
+  Fails("BatchWriteItem", R"({"RequestItems":{"users":[{"PutRequest":{"Item":{"pk":{"S":"x"}}}}],
+        "missing":[{"PutRequest":{"Item":{"pk":{"S":"x"}}}}]}})",
+        "ResourceNotFoundException");
+  std::string many = R"({"RequestItems":{"users":[)";
+  for (int i = 0; i < 26; ++i) {
+    many += (i > 0 ? "," : "") + std::string(R"({"PutRequest":{"Item":{"pk":{"S":"k)") +
+            std::to_string(i) + R"("}}}})";
+  }
+  Fails("BatchWriteItem", many + "]}}", "ValidationException");
+  Fails("BatchWriteItem", "{}", "ValidationException");
+  Fails("BatchWriteItem", R"({"RequestItems":{"users":{}}})", "SerializationException");
+  EXPECT_EQ(2u, CountItems("users"));
+}
+
+TEST_F(DynamoDbApiTest, BatchGetItem) {
+  CreateTable("users");
+  CreateTable("other");
+  Put("users", R"({"pk":{"S":"a"},"v":{"N":"1"}})");
+  Put("users", R"({"pk":{"S":"b"},"v":{"N":"2"}})");
+  Put("other", R"({"pk":{"S":"c"}})");
+  rapidjson::Document d = Ok("BatchGetItem", R"({"RequestItems":{
+      "users":{"Keys":[{"pk":{"S":"a"}},{"pk":{"S":"b"}},{"pk":{"S":"zz"}}],
+               "ProjectionExpression":"#v","ExpressionAttributeNames":{"#v":"v"}},
+      "other":{"Keys":[{"pk":{"S":"c"}}],"ConsistentRead":true}}})");
+  EXPECT_EQ(2u, Size(d, "Responses.users"));
+  EXPECT_EQ(1u, Size(d, "Responses.users.0"));  // projected to v
+  EXPECT_EQ(1u, Size(d, "Responses.other"));
+  EXPECT_EQ("c", Str(d, "Responses.other.0.pk.S"));
+  EXPECT_TRUE(Has(d, "UnprocessedKeys"));
+  EXPECT_EQ(0u, Size(d, "UnprocessedKeys"));
+
+  EXPECT_EQ("Provided list of item keys contains duplicates",
+            Fails("BatchGetItem", R"({"RequestItems":{"users":{"Keys":[{"pk":{"S":"a"}},
+                  {"pk":{"S":"a"}}]}}})",
+                  "ValidationException"));
+  Fails("BatchGetItem", R"({"RequestItems":{"users":{"Keys":[{"pk":{"S":"a"}}],
+        "AttributesToGet":["v"]}}})",
+        "ValidationException");
+  Fails("BatchGetItem", R"({"RequestItems":{"users":{"Keys":[]}}})", "ValidationException");
+  Fails("BatchGetItem", R"({"RequestItems":{"nothere":{"Keys":[{"pk":{"S":"a"}}]}}})",
+        "ResourceNotFoundException");
+}
+
+TEST_F(DynamoDbApiTest, TransactWriteItems) {
+  CreateTable("users");
+  CreateTable("audit");
+  Put("users", R"({"pk":{"S":"a"},"n":{"N":"1"}})");
+  Put("users", R"({"pk":{"S":"old"}})");
+  rapidjson::Document d = Ok("TransactWriteItems", R"({"TransactItems":[
+      {"ConditionCheck":{"TableName":"users","Key":{"pk":{"S":"a"}},
+                         "ConditionExpression":"attribute_exists(pk) "
+}
+},
+      {"Put":{"TableName":"audit","Item":{"pk":{"S":"log1"}}}},
+      {"Update":{"TableName":"users","Key":{"pk":{"S":"b"}},"UpdateExpression":"SET n = :n",
+                 "ExpressionAttributeValues":{":n":{"N":"7"}}}},
+      {"Delete":{"TableName":"users","Key":{"pk":{"S":"old"}}}}],
+      "ClientRequestToken":"token-1"
+})");
+  EXPECT_EQ(0u, Size(d, ""));
+  EXPECT_EQ(2u, CountItems("users"));
+  EXPECT_EQ(1u, CountItems("audit"));
+
+  ApiResponse cancelled = Call("TransactWriteItems", R"({"TransactItems":[
+      {"Put":{"TableName":"audit","Item":{"pk":{"S":"log2"}}}},
+      {"ConditionCheck":{"TableName":"users","Key":{"pk":{"S":"a"}},
+                         "ConditionExpression":"n = :two",
+                         "ExpressionAttributeValues":{":two":{"N":"2"}}}}]})");
+  EXPECT_EQ(400, cancelled.http_status);
+  rapidjson::Document error = ParseJson(cancelled.body);
+  EXPECT_EQ("com.amazonaws.dynamodb.v20120810#TransactionCanceledException", Str(error, "__type"));
+  ASSERT_EQ(2u, Size(error, "CancellationReasons"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.0.Code"));
+  EXPECT_FALSE(Has(error, "CancellationReasons.0.Message"));
+  EXPECT_EQ("ConditionalCheckFailed", Str(error, "CancellationReasons.1.Code"));
+  EXPECT_EQ("The conditional request failed", Str(error, "CancellationReasons.1.Message"));
+  EXPECT_EQ(
+      "Transaction cancelled, please refer cancellation reasons for specific reasons [None, "
+      "ConditionalCheckFailed]",
+      Str(error, "Message"));
+  EXPECT_EQ(1u, CountItems("audit"));  // the Put was not applied
+
+  Fails("TransactWriteItems", R"({"TransactItems":[{"Put":{"TableName":"audit",
+        "Item":{"pk":{"S":"x"}}},"Delete":{"TableName":"audit","Key":{"pk":{"S":"x"}}}}]})",
+        "ValidationException");
+  Fails("TransactWriteItems", R"({"TransactItems":[{"ConditionCheck":{"TableName":"audit",
+        "Key":{"pk":{"S":"x"}}}}]})",
+        "ValidationException");
+  Fails("TransactWriteItems", R"({"TransactItems":[]})", "ValidationException");
+  Fails("TransactWriteItems", R"({"TransactItems":[
+        {"Put":{"TableName":"audit","Item":{"pk":{"S":"x"}}}},
+        {"Delete":{"TableName":"audit","Key":{"pk":{"S":"x"}}}}]})",
+        "ValidationException");
+  EXPECT_EQ(1u, CountItems("audit"));
+}
+
+// --- Streams ------------------------------------------------------------------
+
+TEST_F(DynamoDbApiTest, ListStreams) {
+  CreateTable("alpha", false, "KEYS_ONLY");
+  CreateTable("bravo", false, "NEW_IMAGE");
+  CreateTable("nostream");
+  rapidjson::Document d = StreamsOk("ListStreams", "{}");
+  ASSERT_EQ(2u, Size(d, "Streams"));
+  EXPECT_EQ("alpha", Str(d, "Streams.0.TableName"));
+  EXPECT_EQ(StreamArnOf("alpha"), Str(d, "Streams.0.StreamArn"));
+  EXPECT_EQ("2023-11-14T22:13:20.123", Str(d, "Streams.0.StreamLabel"));
+  EXPECT_EQ("bravo", Str(d, "Streams.1.TableName"));
+
+  d = StreamsOk("ListStreams", R"({"TableName":"bravo"})");
+  ASSERT_EQ(1u, Size(d, "Streams"));
+  EXPECT_EQ("bravo", Str(d, "Streams.0.TableName"));
+
+  d = StreamsOk("ListStreams", R"({"Limit":1})");
+  ASSERT_EQ(1u, Size(d, "Streams"));
+  std::string last = Str(d, "LastEvaluatedStreamArn");
+  EXPECT_EQ(StreamArnOf("alpha"), last);
+  d = StreamsOk("ListStreams", R"({"Limit":1,"ExclusiveStartStreamArn":")" + last + R"("})");
+  ASSERT_EQ(1u, Size(d, "Streams"));
+  EXPECT_EQ("bravo", Str(d, "Streams.0.TableName"));
+  EXPECT_FALSE(Has(d, "LastEvaluatedStreamArn"));
+}
+
+TEST_F(DynamoDbApiTest, DescribeStream) {
+  CreateTable("events", true, "NEW_AND_OLD_IMAGES");
+  Put("events", R"({"pk":{"S":"a"},"sk":{"N":"1"}})");
+  std::string arn = StreamArnOf("events");
+  rapidjson::Document d = StreamsOk("DescribeStream", R"({"StreamArn":")" + arn + R"("})");
+  EXPECT_EQ(arn, Str(d, "StreamDescription.StreamArn"));
+  EXPECT_EQ("2023-11-14T22:13:20.123", Str(d, "StreamDescription.StreamLabel"));
+  EXPECT_EQ("ENABLED", Str(d, "StreamDescription.StreamStatus"));
+  EXPECT_EQ("NEW_AND_OLD_IMAGES", Str(d, "StreamDescription.StreamViewType"));
+  EXPECT_EQ("events", Str(d, "StreamDescription.TableName"));
+  EXPECT_EQ("pk", Str(d, "StreamDescription.KeySchema.0.AttributeName"));
+  EXPECT_EQ("RANGE", Str(d, "StreamDescription.KeySchema.1.KeyType"));
+  ASSERT_EQ(1u, Size(d, "StreamDescription.Shards"));
+  std::string shard = Str(d, "StreamDescription.Shards.0.ShardId");
+  EXPECT_GE(shard.size(), 28u);
+  EXPECT_LE(shard.size(), 65u);
+  EXPECT_EQ(0u, shard.rfind("shardId-", 0));
+  std::string start =
+      Str(d, "StreamDescription.Shards.0.SequenceNumberRange.StartingSequenceNumber");
+  EXPECT_EQ(21u, start.size());
+  EXPECT_TRUE(AllDigits(start));
+  EXPECT_FALSE(Has(d, "StreamDescription.Shards.0.SequenceNumberRange.EndingSequenceNumber"));
+
+  d = StreamsOk("DescribeStream",
+                R"({"StreamArn":")" + arn + R"(","ExclusiveStartShardId":")" + shard + R"("})");
+  EXPECT_EQ(0u, Size(d, "StreamDescription.Shards"));
+
+  Ok("UpdateTable", R"({"TableName":"events","StreamSpecification":{"StreamEnabled":false}})");
+  d = StreamsOk("DescribeStream", R"({"StreamArn":")" + arn + R"("})");
+  EXPECT_EQ("DISABLED", Str(d, "StreamDescription.StreamStatus"));
+  std::string end = Str(d, "StreamDescription.Shards.0.SequenceNumberRange.EndingSequenceNumber");
+  EXPECT_EQ(21u, end.size());
+  EXPECT_GE(end, start);
+
+  Fails("DescribeStream",
+        R"({"StreamArn":"arn:aws:dynamodb:eu-west-1:123456789012:table/events/stream/)"
+        R"(2020-01-01T00:00:00.000"})",
+        "ResourceNotFoundException", true);
+  Fails("DescribeStream",
+        R"({"StreamArn":"arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/)"
+        R"(2023-11-14T22:13:20.123"})",
+        "ResourceNotFoundException", true);
+  Fails("DescribeStream", R"({"StreamArn":"arn:aws:dynamodb:short"})", "ValidationException", true);
+  Fails("DescribeStream", "{}", "ValidationException", true);
+}
+
+struct ViewCase {
+  std::string view_type;
+  bool new_image;
+  bool old_image;
+};
+
+class DynamoDbApiStreamViewTest : public DynamoDbApiTest,
+                                  public ::testing::WithParamInterface<ViewCase> {};
+
+TEST_P(DynamoDbApiStreamViewTest, InsertModifyRemove) {
+  const ViewCase& view = GetParam();
+  CreateTable("events", true, view.view_type);
+  Put("events", R"({"pk":{"S":"a"},"sk":{"N":"1"},"v":{"S":"first"}})");
+  clock_.AdvanceMs(2000);
+  Ok("UpdateItem", R"({"TableName":"events","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
+     "UpdateExpression":"SET v = :v","ExpressionAttributeValues":{":v":{"S":"second"}}})");
+  Ok("DeleteItem", R"({"TableName":"events","Key":{"pk":{"S":"a"},"sk":{"N":"1"}}})");
+
+  rapidjson::Document d = Records(Iterator("events", "TRIM_HORIZON"));
+  ASSERT_EQ(3u, Size(d, "Records"));
+  const char* names[] = {"INSERT", "MODIFY", "REMOVE"};
+  const char* new_values[] = {"first", "second", nullptr};
+  const char* old_values[] = {nullptr, "first", "second"};
+  std::set<std::string> ids;
+  std::string previous_sequence;
+  for (int i = 0; i < 3; ++i) {
+    std::string r = "Records." + std::to_string(i);
+    EXPECT_EQ(names[i], Str(d, r + ".eventName"));
+    EXPECT_EQ("1.1", Str(d, r + ".eventVersion"));
+    EXPECT_EQ("aws:dynamodb", Str(d, r + ".eventSource"));
+    EXPECT_EQ("eu-west-1", Str(d, r + ".awsRegion"));
+    ids.insert(Str(d, r + ".eventID"));
+    EXPECT_EQ(2u, Size(d, r + ".dynamodb.Keys"));
+    EXPECT_EQ("a", Str(d, r + ".dynamodb.Keys.pk.S"));
+    EXPECT_EQ("1", Str(d, r + ".dynamodb.Keys.sk.N"));
+    EXPECT_EQ(view.view_type, Str(d, r + ".dynamodb.StreamViewType"));
+    EXPECT_GE(Int(d, r + ".dynamodb.SizeBytes"), 1);
+    EXPECT_EQ((i == 0 ? kStartMs : kStartMs + 2000) / 1000,
+              Int(d, r + ".dynamodb.ApproximateCreationDateTime"));
+    std::string sequence = Str(d, r + ".dynamodb.SequenceNumber");
+    EXPECT_GE(sequence.size(), 21u);
+    EXPECT_LE(sequence.size(), 40u);
+    EXPECT_TRUE(AllDigits(sequence));
+    EXPECT_GT(sequence, previous_sequence);
+    previous_sequence = sequence;
+    bool want_new = view.new_image && new_values[i] != nullptr;
+    bool want_old = view.old_image && old_values[i] != nullptr;
+    EXPECT_EQ(want_new, Has(d, r + ".dynamodb.NewImage")) << r;
+    EXPECT_EQ(want_old, Has(d, r + ".dynamodb.OldImage")) << r;
+    if (want_new) {
+      EXPECT_EQ(new_values[i], Str(d, r + ".dynamodb.NewImage.v.S"));
+    }
+    if (want_old) {
+      EXPECT_EQ(old_values[i], Str(d, r + ".dynamodb.OldImage.v.S"));
+    }
+  }
+  EXPECT_EQ(3u, ids.size());
+  EXPECT_TRUE(Has(d, "NextShardIterator"));  // the stream is open
+}
+
+INSTANTIATE_TEST_SUITE_P(All, DynamoDbApiStreamViewTest,
+                         ::testing::Values(ViewCase{"KEYS_ONLY", false, false},
+                                           ViewCase{"NEW_IMAGE", true, false},
+                                           ViewCase{"OLD_IMAGE", false, true},
+                                           ViewCase{"NEW_AND_OLD_IMAGES", true, true}),
+                         [](const auto& info) { return info.param.view_type; });
+
+TEST_F(DynamoDbApiTest, ShardIteratorTypesAndPaging) {
+  CreateTable("events", false, "KEYS_ONLY");
+  for (int i = 0; i < 5; ++i) Put("events", R"({"pk":{"S":"k)" + std::to_string(i) + R"("}})");
+  std::string latest = Iterator("events", "LATEST");
+
+  // TRIM_HORIZON, two at a time.
+  std::vector<std::string> sequences;
+  std::string it = Iterator("events", "TRIM_HORIZON");
+  for (int call = 0; call < 5 && !it.empty(); ++call) {
+    rapidjson::Document d = Records(it, 2);
+    EXPECT_LE(Size(d, "Records"), 2u);
+    for (size_t i = 0; i < Size(d, "Records"); ++i) {
+      sequences.push_back(Str(d, "Records." + std::to_string(i) + ".dynamodb.SequenceNumber"));
+    }
+    it = Has(d, "NextShardIterator") ? Str(d, "NextShardIterator") : "";
+    if (Size(d, "Records") == 0) break;
+  }
+  ASSERT_EQ(5u, sequences.size());
+
+  // AT and AFTER a sequence number.
+  rapidjson::Document at = Records(Iterator("events", "AT_SEQUENCE_NUMBER", sequences[2]));
+  ASSERT_EQ(3u, Size(at, "Records"));
+  EXPECT_EQ(sequences[2], Str(at, "Records.0.dynamodb.SequenceNumber"));
+  rapidjson::Document after = Records(Iterator("events", "AFTER_SEQUENCE_NUMBER", sequences[2]));
+  ASSERT_EQ(2u, Size(after, "Records"));
+  EXPECT_EQ(sequences[3], Str(after, "Records.0.dynamodb.SequenceNumber"));
+
+  // LATEST saw none of the earlier records, only what came after it.
+  rapidjson::Document none = Records(latest);
+  EXPECT_EQ(0u, Size(none, "Records"));
+  Put("events", R"({"pk":{"S":"new"}})");
+  rapidjson::Document fresh = Records(Str(none, "NextShardIterator"));
+  ASSERT_EQ(1u, Size(fresh, "Records"));
+  EXPECT_EQ("new", Str(fresh, "Records.0.dynamodb.Keys.pk.S"));
+}
+
+TEST_F(DynamoDbApiTest, ShardIteratorErrors) {
+  CreateTable("events", false, "KEYS_ONLY");
+  Put("events", R"({"pk":{"S":"a"}})");
+  std::string arn = StreamArnOf("events");
+  std::string shard = ShardIdOf(arn);
+  auto body = [&](std::string_view rest) {
+    return R"({"StreamArn":")" + arn + R"(",)" + std::string(rest) + "}";
+  };
+  Fails("GetShardIterator",
+        body(R"("ShardId":")" + shard + R"(","ShardIteratorType":"AT_SEQUENCE_NUMBER")"),
+        "ValidationException", true);
+  EXPECT_NE(std::string::npos,
+            Fails("GetShardIterator",
+                  body(R"("ShardId":")" + shard +
+                       R"(","ShardIteratorType":"AT_SEQUENCE_NUMBER","SequenceNumber":"12345")"),
+                  "ValidationException", true)
+                .find("Member must have length greater than or equal to 21"));
+  Fails("GetShardIterator", body(R"("ShardId":")" + shard + R"(","ShardIteratorType":"SOMEWHERE")"),
+        "ValidationException", true);
+  Fails("GetShardIterator", body(R"("ShardId":"shard-1","ShardIteratorType":"LATEST")"),
+        "ValidationException", true);
+  Fails("GetShardIterator",
+        body(R"("ShardId":"shardId-00000000000000000000-99999999","ShardIteratorType":"LATEST")"),
+        "ResourceNotFoundException", true);
+  Fails("GetShardIterator",
+        body(R"("ShardId":")" + shard +
+             R"(","ShardIteratorType":"LATEST","SequenceNumber":"000000000000000000001")"),
+        "ValidationException", true);
+
+  Fails("GetRecords", R"({"ShardIterator":"bm90IGFuIGl0ZXJhdG9y"})", "ValidationException", true);
+  Fails("GetRecords", R"({"ShardIterator":"!!"})", "ValidationException", true);
+  Fails("GetRecords", R"({"ShardIterator":""})", "ValidationException", true);
+  std::string it = Iterator("events", "TRIM_HORIZON");
+  Fails("GetRecords", R"({"ShardIterator":")" + it + R"(","Limit":1001})", "ValidationException",
+        true);
+  Fails("GetRecords", R"({"ShardIterator":")" + it + R"(","Limit":0})", "ValidationException",
+        true);
+  rapidjson::Document d =
+      StreamsOk("GetRecords", R"({"ShardIterator":")" + it + R"(","Limit":1000})");
+  EXPECT_EQ(1u, Size(d, "Records"));
+}
+
+TEST_F(DynamoDbApiTest, TrimmedStreamIsTrimmedDataAccessException) {
+  store::TableSchema schema;
+  schema.name = "small";
+  schema.partition_key = {"pk", AttributeType::kS};
+  schema.stream = {true, store::StreamViewType::kKeysOnly, /*buffer_size=*/2};
+  ASSERT_TRUE(store_->CreateTable(schema).ok());
+  Put("small", R"({"pk":{"S":"k0"}})");
+  std::string early = Iterator("small", "AT_SEQUENCE_NUMBER", std::string(20, '0') + "1");
+  std::string horizon = Iterator("small", "TRIM_HORIZON");
+  for (int i = 1; i < 5; ++i) Put("small", R"({"pk":{"S":"k)" + std::to_string(i) + R"("}})");
+
+  std::string message = Fails("GetRecords", R"({"ShardIterator":")" + early + R"("})",
+                              "TrimmedDataAccessException", true);
+  EXPECT_FALSE(message.empty());
+  Fails("GetShardIterator",
+        R"({"StreamArn":")" + StreamArnOf("small") + R"(","ShardId":")" +
+            ShardIdOf(StreamArnOf("small")) +
+            R"(","ShardIteratorType":"AT_SEQUENCE_NUMBER","SequenceNumber":")" +
+            std::string(20, '0') + R"(1"})",
+        "TrimmedDataAccessException", true);
+
+  // A TRIM_HORIZON iterator follows the horizon: it reads what is retained.
+  rapidjson::Document d = Records(horizon);
+  ASSERT_EQ(2u, Size(d, "Records"));
+  EXPECT_EQ("k3", Str(d, "Records.0.dynamodb.Keys.pk.S"));
+  EXPECT_EQ("k4", Str(d, "Records.1.dynamodb.Keys.pk.S"));
+}
+
+TEST_F(DynamoDbApiTest, ClosedStreamsEndAndHideTruncate) {
+  CreateTable("events", false, "NEW_IMAGE");
+  Put("events", R"({"pk":{"S":"a"}})");
+  std::string arn = StreamArnOf("events");
+  std::string shard = ShardIdOf(arn);
+  Ok("DeleteTable", R"({"TableName":"events"})");
+
+  // The deleted table's stream stays readable, DISABLED, without its TRUNCATE.
+  rapidjson::Document listed = StreamsOk("ListStreams", "{}");
+  ASSERT_EQ(1u, Size(listed, "Streams"));
+  EXPECT_EQ(arn, Str(listed, "Streams.0.StreamArn"));
+  rapidjson::Document described = StreamsOk("DescribeStream", R"({"StreamArn":")" + arn + R"("})");
+  EXPECT_EQ("DISABLED", Str(described, "StreamDescription.StreamStatus"));
+  EXPECT_TRUE(
+      Has(described, "StreamDescription.Shards.0.SequenceNumberRange.EndingSequenceNumber"));
+
+  rapidjson::Document it =
+      StreamsOk("GetShardIterator", R"({"StreamArn":")" + arn + R"(","ShardId":")" + shard +
+                                        R"(","ShardIteratorType":"TRIM_HORIZON"})");
+  rapidjson::Document d = Records(Str(it, "ShardIterator"));
+  ASSERT_EQ(1u, Size(d, "Records"));
+  EXPECT_EQ("INSERT", Str(d, "Records.0.eventName"));
+  EXPECT_FALSE(Has(d, "NextShardIterator"));  // closed and read to the end
+}
+
+TEST_F(DynamoDbApiTest, ReenabledStreamShowsOnlyItsOwnRecords) {
+  CreateTable("events", false, "KEYS_ONLY");
+  Put("events", R"({"pk":{"S":"before"}})");
+  Ok("UpdateTable", R"({"TableName":"events","StreamSpecification":{"StreamEnabled":false}})");
+  std::string old_arn = StreamArnOf("events");
+  clock_.AdvanceMs(1000);
+  Ok("UpdateTable", R"({"TableName":"events","StreamSpecification":
+     {"StreamEnabled":true,"StreamViewType":"KEYS_ONLY"}})");
+  Put("events", R"({"pk":{"S":"after"}})");
+  rapidjson::Document d = Records(Iterator("events", "TRIM_HORIZON"));
+  ASSERT_EQ(1u, Size(d, "Records"));
+  EXPECT_EQ("after", Str(d, "Records.0.dynamodb.Keys.pk.S"));
+  Fails("DescribeStream", R"({"StreamArn":")" + old_arn + R"("})", "ResourceNotFoundException",
+        true);
+}
+
+}  // namespace
+}  // namespace keystone::daemon
