@@ -190,6 +190,9 @@ struct TableDescription {
 struct StreamInfo {
   std::string table;
   uint32_t table_id = 0;
+  // The table's key attributes (kept for deleted tables too).
+  KeyAttribute partition_key;
+  std::optional<KeyAttribute> sort_key;
   bool enabled = false;
   StreamViewType view_type = StreamViewType::kNewAndOldImages;
   int64_t stream_label_ms = 0;
