@@ -60,6 +60,7 @@ struct TableState {
   uint64_t oldest_sequence = 0;
   uint64_t latest_sequence = 0;
   uint64_t trimmed_through = 0;
+  uint64_t label_start_sequence = 0;
 };
 
 constexpr uint8_t kTableStateFormat = 1;
@@ -82,7 +83,7 @@ std::string EncodeTableState(const TableState& t) {
   out.push_back(t.exists ? 1 : 0);
   for (uint64_t v : {static_cast<uint64_t>(t.created_ms), static_cast<uint64_t>(t.stream_label_ms),
                      t.item_count, t.item_bytes, t.stream_count, t.stream_bytes, t.oldest_sequence,
-                     t.latest_sequence, t.trimmed_through}) {
+                     t.latest_sequence, t.trimmed_through, t.label_start_sequence}) {
     PutVarint(v, &out);
   }
   return out;
@@ -117,7 +118,7 @@ Status DecodeTableState(std::string_view in, TableState* t) {
   if (!GetVarint(&in, &t->schema.stream.buffer_size) || in.empty()) return corrupt();
   t->exists = in[0] != 0;
   in.remove_prefix(1);
-  uint64_t fields[9];
+  uint64_t fields[10];
   for (uint64_t& f : fields) {
     if (!GetVarint(&in, &f)) return corrupt();
   }
@@ -130,6 +131,7 @@ Status DecodeTableState(std::string_view in, TableState* t) {
   t->oldest_sequence = fields[6];
   t->latest_sequence = fields[7];
   t->trimmed_through = fields[8];
+  t->label_start_sequence = fields[9];
   return Status::Ok();
 }
 
@@ -1168,6 +1170,7 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     t.schema = schema;
     t.created_ms = ctx.now_ms();
     t.stream_label_ms = schema.stream.enabled ? ctx.now_ms() : 0;
+    t.label_start_sequence = ctx.sequence();
     std::string id_value = TableIdKey(t.id);
     Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
     if (!s.ok()) return ctx.env_status = s;
@@ -1211,7 +1214,10 @@ Result<TableDescription> ItemStoreImpl::UpdateStream(const std::string& name,
   TableDescription description;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
-    if (stream.enabled && !t->schema.stream.enabled) t->stream_label_ms = ctx.now_ms();
+    if (stream.enabled && !t->schema.stream.enabled) {
+      t->stream_label_ms = ctx.now_ms();
+      t->label_start_sequence = ctx.sequence();
+    }
     t->schema.stream = stream;
     ctx.MarkDirty(t);
     description = Describe(*t);
@@ -1752,8 +1758,9 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
   if (request.exclusive_start_key) {
     KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *request.exclusive_start_key, true));
     if (start.compare(0, prefix.size(), prefix) != 0) {
-      return InvalidArgument("The provided starting key is invalid: The provided key element "
-                             "does not match the query's partition key");
+      return InvalidArgument(
+          "The provided starting key is invalid: The provided key element "
+          "does not match the query's partition key");
     }
   }
   return ReadRange(t, start, begins_prefix, lower, lower_inc, upper, upper_inc,
@@ -1850,6 +1857,7 @@ StreamInfo InfoOf(const TableState& t) {
   info.enabled = t.schema.stream.enabled;
   info.view_type = t.schema.stream.view_type;
   info.stream_label_ms = t.stream_label_ms;
+  info.label_start_sequence = t.label_start_sequence;
   info.record_count = t.stream_count;
   info.record_bytes = t.stream_bytes;
   info.oldest_sequence = t.stream_count > 0 ? t.oldest_sequence : 0;
