@@ -312,7 +312,8 @@ TEST_F(QueryTest, FilterProjectionAndBeginsWith) {
   files.partition_key = {"pk", AttributeType::kS};
   files.sort_key = KeyAttribute{"path", AttributeType::kS};
   ASSERT_TRUE(store_->CreateTable(files).ok());
-  for (const char* path : {"a", "a/b", "a/c", "ab", "b", std::string("a\0x", 3).c_str()}) {
+  for (const std::string& path :
+       std::vector<std::string>{"a", "a/b", "a/c", "ab", "b", std::string("a\0x", 3)}) {
     ASSERT_TRUE(store_->Put("files", ItemBuilder().S("pk", "u").S("path", path).Build()).ok());
   }
   QueryRequest prefix;
