@@ -5,12 +5,17 @@
 // snapshot state in the position's opaque payload. Value types and free
 // functions; the functions are as thread-safe as the ItemStore they use.
 //
-// Meaning. Every stream record of the table with sequence <= `sequence` was
-// handled: published and acknowledged, filtered out, or (during a snapshot)
-// covered by a snapshot chunk. While a snapshot runs, `snapshot.last_key` is
-// the last item (in key order) whose snapshot read was acknowledged; every item
-// after it is still to be read, and stream records for keys after it are not
-// published (the snapshot chunks that read those keys will reflect them).
+// Meaning. Every stream record of the table with sequence <= `sequence` is
+// reflected in acknowledged events (or was filtered out). While a snapshot
+// runs, `sequence` stays where the stream stood when the snapshot began (0 for
+// a first snapshot) and `snapshot` says how far the snapshot got:
+// `last_key` is the last item (in key order) whose snapshot read was
+// acknowledged, and every stream record up to `snapshot.stream_sequence` for a
+// key at or before last_key is published too. Items after last_key are still
+// to be read; the chunks that read them will reflect every change to them up
+// to the chunk's sequence, so their stream records up to there are not
+// published. When the snapshot completes, `sequence` becomes the sequence the
+// last chunk was read at.
 
 #include <cstdint>
 #include <optional>
@@ -38,6 +43,15 @@ struct SnapshotProgress {
   std::optional<store::Item> last_key;
   // Stream sequence at which the chunk holding last_key was read.
   uint64_t chunk_sequence = 0;
+  // The snapshot's stream cursor (see the file comment); >= chunk_sequence.
+  uint64_t stream_sequence = 0;
+  // How far chunks were read (stored before their items are sent): the last
+  // key of the newest chunk read, or the whole table (read_to_end). Items up
+  // to here may have reached the destination even if not acknowledged; after
+  // a crash, the resumed snapshot publishes the deletes of such keys that its
+  // own chunks can no longer show.
+  std::optional<store::Item> high_water_key;
+  bool read_to_end = false;
   // Items handled so far (the next item's snapshot ordinal).
   uint64_t items = 0;
   int64_t started_ms = 0;

@@ -1,15 +1,17 @@
 #pragma once
 
-// Helpers for CDC tests: a real ItemStore in a TempDir with a FakeClock.
+// Helpers for CDC tests: a real ItemStore in a TempDir with a FakeClock,
+// source options and runtime suited to deterministic tests, and polling.
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "base/clock.h"
-#include "cdc/event_sink.h"
+#include "cdc/source.h"
 #include "lmdb_store/item_store.h"
 #include "tests/cdc/fake_sink.h"
 #include "tests/lmdb_store/store_test_util.h"
@@ -45,6 +47,51 @@ inline store::TableSchema Users(
     store::StreamViewType view = store::StreamViewType::kNewAndOldImages,
     uint64_t buffer_size = 1'000'000) {
   return store::testing::UsersSchema(view, buffer_size);
+}
+
+// Options for deterministic tests: partial batches go out at once.
+inline SourceOptions TestOptions(std::string name = "src", std::string table = "users") {
+  SourceOptions options;
+  options.name = std::move(name);
+  options.table = std::move(table);
+  options.batch_timeout_ms = 0;
+  return options;
+}
+
+// Positions are stored after every step that advances them.
+inline SourceRuntime TestRuntime(Clock* clock) {
+  SourceRuntime runtime;
+  runtime.clock = clock;
+  runtime.position_save_interval_ms = 0;
+  runtime.idle_wait_ms = 20;
+  return runtime;
+}
+
+// Calls PollOnce until `done()` or `max_steps` steps; true if done.
+inline bool PollUntil(Source& source, const std::function<bool()>& done, int max_steps = 100000) {
+  for (int i = 0; i < max_steps; ++i) {
+    if (done()) return true;
+    source.PollOnce().IgnoreError();
+  }
+  return done();
+}
+
+// Steps and acknowledges everything until the source has read and published
+// all there is (nothing pending, position at the table's newest record).
+inline bool Drain(Source& source, FakeSink& sink, store::ItemStore& store,
+                  const std::string& table = "users", int max_steps = 100000) {
+  for (int i = 0; i < max_steps; ++i) {
+    source.PollOnce().IgnoreError();
+    sink.AckAll();
+    auto info = store.GetStreamInfo(table);
+    SourceStatus status = source.GetStatus();
+    if (status.state == SourceState::kFailed) return false;
+    if (info.ok() && sink.InFlight() == 0 && status.in_flight_records == 0 &&
+        !status.snapshot_running && source.position().sequence >= info->latest_sequence) {
+      return true;
+    }
+  }
+  return false;
 }
 
 inline std::string Op(const EncodedEvent& e) { return Header(e, kHeaderOp); }

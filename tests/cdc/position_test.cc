@@ -17,18 +17,23 @@ CdcPosition SnapshotPosition() {
   CdcPosition p;
   p.source = "users-to-kafka";
   p.table = "users";
-  p.sequence = 1234567890123ull;
+  p.sequence = 1234567000000ull;
   p.snapshot.active = true;
   p.snapshot.reason = SnapshotReason::kGap;
   p.snapshot.last_key = store::ItemBuilder().S("pk", "user#42").N("sk", "-1.5").Build();
   p.snapshot.chunk_sequence = 1234567890000ull;
+  p.snapshot.stream_sequence = 1234567890100ull;
   p.snapshot.items = 77;
+  p.snapshot.high_water_key = store::ItemBuilder().S("pk", "user#99").N("sk", 3).Build();
   p.snapshot.started_ms = 1'700'000'000'123;
   return p;
 }
 
 TEST(PositionTest, PayloadRoundTripsWithAndWithoutSnapshot) {
-  for (const SnapshotProgress& in : {SnapshotProgress{}, SnapshotPosition().snapshot}) {
+  SnapshotProgress to_end = SnapshotPosition().snapshot;
+  to_end.high_water_key.reset();
+  to_end.read_to_end = true;
+  for (const SnapshotProgress& in : {SnapshotProgress{}, SnapshotPosition().snapshot, to_end}) {
     SnapshotProgress out;
     out.items = 999;  // overwritten
     ASSERT_TRUE(DecodePositionPayload(EncodePositionPayload(in), &out).ok());
