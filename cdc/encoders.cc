@@ -348,7 +348,16 @@ void AddStandardHeaders(uint64_t sequence, char op, std::string_view table, std:
   event->headers.emplace_back(kHeaderSource, std::string(source));
 }
 
-Encoder::Encoder(EncoderOptions options) : options_(std::move(options)) {
+struct Encoder::Scratch {
+  JsonBuffer buffer;
+};
+
+Encoder::~Encoder() = default;
+Encoder::Encoder(Encoder&&) noexcept = default;
+Encoder& Encoder::operator=(Encoder&&) noexcept = default;
+
+Encoder::Encoder(EncoderOptions options)
+    : scratch_(std::make_unique<Scratch>()), options_(std::move(options)) {
   envelope_name_ = options_.source + "." + options_.table + ".Envelope";
   key_schema_name_ = options_.source + "." + options_.table + ".Key";
 }
@@ -358,7 +367,8 @@ void Encoder::AddHeaders(uint64_t sequence, char op, EncodedEvent* event) const 
 }
 
 std::string Encoder::KeyJson(const Item& keys) {
-  JsonBuffer buffer;
+  JsonBuffer& buffer = scratch_->buffer;
+  buffer.Clear();
   JsonWriter w(buffer);
   if (options_.format == EventFormat::kDebezium && options_.debezium_schema) {
     w.StartObject();
@@ -424,7 +434,8 @@ void WriteSourceSchema(JsonWriter& w) {
 
 std::string Encoder::DebeziumValue(const ChangeEvent& change, int64_t now_ms) {
   const bool schema = options_.debezium_schema;
-  JsonBuffer buffer;
+  JsonBuffer& buffer = scratch_->buffer;
+  buffer.Clear();
   JsonWriter w(buffer);
   w.StartObject();
   if (schema) {
@@ -509,7 +520,8 @@ std::string Encoder::DebeziumValue(const ChangeEvent& change, int64_t now_ms) {
 }
 
 std::string Encoder::DynamoDbValue(const ChangeEvent& change) {
-  JsonBuffer buffer;
+  JsonBuffer& buffer = scratch_->buffer;
+  buffer.Clear();
   JsonWriter w(buffer);
   w.StartObject();
   WriteKey("eventID", w);

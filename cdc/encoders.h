@@ -36,6 +36,7 @@
 // Thread safety: an Encoder reuses internal buffers; use one per thread.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,9 @@ struct EncoderOptions {
 class Encoder {
  public:
   explicit Encoder(EncoderOptions options);
+  ~Encoder();
+  Encoder(Encoder&&) noexcept;
+  Encoder& operator=(Encoder&&) noexcept;
 
   // Appends the messages of `change` to *out: one, or two when a tombstone
   // follows a REMOVE (sub_index 1). `now_ms` is the envelope's ts_ms. Tokens
@@ -96,6 +100,9 @@ class Encoder {
   std::string DynamoDbValue(const ChangeEvent& change);
   void AddHeaders(uint64_t sequence, char op, EncodedEvent* event) const;
 
+  // Reused JSON buffers (defined in the .cc: rapidjson stays private).
+  struct Scratch;
+  std::unique_ptr<Scratch> scratch_;
   EncoderOptions options_;
   std::string envelope_name_;
   std::string key_schema_name_;
