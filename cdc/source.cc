@@ -203,17 +203,24 @@ void Source::Run(std::stop_token stop) {
 }
 
 void Source::Wait(Outcome outcome, const std::stop_token& stop) {
+  // Wait for the earliest timer the next step can act on; a deadline that is
+  // due but blocked (e.g. a heartbeat while acks are outstanding) must not
+  // shorten the wait, or the loop would spin.
   int64_t wait_ms = runtime_.idle_wait_ms;
   int64_t now = NowMs();
   auto until = [&](int64_t deadline) {
-    wait_ms = std::min(wait_ms, std::max<int64_t>(0, deadline - now));
+    wait_ms = std::min(wait_ms, std::max<int64_t>(1, deadline - now));
   };
-  if (!pending_.empty() && batch_started_ms_ >= 0)
+  bool active = initialized_ && !failed_ && !done_ && !paused_;
+  if (active && !pending_.empty() && !sink_full_ && batch_started_ms_ >= 0) {
     until(batch_started_ms_ + options_.batch_timeout_ms);
-  if (options_.heartbeat_interval_ms > 0) {
+  }
+  if (active && options_.heartbeat_interval_ms > 0 && caught_up_ && entries_.empty()) {
     until(last_activity_ms_ + options_.heartbeat_interval_ms);
   }
-  if (aggregator_ && aggregator_->has_open_window()) until(aggregator_->open_window_end_ms());
+  if (active && aggregator_ && aggregator_->has_open_window() && caught_up_) {
+    until(aggregator_->open_window_end_ms());
+  }
   auto ms = std::chrono::milliseconds(wait_ms);
   switch (outcome) {
     case Outcome::kContinue:
@@ -231,7 +238,9 @@ void Source::Wait(Outcome outcome, const std::stop_token& stop) {
       return;
     case Outcome::kIdle: {
       if (sink_started_ && !entries_.empty()) {
-        sink_.Poll(std::min(ms, std::chrono::milliseconds(10)));
+        // Paused or failed with events outstanding: their acks still move
+        // the position.
+        sink_.Poll(ms);
         return;
       }
       std::unique_lock<std::mutex> lock(command_mu_);
