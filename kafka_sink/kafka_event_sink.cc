@@ -283,13 +283,22 @@ struct KafkaEventSink::Impl {
 
   void Report(uint64_t token, Status status) { reports.emplace_back(token, std::move(status)); }
 
-  // Reports `p` with a permanent error and forgets it.
-  void Fail(Pending* p, Status status) {
+  // Reports event `token` with a permanent error.
+  void FailReport(uint64_t token, const cdc::EncodedEvent& e, Status status) {
     stats->events_failed_total++;
-    LogError("kafka", client_id + ": " + Describe(p->event) + " failed: " + status.message());
-    uint64_t token = p->token;
+    LogError("kafka", client_id + ": " + Describe(e) + " failed: " + status.message());
     Report(token, std::move(status));
+  }
+
+  // Reports `p` (in `pending`) with a permanent error and forgets it.
+  void Fail(Pending* p, Status status) {
+    uint64_t token = p->token;
+    FailReport(token, p->event, std::move(status));
     pending.erase(token);
+  }
+
+  static const char* CopyName(const Pending* p) {
+    return p->kind == Pending::Kind::kDeadLetter ? "dead-letter copy of" : "key-only copy of";
   }
 
   Status PermanentStatus(const Pending* p, rd_kafka_resp_err_t err, std::string_view what) {
@@ -297,11 +306,12 @@ struct KafkaEventSink::Impl {
                                     " rejected by Kafka: " + ErrorText(err));
   }
 
-  // Applies the sink's policy to a main event that failed for good with
-  // `err`; `p` is in `pending` and not held by librdkafka.
-  void ApplyPolicy(Pending* p, rd_kafka_resp_err_t err) {
-    ErrorClass cls = Classify(err);
-    if (cls == ErrorClass::kOversize) {
+  // Applies the sink's policy to a main event `p` (not held by librdkafka)
+  // that failed for good with `err`: turns it into the copy to produce (key
+  // only, or for the dead-letter topic) and returns true, or returns false
+  // with the error to report in *failure.
+  bool TransformForPolicy(Pending* p, rd_kafka_resp_err_t err, Status* failure) {
+    if (Classify(err) == ErrorClass::kOversize) {
       if (options.oversize == OversizeAction::kKeyOnly && p->event.value &&
           !p->event.value->empty()) {
         size_t bytes = p->event.value->size();
@@ -311,11 +321,10 @@ struct KafkaEventSink::Impl {
         LogWarn("kafka", client_id + ": " + Describe(p->event) + " is too large (" +
                              std::to_string(bytes) + " value bytes, " + ErrorText(err) +
                              "); publishing it key-only");
-        to_produce.push_back(p);
-        return;
+        return true;
       }
-      Fail(p, PermanentStatus(p, err, "oversize"));
-      return;
+      *failure = PermanentStatus(p, err, "oversize");
+      return false;
     }
     if (options.on_permanent_error == PermanentErrorAction::kDeadLetter) {
       std::string original_topic = p->event.topic;
@@ -328,10 +337,10 @@ struct KafkaEventSink::Impl {
       LogWarn("kafka", client_id + ": event of topic '" + original_topic + "' rejected (" +
                            p->error_text + "); sending it to dead-letter topic '" +
                            options.dead_letter_topic + "'");
-      to_produce.push_back(p);
-      return;
+      return true;
     }
-    Fail(p, PermanentStatus(p, err, "permanent failure:"));
+    *failure = PermanentStatus(p, err, "permanent failure:");
+    return false;
   }
 
   // Produces the queued copies; stops at a full queue.
@@ -347,9 +356,7 @@ struct KafkaEventSink::Impl {
         to_produce.push_front(p);
         return;
       }
-      Fail(p, PermanentStatus(p, err,
-                              p->kind == Pending::Kind::kDeadLetter ? "dead-letter copy of"
-                                                                    : "key-only copy of"));
+      Fail(p, PermanentStatus(p, err, CopyName(p)));
     }
   }
 
@@ -395,12 +402,14 @@ struct KafkaEventSink::Impl {
         continue;
       }
       if (cls != ErrorClass::kOther && !is_fatal && !resetting) {
-        if (p->kind == Pending::Kind::kMain) {
-          ApplyPolicy(p, c.err);
+        // Failed in librdkafka's queue, not in a broker's batch (e.g. an
+        // unknown topic): this event alone. Its copy is produced next.
+        Status failure;
+        if (p->kind == Pending::Kind::kMain && TransformForPolicy(p, c.err, &failure)) {
+          to_produce.push_back(p);
         } else {
-          Fail(p, PermanentStatus(p, c.err,
-                                  p->kind == Pending::Kind::kDeadLetter ? "dead-letter copy of"
-                                                                        : "key-only copy of"));
+          Fail(p,
+               p->kind == Pending::Kind::kMain ? failure : PermanentStatus(p, c.err, CopyName(p)));
         }
         continue;
       }
@@ -555,7 +564,8 @@ struct KafkaEventSink::Impl {
     if (new_topics.empty()) return;
     rd_kafka_AdminOptions_t* admin_options =
         rd_kafka_AdminOptions_new(producer.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    int timeout_ms = static_cast<int>(std::min<int64_t>(options.startup_timeout.count(), 60000));
+    int timeout_ms =
+        static_cast<int>(std::min<int64_t>(options.topic_creation_timeout.count(), 600000));
     char errstr[256] = {0};
     rd_kafka_AdminOptions_set_request_timeout(admin_options, timeout_ms, errstr, sizeof(errstr));
     rd_kafka_AdminOptions_set_operation_timeout(admin_options, timeout_ms, errstr, sizeof(errstr));
@@ -724,56 +734,71 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
   Impl::Pending* p = owned.get();
   p->token = event.token;
   p->event = std::move(event);
+  std::string identity;
+  std::optional<rd_kafka_resp_err_t> confirmed;
   if (!s.suspects.empty()) {
-    auto it = s.suspects.find(Identity(p->event));
+    identity = Identity(p->event);
+    auto it = s.suspects.find(identity);
     if (it != s.suspects.end()) {
       if (it->second.confirmed) {
-        // It failed on its own before: apply the policy without sending it
+        // It failed on its own before: the policy applies without sending it
         // to its topic again.
-        rd_kafka_resp_err_t err = it->second.err;
-        s.suspects.erase(it);
-        stats_.events_sent_total++;
-        s.pending.emplace(p->token, std::move(owned));
-        s.ApplyPolicy(p, err);
-        return Status::Ok();
-      }
-      if (!s.pending.empty()) {
+        confirmed = it->second.err;
+      } else if (!s.pending.empty()) {
         stats_.queue_full_total++;
         return Unavailable("kafka sink drains before sending a suspect event alone");
+      } else {
+        p->isolated = true;
       }
-      p->isolated = true;
     }
   }
-  rd_kafka_resp_err_t err = s.Produce(p);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    stats_.events_sent_total++;
-    if (p->isolated) {
-      s.isolating = true;
-      stats_.isolated_sends_total++;
-      LogWarn("kafka", s.client_id + ": sending suspect " + Describe(p->event) +
-                           " alone to find whether it fails on its own");
+  rd_kafka_resp_err_t err = confirmed ? *confirmed : s.Produce(p);
+  if (!confirmed) {
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      stats_.events_sent_total++;
+      if (p->isolated) {
+        s.isolating = true;
+        stats_.isolated_sends_total++;
+        LogWarn("kafka", s.client_id + ": sending suspect " + Describe(p->event) +
+                             " alone to find whether it fails on its own");
+      }
+      s.pending.emplace(p->token, std::move(owned));
+      return Status::Ok();
     }
-    s.pending.emplace(p->token, std::move(owned));
-    return Status::Ok();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      stats_.queue_full_total++;
+      return Unavailable("kafka producer queue is full; poll and send again");
+    }
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      s.fatal = true;
+      stats_.queue_full_total++;
+      return Unavailable("kafka producer failed fatally; poll and send again");
+    }
   }
-  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-    stats_.queue_full_total++;
-    return Unavailable("kafka producer queue is full; poll and send again");
-  }
-  if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    s.fatal = true;
-    stats_.queue_full_total++;
-    return Unavailable("kafka producer failed fatally; poll and send again");
-  }
-  // Rejected before it was queued (too large for message.max.bytes, unknown
-  // partition, ...): accepted, and the policy decides.
-  stats_.events_sent_total++;
-  s.pending.emplace(p->token, std::move(owned));
+  // Failed for good before anything was queued (too large for
+  // message.max.bytes, unknown partition, a confirmed culprit): the policy's
+  // copy is produced now, so that it keeps its place in the key's order.
+  Status failure;
   if (Classify(err) == ErrorClass::kOther) {
-    s.Fail(p, Internal("producing " + Describe(p->event) + ": " + ErrorText(err)));
-  } else {
-    s.ApplyPolicy(p, err);
+    failure = Internal("producing " + Describe(p->event) + ": " + ErrorText(err));
+  } else if (s.TransformForPolicy(p, err, &failure)) {
+    rd_kafka_resp_err_t copy_err = s.Produce(p);
+    if (copy_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (confirmed) s.suspects.erase(identity);
+      stats_.events_sent_total++;
+      s.pending.emplace(p->token, std::move(owned));
+      return Status::Ok();
+    }
+    if (copy_err == RD_KAFKA_RESP_ERR__QUEUE_FULL || copy_err == RD_KAFKA_RESP_ERR__FATAL) {
+      if (copy_err == RD_KAFKA_RESP_ERR__FATAL) s.fatal = true;
+      stats_.queue_full_total++;
+      return Unavailable("kafka producer cannot take the event now; poll and send again");
+    }
+    failure = s.PermanentStatus(p, copy_err, Impl::CopyName(p));
   }
+  if (confirmed) s.suspects.erase(identity);
+  stats_.events_sent_total++;
+  s.FailReport(p->token, p->event, std::move(failure));
   return Status::Ok();
 }
 

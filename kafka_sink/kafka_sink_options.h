@@ -81,6 +81,9 @@ struct KafkaSinkOptions {
   // tails (exactly-once) and creating topics. Start fails with kUnavailable
   // past it; after a recreation the sink retries.
   std::chrono::milliseconds startup_timeout{30000};
+  // How long Start waits for CreateTopics. A broker without a reachable
+  // controller (librdkafka's mock cluster) makes it wait the whole time.
+  std::chrono::milliseconds topic_creation_timeout{10000};
   // How long a producer recreation waits for requests already sent to the
   // brokers to be answered before it abandons them.
   std::chrono::milliseconds reset_drain_timeout{5000};

@@ -26,6 +26,9 @@ inline KafkaSinkOptions SinkOptionsForSource(const KafkaOptions& kafka,
   o.client_id = kafka.client_id;
   o.source_name = source.name;
   o.topic_creation = kafka.topic_creation;
+  // The embedded broker (librdkafka's mock cluster) has no CreateTopics; it
+  // creates topics on first use.
+  if (IsEmbedded(kafka)) o.topic_creation.create_topics = false;
   o.delivery = source.delivery == cdc::DeliveryMode::kExactlyOnce ? SinkDelivery::kExactlyOnce
                                                                   : SinkDelivery::kAtLeastOnce;
   if (source.on_permanent_error == cdc::PermanentErrorPolicy::kDeadLetter) {
