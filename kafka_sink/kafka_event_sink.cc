@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
@@ -129,6 +131,8 @@ struct KafkaEventSink::Impl {
     bool isolated = false;
     // The error that sent the event to the dead-letter topic.
     std::string error_text;
+    // Its place in `pending`.
+    std::list<Pending>::iterator self;
   };
 
   struct Completion {
@@ -153,8 +157,13 @@ struct KafkaEventSink::Impl {
 
   HandlePtr producer;
   std::unordered_map<std::string, TopicPtr> topic_handles;  // of `producer`
+  // The last handle used: a source publishes mostly to one topic.
+  const std::string* last_topic_name = nullptr;
+  rd_kafka_topic_t* last_topic = nullptr;
 
-  std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending;
+  // Accepted and unreported, in Send order; librdkafka's opaque points at
+  // the element (list nodes do not move).
+  std::list<Pending> pending;
   std::deque<Pending*> to_produce;  // copies (dead letter, key only) not yet produced
   std::vector<std::pair<uint64_t, Status>> reports;  // decided, not yet dispatched
   std::vector<Completion> completions;               // filled by the report callback
@@ -228,18 +237,28 @@ struct KafkaEventSink::Impl {
     // Nothing may linger: destroy would otherwise wait for queued messages.
     rd_kafka_purge(producer.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
                                        RD_KAFKA_PURGE_F_NON_BLOCKING);
-    topic_handles.clear();
+    DropTopicHandles();
     producer.reset();
     completions.clear();
   }
 
   rd_kafka_topic_t* TopicHandle(const std::string& name) {
+    if (last_topic != nullptr && *last_topic_name == name) return last_topic;
     auto it = topic_handles.find(name);
-    if (it != topic_handles.end()) return it->second.get();
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(producer.get(), name.c_str(), nullptr);
-    if (rkt == nullptr) return nullptr;
-    topic_handles.emplace(name, TopicPtr(rkt));
-    return rkt;
+    if (it == topic_handles.end()) {
+      rd_kafka_topic_t* rkt = rd_kafka_topic_new(producer.get(), name.c_str(), nullptr);
+      if (rkt == nullptr) return nullptr;
+      it = topic_handles.emplace(name, TopicPtr(rkt)).first;
+    }
+    last_topic_name = &it->first;
+    last_topic = it->second.get();
+    return last_topic;
+  }
+
+  void DropTopicHandles() {
+    last_topic = nullptr;
+    last_topic_name = nullptr;
+    topic_handles.clear();
   }
 
   bool ProducerFatal() {
@@ -283,6 +302,12 @@ struct KafkaEventSink::Impl {
 
   void Report(uint64_t token, Status status) { reports.emplace_back(token, std::move(status)); }
 
+  // Moves the one element of `staged` to the end of `pending`.
+  void Accept(std::list<Pending>& staged) {
+    pending.splice(pending.end(), staged);
+    pending.back().self = std::prev(pending.end());
+  }
+
   // Reports event `token` with a permanent error.
   void FailReport(uint64_t token, const cdc::EncodedEvent& e, Status status) {
     stats->events_failed_total++;
@@ -292,9 +317,8 @@ struct KafkaEventSink::Impl {
 
   // Reports `p` (in `pending`) with a permanent error and forgets it.
   void Fail(Pending* p, Status status) {
-    uint64_t token = p->token;
-    FailReport(token, p->event, std::move(status));
-    pending.erase(token);
+    FailReport(p->token, p->event, std::move(status));
+    pending.erase(p->self);
   }
 
   static const char* CopyName(const Pending* p) {
@@ -384,9 +408,8 @@ struct KafkaEventSink::Impl {
           isolating = false;
           suspects.erase(Identity(p->event));
         }
-        uint64_t token = p->token;
-        Report(token, Status::Ok());
-        pending.erase(token);
+        Report(p->token, Status::Ok());
+        pending.erase(p->self);
         continue;
       }
       ErrorClass cls = Classify(c.err);
@@ -440,13 +463,13 @@ struct KafkaEventSink::Impl {
       rd_kafka_purge(producer.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
       rd_kafka_poll(producer.get(), 0);
       ProcessCompletions(/*resetting=*/true);
-      topic_handles.clear();
+      DropTopicHandles();
       producer.reset();
       completions.clear();
     }
     std::vector<uint64_t> tokens;
     tokens.reserve(pending.size());
-    for (const auto& [token, p] : pending) tokens.push_back(token);
+    for (const Pending& p : pending) tokens.push_back(p.token);
     std::sort(tokens.begin(), tokens.end());
     for (uint64_t token : tokens) {
       stats->events_reset_total++;
@@ -730,8 +753,10 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
       return Status::Ok();
     }
   }
-  auto owned = std::make_unique<Impl::Pending>();
-  Impl::Pending* p = owned.get();
+  // Built in a list of its own and spliced into `pending` (no copy, no
+  // allocation) once accepted.
+  std::list<Impl::Pending> owned(1);
+  Impl::Pending* p = &owned.front();
   p->token = event.token;
   p->event = std::move(event);
   std::string identity;
@@ -762,7 +787,7 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
         LogWarn("kafka", s.client_id + ": sending suspect " + Describe(p->event) +
                              " alone to find whether it fails on its own");
       }
-      s.pending.emplace(p->token, std::move(owned));
+      s.Accept(owned);
       return Status::Ok();
     }
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -786,7 +811,7 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
     if (copy_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (confirmed) s.suspects.erase(identity);
       stats_.events_sent_total++;
-      s.pending.emplace(p->token, std::move(owned));
+      s.Accept(owned);
       return Status::Ok();
     }
     if (copy_err == RD_KAFKA_RESP_ERR__QUEUE_FULL || copy_err == RD_KAFKA_RESP_ERR__FATAL) {
