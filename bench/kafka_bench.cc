@@ -248,17 +248,18 @@ PhaseResult RunSink(const std::string& bootstrap, const std::string& topic, uint
       std::fprintf(stderr, "sink start: %s\n", started.ToString().c_str());
       std::exit(1);
     }
-    std::string key, value, seq;
+    std::string seq;
     uint64_t sent = 0;
     while (listener.ok + listener.failed < events) {
       uint64_t batch_end = std::min(events, sent + kBatch);
       while (sent < batch_end && sent - (listener.ok + listener.failed) < window) {
+        // Encoded straight into the event, as a source would.
         cdc::EncodedEvent e;
-        Encode(sent, &key, &value, &seq);
+        e.key.emplace();
+        e.value.emplace();
+        Encode(sent, &*e.key, &*e.value, &seq);
         e.token = sent + 1;
         e.topic = topic;
-        e.key = key;
-        e.value = value;
         e.sequence = sent + 1;
         e.headers = {{cdc::kHeaderSequence, seq},
                      {cdc::kHeaderOp, "u"},

@@ -167,6 +167,8 @@ struct KafkaEventSink::Impl {
   std::deque<Pending*> to_produce;  // copies (dead letter, key only) not yet produced
   std::vector<std::pair<uint64_t, Status>> reports;  // decided, not yet dispatched
   std::vector<Completion> completions;               // filled by the report callback
+  std::vector<std::pair<uint64_t, Status>> reports_spare;
+  std::vector<Completion> completions_spare;
 
   std::unordered_map<std::string, Suspect> suspects;
   bool isolating = false;
@@ -387,7 +389,9 @@ struct KafkaEventSink::Impl {
   // ---- delivery reports ----
 
   void ProcessCompletions(bool resetting) {
-    std::vector<Completion> batch;
+    // Double-buffered so that both vectors keep their capacity.
+    std::vector<Completion>& batch = completions_spare;
+    batch.clear();
     batch.swap(completions);
     bool is_fatal = ProducerFatal();
     for (const Completion& c : batch) {
@@ -632,9 +636,12 @@ struct KafkaEventSink::Impl {
 
   void Dispatch() {
     while (!reports.empty()) {
-      std::vector<std::pair<uint64_t, Status>> batch;
+      // Double-buffered (the listener may Send, which may add reports).
+      std::vector<std::pair<uint64_t, Status>>& batch = reports_spare;
+      batch.clear();
       batch.swap(reports);
       for (const auto& [token, status] : batch) listener->OnDelivered(token, status);
+      batch.clear();
     }
   }
 
