@@ -63,9 +63,13 @@ const KeyList kTopKeys = {"data_dir", "sync",    "map_size", "stream_retention",
                           "tables",   "kafka",   "sources"};
 const KeyList kMapSizeKeys = {"initial", "max"};
 const KeyList kRetentionKeys = {"pin_max_records", "pin_max_bytes"};
-const KeyList kHttpKeys = {
-    "listen", "max_body_bytes", "worker_threads", "request_timeout_ms", "keep_alive_max_count",
-    "tls"};
+const KeyList kHttpKeys = {"listen",
+                           "max_body_bytes",
+                           "worker_threads",
+                           "max_connections",
+                           "request_timeout_ms",
+                           "keep_alive_max_count",
+                           "tls"};
 const KeyList kTlsKeys = {"cert_file", "key_file"};
 const KeyList kMetricsKeys = {"listen", "enabled"};
 const KeyList kAuthKeys = {"access_keys", "region"};
@@ -790,6 +794,9 @@ class ConfigParser {
     if (const Value* x = f.Find("worker_threads")) {
       KS_RETURN_IF_ERROR(Int(*x, 1, 1024, &http->worker_threads));
     }
+    if (const Value* x = f.Find("max_connections")) {
+      KS_RETURN_IF_ERROR(Int(*x, 1, 100'000, &http->max_connections));
+    }
     if (const Value* x = f.Find("request_timeout_ms")) {
       KS_RETURN_IF_ERROR(Int(*x, 1, 3'600'000, &http->request_timeout_ms));
     }
@@ -1428,6 +1435,7 @@ std::string PrintConfig(const DaemonOptions& o) {
   PutStr(out, "listen", o.http.listen);
   PutSize(out, "max_body_bytes", o.http.max_body_bytes);
   PutNum(out, "worker_threads", o.http.worker_threads);
+  PutNum(out, "max_connections", o.http.max_connections);
   PutNum(out, "request_timeout_ms", o.http.request_timeout_ms);
   PutNum(out, "keep_alive_max_count", o.http.keep_alive_max_count);
   if (o.http.tls) {

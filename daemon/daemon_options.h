@@ -34,8 +34,15 @@ struct HttpOptions {
   std::string listen = "127.0.0.1:8000";
   // Largest request body accepted (413 beyond), [1KiB, 1GiB].
   uint64_t max_body_bytes = 16ull << 20;
-  // Threads serving requests, [1, 1024].
+  // Requests executed at once, [1, 1024]: the bounded pool of API work
+  // (store reads and writes). More requests wait for a slot, up to
+  // request_timeout_ms, then fail with 503 (SDKs retry it).
   uint32_t worker_threads = 8;
+  // Connections served at once, [1, 100000]. Each open connection (idle
+  // keep-alive ones included, until they time out) holds one I/O thread;
+  // further connections wait in the accept queue. Keep it well above the
+  // number of clients' pooled connections.
+  uint32_t max_connections = 512;
   // A request not answered within this fails with a 5xx, [1, 3600000] ms.
   uint32_t request_timeout_ms = 30000;
   // Requests served on one kept-alive connection before it is closed,

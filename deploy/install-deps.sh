@@ -11,9 +11,14 @@ packages=(
   liblmdb-dev librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev rapidjson-dev libcli11-dev libspdlog-dev libfmt-dev libsystemd-dev
   libxxhash-dev libssl-dev zlib1g-dev libbenchmark-dev
-  # test peers
-  kcat python3 python3-kafka python3-boto3 awscli prometheus lmdb-utils procps
+  # test peers (openssl makes test certificates; systemd-analyze checks the unit)
+  kcat python3 python3-kafka python3-boto3 awscli prometheus lmdb-utils procps openssl systemd
+  # benchmark baseline: dynalite runs on node (bench/http_bench.sh installs it with npm)
+  nodejs
 )
+# Debian's nodejs comes without npm; NodeSource's includes it (and conflicts
+# with Debian's npm package).
+if ! command -v npm >/dev/null; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

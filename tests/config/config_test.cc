@@ -153,6 +153,7 @@ sources:
   EXPECT_EQ("127.0.0.1:8000", o.http.listen);
   EXPECT_EQ(16u << 20, o.http.max_body_bytes);
   EXPECT_EQ(8u, o.http.worker_threads);
+  EXPECT_EQ(512u, o.http.max_connections);
   EXPECT_EQ(30000u, o.http.request_timeout_ms);
   EXPECT_FALSE(o.http.tls.has_value());
   EXPECT_EQ("127.0.0.1:9464", o.metrics.listen);
@@ -209,6 +210,7 @@ http:
   listen: "[::1]:8443"
   max_body_bytes: 1048576
   worker_threads: 4
+  max_connections: 64
   request_timeout_ms: 1500
   keep_alive_max_count: 0
   tls: {cert_file: /etc/keystone/cert.pem, key_file: /etc/keystone/key.pem}
@@ -299,6 +301,7 @@ DaemonOptions FullConfigOptions() {
   o.http.listen = "[::1]:8443";
   o.http.max_body_bytes = 1 << 20;
   o.http.worker_threads = 4;
+  o.http.max_connections = 64;
   o.http.request_timeout_ms = 1500;
   o.http.keep_alive_max_count = 0;
   o.http.tls = daemon::TlsOptions{"/etc/keystone/cert.pem", "/etc/keystone/key.pem"};
@@ -491,8 +494,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "sources)"},
         ErrorCase{"UnknownNestedKey", "http:\n  lisen: 127.0.0.1:80\n",
                   "keystoned.yaml:2:3: http: unknown key 'lisen' (expected one of: listen, "
-                  "max_body_bytes, worker_threads, request_timeout_ms, keep_alive_max_count, "
-                  "tls)"},
+                  "max_body_bytes, worker_threads, max_connections, request_timeout_ms, "
+                  "keep_alive_max_count, tls)"},
         ErrorCase{"DuplicateKey", "sync: full\nsync: nosync\n",
                   "keystoned.yaml:2:1: duplicate key 'sync' (first at line 1)"},
         ErrorCase{"NonStringKey", "[a, b]: 1\n", "keystoned.yaml:1:1: keys must be strings"},
@@ -511,6 +514,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "keystoned.yaml:1:20: metrics.enabled: must be true or false"},
         ErrorCase{"IntegerOutOfRange", "http: {worker_threads: 0}\n",
                   "keystoned.yaml:1:24: http.worker_threads: must be an integer in [1, 1024]"},
+        ErrorCase{"ConnectionsOutOfRange", "http: {max_connections: 0}\n",
+                  "keystoned.yaml:1:25: http.max_connections: must be an integer in [1, 100000]"},
         ErrorCase{"NotAnInteger", "http: {worker_threads: eight}\n",
                   "keystoned.yaml:1:24: http.worker_threads: must be an integer in [1, 1024]"},
         ErrorCase{"FractionForInteger", "http: {request_timeout_ms: 1.5}\n",

@@ -1,0 +1,261 @@
+#include "daemon/daemon.h"
+
+#include <mutex>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "daemon/dynamodb_api.h"
+#include "daemon/http_server.h"
+#include "daemon/logging.h"
+#include "daemon/metrics.h"
+
+#ifndef KEYSTONE_VERSION
+#define KEYSTONE_VERSION "0.0.0"
+#endif
+
+namespace keystone::daemon {
+namespace {
+
+constexpr std::string_view kComponent = "keystoned";
+
+std::string DescribeKey(const store::KeyAttribute& key) {
+  return key.name + " (" + std::string(store::AttributeTypeName(key.type)) + ")";
+}
+
+std::string DescribeKeys(const store::TableSchema& schema) {
+  std::string out = "partition key " + DescribeKey(schema.partition_key);
+  out += schema.sort_key ? ", sort key " + DescribeKey(*schema.sort_key) : ", no sort key";
+  return out;
+}
+
+std::string DescribeStream(const store::StreamConfig& stream) {
+  if (!stream.enabled) return "disabled";
+  return std::string(store::StreamViewTypeName(stream.view_type)) + ", buffer_size " +
+         std::to_string(stream.buffer_size);
+}
+
+bool SameStream(const store::StreamConfig& a, const store::StreamConfig& b) {
+  if (a.enabled != b.enabled) return false;
+  return !a.enabled || (a.view_type == b.view_type && a.buffer_size == b.buffer_size);
+}
+
+void WarnAboutSources(const DaemonOptions& options) {
+  if (options.sources.empty()) return;
+  std::string names;
+  for (const auto& s : options.sources) names += (names.empty() ? "" : ", ") + s.name;
+  LogWarn(kComponent, std::to_string(options.sources.size()) + " CDC source(s) configured (" +
+                          names +
+                          ") but this build does not run sources yet; the change streams are "
+                          "kept and served over the DynamoDB Streams API");
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ReconcileTables(store::ItemStore& store,
+                                                 const std::vector<store::TableSchema>& tables) {
+  std::vector<std::string> changes;
+  for (const store::TableSchema& want : tables) {
+    Result<store::TableDescription> have = store.DescribeTable(want.name);
+    if (have.status().code() == StatusCode::kNotFound) {
+      Status created = store.CreateTable(want);
+      if (!created.ok()) return created.WithContext("creating table '" + want.name + "'");
+      changes.push_back("created table '" + want.name + "' (" + DescribeKeys(want) + "; stream " +
+                        DescribeStream(want.stream) + ")");
+      continue;
+    }
+    if (!have.ok()) return have.status().WithContext("describing table '" + want.name + "'");
+    const store::TableSchema& got = have->schema;
+    if (got.partition_key != want.partition_key || got.sort_key != want.sort_key) {
+      return FailedPrecondition("table '" + want.name + "' exists with " + DescribeKeys(got) +
+                                " but the config asks for " + DescribeKeys(want) +
+                                "; change the config or delete the table");
+    }
+    if (!SameStream(got.stream, want.stream)) {
+      Result<store::TableDescription> updated = store.UpdateStream(want.name, want.stream);
+      if (!updated.ok()) {
+        return updated.status().WithContext("updating the stream of table '" + want.name + "'");
+      }
+      changes.push_back("table '" + want.name + "': stream changed from " +
+                        DescribeStream(got.stream) + " to " + DescribeStream(want.stream));
+    }
+  }
+  return changes;
+}
+
+std::vector<std::string> SectionsNeedingRestart(const DaemonOptions& a, const DaemonOptions& b) {
+  std::vector<std::string> out;
+  if (a.store.path != b.store.path) out.push_back("data_dir");
+  if (a.store.sync != b.store.sync) out.push_back("sync");
+  if (a.store.initial_map_size != b.store.initial_map_size ||
+      a.store.max_map_size != b.store.max_map_size) {
+    out.push_back("map_size");
+  }
+  if (a.store.pin_max_records != b.store.pin_max_records ||
+      a.store.pin_max_bytes != b.store.pin_max_bytes) {
+    out.push_back("stream_retention");
+  }
+  if (!(a.http == b.http)) out.push_back("http");
+  if (!(a.metrics == b.metrics)) out.push_back("metrics");
+  if (!(a.auth == b.auth)) out.push_back("auth");
+  if (!(a.kafka == b.kafka)) out.push_back("kafka");
+  if (!(a.sources == b.sources)) out.push_back("sources");
+  return out;
+}
+
+class Daemon::Impl {
+ public:
+  explicit Impl(DaemonOptions options) : options_(std::move(options)) {}
+
+  ~Impl() { Stop(); }
+
+  Status Start() {
+    options_.store.clock = SystemClock::Default();
+    auto store = store::ItemStore::Open(options_.store);
+    if (!store.ok())
+      return store.status().WithContext("opening the store at " + options_.store.path);
+    store_ = std::move(store).value();
+    LogInfo(kComponent, "store open at " + options_.store.path +
+                            (options_.store.sync ? " (sync: full)" : " (sync: nosync)"));
+
+    KS_ASSIGN_OR_RETURN(std::vector<std::string> changes,
+                        ReconcileTables(*store_, options_.tables));
+    for (const std::string& c : changes) LogInfo(kComponent, c);
+    WarnAboutSources(options_);
+
+    DynamoDbApiOptions api_options;
+    api_options.region = options_.auth.region;
+    api_ = std::make_unique<DynamoDbApi>(*store_, api_options);
+
+    MetricsServerOptions metrics_options;
+    metrics_options.metrics = options_.metrics;
+    metrics_options.version = KEYSTONE_VERSION;
+    auto metrics = Metrics::Start(metrics_options, store_.get());
+    if (!metrics.ok()) return metrics.status();
+    metrics_ = std::move(metrics).value();
+
+    HttpServerOptions http_options;
+    http_options.http = options_.http;
+    http_options.auth = options_.auth;
+    auto http =
+        HttpServer::Start(http_options, *api_, metrics_.get(), [this] { return Healthy(); });
+    if (!http.ok()) return http.status();
+    http_ = std::move(http).value();
+
+    LogInfo(kComponent,
+            "DynamoDB API listening on " + http_->url() +
+                (options_.auth.access_keys.empty()
+                     ? " (no access keys configured: any signature is accepted)"
+                     : " (SigV4 required, " + std::to_string(options_.auth.access_keys.size()) +
+                           " access key(s), region " + options_.auth.region + ")"));
+    if (!metrics_->address().empty()) {
+      LogInfo(kComponent, "metrics on http://" + metrics_->address() + "/metrics");
+    } else {
+      LogInfo(kComponent, "metrics exposition disabled");
+    }
+    return Status::Ok();
+  }
+
+  void Reload(const DaemonOptions& next_in) {
+    DaemonOptions next = next_in;
+    next.store.clock = options_.store.clock;
+    if (!(next.logging == options_.logging)) {
+      InstallLogging(next.logging);
+      LogInfo(kComponent, "logging: level " + std::string(LogLevelName(next.logging.level)) +
+                              ", format " + std::string(LogFormatName(next.logging.format)));
+    }
+    Result<std::vector<std::string>> changes = ReconcileTables(*store_, next.tables);
+    if (changes.ok()) {
+      for (const std::string& c : *changes) LogInfo(kComponent, c);
+      if (changes->empty() && next.tables == options_.tables) {
+        LogInfo(kComponent, "tables unchanged");
+      }
+    } else {
+      LogError(kComponent, "reload: " + changes.status().message());
+    }
+    for (const store::TableSchema& old : options_.tables) {
+      bool kept = false;
+      for (const store::TableSchema& t : next.tables) kept = kept || t.name == old.name;
+      if (!kept) {
+        LogInfo(kComponent, "table '" + old.name +
+                                "' is no longer in the config; it stays in the store "
+                                "(DeleteTable removes it)");
+      }
+    }
+    std::vector<std::string> restart = SectionsNeedingRestart(options_, next);
+    if (!restart.empty()) {
+      std::string list;
+      for (const std::string& s : restart) list += (list.empty() ? "" : ", ") + s;
+      LogWarn(kComponent, "changed config section(s) " + list +
+                              " take effect after a restart; running with the previous values");
+    }
+    // Keep what runs: the sections needing a restart keep their old values.
+    options_.tables = next.tables;
+    options_.logging = next.logging;
+    if (!(next.sources == options_.sources)) WarnAboutSources(next);
+  }
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    // The metrics exposer takes a while to stop; stop it alongside the HTTP
+    // drain. Both must be done before the store closes.
+    std::thread metrics_stop([this] {
+      if (metrics_) metrics_->Stop();
+    });
+    if (http_) {
+      http_->Stop();
+      LogInfo(kComponent, "HTTP listener stopped; in-flight requests finished");
+    }
+    metrics_stop.join();
+    http_.reset();
+    api_.reset();
+    if (store_) {
+      store_.reset();
+      LogInfo(kComponent, "store closed");
+    }
+    metrics_.reset();
+  }
+
+  bool Healthy() const { return !stopping_ && store_ != nullptr && http_ && http_->healthy(); }
+
+  std::string http_url() const { return http_ ? http_->url() : ""; }
+  std::string metrics_address() const { return metrics_ ? metrics_->address() : ""; }
+  const DaemonOptions& options() const { return options_; }
+
+ private:
+  DaemonOptions options_;
+  std::unique_ptr<store::ItemStore> store_;
+  std::unique_ptr<DynamoDbApi> api_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<HttpServer> http_;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+  std::atomic<bool> stopping_{false};
+};
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() { Stop(); }
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  Status started = impl->Start();
+  if (!started.ok()) {
+    impl->Stop();
+    return started;
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+void Daemon::Reload(const DaemonOptions& next) { impl_->Reload(next); }
+void Daemon::Stop() {
+  if (impl_) impl_->Stop();
+}
+bool Daemon::Healthy() const { return impl_->Healthy(); }
+std::string Daemon::http_url() const { return impl_->http_url(); }
+std::string Daemon::metrics_address() const { return impl_->metrics_address(); }
+const DaemonOptions& Daemon::options() const { return impl_->options(); }
+
+}  // namespace keystone::daemon

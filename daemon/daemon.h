@@ -1,0 +1,77 @@
+#pragma once
+
+// Daemon: keystoned's components wired together from a DaemonOptions — the
+// store (with the configured tables), the DynamoDB API, the HTTP server and
+// the metrics exposition — with start, reload and stop. Signals, systemd
+// notification and the command line live in keystoned_main.cc.
+//
+// CDC sources (the `sources` and `kafka` sections) are parsed and kept, but
+// this build does not run them yet: Start logs one warning when any are
+// configured.
+//
+// Thread safety: Start, Reload and Stop from one thread (the main loop);
+// Healthy() and the accessors from any.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "daemon/daemon_options.h"
+#include "lmdb_store/item_store.h"
+
+namespace keystone::daemon {
+
+// Makes the store's tables match `tables`: creates the missing ones and
+// applies stream configuration differences (UpdateStream). A table that
+// exists with a different key schema is kFailedPrecondition naming the table,
+// both schemas and what to do; no table after it is touched. Tables not in
+// `tables` are left alone. Returns one line per change made, for the log.
+Result<std::vector<std::string>> ReconcileTables(store::ItemStore& store,
+                                                 const std::vector<store::TableSchema>& tables);
+
+// The sections that differ between `before` and `after` and that take effect
+// only after a restart ("http", "auth", "data_dir", ...). Tables and logging
+// are applied by Reload and not listed.
+std::vector<std::string> SectionsNeedingRestart(const DaemonOptions& before,
+                                                const DaemonOptions& after);
+
+class Daemon {
+ public:
+  // Opens the store, reconciles the tables, binds the HTTP and metrics
+  // listeners. Errors name what failed ("opening the store at ./data: ...",
+  // "cannot listen on 127.0.0.1:8000: Address already in use"); nothing is
+  // left running then.
+  [[nodiscard]] static Result<std::unique_ptr<Daemon>> Start(DaemonOptions options);
+
+  // Stops (see Stop()).
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Applies what can change while running — tables (created, stream changes
+  // applied) and logging — and logs every other section that changed as
+  // needing a restart. A reconciliation error is logged; the daemon keeps
+  // running with what it has.
+  void Reload(const DaemonOptions& next);
+
+  // Stops accepting requests, finishes those in progress, stops metrics and
+  // closes the store. Idempotent.
+  void Stop();
+
+  // The store is open and the HTTP listener runs.
+  bool Healthy() const;
+
+  // The effective addresses: "http://127.0.0.1:8000" and "127.0.0.1:9464"
+  // (empty when metrics are disabled).
+  std::string http_url() const;
+  std::string metrics_address() const;
+  const DaemonOptions& options() const;
+
+ private:
+  class Impl;
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keystone::daemon

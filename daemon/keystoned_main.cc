@@ -1,0 +1,247 @@
+// keystoned: the Keystone daemon. Loads the config, starts the Daemon, tells
+// systemd when it is ready and that it is alive, and turns signals into
+// actions on its main loop:
+//
+//   SIGTERM, SIGINT  stop accepting, finish in-flight requests, close the
+//                    store, exit 0 (or 1 if that takes longer than
+//                    kShutdownTimeout).
+//   SIGHUP           reload the config file and apply what can change.
+//
+// The signals are blocked in every thread and read from a signalfd by the
+// main loop, so that no work happens in a signal handler.
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "base/log.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "daemon/logging.h"
+
+#ifndef KEYSTONE_VERSION
+#define KEYSTONE_VERSION "0.0.0"
+#endif
+
+namespace keystone::daemon {
+namespace {
+
+constexpr std::string_view kComponent = "keystoned";
+// Longest a shutdown may take: socket timeouts (10 s), idle keep-alive
+// (5 s) and a margin for the longest operation.
+constexpr auto kShutdownTimeout = std::chrono::seconds(30);
+
+struct CommandLine {
+  std::string config_path;
+  std::string check_config_path;
+  bool print_config = false;
+  std::string log_format;  // empty: from the config
+};
+
+Result<DaemonOptions> LoadOptions(const CommandLine& cl) {
+  Result<DaemonOptions> options = cl.config_path.empty() ? config::ParseConfig("", "(defaults)")
+                                                         : config::LoadConfigFile(cl.config_path);
+  if (!options.ok()) return options;
+  if (!cl.log_format.empty()) {
+    LogFormat format;
+    if (!ParseLogFormat(cl.log_format, &format)) {
+      return InvalidArgument("--log-format must be text or json");
+    }
+    options->logging.format = format;
+  }
+  return options;
+}
+
+void Notify(const std::string& state) {
+  // sd_notify does nothing without NOTIFY_SOCKET; checked anyway so that the
+  // intent is visible.
+  if (std::getenv("NOTIFY_SOCKET") == nullptr) return;
+  int rc = sd_notify(0, state.c_str());
+  if (rc < 0) LogWarn(kComponent, "sd_notify failed: " + std::string(std::strerror(-rc)));
+}
+
+// Exits the process if a shutdown runs past kShutdownTimeout. Acknowledged
+// writes are durable already; this only bounds how long a stuck client can
+// delay the exit.
+class ShutdownDeadline {
+ public:
+  ShutdownDeadline() {
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_for(lock, kShutdownTimeout, [&] { return done_; })) {
+        LogError(kComponent, "shutdown took longer than " +
+                                 std::to_string(kShutdownTimeout.count()) + " s; exiting now");
+        std::_Exit(1);
+      }
+    });
+  }
+  ~ShutdownDeadline() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+int Run(const CommandLine& cl) {
+  // Block the signals before any thread starts so that every thread inherits
+  // the mask and only the signalfd sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+  if (sfd < 0) {
+    std::fprintf(stderr, "keystoned: signalfd: %s\n", std::strerror(errno));
+    return 1;
+  }
+
+  Result<DaemonOptions> options = LoadOptions(cl);
+  if (!options.ok()) {
+    std::fprintf(stderr, "keystoned: %s\n", options.status().message().c_str());
+    return 1;
+  }
+  InstallLogging(options->logging);
+  LogInfo(kComponent,
+          "keystoned " KEYSTONE_VERSION " starting (pid " + std::to_string(getpid()) + ", config " +
+              (cl.config_path.empty() ? std::string("defaults") : cl.config_path) + ")");
+
+  Result<std::unique_ptr<Daemon>> started = Daemon::Start(*options);
+  if (!started.ok()) {
+    LogError(kComponent, "cannot start: " + started.status().message());
+    return 1;
+  }
+  std::unique_ptr<Daemon> daemon = std::move(started).value();
+  Notify("READY=1\nSTATUS=serving " + daemon->http_url());
+  LogInfo(kComponent, "ready");
+
+  uint64_t watchdog_usec = 0;
+  int timeout_ms = -1;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    timeout_ms = static_cast<int>(std::max<uint64_t>(1, watchdog_usec / 2 / 1000));
+    LogInfo(kComponent, "systemd watchdog every " + std::to_string(timeout_ms) + " ms");
+    Notify("WATCHDOG=1");
+  }
+
+  bool unhealthy_logged = false;
+  for (;;) {
+    pollfd p{sfd, POLLIN, 0};
+    int ready = poll(&p, 1, timeout_ms);
+    if (ready < 0 && errno != EINTR) {
+      LogError(kComponent, std::string("poll: ") + std::strerror(errno));
+      break;
+    }
+    if (ready == 0 || (p.revents & POLLIN) == 0) {
+      if (timeout_ms > 0) {
+        if (daemon->Healthy()) {
+          Notify("WATCHDOG=1");
+          unhealthy_logged = false;
+        } else if (!unhealthy_logged) {
+          LogWarn(kComponent, "unhealthy: not sending the watchdog keep-alive");
+          unhealthy_logged = true;
+        }
+      }
+      continue;
+    }
+    signalfd_siginfo info{};
+    if (read(sfd, &info, sizeof(info)) != static_cast<ssize_t>(sizeof(info))) continue;
+    if (info.ssi_signo == SIGHUP) {
+      LogInfo(kComponent, "SIGHUP: reloading " +
+                              (cl.config_path.empty() ? std::string("defaults") : cl.config_path));
+      Notify("RELOADING=1");
+      Result<DaemonOptions> next = LoadOptions(cl);
+      if (!next.ok()) {
+        LogError(kComponent,
+                 "reload failed, keeping the running config: " + next.status().message());
+      } else {
+        daemon->Reload(*next);
+      }
+      Notify("READY=1");
+      continue;
+    }
+    LogInfo(kComponent,
+            std::string(info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping");
+    break;
+  }
+
+  Notify("STOPPING=1");
+  {
+    ShutdownDeadline deadline;
+    daemon->Stop();
+    daemon.reset();
+  }
+  LogInfo(kComponent, "stopped");
+  close(sfd);
+  return 0;
+}
+
+}  // namespace
+}  // namespace keystone::daemon
+
+int main(int argc, char** argv) {
+  using keystone::daemon::CommandLine;
+  CommandLine cl;
+  CLI::App app{
+      "keystoned: the Keystone change-data-capture daemon. Serves the DynamoDB and DynamoDB "
+      "Streams APIs over HTTP from an LMDB item store."};
+  app.add_option("--config", cl.config_path, "Configuration file (YAML); defaults if absent");
+  app.add_option("--check-config", cl.check_config_path,
+                 "Validate this configuration file and exit 0 (valid) or 1");
+  app.add_flag("--print-config", cl.print_config,
+               "Print the effective configuration (secrets masked) and exit");
+  app.add_option("--log-format", cl.log_format, "Log format, overrides the config")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.set_version_flag("--version", "keystoned " KEYSTONE_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; usage errors 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (!cl.check_config_path.empty()) {
+    auto options = keystone::config::LoadConfigFile(cl.check_config_path);
+    if (!options.ok()) {
+      std::fprintf(stderr, "keystoned: %s\n", options.status().message().c_str());
+      return 1;
+    }
+    std::printf("%s: configuration is valid\n", cl.check_config_path.c_str());
+    return 0;
+  }
+  if (cl.print_config) {
+    auto options = keystone::daemon::LoadOptions(cl);
+    if (!options.ok()) {
+      std::fprintf(stderr, "keystoned: %s\n", options.status().message().c_str());
+      return 1;
+    }
+    std::fputs(keystone::config::PrintConfig(*options).c_str(), stdout);
+    return 0;
+  }
+  return keystone::daemon::Run(cl);
+}

@@ -1,0 +1,452 @@
+"""keystoned's DynamoDB and DynamoDB Streams APIs driven by Debian's boto3.
+
+Run by keystoned_test (C++) against a keystoned it started:
+  KEYSTONE_ENDPOINT=http://127.0.0.1:PORT KEYSTONE_MAX_BODY=BYTES \
+      /usr/bin/python3 boto3_api_test.py
+"""
+
+import decimal
+import json
+import os
+import sys
+import unittest
+import zlib
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+
+def code(err):
+    return err.response["Error"]["Code"]
+
+
+class TableLifecycle(unittest.TestCase):
+    def test_create_describe_update_delete_with_waiters(self):
+        ddb = common.client()
+        name = common.table_name("life")
+        common.create_table(ddb, name, stream_view="NEW_IMAGE")
+        desc = ddb.describe_table(TableName=name)["Table"]
+        self.assertEqual("ACTIVE", desc["TableStatus"])
+        self.assertEqual(name, desc["TableName"])
+        self.assertGreaterEqual(len(desc["LatestStreamArn"]), 37)
+        self.assertEqual({"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+                         desc["StreamSpecification"])
+        self.assertIn(name, ddb.list_tables()["TableNames"])
+        # Paginated ListTables sees it too.
+        names = [n for page in ddb.get_paginator("list_tables").paginate(
+            PaginationConfig={"PageSize": 1}) for n in page["TableNames"]]
+        self.assertIn(name, names)
+
+        # As in DynamoDB, a stream's view type changes by disabling it and
+        # enabling it again, which starts a new stream (a new ARN).
+        with self.assertRaises(ClientError) as cm:
+            ddb.update_table(TableName=name, StreamSpecification={
+                "StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+        self.assertEqual("ValidationException", code(cm.exception))
+        off = ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+        self.assertNotIn("StreamSpecification", off["TableDescription"])
+        updated = ddb.update_table(TableName=name, StreamSpecification={
+            "StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})["TableDescription"]
+        self.assertEqual("KEYS_ONLY", updated["StreamSpecification"]["StreamViewType"])
+
+        with self.assertRaises(ClientError) as cm:
+            common.create_table(ddb, name)
+        self.assertEqual("ResourceInUseException", code(cm.exception))
+
+        ddb.delete_table(TableName=name)
+        ddb.get_waiter("table_not_exists").wait(TableName=name,
+                                                WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+        with self.assertRaises(ClientError) as cm:
+            ddb.describe_table(TableName=name)
+        self.assertEqual("ResourceNotFoundException", code(cm.exception))
+
+
+class Crud(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ddb = common.client()
+        cls.name = common.table_name("crud")
+        common.create_table(cls.ddb, cls.name)
+        cls.table = common.resource().Table(cls.name)
+
+    def test_conditions_and_return_values(self):
+        t = self.table
+        t.put_item(Item={"pk": "a", "sk": 1, "n": 1, "s": "one"})
+        with self.assertRaises(ClientError) as cm:
+            t.put_item(Item={"pk": "a", "sk": 1, "n": 2},
+                       ConditionExpression="attribute_not_exists(pk)")
+        self.assertEqual("ConditionalCheckFailedException", code(cm.exception))
+        self.assertEqual(1, t.get_item(Key={"pk": "a", "sk": 1})["Item"]["n"])
+
+        old = t.put_item(Item={"pk": "a", "sk": 1, "n": 5, "s": "five"}, ReturnValues="ALL_OLD")
+        self.assertEqual({"pk": "a", "sk": 1, "n": 1, "s": "one"}, old["Attributes"])
+
+        new = t.update_item(Key={"pk": "a", "sk": 1},
+                            UpdateExpression="SET #s = :s ADD n :d",
+                            ConditionExpression="n = :five",
+                            ExpressionAttributeNames={"#s": "s"},
+                            ExpressionAttributeValues={":s": "six", ":d": 1, ":five": 5},
+                            ReturnValues="UPDATED_NEW")
+        self.assertEqual({"n": 6, "s": "six"}, new["Attributes"])
+        old = t.update_item(Key={"pk": "a", "sk": 1}, UpdateExpression="REMOVE s",
+                            ReturnValues="ALL_OLD")
+        self.assertEqual("six", old["Attributes"]["s"])
+        with self.assertRaises(ClientError) as cm:
+            t.update_item(Key={"pk": "a", "sk": 1}, UpdateExpression="SET n = :v",
+                          ConditionExpression="n > :v",
+                          ExpressionAttributeValues={":v": 100})
+        self.assertEqual("ConditionalCheckFailedException", code(cm.exception))
+
+        got = t.get_item(Key={"pk": "a", "sk": 1}, ProjectionExpression="n",
+                         ConsistentRead=True)["Item"]
+        self.assertEqual({"n": 6}, got)
+        self.assertIsInstance(got["n"], decimal.Decimal)
+
+        with self.assertRaises(ClientError) as cm:
+            t.delete_item(Key={"pk": "a", "sk": 1}, ConditionExpression="n = :v",
+                          ExpressionAttributeValues={":v": 7})
+        self.assertEqual("ConditionalCheckFailedException", code(cm.exception))
+        gone = t.delete_item(Key={"pk": "a", "sk": 1}, ReturnValues="ALL_OLD")
+        self.assertEqual(6, gone["Attributes"]["n"])
+        self.assertNotIn("Item", t.get_item(Key={"pk": "a", "sk": 1}))
+
+    def test_all_attribute_types_round_trip(self):
+        item = {"pk": "types", "sk": 0, "s": "x", "n": decimal.Decimal("-1.5E+10"),
+                "b": b"\x00\x01\xff", "t": True, "z": None, "l": ["a", 1, [True]],
+                "m": {"k": {"nested": "v"}}, "ss": {"a", "b"}, "ns": {1, 2},
+                "bs": {b"x", b"y"}}
+        self.table.put_item(Item=item)
+        got = self.table.get_item(Key={"pk": "types", "sk": 0})["Item"]
+        got["b"] = bytes(got["b"])
+        got["bs"] = {bytes(v) for v in got["bs"]}
+        self.assertEqual(item, got)
+
+    def test_validation_errors(self):
+        with self.assertRaises(ClientError) as cm:
+            self.table.put_item(Item={"pk": "a"})  # no sort key
+        self.assertEqual("ValidationException", code(cm.exception))
+        with self.assertRaises(ClientError) as cm:
+            self.table.get_item(Key={"pk": "a", "sk": 1}, ProjectionExpression="#missing")
+        self.assertEqual("ValidationException", code(cm.exception))
+        with self.assertRaises(ClientError) as cm:
+            common.resource().Table("no-such-table").get_item(Key={"pk": "a"})
+        self.assertEqual("ResourceNotFoundException", code(cm.exception))
+
+
+class Pagination(unittest.TestCase):
+    def test_query_and_scan_paginators(self):
+        ddb = common.client()
+        name = common.table_name("pages")
+        common.create_table(ddb, name)
+        table = common.resource().Table(name)
+        with table.batch_writer() as batch:
+            for p in ("x", "y"):
+                for i in range(130):
+                    batch.put_item(Item={"pk": p, "sk": i, "pad": "p" * 100, "odd": i % 2})
+
+        pages = list(ddb.get_paginator("query").paginate(
+            TableName=name, KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "x"}},
+            PaginationConfig={"PageSize": 7}))
+        self.assertGreater(len(pages), 18)
+        sks = [int(i["sk"]["N"]) for page in pages for i in page["Items"]]
+        self.assertEqual(list(range(130)), sks)
+
+        desc = [int(i["sk"]["N"]) for page in ddb.get_paginator("query").paginate(
+            TableName=name, KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={":p": {"S": "y"}, ":a": {"N": "10"}, ":b": {"N": "40"}},
+            ScanIndexForward=False, PaginationConfig={"PageSize": 4}) for i in page["Items"]]
+        self.assertEqual(list(range(40, 9, -1)), desc)
+
+        filtered = table.query(KeyConditionExpression=Key("pk").eq("x") & Key("sk").lt(20),
+                               FilterExpression=Attr("odd").eq(1))
+        self.assertEqual(list(range(1, 20, 2)), [int(i["sk"]) for i in filtered["Items"]])
+        self.assertEqual(20, filtered["ScannedCount"])
+
+        scanned = [(i["pk"]["S"], int(i["sk"]["N"])) for page in ddb.get_paginator("scan").paginate(
+            TableName=name, PaginationConfig={"PageSize": 25}) for i in page["Items"]]
+        self.assertEqual(260, len(scanned))
+        self.assertEqual(260, len(set(scanned)))
+
+        # Parallel scan: the segments partition the table.
+        seen = set()
+        for seg in range(3):
+            for page in ddb.get_paginator("scan").paginate(TableName=name, Segment=seg,
+                                                           TotalSegments=3):
+                for i in page["Items"]:
+                    key = (i["pk"]["S"], i["sk"]["N"])
+                    self.assertNotIn(key, seen)
+                    seen.add(key)
+        self.assertEqual(260, len(seen))
+
+        count = ddb.scan(TableName=name, Select="COUNT")
+        self.assertEqual(260, count["Count"])
+
+
+class Batches(unittest.TestCase):
+    def test_batch_writer_and_batch_get(self):
+        ddb = common.client()
+        name = common.table_name("batch")
+        common.create_table(ddb, name)
+        table = common.resource().Table(name)
+        with table.batch_writer() as batch:
+            for i in range(120):
+                batch.put_item(Item={"pk": "b", "sk": i, "v": "v%d" % i})
+        with table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for i in range(0, 120, 3):
+                batch.delete_item(Key={"pk": "b", "sk": i})
+        self.assertEqual(80, table.scan(Select="COUNT")["Count"])
+
+        keys = [{"pk": {"S": "b"}, "sk": {"N": str(i)}} for i in range(100)]
+        got = ddb.batch_get_item(RequestItems={name: {"Keys": keys,
+                                                      "ProjectionExpression": "sk, v"}})
+        items = got["Responses"][name]
+        self.assertEqual(sorted(i for i in range(100) if i % 3), sorted(int(i["sk"]["N"])
+                                                                      for i in items))
+        self.assertEqual({}, got.get("UnprocessedKeys", {}))
+
+        with self.assertRaises(ClientError) as cm:
+            ddb.batch_write_item(RequestItems={name: [
+                {"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"N": "1"}}}},
+                {"DeleteRequest": {"Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}}}]})
+        self.assertEqual("ValidationException", code(cm.exception))
+
+
+class Transactions(unittest.TestCase):
+    def test_transact_write_items(self):
+        ddb = common.client()
+        name = common.table_name("txn")
+        common.create_table(ddb, name)
+
+        def k(sk):
+            return {"pk": {"S": "t"}, "sk": {"N": str(sk)}}
+
+        ddb.put_item(TableName=name, Item={**k(1), "bal": {"N": "100"}})
+        ddb.put_item(TableName=name, Item={**k(2), "bal": {"N": "0"}})
+        ddb.put_item(TableName=name, Item={**k(9), "x": {"S": "delete me"}})
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": name, "Key": k(1), "UpdateExpression": "SET bal = bal - :a",
+                        "ConditionExpression": "bal >= :a",
+                        "ExpressionAttributeValues": {":a": {"N": "30"}}}},
+            {"Update": {"TableName": name, "Key": k(2), "UpdateExpression": "SET bal = bal + :a",
+                        "ExpressionAttributeValues": {":a": {"N": "30"}}}},
+            {"Put": {"TableName": name, "Item": {**k(3), "log": {"S": "moved 30"}}}},
+            {"Delete": {"TableName": name, "Key": k(9)}},
+        ])
+
+        def bal(sk):
+            return ddb.get_item(TableName=name, Key=k(sk))["Item"]["bal"]["N"]
+
+        self.assertEqual(("70", "30"), (bal(1), bal(2)))
+        self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(9)))
+
+        with self.assertRaises(ClientError) as cm:
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": name, "Item": {**k(4), "x": {"S": "never"}}}},
+                {"ConditionCheck": {"TableName": name, "Key": k(1),
+                                    "ConditionExpression": "bal > :big",
+                                    "ExpressionAttributeValues": {":big": {"N": "1000"}}}},
+            ])
+        self.assertEqual("TransactionCanceledException", code(cm.exception))
+        reasons = [r["Code"] for r in cm.exception.response["CancellationReasons"]]
+        self.assertEqual(["None", "ConditionalCheckFailed"], reasons)
+        self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(4)))
+
+
+class Streams(unittest.TestCase):
+    def read_all(self, streams, arn, shard, **iterator_args):
+        it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                        **iterator_args)["ShardIterator"]
+        records = []
+        for _ in range(100):
+            page = streams.get_records(ShardIterator=it, Limit=1000)
+            records.extend(page["Records"])
+            if not page["Records"]:
+                break
+            it = page["NextShardIterator"]
+        return records
+
+    def test_insert_modify_remove_for_each_view_type(self):
+        ddb = common.client()
+        streams = common.client("dynamodbstreams")
+        for view in ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"):
+            with self.subTest(view=view):
+                name = common.table_name("stream-" + view.lower().replace("_", "-"))
+                common.create_table(ddb, name, stream_view=view)
+                key = {"pk": {"S": "s"}, "sk": {"N": "1"}}
+                ddb.put_item(TableName=name, Item={**key, "v": {"S": "one"}})
+                ddb.update_item(TableName=name, Key=key, UpdateExpression="SET v = :v",
+                                ExpressionAttributeValues={":v": {"S": "two"}})
+                ddb.delete_item(TableName=name, Key=key)
+
+                listed = streams.list_streams(TableName=name)["Streams"]
+                self.assertEqual(1, len(listed))
+                arn = listed[0]["StreamArn"]
+                desc = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+                self.assertEqual(view, desc["StreamViewType"])
+                self.assertEqual("ENABLED", desc["StreamStatus"])
+                shard = desc["Shards"][0]["ShardId"]
+                self.assertTrue(28 <= len(shard) <= 65)
+
+                records = self.read_all(streams, arn, shard, ShardIteratorType="TRIM_HORIZON")
+                self.assertEqual(["INSERT", "MODIFY", "REMOVE"],
+                                 [r["eventName"] for r in records])
+                seqs = [r["dynamodb"]["SequenceNumber"] for r in records]
+                self.assertEqual(sorted(seqs, key=int), seqs)
+                self.assertTrue(all(21 <= len(s) <= 40 for s in seqs))
+                for r in records:
+                    d = r["dynamodb"]
+                    self.assertEqual(key, d["Keys"])
+                    self.assertEqual(view, d["StreamViewType"])
+                    self.assertIn("ApproximateCreationDateTime", d)
+                    self.assertGreater(d["SizeBytes"], 0)
+                    self.assertEqual("aws:dynamodb", r["eventSource"])
+                insert, modify, remove = (r["dynamodb"] for r in records)
+                new = view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
+                old = view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+                self.assertEqual(new, "NewImage" in insert)
+                self.assertNotIn("OldImage", insert)
+                self.assertEqual(new, "NewImage" in modify)
+                self.assertEqual(old, "OldImage" in modify)
+                self.assertNotIn("NewImage", remove)
+                self.assertEqual(old, "OldImage" in remove)
+                if new:
+                    self.assertEqual({"S": "two"}, modify["NewImage"]["v"])
+                if old:
+                    self.assertEqual({"S": "one"}, modify["OldImage"]["v"])
+                    self.assertEqual({"S": "two"}, remove["OldImage"]["v"])
+
+                after = self.read_all(streams, arn, shard,
+                                      ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                      SequenceNumber=seqs[0])
+                self.assertEqual(["MODIFY", "REMOVE"], [r["eventName"] for r in after])
+                at = self.read_all(streams, arn, shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                   SequenceNumber=seqs[1])
+                self.assertEqual(["MODIFY", "REMOVE"], [r["eventName"] for r in at])
+
+                latest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                                    ShardIteratorType="LATEST")["ShardIterator"]
+                page = streams.get_records(ShardIterator=latest)
+                self.assertEqual([], page["Records"])
+                ddb.put_item(TableName=name, Item={**key, "v": {"S": "three"}})
+                page = streams.get_records(ShardIterator=page["NextShardIterator"])
+                self.assertEqual(["INSERT"], [r["eventName"] for r in page["Records"]])
+
+    def test_reading_before_the_trim_horizon(self):
+        ddb = common.client()
+        streams = common.client("dynamodbstreams")
+        name = common.table_name("trim")
+        ddb.create_table(TableName=name,
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST",
+                         StreamSpecification={"StreamEnabled": True,
+                                              "StreamViewType": "KEYS_ONLY"})
+        arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        first = None
+        # Default retention keeps 1000 records per table; write past it.
+        with common.resource().Table(name).batch_writer() as batch:
+            for i in range(1100):
+                batch.put_item(Item={"pk": "k%d" % i})
+        records = self.read_all(streams, arn, shard, ShardIteratorType="TRIM_HORIZON")
+        self.assertLessEqual(len(records), 1000)
+        first = int(records[0]["dynamodb"]["SequenceNumber"])
+        with self.assertRaises(ClientError) as cm:
+            streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                       ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                       SequenceNumber="%021d" % (first - 50))
+        self.assertEqual("TrimmedDataAccessException", code(cm.exception))
+
+
+class RawProtocol(unittest.TestCase):
+    """Bad requests over raw HTTP: the error each gets, and nothing written."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ddb = common.client()
+        cls.name = common.table_name("raw")
+        common.create_table(cls.ddb, cls.name)
+
+    def count(self):
+        return self.ddb.scan(TableName=self.name, Select="COUNT")["Count"]
+
+    def test_malformed_json_and_wrong_types_write_nothing(self):
+        put = "DynamoDB_20120810.PutItem"
+        cases = [
+            ("{not json", "SerializationException"),
+            ('{"TableName": "%s", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}}' % self.name,
+             "SerializationException"),
+            ('{"TableName": 5, "Item": {}}', "SerializationException"),
+            ('{"TableName": "%s", "Item": [1, 2]}' % self.name, "SerializationException"),
+            ('{"TableName": "%s", "Item": {"pk": {"S": 7}, "sk": {"N": "1"}}}' % self.name,
+             "SerializationException"),
+            ('{"TableName": "%s", "Item": {"pk": {"S": "a"}, "sk": {"N": "one"}}}' % self.name,
+             "ValidationException"),
+            ('{"TableName": "%s", "Item": {"pk": {"N": "1"}, "sk": {"N": "1"}}}' % self.name,
+             "ValidationException"),
+            ('{"TableName": "%s", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, '
+             '"x": {"S": "a", "N": "1"}}}' % self.name, "ValidationException"),
+            ('{"TableName": "%s", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, '
+             '"x": {"SS": []}}}' % self.name, "ValidationException"),
+            ('{"TableName": "%s", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, '
+             '"b": {"B": "not base64!"}}}' % self.name, "SerializationException"),
+            ("", "ValidationException"),  # no members: TableName is missing
+        ]
+        for body, expected in cases:
+            with self.subTest(body=body):
+                status, _, data = common.raw_post(put, body)
+                self.assertEqual(400, status, data)
+                self.assertEqual(expected, common.error_type(data), data)
+        self.assertEqual(0, self.count())
+
+        # Batch and transaction: a bad entry anywhere rejects the whole call.
+        good = '{"PutRequest": {"Item": {"pk": {"S": "g"}, "sk": {"N": "1"}}}}'
+        bad = '{"PutRequest": {"Item": {"pk": {"S": "g"}, "sk": {"N": "x"}}}}'
+        status, _, data = common.raw_post("DynamoDB_20120810.BatchWriteItem",
+                                          '{"RequestItems": {"%s": [%s, %s]}}' % (
+                                              self.name, good, bad))
+        self.assertEqual(400, status)
+        self.assertEqual("ValidationException", common.error_type(data))
+        status, _, data = common.raw_post(
+            "DynamoDB_20120810.TransactWriteItems",
+            '{"TransactItems": [{"Put": {"TableName": "%s", "Item": {"pk": {"S": "g"}, '
+            '"sk": {"N": "1"}}}}, {"Put": {"TableName": "%s", "Item": {"pk": {"S": 1}}}}]}' % (
+                self.name, self.name))
+        self.assertEqual(400, status)
+        self.assertEqual("SerializationException", common.error_type(data))
+        self.assertEqual(0, self.count())
+
+    def test_unknown_operation_and_missing_target(self):
+        status, _, data = common.raw_post("DynamoDB_20120810.Frobnicate", "{}")
+        self.assertEqual(400, status)
+        self.assertEqual("UnknownOperationException", common.error_type(data))
+        status, _, data = common.raw_post(None, "{}")
+        self.assertEqual(400, status)
+        self.assertEqual("UnknownOperationException", common.error_type(data))
+
+    def test_response_headers(self):
+        status, headers, data = common.raw_post("DynamoDB_20120810.ListTables", "{}")
+        self.assertEqual(200, status)
+        self.assertEqual("application/x-amz-json-1.0", headers["content-type"])
+        self.assertEqual(str(zlib.crc32(data)), headers["x-amz-crc32"])
+        self.assertEqual(52, len(headers["x-amzn-requestid"]))
+        json.loads(data)
+
+    def test_oversize_body_is_413(self):
+        limit = int(os.environ["KEYSTONE_MAX_BODY"])
+        body = ('{"TableName": "%s", "Item": {"pk": {"S": "big"}, "sk": {"N": "1"}, '
+                '"v": {"S": "%s"}}}' % (self.name, "x" * (limit + 10)))
+        status, _, data = common.raw_post("DynamoDB_20120810.PutItem", body)
+        self.assertEqual(413, status)
+        self.assertEqual("RequestEntityTooLarge", common.error_type(data))
+        self.assertEqual(0, self.count())
+        # The server still answers.
+        self.assertIn(self.name, self.ddb.list_tables()["TableNames"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2, warnings="ignore")
