@@ -750,9 +750,46 @@ void Source::Emit(ChangeEvent&& change, const Cursor& after) {
   }
   scratch_.clear();
   encoder_->Encode(change, NowMs(), &scratch_);
+  if (!CheckSize(change)) return;  // failed: nothing tracked, the position stays
   Track(std::move(scratch_), after, change.timestamp_ms);
   scratch_.clear();
   read_ = after;
+}
+
+bool Source::CheckSize(const ChangeEvent& change) {
+  if (runtime_.max_message_bytes == 0) return true;
+  size_t largest = 0;
+  for (const EncodedEvent& e : scratch_) largest = std::max(largest, e.ByteSize());
+  if (largest <= runtime_.max_message_bytes) return true;
+  if (options_.oversize == OversizePolicy::kFail) {
+    // The events before this one are fine: send them, so that the position
+    // can reach the failing record.
+    SendPending();
+    Fail(ResourceExhausted("source " + options_.name + ": the event of sequence " +
+                           std::to_string(change.sequence) + " is " + std::to_string(largest) +
+                           " bytes, over the largest message the destination accepts (" +
+                           std::to_string(runtime_.max_message_bytes) +
+                           " bytes); oversize: key_only would send it without images"));
+    return false;
+  }
+  ChangeEvent keys_only;
+  keys_only.op = change.op;
+  keys_only.sequence = change.sequence;
+  keys_only.timestamp_ms = change.timestamp_ms;
+  keys_only.view_type = store::StreamViewType::kKeysOnly;
+  keys_only.keys = change.keys;
+  keys_only.snapshot = change.snapshot;
+  keys_only.snapshot_ordinal = change.snapshot_ordinal;
+  keys_only.snapshot_last = change.snapshot_last;
+  keys_only.headers = change.headers;
+  keys_only.headers.emplace_back(kHeaderOversize, std::to_string(largest));
+  scratch_.clear();
+  encoder_->Encode(keys_only, NowMs(), &scratch_);
+  stats_.oversize_key_only.fetch_add(1, std::memory_order_relaxed);
+  LogWarn(kLog, "source " + options_.name + ": the event of sequence " +
+                    std::to_string(change.sequence) + " (" + std::to_string(largest) +
+                    " bytes) is sent without images: over max_message_bytes");
+  return true;
 }
 
 void Source::CloseWindow(AggregateWindow&& window, const Cursor& after) {

@@ -74,6 +74,10 @@
 
 namespace keystone::cdc {
 
+// Header on an event sent key-only because it was too large: its original
+// size in bytes.
+inline constexpr char kHeaderOversize[] = "keystone.oversize";
+
 enum class SourceState {
   kStarting,      // not initialised yet
   kSnapshotting,  // a snapshot is running (or waiting for in-flight events to drain)
@@ -88,15 +92,16 @@ std::string_view SourceStateName(SourceState state);
 // Counters and gauges of one source, for metrics (relaxed atomics; read from
 // any thread). Counters only grow.
 struct SourceStats {
-  std::atomic<uint64_t> records_read{0};      // stream records read
-  std::atomic<uint64_t> snapshot_items{0};    // items read by snapshots
-  std::atomic<uint64_t> events_sent{0};       // events the sink accepted
-  std::atomic<uint64_t> bytes_sent{0};        // their EncodedEvent::ByteSize
-  std::atomic<uint64_t> events_acked{0};      // reported OK
-  std::atomic<uint64_t> events_filtered{0};   // changes dropped by filters / as no-op updates
-  std::atomic<uint64_t> events_failed{0};     // reported with a permanent error
-  std::atomic<uint64_t> seam_skipped{0};      // stream records a snapshot chunk already reflected
-  std::atomic<uint64_t> recovery_deletes{0};  // deletes published after a resumed snapshot
+  std::atomic<uint64_t> records_read{0};       // stream records read
+  std::atomic<uint64_t> snapshot_items{0};     // items read by snapshots
+  std::atomic<uint64_t> events_sent{0};        // events the sink accepted
+  std::atomic<uint64_t> bytes_sent{0};         // their EncodedEvent::ByteSize
+  std::atomic<uint64_t> events_acked{0};       // reported OK
+  std::atomic<uint64_t> events_filtered{0};    // changes dropped by filters / as no-op updates
+  std::atomic<uint64_t> events_failed{0};      // reported with a permanent error
+  std::atomic<uint64_t> seam_skipped{0};       // stream records a snapshot chunk already reflected
+  std::atomic<uint64_t> recovery_deletes{0};   // deletes published after a resumed snapshot
+  std::atomic<uint64_t> oversize_key_only{0};  // events sent without images (too large)
   std::atomic<uint64_t> snapshots_started{0};
   std::atomic<uint64_t> snapshots_completed{0};
   std::atomic<uint64_t> gaps{0};
@@ -162,6 +167,12 @@ struct SourceRuntime {
   int64_t idle_wait_ms = 100;
   // Longest Run's shutdown waits for outstanding deliveries.
   int64_t shutdown_flush_ms = 5000;
+  // Largest message the destination accepts (the producer's
+  // message.max.bytes; EncodedEvent::ByteSize is compared with it). A larger
+  // event follows SourceOptions::oversize: fail stops the source before
+  // sending it; key_only sends it without images (as KEYS_ONLY would), with
+  // header kHeaderOversize = its original size. 0: no limit.
+  uint64_t max_message_bytes = 0;
   // debezium source.db and dynamodb awsRegion.
   std::string db = "keystone";
   std::string region = "us-east-1";
@@ -270,6 +281,8 @@ class Source final : private DeliveryListener {
   Outcome HandleGap(const Status& trimmed);
   void ProcessRecord(store::StreamRecord&& record, const std::optional<std::string>* limit);
   void Emit(ChangeEvent&& change, const Cursor& after);
+  // Applies SourceOptions::oversize to scratch_; false if the source failed.
+  bool CheckSize(const ChangeEvent& change);
   void Track(std::vector<EncodedEvent>&& events, const Cursor& after, int64_t timestamp_ms);
   void AdvanceRead(const Cursor& after);
   void AdvanceAcked();

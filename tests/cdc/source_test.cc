@@ -846,6 +846,42 @@ TEST(SourceErrorTest, SinkStartAndSendErrors) {
   }
 }
 
+TEST(SourceErrorTest, OversizeEventsFailTheSourceOrGoKeyOnly) {
+  TestStore store;
+  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(store->Put("users", User("small", 1)).ok());
+  ASSERT_TRUE(
+      store->Put("users", ItemBuilder().S("pk", "big").S("blob", std::string(5000, 'x')).Build())
+          .ok());
+  ASSERT_TRUE(store->Put("users", User("after", 1)).ok());
+  SourceRuntime runtime = TestRuntime(&store.clock);
+  runtime.max_message_bytes = 2000;
+  {
+    FakeSink sink;
+    Source source(*store, sink, StreamOnly("fail"), runtime);
+    Status s = source.PollOnce();
+    EXPECT_EQ(StatusCode::kResourceExhausted, s.code());
+    EXPECT_NE(std::string::npos, s.message().find("sequence 2")) << s.ToString();
+    EXPECT_EQ(1u, sink.sent().size());  // nothing at or after the large event
+    sink.AckAll();
+    EXPECT_EQ(1u, source.position().sequence);
+  }
+  SourceOptions o = StreamOnly("keys");
+  o.oversize = OversizePolicy::kKeyOnly;
+  FakeSink sink;
+  Source source(*store, sink, o, runtime);
+  ASSERT_TRUE(Drain(source, sink, *store));
+  auto sent = sink.sent();
+  ASSERT_EQ(3u, sent.size());
+  auto doc = testing::ParseJson(*sent[1].value);
+  EXPECT_TRUE(doc["after"].IsNull());
+  EXPECT_EQ(R"({"pk":"big"})", *sent[1].key);
+  EXPECT_LT(std::stoul(Header(sent[1], kHeaderOversize)), 6000u);
+  EXPECT_GT(std::stoul(Header(sent[1], kHeaderOversize)), 5000u);
+  EXPECT_EQ("", Header(sent[2], kHeaderOversize));
+  EXPECT_EQ(1u, source.stats().oversize_key_only.load());
+}
+
 // --- status --------------------------------------------------------------------
 
 TEST(SourceStatusTest, StatusReportsPositionLagAndCounters) {
