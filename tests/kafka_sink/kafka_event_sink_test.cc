@@ -472,6 +472,30 @@ TEST(KafkaEventSinkTest, UnknownTopicGoesToDeadLetterTopicWithErrorHeaders) {
   }
 }
 
+TEST(KafkaEventSinkTest, UnwritableDeadLetterTopicReportsTheError) {
+  auto mock = MockKafka::Start(1, {"users:1"});
+  ASSERT_TRUE(mock.ok()) << mock.status().ToString();
+  ASSERT_TRUE((*mock)->Command("topic_error missing 3").ok());
+  ASSERT_TRUE((*mock)->Command("topic_error nodlq 3").ok());
+  KafkaSinkOptions o = Options((*mock)->bootstrap(), SinkDelivery::kAtLeastOnce);
+  o.on_permanent_error = PermanentErrorAction::kDeadLetter;
+  o.dead_letter_topic = "nodlq";
+  o.properties["topic.metadata.propagation.max.ms"] = "1000";
+  auto sink = MakeSink(o);
+  ASSERT_NE(nullptr, sink);
+  std::vector<cdc::EncodedEvent> events = MakeStream("users", 1, 4, 2);
+  events.push_back(MakeStream("missing", 5, 1, 1)[0]);
+  SourceEmulator source(events);
+  ASSERT_TRUE(sink->Start(&source, {"users"}).ok());
+  ASSERT_TRUE(source.Run(*sink, kRunTimeout).ok());
+  ASSERT_EQ(1u, source.failures().size());
+  const Status& failure = source.failures().begin()->second;
+  EXPECT_EQ(StatusCode::kNotFound, failure.code()) << failure.ToString();
+  EXPECT_NE(std::string::npos, failure.message().find("dead-letter copy")) << failure.message();
+  EXPECT_EQ(0u, sink->stats().events_dead_lettered_total.load());
+  EXPECT_EQ(1u, sink->stats().events_failed_total.load());
+}
+
 TEST(KafkaEventSinkTest, BrokerRejectedBatchIsolatesTheCulpritForTheDeadLetterTopic) {
   auto mock = MockKafka::Start(1, {"users:1", "users.dlq:1"});
   ASSERT_TRUE(mock.ok()) << mock.status().ToString();
