@@ -417,7 +417,14 @@ struct KafkaEventSink::Impl {
         continue;
       }
       ErrorClass cls = Classify(c.err);
-      if (cls != ErrorClass::kOther && is_fatal && p->kind == Pending::Kind::kMain) {
+      if (cls != ErrorClass::kOther && p->kind != Pending::Kind::kMain) {
+        // The policy's own copy was rejected for good (e.g. the dead-letter
+        // topic is not writable): nothing left to absorb it. Reported even
+        // when the producer is fatal, so that a resend cannot loop.
+        Fail(p, PermanentStatus(p, c.err, CopyName(p)));
+        continue;
+      }
+      if (cls != ErrorClass::kOther && is_fatal) {
         // A broker rejected a batch and the producer is fatal (gapless
         // guarantee): any event of the batch may be the cause. Remember it;
         // the reset reports it kUnavailable and a resend goes alone.
@@ -432,11 +439,10 @@ struct KafkaEventSink::Impl {
         // Failed in librdkafka's queue, not in a broker's batch (e.g. an
         // unknown topic): this event alone. Its copy is produced next.
         Status failure;
-        if (p->kind == Pending::Kind::kMain && TransformForPolicy(p, c.err, &failure)) {
+        if (TransformForPolicy(p, c.err, &failure)) {
           to_produce.push_back(p);
         } else {
-          Fail(p,
-               p->kind == Pending::Kind::kMain ? failure : PermanentStatus(p, c.err, CopyName(p)));
+          Fail(p, std::move(failure));
         }
         continue;
       }

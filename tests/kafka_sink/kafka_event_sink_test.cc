@@ -438,6 +438,45 @@ TEST(KafkaEventSinkTest, ExactlyOnceSnapshotEventsOnceHeartbeatsAlwaysSent) {
   }
 }
 
+TEST(KafkaEventSinkTest, ExactlyOnceTailReadWalksBackPastMessagesWithoutPosition) {
+  auto mock = MockKafka::Start(1, {"users:1"});
+  ASSERT_TRUE(mock.ok()) << mock.status().ToString();
+  std::vector<cdc::EncodedEvent> events = MakeStream("users", 1, 50, 5);
+  {
+    auto sink = MakeSink(Options((*mock)->bootstrap(), SinkDelivery::kExactlyOnce));
+    SourceEmulator source(events);
+    ASSERT_TRUE(sink->Start(&source, {"users"}).ok());
+    ASSERT_TRUE(source.Run(*sink, kRunTimeout).ok());
+  }
+  // Another producer (kcat) appends 40 messages without Keystone headers:
+  // more than the first windows the tail reader looks at.
+  auto kcat = testing::Subprocess::Spawn(
+      {KEYSTONE_KCAT, "-b", (*mock)->bootstrap(), "-P", "-t", "users", "-p", "0"}, true, false);
+  ASSERT_TRUE(kcat.ok());
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE((*kcat)->WriteLine("foreign " + std::to_string(i)).ok());
+  (*kcat)->CloseStdin();
+  auto status = (*kcat)->Wait(milliseconds(30000));
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(0, *status);
+
+  auto sink = MakeSink(Options((*mock)->bootstrap(), SinkDelivery::kExactlyOnce));
+  std::vector<cdc::EncodedEvent> more = MakeStream("users", 51, 10, 5);
+  std::vector<cdc::EncodedEvent> all = events;
+  all.insert(all.end(), more.begin(), more.end());
+  SourceEmulator source(all);
+  ASSERT_TRUE(sink->Start(&source, {"users"}).ok());
+  ASSERT_TRUE(source.Run(*sink, kRunTimeout).ok());
+  EXPECT_EQ(events.size(), sink->stats().events_skipped_total.load());
+  EXPECT_EQ(more.size(), sink->stats().events_acked_total.load());
+  std::vector<ConsumedMessage> got = Consume(**mock, "users");
+  ASSERT_EQ(all.size() + 40, got.size());
+  std::vector<ConsumedMessage> ours;
+  for (const ConsumedMessage& m : got) {
+    if (m.Header(cdc::kHeaderSequence)) ours.push_back(m);
+  }
+  ExpectTopicHolds(all, ours, /*exactly_once=*/true);
+}
+
 // ---- permanent errors ----
 
 TEST(KafkaEventSinkTest, UnknownTopicGoesToDeadLetterTopicWithErrorHeaders) {
@@ -470,6 +509,30 @@ TEST(KafkaEventSinkTest, UnknownTopicGoesToDeadLetterTopicWithErrorHeaders) {
     EXPECT_EQ("UNKNOWN_TOPIC_OR_PART", m.Header(kHeaderErrorCode));
     EXPECT_NE(std::string::npos, m.Header(kHeaderError).value_or("").find("UNKNOWN_TOPIC"));
   }
+}
+
+TEST(KafkaEventSinkTest, UnwritableDeadLetterTopicReportsTheError) {
+  auto mock = MockKafka::Start(1, {"users:1"});
+  ASSERT_TRUE(mock.ok()) << mock.status().ToString();
+  ASSERT_TRUE((*mock)->Command("topic_error missing 3").ok());
+  ASSERT_TRUE((*mock)->Command("topic_error nodlq 3").ok());
+  KafkaSinkOptions o = Options((*mock)->bootstrap(), SinkDelivery::kAtLeastOnce);
+  o.on_permanent_error = PermanentErrorAction::kDeadLetter;
+  o.dead_letter_topic = "nodlq";
+  o.properties["topic.metadata.propagation.max.ms"] = "1000";
+  auto sink = MakeSink(o);
+  ASSERT_NE(nullptr, sink);
+  std::vector<cdc::EncodedEvent> events = MakeStream("users", 1, 4, 2);
+  events.push_back(MakeStream("missing", 5, 1, 1)[0]);
+  SourceEmulator source(events);
+  ASSERT_TRUE(sink->Start(&source, {"users"}).ok());
+  ASSERT_TRUE(source.Run(*sink, kRunTimeout).ok());
+  ASSERT_EQ(1u, source.failures().size());
+  const Status& failure = source.failures().begin()->second;
+  EXPECT_EQ(StatusCode::kNotFound, failure.code()) << failure.ToString();
+  EXPECT_NE(std::string::npos, failure.message().find("dead-letter copy")) << failure.message();
+  EXPECT_EQ(0u, sink->stats().events_dead_lettered_total.load());
+  EXPECT_EQ(1u, sink->stats().events_failed_total.load());
 }
 
 TEST(KafkaEventSinkTest, BrokerRejectedBatchIsolatesTheCulpritForTheDeadLetterTopic) {
