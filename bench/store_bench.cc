@@ -180,7 +180,7 @@ double RunRaw(const Flags& flags, int batch, bool sync, const std::string& name)
   return done / elapsed;
 }
 
-// Mean microseconds to read 1000 stream records after a random sequence
+// Median microseconds to read 1000 stream records after a random sequence
 // number in a stream retaining `records` records.
 double StreamReadMicros(const Flags& flags, uint64_t records, const std::string& name) {
   std::string path = FreshDir(flags, name);
@@ -209,13 +209,15 @@ double StreamReadMicros(const Flags& flags, uint64_t records, const std::string&
               std::chrono::duration<double>(Clock::now() - fill_start).count());
   uint64_t head = *(*store)->HeadSequence();
   std::mt19937_64 rng(3);
-  constexpr int kReads = 200;
-  double total_us = 0;
+  // Median of many reads at random places: robust to a busy machine, and
+  // each read also pays for reaching a cold part of the stream.
+  constexpr int kReads = 1000;
+  std::vector<double> micros;
   for (int i = 0; i < kReads; ++i) {
     uint64_t after = head - records + rng() % (records > 1000 ? records - 1000 : 1);
     auto start = Clock::now();
     auto read = (*store)->ReadStream("events", after, 1000);
-    total_us += std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     if (!read.ok() || read->records.size() != std::min<uint64_t>(1000, head - after)) {
       std::fprintf(stderr, "stream read failed\n");
       std::exit(1);
@@ -223,7 +225,7 @@ double StreamReadMicros(const Flags& flags, uint64_t records, const std::string&
   }
   store->reset();
   std::filesystem::remove_all(path);
-  return total_us / kReads;
+  return Median(micros);
 }
 
 }  // namespace

@@ -27,9 +27,16 @@ namespace keystone::cdc {
 
 // Header names every event carries.
 inline constexpr char kHeaderSequence[] = "keystone.seq";  // decimal stream sequence number
-inline constexpr char kHeaderOp[] = "keystone.op";          // c u d r t h (heartbeat) g (gap)
+inline constexpr char kHeaderOp[] = "keystone.op";         // c u d r t h (heartbeat) g (gap)
 inline constexpr char kHeaderTable[] = "keystone.table";
 inline constexpr char kHeaderSource[] = "keystone.source";
+// Where the event stands among the events of its record and snapshot, so that
+// exactly-once mode can read it back from the tail of a partition. The sink
+// adds these (and kHeaderSequence) from the EncodedEvent fields when the
+// source did not: kHeaderSubIndex when sub_index > 0, kHeaderSnapshotOrdinal
+// (decimal snapshot_ordinal) on snapshot events only.
+inline constexpr char kHeaderSubIndex[] = "keystone.sub";
+inline constexpr char kHeaderSnapshotOrdinal[] = "keystone.snap";
 
 // One message, encoded and ready to publish.
 struct EncodedEvent {

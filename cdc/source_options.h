@@ -63,7 +63,12 @@ inline bool ParseGapPolicy(std::string_view s, GapPolicy* out) {
 }
 
 // at_least_once: idempotent producer; a crash may repeat a bounded tail.
-// exactly_once: transactional producer; resume skips what Kafka already has.
+// exactly_once: also the idempotent producer, not a transactional one (no
+//   Kafka transactions): on start, and whenever the producer is recreated, the
+//   sink reads the tail of each partition it writes (the keystone.seq header)
+//   and skips every event that partition already holds. This works because a
+//   source sends in one total order (see cdc/source.h) and requires Keystone
+//   to be the only producer of those topics (see issue 5).
 enum class DeliveryMode { kAtLeastOnce, kExactlyOnce };
 inline constexpr EnumName<DeliveryMode> kDeliveryModeNames[] = {
     {DeliveryMode::kAtLeastOnce, "at_least_once"},

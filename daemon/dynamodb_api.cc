@@ -1661,7 +1661,7 @@ Result<std::string> DynamoDbApi::Impl::GetRecords(const Value& request) {
     // TRUNCATE is Keystone's own event, not DynamoDB Streams'; records older
     // than the current label belong to an earlier stream of this table.
     if (record.type == StreamEventType::kTruncate) continue;
-    if (record.timestamp_ms < it.label_ms) continue;
+    if (record.sequence <= info->label_start_sequence) continue;
     WriteStreamRecord(record, w);
   }
   w.EndArray();

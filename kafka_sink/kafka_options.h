@@ -28,8 +28,9 @@ struct TopicCreationOptions {
 };
 
 struct KafkaOptions {
-  // "host:port,host:port", or "embedded": start the development broker (a
-  // librdkafka mock cluster in its own process, on a free loopback port).
+  // "host:port,host:port", or "embedded": start the development broker
+  // (librdkafka's mock cluster inside keystoned, kafka_sink/embedded_broker.h,
+  // on free loopback ports; in-memory, for development only).
   std::string bootstrap_servers = std::string(kEmbeddedBootstrap);
   // Passed to librdkafka as they are (compression.type, security.protocol,
   // sasl.*, ...). Values whose names contain "password", "secret",

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "lmdb_store/varint.h"
+
 namespace keystone::store {
 namespace {
 
@@ -57,21 +59,7 @@ size_t MaxEncodedSize(const AttributeValue& v) {
   return 0;
 }
 
-void PutVarint(uint64_t v, std::string* out) {
-  char buf[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    buf[n++] = static_cast<char>((v & 0x7F) | 0x80);
-    v >>= 7;
-  }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
-}
-
-void PutBytes(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
-  out->append(s);
-}
+void PutBytes(std::string_view s, std::string* out) { PutLengthPrefixed(s, out); }
 
 void PutNumber(const Number& n, std::string* out) {
   if (n.is_zero()) {

@@ -17,6 +17,7 @@
 #include "lmdb_store/item_codec.h"
 #include "lmdb_store/key_codec.h"
 #include "lmdb_store/lmdb_env.h"
+#include "lmdb_store/varint.h"
 
 namespace keystone::store {
 namespace {
@@ -32,38 +33,12 @@ constexpr std::string_view kFormatVersion = "keystone-store-1";
 // ---------------------------------------------------------------------------
 // Small binary encoding helpers for the catalog and positions.
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-void PutString(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
-  out->append(s);
-}
+void PutString(std::string_view s, std::string* out) { PutLengthPrefixed(s, out); }
 
 bool GetString(std::string_view* in, std::string* s) {
-  uint64_t n = 0;
-  if (!GetVarint(in, &n) || n > in->size()) return false;
-  s->assign(in->data(), n);
-  in->remove_prefix(n);
+  std::string_view view;
+  if (!GetLengthPrefixed(in, &view)) return false;
+  s->assign(view);
   return true;
 }
 
@@ -85,6 +60,7 @@ struct TableState {
   uint64_t oldest_sequence = 0;
   uint64_t latest_sequence = 0;
   uint64_t trimmed_through = 0;
+  uint64_t label_start_sequence = 0;
 };
 
 constexpr uint8_t kTableStateFormat = 1;
@@ -107,7 +83,7 @@ std::string EncodeTableState(const TableState& t) {
   out.push_back(t.exists ? 1 : 0);
   for (uint64_t v : {static_cast<uint64_t>(t.created_ms), static_cast<uint64_t>(t.stream_label_ms),
                      t.item_count, t.item_bytes, t.stream_count, t.stream_bytes, t.oldest_sequence,
-                     t.latest_sequence, t.trimmed_through}) {
+                     t.latest_sequence, t.trimmed_through, t.label_start_sequence}) {
     PutVarint(v, &out);
   }
   return out;
@@ -142,7 +118,7 @@ Status DecodeTableState(std::string_view in, TableState* t) {
   if (!GetVarint(&in, &t->schema.stream.buffer_size) || in.empty()) return corrupt();
   t->exists = in[0] != 0;
   in.remove_prefix(1);
-  uint64_t fields[9];
+  uint64_t fields[10];
   for (uint64_t& f : fields) {
     if (!GetVarint(&in, &f)) return corrupt();
   }
@@ -155,6 +131,7 @@ Status DecodeTableState(std::string_view in, TableState* t) {
   t->oldest_sequence = fields[6];
   t->latest_sequence = fields[7];
   t->trimmed_through = fields[8];
+  t->label_start_sequence = fields[9];
   return Status::Ok();
 }
 
@@ -548,6 +525,12 @@ class BatchContext {
 
   // Reads the stored item at `storage_key` into *item; false when absent.
   Result<bool> ReadItem(std::string_view storage_key, Item* item);
+  // The item at `storage_key` (nullopt when absent), once `condition` (if
+  // any) holds for it; kConditionFailed otherwise.
+  Result<std::optional<Item>> ReadChecked(std::string_view storage_key,
+                                          const std::optional<ConditionExpression>& condition);
+  // Deletes every item of `t` (counters too); returns how many.
+  Result<uint64_t> DeleteAllItems(TableState* t);
 
   // Writes `new_item` (or deletes when null) over `old_item` (null: absent)
   // and appends the stream record. Nothing when they are equal. Returns the
@@ -767,6 +750,44 @@ Result<bool> BatchContext::ReadItem(std::string_view full_key, Item* item) {
   }
   *item = std::move(decoded).value();
   return true;
+}
+
+Result<std::optional<Item>> BatchContext::ReadChecked(
+    std::string_view storage_key, const std::optional<ConditionExpression>& condition) {
+  std::optional<Item> item;
+  Item loaded;
+  KS_ASSIGN_OR_RETURN(bool exists, ReadItem(storage_key, &loaded));
+  if (exists) item = std::move(loaded);
+  if (condition && !condition->Evaluate(item ? &*item : nullptr)) {
+    return ConditionFailed("The conditional request failed");
+  }
+  return item;
+}
+
+Result<uint64_t> BatchContext::DeleteAllItems(TableState* t) {
+  uint64_t removed = 0;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn_->get(), env_->dbi(Db::kItems), &cursor);
+  if (rc != 0) return env_status = env_->Error(rc, "deleting the items of " + t->schema.name);
+  std::string prefix = TableIdKey(t->id);
+  MDB_val k = ToVal(prefix), v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && FromVal(k).substr(0, 4) == prefix) {
+    rc = mdb_cursor_del(cursor, 0);
+    if (rc != 0) break;
+    ++removed;
+    // After a delete the cursor stands on the next entry (EINVAL/NOTFOUND at
+    // the end of the database).
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+  }
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) {
+    return env_status = env_->Error(rc, "deleting the items of " + t->schema.name);
+  }
+  t->item_count = 0;
+  t->item_bytes = 0;
+  dirty_.insert(t->id);
+  return removed;
 }
 
 Result<uint64_t> BatchContext::ApplyChange(TableState* t, const std::string& storage_key,
@@ -1149,6 +1170,7 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     t.schema = schema;
     t.created_ms = ctx.now_ms();
     t.stream_label_ms = schema.stream.enabled ? ctx.now_ms() : 0;
+    t.label_start_sequence = ctx.sequence();
     std::string id_value = TableIdKey(t.id);
     Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
     if (!s.ok()) return ctx.env_status = s;
@@ -1162,24 +1184,8 @@ Result<TableDescription> ItemStoreImpl::DeleteTable(const std::string& name) {
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
     description = Describe(*t);
-    // Remove every item: a cursor walk over the table's key range.
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(ctx.txn().get(), env_->dbi(Db::kItems), &cursor);
-    if (rc != 0) return ctx.env_status = env_->Error(rc, "deleting table items");
-    std::string prefix = TableIdKey(t->id);
-    MDB_val k = ToVal(prefix), v;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && FromVal(k).substr(0, 4) == prefix) {
-      rc = mdb_cursor_del(cursor, 0);
-      if (rc != 0) break;
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
-    }
-    mdb_cursor_close(cursor);
-    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) {
-      return ctx.env_status = env_->Error(rc, "deleting table items");
-    }
-    t->item_count = 0;
-    t->item_bytes = 0;
+    auto removed = ctx.DeleteAllItems(t);
+    if (!removed.ok()) return removed.status();
     auto truncated = ctx.AppendTruncate(t);
     if (!truncated.ok()) return truncated.status();
     Status s = ctx.txn().Delete(Db::kCatalog, name);
@@ -1195,26 +1201,7 @@ Result<uint64_t> ItemStoreImpl::TruncateTable(const std::string& name) {
   uint64_t removed = 0;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
-    removed = 0;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(ctx.txn().get(), env_->dbi(Db::kItems), &cursor);
-    if (rc != 0) return ctx.env_status = env_->Error(rc, "truncating table");
-    std::string prefix = TableIdKey(t->id);
-    MDB_val k = ToVal(prefix), v;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && FromVal(k).substr(0, 4) == prefix) {
-      rc = mdb_cursor_del(cursor, 0);
-      if (rc != 0) break;
-      ++removed;
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
-    }
-    mdb_cursor_close(cursor);
-    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) {
-      return ctx.env_status = env_->Error(rc, "truncating table");
-    }
-    t->item_count = 0;
-    t->item_bytes = 0;
-    ctx.MarkDirty(t);
+    KS_ASSIGN_OR_RETURN(removed, ctx.DeleteAllItems(t));
     auto truncated = ctx.AppendTruncate(t);
     return truncated.status();
   }));
@@ -1227,7 +1214,10 @@ Result<TableDescription> ItemStoreImpl::UpdateStream(const std::string& name,
   TableDescription description;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
-    if (stream.enabled && !t->schema.stream.enabled) t->stream_label_ms = ctx.now_ms();
+    if (stream.enabled && !t->schema.stream.enabled) {
+      t->stream_label_ms = ctx.now_ms();
+      t->label_start_sequence = ctx.sequence();
+    }
     t->schema.stream = stream;
     ctx.MarkDirty(t);
     description = Describe(*t);
@@ -1332,13 +1322,7 @@ Result<WriteResult> ItemStoreImpl::PutItem(const PutItemRequest& request) {
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
     KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.item, false));
-    std::optional<Item> old_item;
-    Item loaded;
-    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(key, &loaded));
-    if (exists) old_item = std::move(loaded);
-    if (parsed.condition && !parsed.condition->Evaluate(old_item ? &*old_item : nullptr)) {
-      return ConditionFailed("The conditional request failed");
-    }
+    KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
     KS_ASSIGN_OR_RETURN(result.sequence,
                         ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &request.item));
     result.attributes =
@@ -1357,13 +1341,7 @@ Result<WriteResult> ItemStoreImpl::UpdateItem(const UpdateItemRequest& request) 
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
     KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
-    std::optional<Item> old_item;
-    Item loaded;
-    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(key, &loaded));
-    if (exists) old_item = std::move(loaded);
-    if (parsed.condition && !parsed.condition->Evaluate(old_item ? &*old_item : nullptr)) {
-      return ConditionFailed("The conditional request failed");
-    }
+    KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
     Item new_item = old_item ? *old_item : request.key;
     if (parsed.update) {
       KS_RETURN_IF_ERROR(parsed.update->Apply(&new_item));
@@ -1399,13 +1377,7 @@ Result<WriteResult> ItemStoreImpl::DeleteItem(const DeleteItemRequest& request) 
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
     KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
-    std::optional<Item> old_item;
-    Item loaded;
-    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(key, &loaded));
-    if (exists) old_item = std::move(loaded);
-    if (parsed.condition && !parsed.condition->Evaluate(old_item ? &*old_item : nullptr)) {
-      return ConditionFailed("The conditional request failed");
-    }
+    KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
     KS_ASSIGN_OR_RETURN(result.sequence,
                         ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr));
     result.attributes =
@@ -1785,6 +1757,11 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
   std::string start;
   if (request.exclusive_start_key) {
     KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *request.exclusive_start_key, true));
+    if (start.compare(0, prefix.size(), prefix) != 0) {
+      return InvalidArgument(
+          "The provided starting key is invalid: The provided key element "
+          "does not match the query's partition key");
+    }
   }
   return ReadRange(t, start, begins_prefix, lower, lower_inc, upper, upper_inc,
                    request.scan_forward, request, filter ? &*filter : nullptr,
@@ -1875,9 +1852,12 @@ StreamInfo InfoOf(const TableState& t) {
   StreamInfo info;
   info.table = t.schema.name;
   info.table_id = t.id;
+  info.partition_key = t.schema.partition_key;
+  info.sort_key = t.schema.sort_key;
   info.enabled = t.schema.stream.enabled;
   info.view_type = t.schema.stream.view_type;
   info.stream_label_ms = t.stream_label_ms;
+  info.label_start_sequence = t.label_start_sequence;
   info.record_count = t.stream_count;
   info.record_bytes = t.stream_bytes;
   info.oldest_sequence = t.stream_count > 0 ? t.oldest_sequence : 0;

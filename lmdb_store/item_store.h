@@ -190,9 +190,16 @@ struct TableDescription {
 struct StreamInfo {
   std::string table;
   uint32_t table_id = 0;
+  // The table's key attributes (kept for deleted tables too).
+  KeyAttribute partition_key;
+  std::optional<KeyAttribute> sort_key;
   bool enabled = false;
   StreamViewType view_type = StreamViewType::kNewAndOldImages;
   int64_t stream_label_ms = 0;
+  // The store's head sequence when the stream was last enabled: records with
+  // a sequence above it belong to the current stream label, older ones to an
+  // earlier enablement.
+  uint64_t label_start_sequence = 0;
   uint64_t record_count = 0;
   uint64_t record_bytes = 0;
   // Sequence number of the oldest retained record; 0 when none is retained.

@@ -1,6 +1,7 @@
 #include "lmdb_store/stream_record.h"
 
 #include "lmdb_store/item_codec.h"
+#include "lmdb_store/varint.h"
 
 namespace keystone::store {
 namespace {
@@ -8,28 +9,6 @@ namespace {
 constexpr uint8_t kRecordFormat = 1;
 constexpr uint8_t kHasOld = 1;
 constexpr uint8_t kHasNew = 2;
-
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 Status Corrupt(std::string_view what) {
   return Internal("corrupt stream record: " + std::string(what));

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <ostream>
 #include <random>
 #include <string>
@@ -306,61 +305,6 @@ TEST(ItemCodecTest, RandomGarbageNeverCrashes) {
     DecodeValue(&in).IgnoreError();
   }
   EXPECT_LT(decoded_ok, 20000);
-}
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-TEST(ItemCodecTest, IsFast) {
-  // Not a benchmark, a guard against accidental quadratic or allocation-heavy
-  // code: ~200-byte items should take well under a microsecond each way.
-  // Timing means nothing in sanitizer or unoptimised builds.
-#ifndef NDEBUG
-  GTEST_SKIP() << "timing is only checked in optimised builds";
-#endif
-  if (kSanitized) GTEST_SKIP() << "timing is not checked under sanitizers";
-  std::vector<Item> items;
-  for (int i = 0; i < 1000; ++i) items.push_back(TypicalItem(i));
-  std::string buffer;
-  size_t bytes = 0;
-  const auto start = std::chrono::steady_clock::now();
-  constexpr int kRounds = 200;
-  for (int round = 0; round < kRounds; ++round) {
-    for (const auto& item : items) {
-      buffer.clear();
-      EncodeItem(item, &buffer);
-      bytes += buffer.size();
-    }
-  }
-  const auto encoded = std::chrono::steady_clock::now();
-  for (int round = 0; round < kRounds / 4; ++round) {
-    for (const auto& item : items) {
-      buffer.clear();
-      EncodeItem(item, &buffer);
-      auto r = DecodeItem(buffer);
-      ASSERT_TRUE(r.ok());
-    }
-  }
-  const auto decoded = std::chrono::steady_clock::now();
-  const double encode_s = std::chrono::duration<double>(encoded - start).count();
-  const double roundtrip_s = std::chrono::duration<double>(decoded - encoded).count();
-  const double encode_per_s = kRounds * items.size() / encode_s;
-  const double roundtrip_per_s = kRounds / 4 * items.size() / roundtrip_s;
-  std::printf("encode: %.2f M items/s (%.0f bytes avg); encode+decode: %.2f M items/s\n",
-              encode_per_s / 1e6, static_cast<double>(bytes) / (kRounds * items.size()),
-              roundtrip_per_s / 1e6);
-  // Generous bounds so that sanitizer and loaded CI machines pass.
-  EXPECT_GT(encode_per_s, 50000);
-  EXPECT_GT(roundtrip_per_s, 10000);
 }
 
 }  // namespace

@@ -312,7 +312,8 @@ TEST_F(QueryTest, FilterProjectionAndBeginsWith) {
   files.partition_key = {"pk", AttributeType::kS};
   files.sort_key = KeyAttribute{"path", AttributeType::kS};
   ASSERT_TRUE(store_->CreateTable(files).ok());
-  for (const char* path : {"a", "a/b", "a/c", "ab", "b", std::string("a\0x", 3).c_str()}) {
+  for (const std::string& path :
+       std::vector<std::string>{"a", "a/b", "a/c", "ab", "b", std::string("a\0x", 3)}) {
     ASSERT_TRUE(store_->Put("files", ItemBuilder().S("pk", "u").S("path", path).Build()).ok());
   }
   QueryRequest prefix;
@@ -334,6 +335,12 @@ TEST_F(QueryTest, InvalidQueries) {
   EXPECT_EQ(StatusCode::kInvalidArgument, unused.status().code());
   auto no_pk = Run("sk = :v", {{":v", AV::N(1)}});
   EXPECT_EQ(StatusCode::kInvalidArgument, no_pk.status().code());
+  QueryRequest foreign_start;
+  foreign_start.table = "events";
+  foreign_start.key_condition_expression = "pk = :p";
+  foreign_start.expression.values = {{":p", AV::S("a")}};
+  foreign_start.exclusive_start_key = Key("b", 1);
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->Query(foreign_start).status().code());
   auto bad_between = Run("pk = :p AND sk BETWEEN :hi AND :lo",
                          {{":p", AV::S("a")}, {":lo", AV::N(-1)}, {":hi", AV::N(1)}});
   EXPECT_EQ(StatusCode::kInvalidArgument, bad_between.status().code());

@@ -255,9 +255,14 @@ TEST_F(StreamTest, DisabledStreamAppendsNothingAndCanBeEnabled) {
   auto r = store_->Put("quiet", Key("a"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(0u, r->sequence);
+  uint64_t head_before_enable = *store_->HeadSequence();
   ASSERT_TRUE(store_->UpdateStream("quiet", StreamConfig{true, StreamViewType::kKeysOnly, 5}).ok());
   auto after = store_->Put("quiet", Key("b"));
   ASSERT_TRUE(after.ok());
+  auto info = store_->GetStreamInfo("quiet");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(head_before_enable, info->label_start_sequence);
+  EXPECT_GT(after->sequence, info->label_start_sequence);
   auto records = ReadAll(*store_, "quiet");
   ASSERT_EQ(1u, records.size());
   EXPECT_EQ(after->sequence, records[0].sequence);

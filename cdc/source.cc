@@ -1,0 +1,1059 @@
+#include "cdc/source.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "base/check.h"
+#include "base/log.h"
+
+namespace keystone::cdc {
+
+using store::Item;
+using store::StreamRecord;
+
+namespace {
+
+constexpr std::string_view kLog = "cdc";
+
+}  // namespace
+
+uint64_t Source::StreamOf(const Cursor& cursor) {
+  return cursor.snapshot.active ? cursor.snapshot.stream_sequence : cursor.sequence;
+}
+
+void Source::SetStream(Cursor* cursor, uint64_t sequence) {
+  if (cursor->snapshot.active) {
+    cursor->snapshot.stream_sequence = sequence;
+  } else {
+    cursor->sequence = sequence;
+  }
+}
+
+std::string_view SourceStateName(SourceState state) {
+  switch (state) {
+    case SourceState::kStarting:
+      return "STARTING";
+    case SourceState::kSnapshotting:
+      return "SNAPSHOTTING";
+    case SourceState::kStreaming:
+      return "STREAMING";
+    case SourceState::kPaused:
+      return "PAUSED";
+    case SourceState::kFailed:
+      return "FAILED";
+    case SourceState::kDone:
+      return "DONE";
+    case SourceState::kStopped:
+      return "STOPPED";
+  }
+  return "UNKNOWN";
+}
+
+Source::Source(store::ItemStore& store, EventSink& sink, SourceOptions options,
+               SourceRuntime runtime)
+    : store_(store),
+      sink_(sink),
+      options_(std::move(options)),
+      runtime_(std::move(runtime)),
+      clock_(runtime_.clock != nullptr ? runtime_.clock : SystemClock::Default()) {
+  if (options_.name.empty()) options_.name = options_.table;
+  topic_ = ExpandTopic(options_.topic, options_.table, options_.name);
+  status_.name = options_.name;
+  status_.table = options_.table;
+  status_.topic = topic_;
+  status_.position.source = options_.name;
+  status_.position.table = options_.table;
+}
+
+Source::~Source() { Stop(); }
+
+// ---------------------------------------------------------------------------
+// Threads and controls.
+
+Status Source::Start() {
+  if (thread_.joinable()) return FailedPrecondition("source " + options_.name + " already runs");
+  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+  return Status::Ok();
+}
+
+void Source::Stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  command_cv_.notify_all();
+  thread_.join();
+}
+
+Status Source::Enqueue(Command command) {
+  {
+    std::lock_guard<std::mutex> lock(command_mu_);
+    commands_.push_back(command);
+  }
+  command_cv_.notify_all();
+  return Status::Ok();
+}
+
+Status Source::Pause() { return Enqueue({CommandType::kPause}); }
+Status Source::Resume() { return Enqueue({CommandType::kResume}); }
+Status Source::Reset() { return Enqueue({CommandType::kReset}); }
+
+Status Source::SetPosition(uint64_t sequence) {
+  KS_ASSIGN_OR_RETURN(uint64_t head, store_.HeadSequence());
+  if (sequence > head) {
+    return InvalidArgument("position " + std::to_string(sequence) +
+                           " is beyond the store's newest sequence number " + std::to_string(head));
+  }
+  return Enqueue({CommandType::kSetPosition, sequence});
+}
+
+Status Source::TriggerSnapshot() {
+  if (options_.aggregate) {
+    return FailedPrecondition("source " + options_.name +
+                              " publishes aggregates; it takes no "
+                              "snapshots");
+  }
+  return Enqueue({CommandType::kTriggerSnapshot});
+}
+
+void Source::ApplyCommands() {
+  std::vector<Command> commands;
+  {
+    std::lock_guard<std::mutex> lock(command_mu_);
+    commands.swap(commands_);
+  }
+  for (const Command& command : commands) {
+    switch (command.type) {
+      case CommandType::kPause:
+        paused_ = true;
+        LogInfo(kLog, "source " + options_.name + " paused");
+        break;
+      case CommandType::kResume:
+        paused_ = false;
+        if (failed_) {
+          LogInfo(kLog, "source " + options_.name + " resumed after failure: " +
+                            failure_.ToString() + "; replaying from its position");
+          failed_ = false;
+          failure_ = Status::Ok();
+          if (initialized_) Rewind("resumed after a failure");
+        } else {
+          LogInfo(kLog, "source " + options_.name + " resumed");
+        }
+        break;
+      case CommandType::kReset: {
+        DiscardInFlight();
+        Status s = DeleteCdcPosition(store_, options_.name);
+        if (!s.ok()) {
+          Fail(s.WithContext("resetting the position"));
+          break;
+        }
+        LogWarn(kLog, "source " + options_.name + " reset: its position was deleted");
+        failed_ = false;
+        failure_ = Status::Ok();
+        done_ = false;
+        initialized_ = false;
+        saved_valid_ = false;
+        snapshot_request_.reset();
+        break;
+      }
+      case CommandType::kSetPosition:
+        DiscardInFlight();
+        failed_ = false;
+        failure_ = Status::Ok();
+        snapshot_request_.reset();
+        acked_ = Cursor{command.sequence, {}};
+        read_ = acked_;
+        LogWarn(kLog,
+                "source " + options_.name + " position set to " + std::to_string(command.sequence));
+        saved_valid_ = false;
+        MaybeSave(true);
+        PublishPosition();
+        break;
+      case CommandType::kTriggerSnapshot:
+        if (failed_) {
+          DiscardInFlight();
+          read_ = acked_;
+          failed_ = false;
+          failure_ = Status::Ok();
+        }
+        snapshot_request_ = SnapshotReason::kTriggered;
+        done_ = false;
+        LogInfo(kLog, "source " + options_.name + ": snapshot requested");
+        break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The loop.
+
+Status Source::PollOnce() {
+  Step();
+  return failed_ ? failure_ : Status::Ok();
+}
+
+void Source::Run(std::stop_token stop) {
+  std::stop_callback wake(stop, [this] {
+    std::lock_guard<std::mutex> lock(command_mu_);
+    command_cv_.notify_all();
+  });
+  while (!stop.stop_requested()) {
+    Outcome outcome = Step();
+    if (outcome != Outcome::kContinue) Wait(outcome, stop);
+  }
+  Shutdown();
+}
+
+void Source::Wait(Outcome outcome, const std::stop_token& stop) {
+  // Wait for the earliest timer the next step can act on; a deadline that is
+  // due but blocked (e.g. a heartbeat while acks are outstanding) must not
+  // shorten the wait, or the loop would spin.
+  int64_t wait_ms = runtime_.idle_wait_ms;
+  int64_t now = NowMs();
+  auto until = [&](int64_t deadline) {
+    wait_ms = std::min(wait_ms, std::max<int64_t>(1, deadline - now));
+  };
+  bool active = initialized_ && !failed_ && !done_ && !paused_;
+  if (active && !pending_.empty() && !sink_full_ && batch_started_ms_ >= 0) {
+    until(batch_started_ms_ + options_.batch_timeout_ms);
+  }
+  if (active && options_.heartbeat_interval_ms > 0 && caught_up_ && entries_.empty()) {
+    until(last_activity_ms_ + options_.heartbeat_interval_ms);
+  }
+  if (active && aggregator_ && aggregator_->has_open_window() && caught_up_) {
+    until(aggregator_->open_window_end_ms());
+  }
+  auto ms = std::chrono::milliseconds(wait_ms);
+  switch (outcome) {
+    case Outcome::kContinue:
+      return;
+    case Outcome::kWaitDeliveries:
+      sink_.Poll(ms);
+      return;
+    case Outcome::kWaitRecords:
+      if (!entries_.empty()) {
+        // Acks and new records both matter: poll the sink in short slices.
+        sink_.Poll(std::min(ms, std::chrono::milliseconds(5)));
+        return;
+      }
+      store_.WaitForSequence(std::max(head_seen_, StreamOf(read_)), ms);
+      return;
+    case Outcome::kIdle: {
+      if (sink_started_ && !entries_.empty()) {
+        // Paused or failed with events outstanding: their acks still move
+        // the position.
+        sink_.Poll(ms);
+        return;
+      }
+      std::unique_lock<std::mutex> lock(command_mu_);
+      command_cv_.wait_for(lock, ms, [&] { return !commands_.empty() || stop.stop_requested(); });
+      return;
+    }
+  }
+}
+
+void Source::Shutdown() {
+  if (sink_started_) {
+    if (!failed_ && !pending_.empty()) SendPending();
+    Status flushed = sink_.Flush(std::chrono::milliseconds(runtime_.shutdown_flush_ms));
+    if (!flushed.ok()) {
+      LogWarn(kLog, "source " + options_.name + ": stopping with events unacknowledged (" +
+                        flushed.ToString() + "); they will be sent again after restart");
+    }
+  }
+  if (initialized_) MaybeSave(true);
+  stopped_ = true;
+  Publish();
+}
+
+Source::Outcome Source::Step() {
+  ApplyCommands();
+  if (!initialized_ && !failed_) {
+    Status s = Initialize();
+    if (s.code() == StatusCode::kUnavailable) {
+      // Transient (e.g. the sink cannot connect yet): try again next step.
+      LogWarn(kLog, "source " + options_.name + " cannot start yet: " + s.ToString());
+    } else if (!s.ok()) {
+      Fail(s);
+    }
+  }
+  if (sink_started_) sink_.Poll(std::chrono::milliseconds(0));
+  if (rewind_pending_ && !failed_) Rewind("the sink was reset (kUnavailable)");
+  Outcome outcome = Outcome::kIdle;
+  if (initialized_ && !failed_ && !done_ && !paused_) {
+    // Retry what the sink refused; a partial batch waits for its timeout.
+    if (sink_full_) SendPending();
+    if (sink_full_) {
+      outcome = Outcome::kWaitDeliveries;
+    } else if (!failed_) {
+      outcome = Work();
+    }
+    if (!failed_ && aggregator_ && aggregator_->has_open_window() && caught_up_) {
+      if (auto window = aggregator_->CloseIfDue(NowMs())) {
+        CloseWindow(std::move(*window), *window_cursor_);
+        window_cursor_.reset();
+        FlushBatch(true);
+      }
+    }
+    if (!failed_) MaybeHeartbeat();
+    if (!failed_) FlushBatch(false);
+    if (sink_full_ && outcome == Outcome::kContinue) outcome = Outcome::kWaitDeliveries;
+  }
+  if (initialized_) {
+    MaybeSave(false);
+    RefreshLag();
+  }
+  Publish();
+  return outcome;
+}
+
+Status Source::Initialize() {
+  if (options_.table.empty()) return InvalidArgument("source " + options_.name + " names no table");
+  auto description = store_.DescribeTable(options_.table);
+  if (!description.ok()) {
+    return description.status().WithContext("source " + options_.name + ": table " +
+                                            options_.table);
+  }
+  schema_ = description->schema;
+  auto info = store_.GetStreamInfo(options_.table);
+  if (!info.ok() && info.status().code() != StatusCode::kNotFound) return info.status();
+  // A table whose stream was never enabled has stream info but no stream.
+  has_stream_ = info.ok() && (info->enabled || info->stream_label_ms != 0);
+  if (has_stream_ && !info->enabled) {
+    LogWarn(kLog, "source " + options_.name + ": the stream of table " + options_.table +
+                      " is disabled; only records already in it will be published, and a "
+                      "snapshot cannot see changes made meanwhile");
+  }
+  table_view_ = has_stream_ ? info->view_type : store::StreamViewType::kNewAndOldImages;
+  if (!has_stream_ && options_.snapshot != SnapshotMode::kInitialOnly) {
+    return FailedPrecondition("source " + options_.name + ": table " + options_.table +
+                              " has no stream (enable it, or use snapshot: initial_only)");
+  }
+  if (options_.aggregate && options_.snapshot == SnapshotMode::kInitialOnly) {
+    return InvalidArgument("source " + options_.name +
+                           ": aggregate sources take no snapshots; snapshot: initial_only "
+                           "would publish nothing");
+  }
+  auto filter = EventFilter::Create(options_.filters, schema_);
+  if (!filter.ok()) return filter.status().WithContext("source " + options_.name);
+  filter_ = std::move(filter).value();
+  auto transforms = TransformChain::Create(options_.transforms, schema_);
+  if (!transforms.ok()) return transforms.status().WithContext("source " + options_.name);
+  transforms_ = std::move(transforms).value();
+  EncoderOptions encoder;
+  encoder.format = options_.format;
+  encoder.debezium_schema = options_.debezium_schema;
+  encoder.tombstones = options_.tombstones;
+  encoder.source = options_.name;
+  encoder.table = options_.table;
+  encoder.topic = topic_;
+  encoder.db = runtime_.db;
+  encoder.region = runtime_.region;
+  encoder_.emplace(std::move(encoder));
+  if (options_.aggregate) {
+    aggregator_.emplace(*options_.aggregate);
+  } else {
+    aggregator_.reset();
+  }
+  if (!sink_started_) {
+    Status s = sink_.Start(this, {topic_});
+    if (!s.ok()) return s.WithContext("source " + options_.name + ": starting the sink");
+    sink_started_ = true;
+  }
+
+  KS_ASSIGN_OR_RETURN(std::optional<CdcPosition> stored, LoadCdcPosition(store_, options_.name));
+  if (stored && stored->table != options_.table) {
+    return FailedPrecondition("source " + options_.name +
+                              ": its stored position belongs to table " + stored->table + ", not " +
+                              options_.table + " (reset the source to start over)");
+  }
+  high_water_key_.reset();
+  read_to_end_ = false;
+  high_water_dirty_ = false;
+  if (stored) {
+    high_water_key_ = stored->snapshot.high_water_key;
+    read_to_end_ = stored->snapshot.read_to_end;
+    stored->snapshot.high_water_key.reset();
+    stored->snapshot.read_to_end = false;
+    acked_ = Cursor{stored->sequence, stored->snapshot};
+    saved_ = acked_;
+    saved_valid_ = true;
+    LogInfo(kLog,
+            "source " + options_.name + " resumes after sequence " +
+                std::to_string(acked_.sequence) +
+                (acked_.snapshot.active ? " (snapshot in progress, " +
+                                              std::to_string(acked_.snapshot.items) + " items done)"
+                                        : ""));
+  } else {
+    acked_ = Cursor{};
+    SnapshotMode mode = options_.aggregate ? SnapshotMode::kNever : options_.snapshot;
+    if (mode == SnapshotMode::kNever) {
+      // Stream only, from the oldest retained record.
+      acked_.sequence = has_stream_ ? info->trimmed_through : 0;
+      saved_valid_ = false;
+      MaybeSave(true);
+    } else {
+      snapshot_request_ = SnapshotReason::kInitial;
+    }
+  }
+  read_ = acked_;
+  SetRecovery();
+  last_activity_ms_ = NowMs();
+  last_save_ms_ = NowMs();
+  initialized_ = true;
+  PublishPosition();
+  return Status::Ok();
+}
+
+Source::Outcome Source::Work() {
+  if (snapshot_request_) {
+    if (!entries_.empty()) {
+      FlushBatch(true);
+      return Outcome::kWaitDeliveries;
+    }
+    Status s = BeginSnapshot(*snapshot_request_);
+    if (!s.ok()) {
+      Fail(s);
+      return Outcome::kIdle;
+    }
+  }
+  if (read_.snapshot.active) return SnapshotWork();
+  if (options_.snapshot == SnapshotMode::kInitialOnly) {
+    // The snapshot is complete: done once every event of it is acknowledged.
+    if (!entries_.empty()) {
+      FlushBatch(true);
+      return Outcome::kWaitDeliveries;
+    }
+    if (!done_) {
+      done_ = true;
+      MaybeSave(true);
+      LogInfo(kLog, "source " + options_.name + ": initial_only snapshot complete; done");
+    }
+    return Outcome::kIdle;
+  }
+  return StreamWork();
+}
+
+size_t Source::Budget() const {
+  if (in_flight_records_ >= options_.max_in_flight_records ||
+      in_flight_bytes_ >= options_.max_in_flight_bytes) {
+    return 0;
+  }
+  return static_cast<size_t>(options_.max_in_flight_records - in_flight_records_);
+}
+
+Source::Outcome Source::StreamWork() {
+  size_t budget = Budget();
+  if (budget == 0) {
+    FlushBatch(true);
+    return Outcome::kWaitDeliveries;
+  }
+  size_t batch = std::max<size_t>(1, options_.batch_size);
+  size_t want = std::min(budget, batch > pending_.size() ? batch - pending_.size() : 1);
+  auto read = store_.ReadStream(options_.table, read_.sequence, want);
+  if (!read.ok()) {
+    if (read.status().code() == StatusCode::kTrimmed) return HandleGap(read.status());
+    Fail(read.status().WithContext("reading the stream of table " + options_.table));
+    return Outcome::kIdle;
+  }
+  head_seen_ = std::max(head_seen_, read->head_sequence);
+  size_t count = read->records.size();
+  size_t processed = 0;
+  for (StreamRecord& record : read->records) {
+    // The byte cap stops processing mid-batch; the rest is read again later.
+    if (in_flight_bytes_ >= options_.max_in_flight_bytes) break;
+    ProcessRecord(std::move(record), nullptr);
+    ++processed;
+  }
+  stats_.records_read.fetch_add(processed, std::memory_order_relaxed);
+  if (processed < count) {
+    FlushBatch(true);
+    return Outcome::kWaitDeliveries;
+  }
+  if (count < want) {
+    // Caught up: no record of this table up to the head the read saw.
+    caught_up_ = true;
+    if (read->head_sequence > read_.sequence) {
+      Cursor head = read_;
+      head.sequence = read->head_sequence;
+      AdvanceRead(head);
+    }
+    return Outcome::kWaitRecords;
+  }
+  caught_up_ = false;
+  return Outcome::kContinue;
+}
+
+Status Source::BeginSnapshot(SnapshotReason reason) {
+  KS_CHECK(entries_.empty());
+  KS_ASSIGN_OR_RETURN(uint64_t head, store_.HeadSequence());
+  // With no key snapshotted yet, every record up to the head is reflected by
+  // the chunks still to read (all read at or after the head): the snapshot's
+  // stream cursor starts there. The position's sequence stays (and pins the
+  // stream the catch-ups will need) until the snapshot completes.
+  Cursor start;
+  start.sequence = acked_.sequence;
+  start.snapshot.active = true;
+  start.snapshot.reason = reason;
+  start.snapshot.stream_sequence = std::max(head, acked_.sequence);
+  start.snapshot.chunk_sequence = start.snapshot.stream_sequence;
+  start.snapshot.started_ms = NowMs();
+  acked_ = start;
+  read_ = start;
+  chunk_.reset();
+  snapshot_request_.reset();
+  high_water_key_.reset();
+  read_to_end_ = false;
+  high_water_dirty_ = false;
+  recovery_.reset();
+  stats_.snapshots_started.fetch_add(1, std::memory_order_relaxed);
+  LogInfo(kLog, "source " + options_.name + ": snapshot of table " + options_.table + " started (" +
+                    std::string(SnapshotReasonName(reason)) + ") at sequence " +
+                    std::to_string(start.snapshot.stream_sequence));
+  MaybeSave(true);
+  PublishPosition();
+  return Status::Ok();
+}
+
+Source::Outcome Source::SnapshotWork() {
+  if (!chunk_) {
+    size_t budget = Budget();
+    if (budget == 0) {
+      FlushBatch(true);
+      return Outcome::kWaitDeliveries;
+    }
+    size_t n = std::min<size_t>(std::max<uint32_t>(1, options_.snapshot_chunk_size), budget);
+    auto chunk = store_.ReadSnapshotChunk(options_.table, read_.snapshot.last_key, n);
+    ChunkState state;
+    if (chunk.ok()) {
+      state.chunk = std::move(chunk).value();
+    } else if (chunk.status().code() == StatusCode::kNotFound && has_stream_) {
+      // The table was deleted: no items remain. Catch up through its stream's
+      // end (the truncate record included), then the snapshot is complete.
+      auto info = store_.GetStreamInfo(options_.table);
+      if (!info.ok()) {
+        Fail(info.status().WithContext("snapshot of deleted table " + options_.table));
+        return Outcome::kIdle;
+      }
+      state.chunk.sequence = std::max(info->latest_sequence, StreamOf(read_));
+      LogWarn(kLog, "source " + options_.name + ": table " + options_.table +
+                        " was deleted during its snapshot");
+    } else {
+      Fail(chunk.status().WithContext("snapshot of table " + options_.table));
+      return Outcome::kIdle;
+    }
+    state.read_ms = NowMs();
+    if (read_.snapshot.last_key) {
+      state.limit = OrderedKey(*read_.snapshot.last_key, schema_);
+      if (!state.limit) {
+        Fail(Internal("source " + options_.name + ": the snapshot's last key " +
+                      store::ItemDebugString(*read_.snapshot.last_key) +
+                      " does not match the key schema of table " + options_.table));
+        return Outcome::kIdle;
+      }
+    }
+    chunk_ = std::move(state);
+    // The chunk's items may reach the destination once sent: record how far
+    // chunks were read before sending any (stored below).
+    if (chunk_->chunk.last_key) {
+      high_water_key_ = chunk_->chunk.last_key;
+    } else {
+      read_to_end_ = true;
+    }
+    high_water_dirty_ = true;
+    if ((!chunk_->limit && !recovery_) || !has_stream_) {
+      // Nothing snapshotted yet (or no stream): no record to catch up with.
+      Cursor after = read_;
+      SetStream(&after, std::max(StreamOf(read_), chunk_->chunk.sequence));
+      AdvanceRead(after);
+    }
+  }
+
+  if (StreamOf(read_) < chunk_->chunk.sequence) {
+    // Catch up: the records after the previous chunk's sequence through this
+    // chunk's, for keys already snapshotted.
+    size_t budget = Budget();
+    if (budget == 0) {
+      FlushBatch(true);
+      return Outcome::kWaitDeliveries;
+    }
+    size_t want = std::min<size_t>(std::max<uint32_t>(1, options_.batch_size), budget);
+    auto read = store_.ReadStream(options_.table, StreamOf(read_), want);
+    if (!read.ok()) {
+      if (read.status().code() == StatusCode::kTrimmed) return HandleGap(read.status());
+      Fail(read.status().WithContext("reading the stream of table " + options_.table));
+      return Outcome::kIdle;
+    }
+    head_seen_ = std::max(head_seen_, read->head_sequence);
+    size_t processed = 0;
+    bool capped = false;
+    for (StreamRecord& record : read->records) {
+      if (record.sequence > chunk_->chunk.sequence) break;
+      if (in_flight_bytes_ >= options_.max_in_flight_bytes) {
+        capped = true;
+        break;
+      }
+      ProcessRecord(std::move(record), &chunk_->limit);
+      ++processed;
+    }
+    stats_.records_read.fetch_add(processed, std::memory_order_relaxed);
+    if (capped) {
+      FlushBatch(true);
+      return Outcome::kWaitDeliveries;
+    }
+    if (processed < want) {
+      // Every record through the chunk's sequence is handled.
+      Cursor after = read_;
+      SetStream(&after, chunk_->chunk.sequence);
+      AdvanceRead(after);
+    }
+    return Outcome::kContinue;
+  }
+
+  if (high_water_dirty_) {
+    if (!MaybeSave(true)) return Outcome::kWaitDeliveries;  // retried; nothing sent yet
+    high_water_dirty_ = false;
+  }
+  std::vector<Item>& items = chunk_->chunk.items;
+  const bool final_chunk = !chunk_->chunk.last_key.has_value();
+  while (chunk_->next < items.size()) {
+    if (Budget() == 0) {
+      FlushBatch(true);
+      return Outcome::kWaitDeliveries;
+    }
+    Item& item = items[chunk_->next];
+    Item keys = KeyOf(item, schema_);
+    uint64_t ordinal = read_.snapshot.items;
+    bool last = final_chunk && chunk_->next + 1 == items.size();
+    Cursor after = read_;
+    after.snapshot.stream_sequence = chunk_->chunk.sequence;
+    after.snapshot.last_key = keys;
+    after.snapshot.chunk_sequence = chunk_->chunk.sequence;
+    after.snapshot.items = ordinal + 1;
+    ChangeEvent change =
+        ChangeFromSnapshotItem(std::move(item), std::move(keys), table_view_,
+                               chunk_->chunk.sequence, chunk_->read_ms, ordinal, last);
+    stats_.snapshot_items.fetch_add(1, std::memory_order_relaxed);
+    ++chunk_->next;
+    Emit(std::move(change), after);
+  }
+  uint64_t chunk_sequence = chunk_->chunk.sequence;
+  chunk_.reset();
+  if (final_chunk) {
+    Cursor done = read_;
+    done.sequence = std::max(StreamOf(read_), chunk_sequence);
+    done.snapshot = SnapshotProgress{};
+    AdvanceRead(done);
+    stats_.snapshots_completed.fetch_add(1, std::memory_order_relaxed);
+    LogInfo(kLog, "source " + options_.name + ": snapshot of table " + options_.table +
+                      " read; streaming after sequence " + std::to_string(done.sequence));
+  }
+  FlushBatch(true);
+  return Outcome::kContinue;
+}
+
+Source::Outcome Source::HandleGap(const Status& trimmed) {
+  stats_.gaps.fetch_add(1, std::memory_order_relaxed);
+  auto info = store_.GetStreamInfo(options_.table);
+  if (!info.ok()) {
+    Fail(info.status().WithContext("after a stream gap"));
+    return Outcome::kIdle;
+  }
+  uint64_t after = StreamOf(read_);
+  uint64_t through = std::max(info->trimmed_through, after);
+  GapPolicy policy = options_.on_gap;
+  if (options_.snapshot == SnapshotMode::kWhenNeeded) policy = GapPolicy::kResnapshot;
+  if (aggregator_ && policy == GapPolicy::kResnapshot) policy = GapPolicy::kSkip;
+  last_gap_ = "records after sequence " + std::to_string(after) + " through " +
+              std::to_string(through) + " were trimmed before source " + options_.name +
+              " published them; policy " + std::string(GapPolicyName(policy));
+  LogError(kLog, "stream gap in table " + options_.table + ": " + last_gap_);
+  switch (policy) {
+    case GapPolicy::kFail:
+      Fail(Trimmed("source " + options_.name + ": " + last_gap_ + " (" + trimmed.message() + ")"));
+      return Outcome::kIdle;
+    case GapPolicy::kResnapshot:
+      chunk_.reset();
+      snapshot_request_ = SnapshotReason::kGap;
+      return Outcome::kContinue;
+    case GapPolicy::kSkip: {
+      if (aggregator_ && aggregator_->has_open_window()) {
+        // Publish what was counted before the gap; the marker follows it.
+        auto window = aggregator_->CloseIfDue(INT64_MAX);
+        CloseWindow(std::move(*window), *window_cursor_);
+        window_cursor_.reset();
+      }
+      Cursor next = read_;
+      SetStream(&next, through);
+      std::vector<EncodedEvent> events;
+      events.push_back(encoder_->GapMarker(after, through, NowMs()));
+      Track(std::move(events), next, NowMs());
+      read_ = next;
+      FlushBatch(true);
+      return Outcome::kContinue;
+    }
+  }
+  return Outcome::kIdle;
+}
+
+// ---------------------------------------------------------------------------
+// The pipeline.
+
+void Source::ProcessRecord(StreamRecord&& record, const std::optional<std::string>* limit) {
+  Cursor after = read_;
+  SetStream(&after, record.sequence);
+  ChangeEvent change = ChangeFromRecord(std::move(record));
+  if (limit != nullptr && change.op != ChangeOp::kTruncate) {
+    // Snapshot catch-up: a key after the last one snapshotted is reflected by
+    // a chunk still to come.
+    std::optional<std::string> key = OrderedKey(change.keys, schema_);
+    bool publish = limit->has_value() && key && *key <= **limit;
+    if (!publish && key && change.op == ChangeOp::kDelete && InRecovery(*key)) {
+      // The item may have reached the destination before a crash or rewind;
+      // the chunk that reads it now cannot show that it is gone.
+      publish = true;
+      stats_.recovery_deletes.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!publish) {
+      stats_.seam_skipped.fetch_add(1, std::memory_order_relaxed);
+      AdvanceRead(after);
+      return;
+    }
+  }
+  Emit(std::move(change), after);
+}
+
+void Source::Emit(ChangeEvent&& change, const Cursor& after) {
+  if (!filter_->Matches(change)) {
+    stats_.events_filtered.fetch_add(1, std::memory_order_relaxed);
+    AdvanceRead(after);
+    return;
+  }
+  NarrowView(&change, options_.view_type, options_.include_before);
+  transforms_.Apply(&change);
+  if (options_.skip_noop_updates && IsNoopUpdate(change)) {
+    stats_.events_filtered.fetch_add(1, std::memory_order_relaxed);
+    AdvanceRead(after);
+    return;
+  }
+  if (aggregator_) {
+    if (change.op == ChangeOp::kTruncate) {
+      stats_.events_filtered.fetch_add(1, std::memory_order_relaxed);
+      AdvanceRead(after);
+      return;
+    }
+    if (auto closed = aggregator_->Add(change)) {
+      // The window closed before this change: it covers what was read before.
+      CloseWindow(std::move(*closed), *window_cursor_);
+    }
+    window_cursor_ = after;
+    read_ = after;
+    return;
+  }
+  scratch_.clear();
+  encoder_->Encode(change, NowMs(), &scratch_);
+  Track(std::move(scratch_), after, change.timestamp_ms);
+  scratch_.clear();
+  read_ = after;
+}
+
+void Source::CloseWindow(AggregateWindow&& window, const Cursor& after) {
+  std::vector<EncodedEvent> events;
+  EncodeWindow(window, *options_.aggregate, encoder_->options(), &events);
+  stats_.aggregate_windows.fetch_add(1, std::memory_order_relaxed);
+  Track(std::move(events), after, window.start_ms);
+}
+
+void Source::Track(std::vector<EncodedEvent>&& events, const Cursor& after, int64_t timestamp_ms) {
+  if (events.empty()) {
+    AdvanceRead(after);
+    return;
+  }
+  Entry entry;
+  entry.first_token = next_token_;
+  entry.count = static_cast<uint32_t>(events.size());
+  entry.remaining = entry.count;
+  entry.timestamp_ms = timestamp_ms;
+  entry.after = after;
+  for (EncodedEvent& event : events) {
+    event.token = next_token_++;
+    entry.bytes += event.ByteSize();
+    pending_.push_back(std::move(event));
+  }
+  in_flight_records_ += entry.count;
+  in_flight_bytes_ += entry.bytes;
+  if (batch_started_ms_ < 0) batch_started_ms_ = NowMs();
+  entries_.push_back(std::move(entry));
+}
+
+void Source::AdvanceRead(const Cursor& after) {
+  read_ = after;
+  if (window_cursor_) {
+    window_cursor_ = after;
+  } else if (!entries_.empty()) {
+    // Handled once the events before it are: ride on the last entry.
+    entries_.back().after = after;
+  } else {
+    acked_ = after;
+    PublishPosition();
+  }
+}
+
+void Source::OnDelivered(uint64_t token, const Status& status) {
+  if (token < stale_below_) return;  // abandoned by a rewind or reset
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), token,
+                             [](uint64_t t, const Entry& e) { return t < e.first_token; });
+  if (it == entries_.begin() || token >= std::prev(it)->first_token + std::prev(it)->count) {
+    LogWarn(kLog, "source " + options_.name + ": delivery report for unknown event " +
+                      std::to_string(token) + " ignored");
+    return;
+  }
+  Entry& entry = *std::prev(it);
+  if (status.ok()) {
+    stats_.events_acked.fetch_add(1, std::memory_order_relaxed);
+    if (entry.remaining > 0 && --entry.remaining == 0 && &entry == &entries_.front()) {
+      AdvanceAcked();
+    }
+    return;
+  }
+  if (status.code() == StatusCode::kUnavailable) {
+    rewind_pending_ = true;
+    return;
+  }
+  stats_.events_failed.fetch_add(1, std::memory_order_relaxed);
+  Fail(Status(status.code(), "source " + options_.name + ": event of sequence " +
+                                 std::to_string(StreamOf(entry.after)) +
+                                 " failed permanently: " + status.message()));
+}
+
+void Source::AdvanceAcked() {
+  bool moved = false;
+  while (!entries_.empty() && entries_.front().remaining == 0) {
+    Entry& front = entries_.front();
+    acked_ = std::move(front.after);
+    in_flight_records_ -= front.count;
+    in_flight_bytes_ -= front.bytes;
+    entries_.pop_front();
+    moved = true;
+  }
+  if (moved) PublishPosition();
+}
+
+void Source::MaybeHeartbeat() {
+  if (options_.heartbeat_interval_ms == 0 || !caught_up_ || !entries_.empty() ||
+      !pending_.empty() || (aggregator_ && aggregator_->has_open_window()) ||
+      read_.snapshot.active) {
+    return;
+  }
+  int64_t now = NowMs();
+  if (now - last_activity_ms_ < static_cast<int64_t>(options_.heartbeat_interval_ms)) return;
+  std::vector<EncodedEvent> events;
+  events.push_back(encoder_->Heartbeat(std::max(head_seen_, acked_.sequence), now));
+  Track(std::move(events), acked_, now);
+  stats_.heartbeats.fetch_add(1, std::memory_order_relaxed);
+  SendPending();
+}
+
+void Source::FlushBatch(bool force) {
+  if (pending_.empty()) return;
+  bool due = force || options_.batch_timeout_ms == 0 ||
+             pending_.size() >= std::max<uint32_t>(1, options_.batch_size) || Budget() == 0 ||
+             NowMs() - batch_started_ms_ >= static_cast<int64_t>(options_.batch_timeout_ms);
+  if (due) SendPending();
+}
+
+void Source::SendPending() {
+  if (pending_.empty()) return;
+  sink_full_ = false;
+  while (!pending_.empty()) {
+    // Send takes its event by value; on kUnavailable nothing is taken, so the
+    // event must stay here to be offered again: hand over a copy.
+    EncodedEvent& event = pending_.front();
+    size_t bytes = event.ByteSize();
+    Status s = sink_.Send(event);
+    if (s.ok()) {
+      stats_.events_sent.fetch_add(1, std::memory_order_relaxed);
+      stats_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
+      pending_.pop_front();
+      continue;
+    }
+    if (s.code() == StatusCode::kUnavailable) {
+      stats_.sink_full.fetch_add(1, std::memory_order_relaxed);
+      sink_full_ = true;
+      return;
+    }
+    Fail(s.WithContext("source " + options_.name + ": the sink refused an event"));
+    return;
+  }
+  batch_started_ms_ = -1;
+  last_activity_ms_ = NowMs();
+}
+
+void Source::DiscardInFlight() {
+  stale_below_ = next_token_;
+  entries_.clear();
+  pending_.clear();
+  in_flight_records_ = 0;
+  in_flight_bytes_ = 0;
+  chunk_.reset();
+  window_cursor_.reset();
+  if (aggregator_) aggregator_->Reset();
+  batch_started_ms_ = -1;
+  rewind_pending_ = false;
+  sink_full_ = false;
+  caught_up_ = false;
+}
+
+void Source::Rewind(std::string_view why) {
+  DiscardInFlight();
+  read_ = acked_;
+  SetRecovery();
+  stats_.rewinds.fetch_add(1, std::memory_order_relaxed);
+  LogWarn(kLog, "source " + options_.name + " rewinds to sequence " +
+                    std::to_string(acked_.sequence) + ": " + std::string(why));
+}
+
+void Source::Fail(const Status& status) {
+  if (failed_) return;
+  failed_ = true;
+  failure_ = status;
+  LogError(kLog, "source " + options_.name + " FAILED: " + status.ToString());
+}
+
+// ---------------------------------------------------------------------------
+// Position storage and status.
+
+CdcPosition Source::PositionOf(const Cursor& cursor) const {
+  CdcPosition position;
+  position.source = options_.name;
+  position.table = options_.table;
+  position.sequence = cursor.sequence;
+  position.snapshot = cursor.snapshot;
+  if (cursor.snapshot.active) {
+    position.snapshot.high_water_key = high_water_key_;
+    position.snapshot.read_to_end = read_to_end_;
+  }
+  return position;
+}
+
+bool Source::MaybeSave(bool force) {
+  if (saved_valid_ && saved_.sequence == acked_.sequence && saved_.snapshot == acked_.snapshot &&
+      !high_water_dirty_) {
+    return true;
+  }
+  int64_t now = NowMs();
+  if (!force && now - last_save_ms_ < runtime_.position_save_interval_ms) return true;
+  // Before initialisation (SetPosition on a source not started yet) the
+  // stream is assumed: a position that pins too much is harmless.
+  Status s = SaveCdcPosition(store_, PositionOf(acked_), initialized_ ? has_stream_ : true);
+  last_save_ms_ = now;
+  if (!s.ok()) {
+    // Degraded, not failed: the next step tries again; a crash meanwhile
+    // repeats more events, it loses none.
+    stats_.position_save_failures.fetch_add(1, std::memory_order_relaxed);
+    LogWarn(kLog, "source " + options_.name + ": storing the position failed: " + s.ToString());
+    return false;
+  }
+  saved_ = acked_;
+  saved_valid_ = true;
+  stats_.position_saves.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Source::SetRecovery() {
+  recovery_.reset();
+  if (!acked_.snapshot.active || (!high_water_key_ && !read_to_end_)) return;
+  Recovery recovery;
+  recovery.to_end = read_to_end_;
+  if (high_water_key_) recovery.through = OrderedKey(*high_water_key_, schema_);
+  recovery_ = recovery;
+}
+
+bool Source::InRecovery(const std::string& ordered_key) const {
+  return recovery_ &&
+         (recovery_->to_end || (recovery_->through && ordered_key <= *recovery_->through));
+}
+
+void Source::RefreshLag() {
+  auto info = store_.GetStreamInfo(options_.table);
+  if (!info.ok()) return;
+  table_sequence_ = info->latest_sequence;
+  uint64_t lag = table_sequence_ > acked_.sequence ? table_sequence_ - acked_.sequence : 0;
+  stats_.lag_records.store(lag, std::memory_order_relaxed);
+  int64_t oldest = -1;
+  if (lag > 0) {
+    if (!entries_.empty()) {
+      oldest = entries_.front().timestamp_ms;
+    } else {
+      auto next = store_.ReadStream(options_.table, acked_.sequence, 1);
+      if (next.ok() && !next->records.empty()) oldest = next->records.front().timestamp_ms;
+    }
+  }
+  lag_ms_ = oldest < 0 ? 0 : std::max<int64_t>(0, NowMs() - oldest);
+  stats_.lag_ms.store(lag_ms_, std::memory_order_relaxed);
+}
+
+SourceState Source::CurrentState() const {
+  if (stopped_) return SourceState::kStopped;
+  if (failed_) return SourceState::kFailed;
+  if (!initialized_) return SourceState::kStarting;
+  if (done_) return SourceState::kDone;
+  if (paused_) return SourceState::kPaused;
+  if (snapshot_request_ || read_.snapshot.active || acked_.snapshot.active) {
+    return SourceState::kSnapshotting;
+  }
+  return SourceState::kStreaming;
+}
+
+void Source::PublishPosition() {
+  stats_.position_sequence.store(acked_.sequence, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(status_mu_);
+  status_.position.sequence = acked_.sequence;
+  status_.position.snapshot = acked_.snapshot;
+}
+
+void Source::Publish() {
+  SourceState state = CurrentState();
+  stats_.state.store(static_cast<int>(state), std::memory_order_relaxed);
+  stats_.in_flight_records.store(in_flight_records_, std::memory_order_relaxed);
+  stats_.in_flight_bytes.store(in_flight_bytes_, std::memory_order_relaxed);
+  stats_.position_sequence.store(acked_.sequence, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(status_mu_);
+  status_.state = state;
+  status_.error = failed_ ? failure_.ToString() : std::string();
+  status_.last_gap = last_gap_;
+  status_.position.sequence = acked_.sequence;
+  status_.position.snapshot = acked_.snapshot;
+  status_.position.updated_ms = saved_valid_ ? last_save_ms_ : 0;
+  status_.saved_sequence = saved_valid_ ? saved_.sequence : 0;
+  status_.read_sequence = StreamOf(read_);
+  status_.table_sequence = table_sequence_;
+  status_.lag_records = stats_.lag_records.load(std::memory_order_relaxed);
+  status_.lag_ms = lag_ms_;
+  status_.in_flight_records = in_flight_records_;
+  status_.in_flight_bytes = in_flight_bytes_;
+  status_.paused = paused_;
+  status_.snapshot_running =
+      read_.snapshot.active || acked_.snapshot.active || snapshot_request_.has_value();
+}
+
+SourceStatus Source::GetStatus() const {
+  SourceStatus status;
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    status = status_;
+  }
+  status.events_sent = stats_.events_sent.load(std::memory_order_relaxed);
+  status.events_acked = stats_.events_acked.load(std::memory_order_relaxed);
+  status.events_filtered = stats_.events_filtered.load(std::memory_order_relaxed);
+  status.events_failed = stats_.events_failed.load(std::memory_order_relaxed);
+  status.gaps = stats_.gaps.load(std::memory_order_relaxed);
+  status.rewinds = stats_.rewinds.load(std::memory_order_relaxed);
+  status.heartbeats = stats_.heartbeats.load(std::memory_order_relaxed);
+  return status;
+}
+
+CdcPosition Source::position() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return status_.position;
+}
+
+}  // namespace keystone::cdc

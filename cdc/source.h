@@ -1,0 +1,372 @@
+#pragma once
+
+// Source: one CDC pipeline. It reads a table's change stream after its stored
+// CdcPosition (taking a snapshot of the table first when its mode says so),
+// filters, transforms and encodes each change, and hands the events in batches
+// to an EventSink; as the sink acknowledges them it advances and stores the
+// position. One Source per SourceOptions; several may read one table, each
+// with its own position.
+//
+// Delivery guarantees (ARCHITECTURE.md invariants 3-7):
+//   - The position advances only to the highest sequence number whose every
+//     predecessor was acknowledged OK or filtered out (acks may come in any
+//     order); a crash at any instant loses nothing and repeats at most the
+//     unacknowledged tail.
+//   - Events are sent in one total order: increasing (sequence, snapshot,
+//     snapshot_ordinal, sub_index) with stream events before snapshot events
+//     of equal sequence; so per key they follow the stream's order.
+//   - Backpressure: at most max_in_flight_records events and (about)
+//     max_in_flight_bytes bytes are encoded and unacknowledged at once; the
+//     source reads nothing more until acks come, so memory does not grow with
+//     the backlog.
+//   - On kUnavailable from the sink (it was reset) the source discards what it
+//     has in flight, rewinds to its position and sends again from there. Any
+//     other delivery error, or a failed read, stops the source: state FAILED
+//     with the reason (logged, counted, in the status); Resume retries.
+//   - Gaps (retention dropped records the source had not handled) are always
+//     logged, counted and shown; then on_gap applies: fail, resnapshot, or
+//     skip (a gap marker event, op "g", and streaming continues after the
+//     trimmed records). snapshot: when_needed resnapshots regardless of on_gap.
+//
+// Snapshots (initial, when_needed, initial_only; TriggerSnapshot on demand)
+// read the table in key-ordered chunks, each in one short read transaction
+// that also gives the stream sequence S_i it reflects. Between chunks the
+// source replays the stream records after the previous chunk's sequence
+// through S_i, publishing only those whose key is at or before the last key
+// already snapshotted (the next chunks reflect the others). So for every key
+// the events are: its snapshot read (the item as of the S_i of its chunk), or
+// nothing if it did not exist then, followed by every change after S_i exactly
+// once, in order. Progress (last key, chunk sequence, stream position) is part
+// of the stored position: after a crash the snapshot resumes where its
+// acknowledged events end. Sources with `aggregate` take no snapshots.
+//
+// Threads: Run (or PollOnce) drives the pipeline on one thread, the "source
+// thread"; the sink is used only from it and reports deliveries on it. The
+// control methods (Pause, Resume, Reset, SetPosition, TriggerSnapshot) and
+// GetStatus, position and stats may be called from any thread: controls are
+// queued and applied at the start of the next step. Start/Stop own a thread
+// that runs Run.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "cdc/aggregator.h"
+#include "cdc/change_event.h"
+#include "cdc/encoders.h"
+#include "cdc/event_sink.h"
+#include "cdc/filters.h"
+#include "cdc/position.h"
+#include "cdc/source_options.h"
+#include "cdc/transforms.h"
+#include "lmdb_store/item_store.h"
+
+namespace keystone::cdc {
+
+enum class SourceState {
+  kStarting,      // not initialised yet
+  kSnapshotting,  // a snapshot is running (or waiting for in-flight events to drain)
+  kStreaming,
+  kPaused,
+  kFailed,   // stopped by an error; GetStatus().error says why
+  kDone,     // initial_only: the snapshot is complete and acknowledged
+  kStopped,  // Run returned
+};
+std::string_view SourceStateName(SourceState state);
+
+// Counters and gauges of one source, for metrics (relaxed atomics; read from
+// any thread). Counters only grow.
+struct SourceStats {
+  std::atomic<uint64_t> records_read{0};      // stream records read
+  std::atomic<uint64_t> snapshot_items{0};    // items read by snapshots
+  std::atomic<uint64_t> events_sent{0};       // events the sink accepted
+  std::atomic<uint64_t> bytes_sent{0};        // their EncodedEvent::ByteSize
+  std::atomic<uint64_t> events_acked{0};      // reported OK
+  std::atomic<uint64_t> events_filtered{0};   // changes dropped by filters / as no-op updates
+  std::atomic<uint64_t> events_failed{0};     // reported with a permanent error
+  std::atomic<uint64_t> seam_skipped{0};      // stream records a snapshot chunk already reflected
+  std::atomic<uint64_t> recovery_deletes{0};  // deletes published after a resumed snapshot
+  std::atomic<uint64_t> snapshots_started{0};
+  std::atomic<uint64_t> snapshots_completed{0};
+  std::atomic<uint64_t> gaps{0};
+  std::atomic<uint64_t> rewinds{0};
+  std::atomic<uint64_t> heartbeats{0};
+  std::atomic<uint64_t> aggregate_windows{0};
+  std::atomic<uint64_t> sink_full{0};  // Send refused with kUnavailable
+  std::atomic<uint64_t> position_saves{0};
+  std::atomic<uint64_t> position_save_failures{0};
+  // Gauges.
+  std::atomic<uint64_t> in_flight_records{0};
+  std::atomic<uint64_t> in_flight_bytes{0};
+  std::atomic<uint64_t> position_sequence{0};
+  std::atomic<uint64_t> lag_records{0};
+  std::atomic<int64_t> lag_ms{0};
+  std::atomic<int> state{0};  // SourceState
+};
+
+// A consistent snapshot of a source's state, for the API and health.
+struct SourceStatus {
+  std::string name;
+  std::string table;
+  std::string topic;
+  SourceState state = SourceState::kStarting;
+  // Why the source failed (state kFailed); "" otherwise.
+  std::string error;
+  // The last gap seen ("" if none).
+  std::string last_gap;
+  // The handled position (what a restart would resume from once stored).
+  CdcPosition position;
+  // The sequence number last stored.
+  uint64_t saved_sequence = 0;
+  // How far the source has read (>= position.sequence).
+  uint64_t read_sequence = 0;
+  // The newest record of the table's stream.
+  uint64_t table_sequence = 0;
+  // Sequence numbers between the position and the table's newest record (the
+  // records behind when only this table is written), and the age of the
+  // oldest unhandled record.
+  uint64_t lag_records = 0;
+  int64_t lag_ms = 0;
+  uint64_t in_flight_records = 0;
+  uint64_t in_flight_bytes = 0;
+  bool paused = false;
+  bool snapshot_running = false;
+  uint64_t events_sent = 0;
+  uint64_t events_acked = 0;
+  uint64_t events_filtered = 0;
+  uint64_t events_failed = 0;
+  uint64_t gaps = 0;
+  uint64_t rewinds = 0;
+  uint64_t heartbeats = 0;
+};
+
+// What the daemon provides besides the options.
+struct SourceRuntime {
+  // Not owned; must outlive the source. nullptr: SystemClock::Default().
+  Clock* clock = nullptr;
+  // Least time between two stores of an advancing position; 0 stores after
+  // every step that advanced it. A crash repeats at most this much more.
+  int64_t position_save_interval_ms = 1000;
+  // Longest Run waits before looking at controls and timers again.
+  int64_t idle_wait_ms = 100;
+  // Longest Run's shutdown waits for outstanding deliveries.
+  int64_t shutdown_flush_ms = 5000;
+  // debezium source.db and dynamodb awsRegion.
+  std::string db = "keystone";
+  std::string region = "us-east-1";
+};
+
+class Source final : private DeliveryListener {
+ public:
+  // `store` and `sink` must outlive the source. Nothing fallible happens here:
+  // the first step loads the position, checks the options against the table
+  // and starts the sink; a problem there fails the source (status FAILED).
+  // An empty options.name is replaced by the table name.
+  Source(store::ItemStore& store, EventSink& sink, SourceOptions options,
+         SourceRuntime runtime = {});
+  // Stops the thread Start created, if any (a graceful Stop). A source driven
+  // by PollOnce is destroyed without storing anything more: the equivalent of
+  // a crash.
+  ~Source() override;
+
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  // One step on the calling thread (the source thread): applies queued
+  // controls, serves delivery reports (Poll(0)), then reads and sends at most
+  // one batch (or snapshot chunk), closes due windows, sends a due heartbeat
+  // and stores the position if due. Returns the error that failed the source
+  // (then and on later calls while FAILED), else OK.
+  Status PollOnce();
+
+  // Steps until `stop` is requested, waiting (for new records, acks, timers or
+  // controls) without spinning; then flushes the sink within
+  // shutdown_flush_ms and stores the position. Call on the source thread.
+  void Run(std::stop_token stop);
+
+  // Run on a thread of the source's own; FailedPrecondition if already
+  // started. Stop requests the stop and joins; idempotent.
+  Status Start();
+  void Stop();
+
+  // Controls, from any thread; applied at the next step.
+  // Pause: read and send nothing more (deliveries are still served).
+  Status Pause();
+  // Resume after Pause, or retry after a failure (replaying from the position).
+  Status Resume();
+  // Forget the position: the source starts over as on its first start
+  // (snapshot per its mode). In-flight events are abandoned.
+  Status Reset();
+  // Continue after `sequence` (records <= it are treated as handled), without
+  // a snapshot. kInvalidArgument if beyond the store's head sequence.
+  Status SetPosition(uint64_t sequence);
+  // Snapshot the table now (after in-flight events are acknowledged), then
+  // stream on. kFailedPrecondition for aggregate sources.
+  Status TriggerSnapshot();
+
+  SourceStatus GetStatus() const;
+  // The handled position (as in GetStatus()).
+  CdcPosition position() const;
+  const SourceStats& stats() const { return stats_; }
+  const SourceOptions& options() const { return options_; }
+  const std::string& name() const { return options_.name; }
+
+ private:
+  struct Cursor {
+    uint64_t sequence = 0;
+    SnapshotProgress snapshot;
+  };
+  // Events that must all be acknowledged before the position may move to
+  // `after`; one per record (or snapshot item, heartbeat, gap marker, window).
+  struct Entry {
+    uint64_t first_token = 0;
+    uint32_t count = 0;
+    uint32_t remaining = 0;
+    uint64_t bytes = 0;
+    int64_t timestamp_ms = 0;
+    Cursor after;
+  };
+  struct ChunkState {
+    store::SnapshotChunk chunk;
+    size_t next = 0;
+    int64_t read_ms = 0;
+    // OrderedKey of the last key snapshotted before this chunk; nullopt when
+    // none (then no stream record is published during catch-up).
+    std::optional<std::string> limit;
+  };
+  enum class Outcome { kContinue, kWaitRecords, kWaitDeliveries, kIdle };
+  enum class CommandType { kPause, kResume, kReset, kSetPosition, kTriggerSnapshot };
+  struct Command {
+    CommandType type;
+    uint64_t sequence = 0;
+  };
+
+  // Where reading continues: the snapshot's stream cursor during a snapshot.
+  static uint64_t StreamOf(const Cursor& cursor);
+  static void SetStream(Cursor* cursor, uint64_t sequence);
+
+  void OnDelivered(uint64_t token, const Status& status) override;
+
+  Outcome Step();
+  void Wait(Outcome outcome, const std::stop_token& stop);
+  void Shutdown();
+  void ApplyCommands();
+  Status Initialize();
+  Outcome Work();
+  Outcome StreamWork();
+  Outcome SnapshotWork();
+  Status BeginSnapshot(SnapshotReason reason);
+  Outcome HandleGap(const Status& trimmed);
+  void ProcessRecord(store::StreamRecord&& record, const std::optional<std::string>* limit);
+  void Emit(ChangeEvent&& change, const Cursor& after);
+  void Track(std::vector<EncodedEvent>&& events, const Cursor& after, int64_t timestamp_ms);
+  void AdvanceRead(const Cursor& after);
+  void AdvanceAcked();
+  void CloseWindow(AggregateWindow&& window, const Cursor& after);
+  void MaybeHeartbeat();
+  void FlushBatch(bool force);
+  void SendPending();
+  void DiscardInFlight();
+  void Rewind(std::string_view why);
+  void Fail(const Status& status);
+  // Stores the position if it changed (and `force` or the interval passed);
+  // false if storing failed.
+  bool MaybeSave(bool force);
+  void SetRecovery();
+  bool InRecovery(const std::string& ordered_key) const;
+  void RefreshLag();
+  void Publish();
+  void PublishPosition();
+  size_t Budget() const;
+  SourceState CurrentState() const;
+  CdcPosition PositionOf(const Cursor& cursor) const;
+  Status Enqueue(Command command);
+  int64_t NowMs() const { return clock_->NowMs(); }
+
+  store::ItemStore& store_;
+  EventSink& sink_;
+  SourceOptions options_;
+  SourceRuntime runtime_;
+  Clock* clock_;
+  std::string topic_;
+  SourceStats stats_;
+
+  // Source-thread state.
+  bool initialized_ = false;
+  bool sink_started_ = false;
+  bool failed_ = false;
+  bool done_ = false;
+  bool stopped_ = false;
+  bool paused_ = false;
+  Status failure_;
+  std::string last_gap_;
+  store::TableSchema schema_;
+  bool has_stream_ = false;
+  store::StreamViewType table_view_ = store::StreamViewType::kNewAndOldImages;
+  std::optional<EventFilter> filter_;
+  TransformChain transforms_;
+  std::optional<Encoder> encoder_;
+  std::optional<Aggregator> aggregator_;
+  // Records counted in the open aggregate window (and those after them) are
+  // handled only once the window is published: their cursor waits here.
+  std::optional<Cursor> window_cursor_;
+  Cursor acked_;
+  Cursor read_;
+  Cursor saved_;
+  bool saved_valid_ = false;
+  int64_t last_save_ms_ = 0;
+  std::deque<Entry> entries_;
+  std::deque<EncodedEvent> pending_;
+  uint64_t next_token_ = 1;
+  uint64_t stale_below_ = 0;
+  uint64_t in_flight_records_ = 0;
+  uint64_t in_flight_bytes_ = 0;
+  int64_t batch_started_ms_ = -1;
+  int64_t last_activity_ms_ = 0;
+  bool rewind_pending_ = false;
+  bool sink_full_ = false;
+  bool caught_up_ = false;
+  uint64_t head_seen_ = 0;
+  uint64_t table_sequence_ = 0;
+  int64_t lag_ms_ = 0;
+  std::optional<SnapshotReason> snapshot_request_;
+  // How far the running snapshot's chunks were read (SnapshotProgress's high
+  // water), stored with every position while it runs; dirty until stored.
+  std::optional<store::Item> high_water_key_;
+  bool read_to_end_ = false;
+  bool high_water_dirty_ = false;
+  // After a restart or rewind in a snapshot: keys after the acknowledged last
+  // key up to the high water may have reached the destination, so their
+  // deletes are published. nullopt when not recovering.
+  struct Recovery {
+    bool to_end = false;
+    std::optional<std::string> through;  // OrderedKey of the high water key
+  };
+  std::optional<Recovery> recovery_;
+  std::optional<ChunkState> chunk_;
+  std::vector<EncodedEvent> scratch_;
+
+  // Controls from other threads.
+  std::mutex command_mu_;
+  std::condition_variable command_cv_;
+  std::vector<Command> commands_;
+
+  // What GetStatus and position() return.
+  mutable std::mutex status_mu_;
+  SourceStatus status_;
+
+  std::jthread thread_;
+};
+
+}  // namespace keystone::cdc
