@@ -43,7 +43,9 @@ struct HttpOptions {
   // further connections wait in the accept queue. Keep it well above the
   // number of clients' pooled connections.
   uint32_t max_connections = 512;
-  // A request not answered within this fails with a 5xx, [1, 3600000] ms.
+  // A request that cannot start within this (no free worker slot) fails
+  // with 503, [1, 3600000] ms. An operation that has started runs to its end
+  // (a store write cannot be abandoned half-way).
   uint32_t request_timeout_ms = 30000;
   // Requests served on one kept-alive connection before it is closed,
   // [0, 1000000]; 0 = no limit.

@@ -395,10 +395,16 @@ class HttpServer::Impl {
     std::string target = req.get_header_value("X-Amz-Target");
     std::string_view operation = OperationOf(target);
     auto finish = [&](std::string_view outcome) {
-      if (observer_ == nullptr) return;
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      observer_->OnRequest(operation, outcome, seconds);
+      if (observer_ != nullptr) observer_->OnRequest(operation, outcome, seconds);
+      if (LogEnabled(LogLevel::kDebug)) {
+        char took[32];
+        std::snprintf(took, sizeof(took), "%.3f ms", seconds * 1000);
+        LogDebug(kComponent, req.remote_addr + " " + std::string(operation) + " " +
+                                 std::to_string(res.status) + " " + std::string(outcome) + " " +
+                                 took);
+      }
     };
 
     std::string body;

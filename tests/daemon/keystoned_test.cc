@@ -727,6 +727,23 @@ TEST(KeystonedClientsTest, KeystoneCliAndMetrics) {
   EXPECT_NE(std::string::npos, m->body.find("keystone_http_requests_total{operation=\"PutItem\","
                                             "outcome=\"ValidationException\"} 1"));
   EXPECT_NE(std::string::npos, m->body.find("keystone_store_writes_total"));
+  {
+    // --follow prints new records as they come, until SIGINT.
+    std::string follow_log = dir.Sub("follow.out");
+    ChildProcess follow({KEYSTONE_CLI_BIN, "--endpoint", k.endpoint(), "stream", "things",
+                         "--latest", "--follow", "--simple"},
+                        {}, follow_log);
+    auto deadline = steady_clock::now() + seconds(20);
+    // Keep writing until the follower has picked up a write (it may start
+    // reading after the first ones).
+    for (int i = 10; ReadFile(follow_log).find("\"event\":\"INSERT\"") == std::string::npos; ++i) {
+      ASSERT_LT(steady_clock::now(), deadline) << ReadFile(follow_log);
+      ASSERT_EQ(0, cli({"put", "things", R"({"id":"f","n":)" + std::to_string(i) + "}", "--simple"})
+                       .exit_code);
+    }
+    ASSERT_TRUE(follow.Signal(SIGINT));
+    EXPECT_EQ(0, follow.Wait(seconds(10)));
+  }
   EXPECT_EQ(0, k.Stop());
 }
 
