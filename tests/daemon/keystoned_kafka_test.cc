@@ -354,6 +354,12 @@ TEST(KeystonedKafkaTest, TwoSourcesPublishEveryWriteOnceInOrderBothFormats) {
                        Source("users-debezium", "keystone.{table}", "debezium") +
                        Source("users-ddb", "ddb.{source}", "dynamodb"));
   ASSERT_TRUE(k.Start()) << k.log();
+  // Each source's initial snapshot (of the empty table) runs once its
+  // producer is connected, possibly after READY; a snapshot that ran after
+  // the writes would publish their final state as op "r" instead of the
+  // changes. Wait for it to finish.
+  ASSERT_TRUE(k.WaitCaughtUp("users-debezium")) << k.log();
+  ASSERT_TRUE(k.WaitCaughtUp("users-ddb")) << k.log();
 
   std::map<std::string, std::string> expected = WriteWorkload(k);
   ASSERT_TRUE(k.WaitCaughtUp("users-debezium", 12)) << k.log();
@@ -436,6 +442,7 @@ TEST(KeystonedKafkaTest, PauseResumeAndRestartResumeFromPosition) {
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, {}, seconds(30));
   };
+  ASSERT_TRUE(k.WaitCaughtUp("users-to-kafka")) << k.log();  // the empty snapshot is done
 
   for (int i = 0; i < 3; ++i) ASSERT_EQ(200, k.Put("p" + std::to_string(i), 1));
   ASSERT_TRUE(k.WaitCaughtUp("users-to-kafka", 3)) << k.log();
@@ -496,6 +503,7 @@ TEST(KeystonedKafkaTest, SighupAddsRemovesAndRestartsSources) {
   const std::string base = UsersTable() + KafkaSection(bootstrap) + "sources:\n";
   Keystoned k(dir, base + Source("one", "t.{source}", "debezium"));
   ASSERT_TRUE(k.Start()) << k.log();
+  ASSERT_TRUE(k.WaitCaughtUp("one")) << k.log();
   ASSERT_EQ(200, k.Put("a", 1));
   ASSERT_TRUE(k.WaitCaughtUp("one", 1)) << k.log();
 
@@ -523,6 +531,7 @@ TEST(KeystonedKafkaTest, EmbeddedBrokerServesKcatAndMetricsPassPromtool) {
   Keystoned k(dir, UsersTable() + "kafka:\n  bootstrap_servers: embedded\nsources:\n" +
                        Source("users-to-kafka", "keystone.{table}", "debezium"));
   ASSERT_TRUE(k.Start()) << k.log();
+  ASSERT_TRUE(k.WaitCaughtUp("users-to-kafka")) << k.log();
   std::smatch match;
   std::string log = k.log();
   const std::regex re(
