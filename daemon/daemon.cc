@@ -9,6 +9,7 @@
 #include "daemon/http_server.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
+#include "daemon/source_manager.h"
 
 #ifndef KEYSTONE_VERSION
 #define KEYSTONE_VERSION "0.0.0"
@@ -40,14 +41,69 @@ bool SameStream(const store::StreamConfig& a, const store::StreamConfig& b) {
   return !a.enabled || (a.view_type == b.view_type && a.buffer_size == b.buffer_size);
 }
 
-void WarnAboutSources(const DaemonOptions& options) {
-  if (options.sources.empty()) return;
-  std::string names;
-  for (const auto& s : options.sources) names += (names.empty() ? "" : ", ") + s.name;
-  LogWarn(kComponent, std::to_string(options.sources.size()) + " CDC source(s) configured (" +
-                          names +
-                          ") but this build does not run sources yet; the change streams are "
-                          "kept and served over the DynamoDB Streams API");
+std::string AdminError(std::string_view type, std::string_view message) {
+  std::string out = "{\"__type\":\"";
+  out += type;
+  out += "\",\"message\":";
+  std::string escaped;
+  for (char c : message) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+  }
+  return out + "\"" + escaped + "\"}";
+}
+
+AdminResponse FromStatus(const Status& s) {
+  if (s.ok()) return {200, "{\"ok\":true}"};
+  switch (s.code()) {
+    case StatusCode::kNotFound:
+      return {404, AdminError("NotFound", s.message())};
+    case StatusCode::kInvalidArgument:
+      return {400, AdminError("InvalidArgument", s.message())};
+    case StatusCode::kFailedPrecondition:
+      return {409, AdminError("FailedPrecondition", s.message())};
+    default:
+      return {500, AdminError("Internal", s.message())};
+  }
+}
+
+// GET /sources; POST /sources/NAME/{pause,resume,reset,snapshot,position}.
+AdminResponse HandleAdmin(SourceManager& sources, const AdminRequest& r) {
+  if (r.method == "GET" && r.path == "/sources") {
+    return {200, SourceStatusesJson(sources.Statuses())};
+  }
+  std::string_view rest = r.path;
+  constexpr std::string_view kPrefix = "/sources/";
+  size_t slash = rest.rfind('/');
+  if (r.method != "POST" || rest.substr(0, kPrefix.size()) != kPrefix || slash < kPrefix.size()) {
+    return {404, AdminError("NotFound", "no admin route " + r.method + " " + r.path)};
+  }
+  std::string name(rest.substr(kPrefix.size(), slash - kPrefix.size()));
+  std::string_view action = rest.substr(slash + 1);
+  SourceControl control = SourceControl::kPause;
+  uint64_t sequence = 0;
+  if (action == "pause") {
+    control = SourceControl::kPause;
+  } else if (action == "resume") {
+    control = SourceControl::kResume;
+  } else if (action == "reset") {
+    control = SourceControl::kReset;
+  } else if (action == "snapshot") {
+    control = SourceControl::kSnapshot;
+  } else if (action == "position") {
+    control = SourceControl::kSetPosition;
+    auto it = r.params.find("sequence");
+    if (it == r.params.end() || it->second.empty() ||
+        it->second.find_first_not_of("0123456789") != std::string::npos || it->second.size() > 19) {
+      return {400, AdminError("InvalidArgument",
+                              "position needs ?sequence=N with N a non-negative integer")};
+    }
+    sequence = std::stoull(it->second);
+  } else {
+    return {404, AdminError("NotFound", "unknown source action '" + std::string(action) +
+                                            "' (pause, resume, reset, snapshot, position)")};
+  }
+  return FromStatus(sources.Control(name, control, sequence));
 }
 
 }  // namespace
@@ -99,7 +155,6 @@ std::vector<std::string> SectionsNeedingRestart(const DaemonOptions& a, const Da
   if (!(a.metrics == b.metrics)) out.push_back("metrics");
   if (!(a.auth == b.auth)) out.push_back("auth");
   if (!(a.kafka == b.kafka)) out.push_back("kafka");
-  if (!(a.sources == b.sources)) out.push_back("sources");
   return out;
 }
 
@@ -121,7 +176,16 @@ class Daemon::Impl {
     KS_ASSIGN_OR_RETURN(std::vector<std::string> changes,
                         ReconcileTables(*store_, options_.tables));
     for (const std::string& c : changes) LogInfo(kComponent, c);
-    WarnAboutSources(options_);
+
+    // Sources start once the store is open and before the daemon reports
+    // ready; they stop before it closes.
+    SourceManagerOptions source_options;
+    source_options.kafka = options_.kafka;
+    source_options.sources = options_.sources;
+    source_options.region = options_.auth.region;
+    auto sources = SourceManager::Start(*store_, std::move(source_options));
+    if (!sources.ok()) return sources.status();
+    sources_ = std::move(sources).value();
 
     DynamoDbApiOptions api_options;
     api_options.region = options_.auth.region;
@@ -130,13 +194,18 @@ class Daemon::Impl {
     MetricsServerOptions metrics_options;
     metrics_options.metrics = options_.metrics;
     metrics_options.version = KEYSTONE_VERSION;
+    metrics_options.max_map_size = options_.store.max_map_size;
     auto metrics = Metrics::Start(metrics_options, store_.get());
     if (!metrics.ok()) return metrics.status();
     metrics_ = std::move(metrics).value();
+    SourceManager* manager = sources_.get();
+    metrics_->AddCollector(
+        [manager](std::vector<MetricFamilyData>& out) { manager->Collect(out); });
 
     HttpServerOptions http_options;
     http_options.http = options_.http;
     http_options.auth = options_.auth;
+    http_options.admin = [manager](const AdminRequest& r) { return HandleAdmin(*manager, r); };
     auto http =
         HttpServer::Start(http_options, *api_, metrics_.get(), [this] { return Healthy(); });
     if (!http.ok()) return http.status();
@@ -192,7 +261,13 @@ class Daemon::Impl {
     // Keep what runs: the sections needing a restart keep their old values.
     options_.tables = next.tables;
     options_.logging = next.logging;
-    if (!(next.sources == options_.sources)) WarnAboutSources(next);
+    if (!(next.kafka == options_.kafka)) {
+      LogWarn(kComponent,
+              "the kafka section changed; sources keep the previous Kafka settings "
+              "until a restart");
+    }
+    if (sources_) sources_->Reload(next.sources);
+    options_.sources = next.sources;
   }
 
   void Stop() {
@@ -212,6 +287,12 @@ class Daemon::Impl {
     metrics_stop.join();
     http_.reset();
     api_.reset();
+    // No more writes can come: let the sources publish what they have,
+    // within their flush bound, and store their positions.
+    if (sources_) {
+      sources_->Stop();
+      sources_.reset();
+    }
     if (store_) {
       store_.reset();
       LogInfo(kComponent, "store closed");
@@ -223,11 +304,13 @@ class Daemon::Impl {
 
   std::string http_url() const { return http_ ? http_->url() : ""; }
   std::string metrics_address() const { return metrics_ ? metrics_->address() : ""; }
+  std::string embedded_kafka() const { return sources_ ? sources_->embedded_bootstrap() : ""; }
   const DaemonOptions& options() const { return options_; }
 
  private:
   DaemonOptions options_;
   std::unique_ptr<store::ItemStore> store_;
+  std::unique_ptr<SourceManager> sources_;
   std::unique_ptr<DynamoDbApi> api_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<HttpServer> http_;
@@ -256,6 +339,7 @@ void Daemon::Stop() {
 bool Daemon::Healthy() const { return impl_->Healthy(); }
 std::string Daemon::http_url() const { return impl_->http_url(); }
 std::string Daemon::metrics_address() const { return impl_->metrics_address(); }
+std::string Daemon::embedded_kafka() const { return impl_->embedded_kafka(); }
 const DaemonOptions& Daemon::options() const { return impl_->options(); }
 
 }  // namespace keystone::daemon

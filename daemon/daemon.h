@@ -5,9 +5,12 @@
 // the metrics exposition — with start, reload and stop. Signals, systemd
 // notification and the command line live in keystoned_main.cc.
 //
-// CDC sources (the `sources` and `kafka` sections) are parsed and kept, but
-// this build does not run them yet: Start logs one warning when any are
-// configured.
+// CDC sources (the `sources` and `kafka` sections) run in a SourceManager
+// (source_manager.h): started after the store opens, before Start returns
+// (so before READY=1), reloaded by Reload, stopped and flushed by Stop before
+// the store closes. Their status and controls are served on the HTTP
+// listener (GET /sources, POST /sources/NAME/ACTION) and their metrics with
+// the others.
 //
 // Thread safety: Start, Reload and Stop from one thread (the main loop);
 // Healthy() and the accessors from any.
@@ -50,9 +53,9 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   // Applies what can change while running — tables (created, stream changes
-  // applied) and logging — and logs every other section that changed as
-  // needing a restart. A reconciliation error is logged; the daemon keeps
-  // running with what it has.
+  // applied), sources (added, removed, changed) and logging — and logs every other section that
+  // changed as needing a restart. A reconciliation error is logged; the daemon keeps running with
+  // what it has.
   void Reload(const DaemonOptions& next);
 
   // Stops accepting requests, finishes those in progress, stops metrics and
@@ -66,6 +69,8 @@ class Daemon {
   // (empty when metrics are disabled).
   std::string http_url() const;
   std::string metrics_address() const;
+  // The embedded Kafka broker's bootstrap address; "" when not embedded.
+  std::string embedded_kafka() const;
   const DaemonOptions& options() const;
 
  private:

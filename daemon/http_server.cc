@@ -325,6 +325,13 @@ class HttpServer::Impl {
     });
     s.Post("/", [this](const httplib::Request& req, httplib::Response& res,
                        const httplib::ContentReader& reader) { HandlePost(req, res, reader); });
+    if (options_.admin) {
+      auto admin = [this](const httplib::Request& req, httplib::Response& res) {
+        HandleAdmin(req, res);
+      };
+      s.Get("/sources", admin);
+      s.Post(R"(/sources/([A-Za-z0-9._-]+)/([a-z]+))", admin);
+    }
     // Errors httplib produces itself (bad request line, headers too large, a
     // Content-Length over max_body_bytes, unknown path) get a DynamoDB-style
     // body and the protocol headers.
@@ -387,6 +394,32 @@ class HttpServer::Impl {
                                sink.write(shared->data() + offset, length);
                                return false;
                              });
+  }
+
+  // Admin requests carry small or empty bodies (httplib reads them whole);
+  // they need the same signature as API requests when access keys are set.
+  void HandleAdmin(const httplib::Request& req, httplib::Response& res) {
+    if (verifier_->enabled()) {
+      SigV4Request sreq;
+      sreq.method = req.method;
+      sreq.target = req.target;
+      sreq.headers.reserve(req.headers.size());
+      for (const auto& [name, value] : req.headers) sreq.headers.emplace_back(name, value);
+      sreq.body = req.body;
+      SigV4Result auth = verifier_->Verify(sreq);
+      if (!auth.ok()) {
+        LogDebug(kComponent,
+                 "rejected admin request from " + req.remote_addr + ": " + auth.message);
+        Send(res, 403, ErrorBody(auth.ErrorType(), auth.message));
+        return;
+      }
+    }
+    AdminRequest areq;
+    areq.method = req.method;
+    areq.path = req.path;
+    for (const auto& [name, value] : req.params) areq.params[name] = value;
+    AdminResponse answer = options_.admin(areq);
+    Send(res, answer.status, std::move(answer.body));
   }
 
   void HandlePost(const httplib::Request& req, httplib::Response& res,

@@ -10,6 +10,9 @@
 //   GET /healthz  200 while the server runs (liveness).
 //   GET /readyz   200 while `ready()` holds and the server is not stopping,
 //                 else 503 (readiness).
+//   GET /sources, POST /sources/NAME/ACTION[?query]
+//                 admin requests, passed to HttpServerOptions::admin (404
+//                 when it is unset); same auth as the API.
 //
 // Threads: each connection is served by one I/O thread from a pool that grows
 // to HttpOptions::max_connections; a request parsed there waits for one of
@@ -27,6 +30,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +54,20 @@ class RequestObserver {
   virtual void OnRequest(std::string_view operation, std::string_view outcome, double seconds) = 0;
 };
 
+// An admin request (GET /sources, POST /sources/NAME/ACTION) and its JSON
+// answer.
+struct AdminRequest {
+  std::string method;                         // "GET" or "POST"
+  std::string path;                           // "/sources" or "/sources/NAME/ACTION"
+  std::map<std::string, std::string> params;  // the query string
+};
+struct AdminResponse {
+  int status = 200;
+  std::string body;  // JSON
+};
+// Called on the I/O threads; must be thread-safe.
+using AdminHandler = std::function<AdminResponse(const AdminRequest&)>;
+
 struct HttpServerOptions {
   HttpOptions http;
   AuthOptions auth;
@@ -61,6 +79,8 @@ struct HttpServerOptions {
   int64_t keep_alive_timeout_ms = 5'000;
   // Clock for SigV4's skew check; not owned; nullptr: the system clock.
   Clock* clock = nullptr;
+  // Serves the admin endpoints; unset: they answer 404.
+  AdminHandler admin;
 };
 
 class HttpServer {

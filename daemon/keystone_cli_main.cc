@@ -11,6 +11,9 @@
 //   keystone scan users --limit 10
 //   keystone stream users --after 41 --follow
 //   keystone health
+//   keystone sources                       # CDC sources: state, position, lag
+//   keystone source pause|resume|reset|snapshot NAME
+//   keystone source position NAME SEQUENCE
 //
 // Items print one per line as JSON (DynamoDB JSON, or plain JSON with
 // --simple). Errors print "keystone: <ErrorType>: <message>" and exit 1.
@@ -302,6 +305,45 @@ class Client {
 
   httplib::Result Get(const std::string& path) { return http_.Get(path); }
 
+  // An admin request (GET /sources, POST /sources/NAME/ACTION), signed as
+  // API requests are. The JSON answer, or nullopt with `error` set.
+  std::optional<std::string> Admin(const std::string& method, const std::string& target,
+                                   CallError* error) {
+    daemon::SigV4Request r;
+    r.method = method;
+    r.target = target;
+    r.headers = {{"Host", host_}};
+    daemon::SigV4Sign(r, {options_.access_key, options_.secret_key}, options_.region, "dynamodb",
+                      SystemClock::Default()->NowMs());
+    httplib::Headers headers;
+    for (const auto& [name, value] : r.headers) {
+      if (name != "Host") headers.emplace(name, value);
+    }
+    auto res = method == "GET" ? http_.Get(target, headers) : http_.Post(target, headers, "", "");
+    if (!res) {
+      *error = {"ConnectionError",
+                "cannot reach " + options_.endpoint + ": " + httplib::to_string(res.error())};
+      return std::nullopt;
+    }
+    if (res->status != 200) {
+      error->type = "HTTP " + std::to_string(res->status);
+      error->message = res->body;
+      std::string parse_error;
+      std::optional<Document> doc = ParseJson(res->body, &parse_error);
+      if (doc && doc->IsObject()) {
+        if (doc->HasMember("__type") && (*doc)["__type"].IsString()) {
+          std::string type = (*doc)["__type"].GetString();
+          error->type = type.substr(type.rfind('#') + 1);
+        }
+        if (doc->HasMember("message") && (*doc)["message"].IsString()) {
+          error->message = (*doc)["message"].GetString();
+        }
+      }
+      return std::nullopt;
+    }
+    return res->body;
+  }
+
  private:
   Options options_;
   httplib::Client http_;
@@ -451,6 +493,24 @@ int main(int argc, char** argv) {
   stream->add_flag("--follow", follow, "Keep waiting for new records (until Ctrl-C)");
   stream->add_option("--limit", limit, "Most records to print (0: all)");
   auto* health = app.add_subcommand("health", "Check that keystoned is up and ready");
+  bool json = false;
+  auto* sources = app.add_subcommand("sources", "Show the CDC sources' status");
+  sources->add_flag("--json", json, "Print GET /sources' JSON as it is");
+  std::string source_name, source_action;
+  uint64_t sequence = 0;
+  auto* source = app.add_subcommand("source", "Control a CDC source");
+  source->require_subcommand(1);
+  std::vector<CLI::App*> source_actions;
+  for (const char* action : {"pause", "resume", "reset", "snapshot"}) {
+    auto* sub = source->add_subcommand(action, std::string(action) + " the source");
+    sub->add_option("name", source_name, "Source name")->required();
+    source_actions.push_back(sub);
+  }
+  auto* position = source->add_subcommand(
+      "position", "Continue after SEQUENCE (records up to it count as handled)");
+  position->add_option("name", source_name, "Source name")->required();
+  position->add_option("sequence", sequence, "Stream sequence number")->required();
+  source_actions.push_back(position);
   for (auto* sub : {get, put, del, query, scan, stream}) {
     sub->add_flag("--simple", o.simple, "Items as plain JSON instead of DynamoDB JSON");
   }
@@ -475,6 +535,41 @@ int main(int argc, char** argv) {
     if (!res) return Fail("cannot reach " + o.endpoint + ": " + httplib::to_string(res.error()));
     std::printf("%s: %s", o.endpoint.c_str(), res->body.c_str());
     return res->status == 200 ? 0 : 1;
+  }
+  if (sources->parsed()) {
+    auto body = client.Admin("GET", "/sources", &error);
+    if (!body) return Fail(error);
+    if (json) {
+      std::printf("%s\n", body->c_str());
+      return 0;
+    }
+    std::optional<Document> doc = ParseJson(*body, &parse_error);
+    if (!doc || !doc->IsArray()) return Fail("unexpected answer: " + *body);
+    std::printf("%-24s %-12s %12s %10s %10s %12s %12s  %s\n", "NAME", "STATE", "POSITION", "LAG",
+                "IN_FLIGHT", "SENT", "ACKED", "TOPIC / ERROR");
+    for (const auto& s : doc->GetArray()) {
+      auto str = [&](const char* k) {
+        return s.HasMember(k) && s[k].IsString() ? std::string(s[k].GetString()) : std::string();
+      };
+      auto num = [&](const char* k) {
+        return s.HasMember(k) && s[k].IsNumber() ? s[k].GetDouble() : 0.0;
+      };
+      std::string tail = str("topic");
+      if (!str("error").empty()) tail += " (" + str("error") + ")";
+      std::printf("%-24s %-12s %12.0f %10.0f %10.0f %12.0f %12.0f  %s\n", str("name").c_str(),
+                  str("state").c_str(), num("position"), num("lag_records"),
+                  num("in_flight_records"), num("events_sent"), num("events_acked"), tail.c_str());
+    }
+    return 0;
+  }
+  for (auto* sub : source_actions) {
+    if (!sub->parsed()) continue;
+    std::string target = "/sources/" + source_name + "/" + sub->get_name();
+    if (sub == position) target += "?sequence=" + std::to_string(sequence);
+    auto body = client.Admin("POST", target, &error);
+    if (!body) return Fail(error);
+    std::printf("%s: %s\n", source_name.c_str(), sub->get_name().c_str());
+    return 0;
   }
   if (tables->parsed()) {
     std::string start;

@@ -267,6 +267,8 @@ class Metrics::Impl : public prometheus::Collectable {
           static_cast<double>(usage.map_size));
     gauge("keystone_store_map_used_bytes", "Bytes of the LMDB map in use",
           static_cast<double>(usage.used_bytes));
+    gauge("keystone_store_map_max_bytes", "Limit of the LMDB map's growth (map_size.max)",
+          static_cast<double>(options_.max_map_size == 0 ? (1ull << 40) : options_.max_map_size));
 
     std::lock_guard<std::mutex> lock(mu_);
     gauge("keystone_store_head_sequence", "Newest sequence number of the store",
@@ -304,6 +306,21 @@ class Metrics::Impl : public prometheus::Collectable {
       MetricFamilyData* f = per_table(g.name, g.help);
       for (const auto& info : snapshot_.streams) {
         f->samples.push_back({{{"table", info.table}}, static_cast<double>(info.*(g.field))});
+      }
+    }
+    // Records held against the configured buffer_size: near 1 means the
+    // retention (and the pins of lagging sources) is about to trim or the
+    // hard cap is close.
+    MetricFamilyData* util =
+        per_table("keystone_stream_buffer_utilisation_ratio",
+                  "Records retained in the table's stream divided by its buffer_size");
+    for (const auto& t : snapshot_.tables) {
+      if (!t.schema.stream.enabled || t.schema.stream.buffer_size == 0) continue;
+      for (const auto& info : snapshot_.streams) {
+        if (info.table != t.schema.name) continue;
+        util->samples.push_back({{{"table", info.table}},
+                                 static_cast<double>(info.record_count) /
+                                     static_cast<double>(t.schema.stream.buffer_size)});
       }
     }
   }

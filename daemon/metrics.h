@@ -10,11 +10,12 @@
 //     _commit_seconds_total, _map_growths_total, _stream_records_trimmed_total,
 //     _stream_records_force_trimmed_total                counters (StoreStats,
 //                                                        read at scrape time)
-//   keystone_store_map_size_bytes, _map_used_bytes       gauges (at scrape)
+//   keystone_store_map_size_bytes, _map_used_bytes, _map_max_bytes  gauges (at scrape)
 //   keystone_store_head_sequence                         gauge (polled)
 //   keystone_table_items{table}, keystone_table_size_bytes{table}    (polled)
 //   keystone_stream_records{table}, _bytes{table}, _oldest_sequence{table},
 //     _latest_sequence{table}, _trimmed_through_sequence{table}      (polled)
+//   keystone_stream_buffer_utilisation_ratio{table}  records / buffer_size (polled)
 //   keystone_metrics_store_poll_failures_total           counter
 //
 // "Polled" values come from a background thread that reads the store every
@@ -66,6 +67,9 @@ struct MetricsServerOptions {
   // How often table and stream gauges are read from the store.
   int64_t poll_interval_ms = 5000;
   std::string version = "0.0.0";
+  // The store's map growth limit (StoreOptions::max_map_size; 0: 1 TiB),
+  // exported as keystone_store_map_max_bytes.
+  uint64_t max_map_size = 0;
 };
 
 class Metrics final : public RequestObserver {

@@ -194,7 +194,8 @@ TEST(KeystonedLifecycleTest, NotifiesReadyWatchdogAndStopping) {
 
 TEST(KeystonedLifecycleTest, LogsListenAddressesAndJsonLines) {
   TempDir dir;
-  // The sources section of the deploy config: parsed, not run yet.
+  // The sources section of the deploy config, run on the embedded broker
+  // (keystoned_kafka_test.cc checks what it publishes).
   Keystoned k(dir, "k", std::string(kUsersTable) + R"(kafka: {bootstrap_servers: embedded}
 sources:
   - name: users-to-kafka
@@ -224,9 +225,10 @@ sources:
   EXPECT_NE(std::string::npos,
             log.find("metrics on http://127.0.0.1:" + std::to_string(k.metrics_port())));
   EXPECT_EQ(1, CountLines(log,
-                          "CDC source(s) configured (users-to-kafka) but this build does "
-                          "not run sources yet"));
-  EXPECT_EQ(1, CountLines(log, "\"level\":\"warn\""));
+                          "embedded development Kafka broker (in-memory, for development only) "
+                          "at 127.0.0.1:"));
+  EXPECT_EQ(1, CountLines(log, "source 'users-to-kafka' started"));
+  EXPECT_EQ(1, CountLines(log, "1 source(s) stopped; positions stored"));
 }
 
 TEST(KeystonedLifecycleTest, StartupFailuresAreOneClearLine) {
