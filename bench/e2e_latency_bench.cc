@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   e2e::WaitFor(
       [&] {
         return (*follower)->count() >= acked.size() &&
-               e2e::SourceLag(keystoned.port(), "users-to-kafka") == 0u;
+               e2e::SourceCaughtUp(keystoned.port(), "users-to-kafka");
       },
       seconds(60), milliseconds(200));
   auto messages = (*follower)->Finish(seconds(60));

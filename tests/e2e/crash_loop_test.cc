@@ -81,7 +81,7 @@ TEST_P(CrashLoopTest, EveryAcknowledgedWriteReachesKafka) {
               static_cast<unsigned long long>(writers.failures()));
   ASSERT_GT(acked.size(), 1000u);
 
-  ASSERT_TRUE(WaitFor([&] { return SourceLag(keystoned.port(), kSource) == 0u; }, seconds(60)))
+  ASSERT_TRUE(WaitFor([&] { return SourceCaughtUp(keystoned.port(), kSource); }, seconds(60)))
       << "lag did not return to 0\n"
       << keystoned.log();
   // The follower may trail Kafka a little; wait until it has read everything

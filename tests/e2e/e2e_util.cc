@@ -229,6 +229,29 @@ std::optional<uint64_t> SourceLag(int port, const std::string& name, int* status
   return (*source)["lag_records"].GetUint64();
 }
 
+bool SourceCaughtUp(int port, const std::string& name) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1, 0);
+  client.set_read_timeout(5, 0);
+  auto r = client.Get("/sources");
+  if (!r || r->status != 200) return false;
+  rapidjson::Document doc;
+  doc.Parse(r->body.c_str());
+  if (doc.HasParseError()) return false;
+  const rapidjson::Value* s = FindSource(doc, name);
+  if (!s) return false;
+  auto u64 = [&](const char* field) -> std::optional<uint64_t> {
+    auto it = s->FindMember(field);
+    if (it == s->MemberEnd() || !it->value.IsUint64()) return std::nullopt;
+    return it->value.GetUint64();
+  };
+  auto state = s->FindMember("state");
+  // lag_records is 0 too before the source has looked at its table.
+  return state != s->MemberEnd() && state->value.IsString() &&
+         std::string(state->value.GetString()) == "STREAMING" && u64("lag_records") == 0u &&
+         u64("table_sequence") > 0u && u64("position") == u64("table_sequence");
+}
+
 std::vector<Event> Decode(const std::vector<ConsumedMessage>& messages, const std::string& source) {
   std::vector<Event> events;
   for (const ConsumedMessage& m : messages) {

@@ -100,6 +100,10 @@ class TopicFollower {
 // HTTP status (0 without an answer).
 std::optional<uint64_t> SourceLag(int port, const std::string& name, int* status_code = nullptr);
 
+// Whether the source `name` is STREAMING with its position at the table's
+// newest record (lag_records 0, table_sequence > 0), per GET /sources.
+bool SourceCaughtUp(int port, const std::string& name);
+
 // A message of the topic, decoded: key's pk, the after image's v, the
 // keystone.seq header.
 struct Event {

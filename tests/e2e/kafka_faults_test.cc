@@ -114,7 +114,7 @@ TEST_P(KafkaFaultsTest, NothingLostOrderKeptLagRecovers) {
   writers.Stop();
   const std::vector<Write> acked = writers.acked();
 
-  ASSERT_TRUE(WaitFor([&] { return SourceLag(keystoned.port(), kSource) == 0u; }, seconds(60)))
+  ASSERT_TRUE(WaitFor([&] { return SourceCaughtUp(keystoned.port(), kSource); }, seconds(60)))
       << "lag did not return to 0\n"
       << keystoned.log();
   WaitFor([&] { return HoldsAll(Decode((*follower)->messages(), kSource), acked); }, seconds(30),
