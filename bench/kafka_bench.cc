@@ -41,13 +41,17 @@
 #include <vector>
 
 #include "base/log.h"
+#include "bench/kafka_bench_util.h"
 #include "cdc/event_sink.h"
 #include "kafka_sink/kafka_event_sink.h"
 
-extern char** environ;
-
-using Clock = std::chrono::steady_clock;
 using namespace keystone;
+using bench::Clock;
+using bench::MockProcess;
+using bench::PhaseResult;
+using bench::RssBytes;
+using bench::RssSampler;
+using bench::Seconds;
 
 namespace {
 
@@ -66,42 +70,6 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-uint64_t RssBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-  }
-  return 0;
-}
-
-// Samples VmRSS every 50 ms while alive; peak() is the highest seen.
-class RssSampler {
- public:
-  RssSampler() : peak_(RssBytes()), thread_([this] { Run(); }) {}
-  ~RssSampler() {
-    stop_ = true;
-    thread_.join();
-  }
-  uint64_t peak() const { return peak_.load(); }
-
- private:
-  void Run() {
-    while (!stop_) {
-      uint64_t now = RssBytes();
-      uint64_t seen = peak_.load();
-      while (now > seen && !peak_.compare_exchange_weak(seen, now)) {
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> peak_;
-  std::thread thread_;
-};
-
 // Event i as a source would encode it: ~200-byte value.
 void Encode(uint64_t i, std::string* key, std::string* value, std::string* seq) {
   uint64_t item = (i * 7919) % kItems;
@@ -114,100 +82,15 @@ void Encode(uint64_t i, std::string* key, std::string* value, std::string* seq) 
   *seq = std::to_string(i + 1);
 }
 
-// The producer settings KafkaEventSink uses, for the raw producer.
-const std::vector<std::pair<std::string, std::string>> kProducerSettings = {
-    {"enable.idempotence", "true"},
-    {"acks", "all"},
-    {"partitioner", "murmur2_random"},
-    {"message.timeout.ms", "0"},
-    {"enable.gapless.guarantee", "true"},
-    {"linger.ms", "5"},
-    {"batch.num.messages", "10000"},
-    {"batch.size", "1000000"},
-    {"queue.buffering.max.messages", "100000"},
-    {"queue.buffering.max.kbytes", "65536"},
-    {"compression.type", "lz4"},
-};
-
-struct PhaseResult {
-  double events_per_second = 0;
-  uint64_t peak_rss = 0;
-  uint64_t rss_after = 0;
-};
-
-std::atomic<uint64_t> g_raw_delivered{0};
-std::atomic<uint64_t> g_raw_failed{0};
-
-void RawDeliveryReport(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
-  if (msg->err) {
-    g_raw_failed++;
-  } else {
-    g_raw_delivered++;
-  }
-}
-
 PhaseResult RunRaw(const std::string& bootstrap, const std::string& topic, uint64_t events) {
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof(errstr));
-  rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-  for (const auto& [k, v] : kProducerSettings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof(errstr)) != 0) {
-      std::fprintf(stderr, "raw: %s\n", errstr);
-      std::exit(1);
-    }
-  }
-  rd_kafka_conf_set_dr_msg_cb(conf, RawDeliveryReport);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-  if (rk == nullptr) {
-    std::fprintf(stderr, "raw: %s\n", errstr);
-    std::exit(1);
-  }
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  g_raw_delivered = 0;
-  g_raw_failed = 0;
-  PhaseResult r;
-  {
-    RssSampler rss;
-    std::string key, value, seq;
-    Clock::time_point start = Clock::now();
-    for (uint64_t i = 0; i < events;) {
-      Encode(i, &key, &value, &seq);
-      rd_kafka_headers_t* h = rd_kafka_headers_new(4);
-      rd_kafka_header_add(h, cdc::kHeaderSequence, -1, seq.data(),
-                          static_cast<ssize_t>(seq.size()));
-      rd_kafka_header_add(h, cdc::kHeaderOp, -1, "u", 1);
-      rd_kafka_header_add(h, cdc::kHeaderTable, -1, "users", 5);
-      rd_kafka_header_add(h, cdc::kHeaderSource, -1, "bench", 5);
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()),
-          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_headers_destroy(h);
-        rd_kafka_poll(rk, 5);
-        continue;
-      }
-      if (err) {
-        std::fprintf(stderr, "raw produce: %s\n", rd_kafka_err2str(err));
-        std::exit(1);
-      }
-      ++i;
-      if (i % kBatch == 0) rd_kafka_poll(rk, 0);
-    }
-    while (g_raw_delivered + g_raw_failed < events) rd_kafka_poll(rk, 50);
-    r.events_per_second = static_cast<double>(events) / Seconds(Clock::now() - start);
-    r.peak_rss = rss.peak();
-  }
-  if (g_raw_failed > 0) {
-    std::fprintf(stderr, "raw: %lu failed deliveries\n", (unsigned long)g_raw_failed.load());
-    std::exit(1);
-  }
-  rd_kafka_topic_destroy(rkt);
-  rd_kafka_destroy(rk);
-  malloc_trim(0);
-  r.rss_after = RssBytes();
-  return r;
+  std::string seq;
+  return bench::RunRawProducer(bootstrap, topic, events, [&](uint64_t i, bench::RawMessage* m) {
+    Encode(i, &m->key, &m->value, &seq);
+    m->headers = {{cdc::kHeaderSequence, seq},
+                  {cdc::kHeaderOp, "u"},
+                  {cdc::kHeaderTable, "users"},
+                  {cdc::kHeaderSource, "bench"}};
+  });
 }
 
 class CountingListener : public cdc::DeliveryListener {
@@ -285,41 +168,6 @@ PhaseResult RunSink(const std::string& bootstrap, const std::string& topic, uint
   r.rss_after = RssBytes();
   return r;
 }
-
-// keystone-mock-kafka in its own process; its first output line is the
-// bootstrap address. Ends when its stdin closes.
-struct MockProcess {
-  pid_t pid = -1;
-  int stdin_fd = -1;
-  std::string bootstrap;
-
-  bool Start(const std::vector<std::string>& argv) {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return false;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(in[0]);
-    close(out[1]);
-    stdin_fd = in[1];
-    if (rc != 0) return false;
-    char c;
-    pollfd pfd{out[0], POLLIN, 0};
-    while (poll(&pfd, 1, 20000) == 1 && read(out[0], &c, 1) == 1 && c != '\n') bootstrap += c;
-    close(out[0]);
-    return !bootstrap.empty();
-  }
-  ~MockProcess() {
-    if (stdin_fd >= 0) close(stdin_fd);
-    if (pid > 0) waitpid(pid, nullptr, 0);
-  }
-};
 
 }  // namespace
 

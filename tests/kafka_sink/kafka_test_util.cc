@@ -214,6 +214,24 @@ std::optional<std::string> ConsumedMessage::Header(const std::string& name) cons
   return found;
 }
 
+Result<ConsumedMessage> ParseDumpLine(const std::string& line) {
+  std::vector<std::string> f = Split(line, '\t');
+  if ((f.size() != 6 && f.size() != 7) || f[0] != "M") return Internal("bad dump line: " + line);
+  ConsumedMessage m;
+  m.partition = std::stoi(f[1]);
+  m.offset = std::stoll(f[2]);
+  m.key = Unhex(f[3]);
+  m.value = Unhex(f[4]);
+  if (f[5] != "-") {
+    for (const std::string& h : Split(f[5], ',')) {
+      size_t eq = h.find('=');
+      m.headers.emplace_back(h.substr(0, eq), Unhex(h.substr(eq + 1)).value_or(""));
+    }
+  }
+  if (f.size() == 7) m.received_ns = std::stoll(f[6]);
+  return m;
+}
+
 Result<std::vector<ConsumedMessage>> ConsumeWithPython(const std::string& bootstrap,
                                                        const std::string& topic,
                                                        milliseconds timeout) {
@@ -232,19 +250,7 @@ Result<std::vector<ConsumedMessage>> ConsumeWithPython(const std::string& bootst
       ended = true;
       continue;
     }
-    std::vector<std::string> f = Split(line, '\t');
-    if (f.size() != 6 || f[0] != "M") return Internal("bad dump line: " + line);
-    ConsumedMessage m;
-    m.partition = std::stoi(f[1]);
-    m.offset = std::stoll(f[2]);
-    m.key = Unhex(f[3]);
-    m.value = Unhex(f[4]);
-    if (f[5] != "-") {
-      for (const std::string& h : Split(f[5], ',')) {
-        size_t eq = h.find('=');
-        m.headers.emplace_back(h.substr(0, eq), Unhex(h.substr(eq + 1)).value_or(""));
-      }
-    }
+    KS_ASSIGN_OR_RETURN(ConsumedMessage m, ParseDumpLine(line));
     messages.push_back(std::move(m));
   }
   if (!ended) return Internal("dump_topic.py output has no END line");

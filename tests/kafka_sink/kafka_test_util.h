@@ -77,8 +77,14 @@ struct ConsumedMessage {
   std::optional<std::string> key;
   std::optional<std::string> value;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When the consumer received it (CLOCK_MONOTONIC, ns; follow_topic.py), or 0.
+  int64_t received_ns = 0;
   std::optional<std::string> Header(const std::string& name) const;
 };
+
+// One "M" line of dump_topic.py (or tests/e2e/follow_topic.py, which appends
+// the receive time as a seventh field).
+Result<ConsumedMessage> ParseDumpLine(const std::string& line);
 
 // Every message of `topic`, read by python3-kafka (tests/kafka_sink/dump_topic.py).
 Result<std::vector<ConsumedMessage>> ConsumeWithPython(const std::string& bootstrap,
