@@ -34,8 +34,8 @@ Result<std::vector<std::string>> ReconcileTables(store::ItemStore& store,
                                                  const std::vector<store::TableSchema>& tables);
 
 // The sections that differ between `before` and `after` and that take effect
-// only after a restart ("http", "auth", "data_dir", ...). Tables and logging
-// are applied by Reload and not listed.
+// only after a restart ("http", "auth", "data_dir", "kafka", ...). Tables,
+// sources and logging are applied by Reload and not listed.
 std::vector<std::string> SectionsNeedingRestart(const DaemonOptions& before,
                                                 const DaemonOptions& after);
 

@@ -161,8 +161,13 @@ class SourceManager::Impl {
       LogInfo(kComponent, std::to_string(all.size()) + " source(s) stopped; positions stored");
     }
     all.clear();
-    if (broker_) {
-      broker_.reset();
+    std::unique_ptr<kafka::EmbeddedBroker> broker;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      broker = std::move(broker_);
+    }
+    if (broker) {
+      broker.reset();
       LogInfo(kComponent, "embedded development Kafka broker stopped (its topics are gone)");
     }
   }
@@ -313,7 +318,10 @@ class SourceManager::Impl {
                 &S::topic_creation_failures_total);
   }
 
-  std::string embedded_bootstrap() const { return broker_ ? bootstrap_ : ""; }
+  std::string embedded_bootstrap() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return broker_ ? bootstrap_ : "";
+  }
 
  private:
   // Resolves the bootstrap address, starting the embedded broker the first
@@ -328,8 +336,11 @@ class SourceManager::Impl {
     if (!broker.ok()) {
       return broker.status().WithContext("starting the embedded development Kafka broker");
     }
-    broker_ = std::move(broker).value();
-    bootstrap_ = broker_->bootstrap_servers();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      broker_ = std::move(broker).value();
+      bootstrap_ = broker_->bootstrap_servers();
+    }
     LogWarn(kComponent,
             "embedded development Kafka broker (in-memory, for development only) at " + bootstrap_);
     return Status::Ok();
@@ -401,6 +412,7 @@ class SourceManager::Impl {
 
   store::ItemStore& store_;
   const SourceManagerOptions options_;
+  // Set once, on the main thread, under mu_ (embedded_bootstrap reads them).
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
   std::string bootstrap_;
   bool stopped_ = false;
