@@ -385,7 +385,16 @@ Status Source::Initialize() {
   } else {
     acked_ = Cursor{};
     SnapshotMode mode = options_.aggregate ? SnapshotMode::kNever : options_.snapshot;
-    if (mode == SnapshotMode::kNever) {
+    // A stream that holds the table's whole history replays every change,
+    // not only each item's final state: a snapshot would add nothing and
+    // fold the versions written while it runs.
+    bool whole_history = has_stream_ && info->holds_whole_history &&
+                         (mode == SnapshotMode::kInitial || mode == SnapshotMode::kWhenNeeded);
+    if (whole_history) {
+      LogInfo(kLog, "source " + options_.name + ": the stream of table " + options_.table +
+                        " holds its whole history; streaming from its start, no snapshot");
+    }
+    if (mode == SnapshotMode::kNever || whole_history) {
       // Stream only, from the oldest retained record.
       acked_.sequence = has_stream_ ? info->trimmed_through : 0;
       saved_valid_ = false;

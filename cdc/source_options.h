@@ -32,7 +32,11 @@ inline bool ParseEventFormat(std::string_view s, EventFormat* out) {
 }
 
 // When the source publishes the table's existing items before streaming.
-//   initial:      on first start (no stored position), then stream.
+//   initial:      on first start (no stored position), then stream. No
+//                 snapshot when the table's stream holds its whole history
+//                 (enabled at creation, never disabled, nothing trimmed):
+//                 the source streams from its start and so publishes every
+//                 version, not only the final states.
 //   never:        stream only, from the oldest retained record.
 //   when_needed:  on first start and whenever the position fell behind the
 //                 retained stream (overrides on_gap).

@@ -22,6 +22,6 @@ ninja -C "$dir"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
-# Tests labelled `wip` are known not to pass yet (README, "Status"); run them
-# with: ctest --test-dir build -L wip
+# A test labelled `wip` is known not to pass yet (the README's "Status" says
+# which, if any); ctest --test-dir build -L wip runs them.
 ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" -LE wip

@@ -50,7 +50,8 @@
 //
 // Topic creation: with topic_creation.create_topics, Start creates the topics
 // (CreateTopics, Admin API) with the configured partitions and replication;
-// existing topics are left alone. A broker without CreateTopics (librdkafka's
+// topics the cluster already lists (a metadata request for all topics) are
+// not asked for. A broker without CreateTopics (librdkafka's
 // mock cluster) or a refusal is logged as a warning and counted, and
 // publishing relies on the broker's auto-creation.
 //

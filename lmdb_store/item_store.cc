@@ -61,6 +61,9 @@ struct TableState {
   uint64_t latest_sequence = 0;
   uint64_t trimmed_through = 0;
   uint64_t label_start_sequence = 0;
+  // The stream was enabled when the table was created and never disabled
+  // since: its records (if none were trimmed) are the table's whole history.
+  bool stream_since_creation = false;
 };
 
 constexpr uint8_t kTableStateFormat = 1;
@@ -86,6 +89,8 @@ std::string EncodeTableState(const TableState& t) {
                      t.latest_sequence, t.trimmed_through, t.label_start_sequence}) {
     PutVarint(v, &out);
   }
+  // Optional trailing fields (entries written before they existed end here).
+  out.push_back(t.stream_since_creation ? 1 : 0);
   return out;
 }
 
@@ -132,6 +137,11 @@ Status DecodeTableState(std::string_view in, TableState* t) {
   t->latest_sequence = fields[7];
   t->trimmed_through = fields[8];
   t->label_start_sequence = fields[9];
+  t->stream_since_creation = false;
+  if (!in.empty()) {
+    t->stream_since_creation = in[0] != 0;
+    in.remove_prefix(1);
+  }
   return Status::Ok();
 }
 
@@ -1171,6 +1181,7 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     t.created_ms = ctx.now_ms();
     t.stream_label_ms = schema.stream.enabled ? ctx.now_ms() : 0;
     t.label_start_sequence = ctx.sequence();
+    t.stream_since_creation = schema.stream.enabled;
     std::string id_value = TableIdKey(t.id);
     Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
     if (!s.ok()) return ctx.env_status = s;
@@ -1218,6 +1229,7 @@ Result<TableDescription> ItemStoreImpl::UpdateStream(const std::string& name,
       t->stream_label_ms = ctx.now_ms();
       t->label_start_sequence = ctx.sequence();
     }
+    if (!stream.enabled) t->stream_since_creation = false;
     t->schema.stream = stream;
     ctx.MarkDirty(t);
     description = Describe(*t);
@@ -1858,6 +1870,8 @@ StreamInfo InfoOf(const TableState& t) {
   info.view_type = t.schema.stream.view_type;
   info.stream_label_ms = t.stream_label_ms;
   info.label_start_sequence = t.label_start_sequence;
+  info.holds_whole_history =
+      t.stream_since_creation && t.schema.stream.enabled && t.trimmed_through == 0;
   info.record_count = t.stream_count;
   info.record_bytes = t.stream_bytes;
   info.oldest_sequence = t.stream_count > 0 ? t.oldest_sequence : 0;

@@ -212,6 +212,10 @@ struct StreamInfo {
   // False after DeleteTable: the stream stays readable until its records are
   // trimmed or purged.
   bool table_exists = true;
+  // The stream was enabled when the table was created, never disabled since,
+  // and nothing of it was trimmed: reading it from the start replays every
+  // change the table ever had (so a reader needs no snapshot).
+  bool holds_whole_history = false;
 };
 
 struct StreamBatch {

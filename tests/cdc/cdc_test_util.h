@@ -49,6 +49,19 @@ inline store::TableSchema Users(
   return store::testing::UsersSchema(view, buffer_size);
 }
 
+// Creates the table with its stream (if `schema` has one) enabled just after
+// creation rather than at it, so the stream does not hold the table's whole
+// history and a source snapshots the table on first start: the path most
+// tests here exercise. (With the stream on from creation a source streams
+// from the start instead; see SourceTest.WholeHistory*.)
+inline Status CreateTableWithLateStream(store::ItemStore& store, store::TableSchema schema) {
+  store::StreamConfig stream = schema.stream;
+  schema.stream.enabled = false;
+  KS_RETURN_IF_ERROR(store.CreateTable(schema));
+  if (!stream.enabled) return Status::Ok();
+  return store.UpdateStream(schema.name, stream).status();
+}
+
 // Options for deterministic tests: partial batches go out at once.
 inline SourceOptions TestOptions(std::string name = "src", std::string table = "users") {
   SourceOptions options;

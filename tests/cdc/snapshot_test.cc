@@ -31,6 +31,7 @@ namespace {
 
 using store::StreamEventType;
 using store::StreamViewType;
+using testing::CreateTableWithLateStream;
 using testing::FakeSink;
 using testing::Item;
 using testing::ItemBuilder;
@@ -156,7 +157,7 @@ SourceOptions Chunked(uint32_t chunk, std::string name = "src") {
 
 TEST(SnapshotTest, SeamIsExactAcrossChunksWithWritesBetweenThem) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 0; i < 10; ++i)
     ASSERT_TRUE(store->Put("users", User("k0" + std::to_string(i), 0)).ok());
   FakeSink sink;
@@ -219,7 +220,7 @@ TEST(SnapshotTest, EveryItemsFinalStateExactlyOnceUnderConcurrentWrites) {
   for (uint32_t seed : {7u, 8u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     TestStore store;
-    ASSERT_TRUE(store->CreateTable(Users()).ok());
+    ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
     for (int i = 0; i < 150; ++i) {
       char pk[16];
       std::snprintf(pk, sizeof pk, "k%03d", i * 2);  // odd keys appear later
@@ -311,7 +312,7 @@ TEST(SnapshotCrashTest, SnapshotResumesAfterACrashAtEveryPoint) {
   for (int crash_after = 0; crash_after <= kItems + 3; ++crash_after) {
     SCOPED_TRACE("crash after " + std::to_string(crash_after) + " acks");
     TestStore store;
-    ASSERT_TRUE(store->CreateTable(Users()).ok());
+    ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
     for (int i = 0; i < kItems; ++i) {
       ASSERT_TRUE(store->Put("users", User("k" + std::to_string(10 + i), 0)).ok());
     }
@@ -396,7 +397,7 @@ TEST(SnapshotCrashTest, SnapshotResumesAfterACrashAtEveryPoint) {
 // consumer would keep the item forever.
 TEST(SnapshotCrashTest, DeletesOfItemsSentBeforeACrashArePublished) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 1; i <= 6; ++i)
     ASSERT_TRUE(store->Put("users", User("k" + std::to_string(i), 0)).ok());
   {
@@ -430,7 +431,7 @@ TEST(SnapshotCrashTest, DeletesOfItemsSentBeforeACrashArePublished) {
 
 TEST(SnapshotTest, TriggeredSnapshotMidStreamIsExact) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 0; i < 20; ++i)
     ASSERT_TRUE(store->Put("users", User("k" + std::to_string(10 + i), 0)).ok());
   SourceOptions o = Chunked(4);
@@ -455,7 +456,7 @@ TEST(SnapshotTest, TheSnapshotPinsTheStreamItNeeds) {
   // A tiny stream buffer: without the pin, the writes during the snapshot
   // would be trimmed before the catch-ups read them.
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users(StreamViewType::kNewAndOldImages, 2)).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users(StreamViewType::kNewAndOldImages, 2)).ok());
   for (int i = 0; i < 12; ++i)
     ASSERT_TRUE(store->Put("users", User("k" + std::to_string(10 + i), 0)).ok());
   FakeSink sink;
@@ -479,7 +480,7 @@ TEST(SnapshotTest, TheSnapshotPinsTheStreamItNeeds) {
 
 TEST(SnapshotTest, FiltersApplyToSnapshotReads) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 0; i < 10; ++i)
     ASSERT_TRUE(store->Put("users", User("k" + std::to_string(i), i)).ok());
   SourceOptions o = Chunked(3);
@@ -502,7 +503,7 @@ TEST(SnapshotTest, FiltersApplyToSnapshotReads) {
 
 TEST(SnapshotTest, TableDeletedDuringTheSnapshot) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 0; i < 6; ++i)
     ASSERT_TRUE(store->Put("users", User("k" + std::to_string(i), 0)).ok());
   FakeSink sink;
@@ -524,7 +525,7 @@ TEST(SnapshotTest, InitialOnlyWorksWithoutAStream) {
   TestStore store;
   store::TableSchema schema = Users();
   schema.stream.enabled = false;
-  ASSERT_TRUE(store->CreateTable(schema).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, schema).ok());
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(store->Put("users", User("k" + std::to_string(i), i)).ok());
   SourceOptions o = Chunked(2);
@@ -548,7 +549,7 @@ TEST(SnapshotTest, InitialOnlyWorksWithoutAStream) {
 
 TEST(SnapshotTest, ViewTypesApplyToSnapshotReads) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users(StreamViewType::kKeysOnly)).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users(StreamViewType::kKeysOnly)).ok());
   ASSERT_TRUE(store->Put("users", User("k1", 1)).ok());
   SourceOptions o = TestOptions();
   o.format = EventFormat::kDynamoDb;

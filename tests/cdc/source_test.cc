@@ -17,6 +17,7 @@ namespace {
 
 using store::StreamViewType;
 using testing::AV;
+using testing::CreateTableWithLateStream;
 using testing::Drain;
 using testing::FakeSink;
 using testing::Header;
@@ -35,7 +36,7 @@ Item User(const std::string& pk, int64_t v) { return ItemBuilder().S("pk", pk).N
 
 // A store with table users and `n` puts (sequences 1..n, keys u0..u{n-1}).
 void Fill(TestStore& store, int n, StreamViewType view = StreamViewType::kNewAndOldImages) {
-  ASSERT_TRUE(store->CreateTable(Users(view)).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users(view)).ok());
   for (int i = 0; i < n; ++i)
     ASSERT_TRUE(store->Put("users", User("u" + std::to_string(i), 0)).ok());
 }
@@ -56,7 +57,7 @@ std::vector<uint64_t> Sequences(const std::vector<EncodedEvent>& events) {
 
 TEST(SourceTest, PositionAdvancesOnlyAfterAck) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   ASSERT_TRUE(store->Put("users", ItemBuilder().S("pk", "user#1").S("name", "Alice").Build()).ok());
   FakeSink sink;  // records events; the test decides when they are acked
   Source source(*store, sink, SourceOptions{.table = "users"});
@@ -125,7 +126,7 @@ TEST(SourceTest, ADeleteAndItsTombstoneAreOneUnit) {
 
 TEST(SourceTest, FilteredRecordsAdvanceThePosition) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (const char* pk : {"user#1", "org#1", "org#2", "user#2", "org#3"}) {
     ASSERT_TRUE(store->Put("users", ItemBuilder().S("pk", pk).Build()).ok());
   }
@@ -263,7 +264,7 @@ TEST(SourceCrashTest, NoLossAndNoReorderPerKeyAcrossCrashesAtEveryStep) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937 rng(seed);
     TestStore store;
-    ASSERT_TRUE(store->CreateTable(Users()).ok());
+    ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
     std::map<std::string, std::optional<int64_t>> truth;
     int64_t version = 0;
     auto write = [&] {
@@ -390,7 +391,7 @@ TEST(SourceTest, InFlightRecordsAreBounded) {
 
 TEST(SourceTest, InFlightBytesAreBounded) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 0; i < 40; ++i) {
     ASSERT_TRUE(store
                     ->Put("users", ItemBuilder()
@@ -460,7 +461,7 @@ TEST(SourceTest, BatchesWaitForBatchSizeOrTimeout) {
 TEST(SourceTest, HeartbeatsWhenIdleCarryTheHeadSequence) {
   TestStore store;
   Fill(store, 2);
-  ASSERT_TRUE(store->CreateTable(store::testing::EventsSchema()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, store::testing::EventsSchema()).ok());
   SourceOptions o = StreamOnly();
   o.heartbeat_interval_ms = 1000;
   FakeSink sink;
@@ -495,7 +496,7 @@ TEST(SourceTest, HeartbeatsWhenIdleCarryTheHeadSequence) {
 
 TEST(SourceTest, FiltersTransformsAndNoopSkippingEndToEnd) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   SourceOptions o = StreamOnly();
   o.format = EventFormat::kDynamoDb;
   o.filters.event_types = {EventType::kInsert, EventType::kModify};
@@ -596,7 +597,7 @@ TEST(SourceTest, TwoSourcesOnOneTableKeepTheirOwnPositions) {
 
 TEST(SourceTest, NeverStartsAtTheOldestRetainedRecord) {
   TestStore store(store::StoreOptions{});
-  ASSERT_TRUE(store->CreateTable(Users(StreamViewType::kNewAndOldImages, 3)).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users(StreamViewType::kNewAndOldImages, 3)).ok());
   for (int i = 0; i < 10; ++i)
     ASSERT_TRUE(store->Put("users", User("u" + std::to_string(i), 0)).ok());
   FakeSink sink;
@@ -617,7 +618,7 @@ store::StoreOptions SmallPinCap() {
 
 // Source at position 2, then 20 more writes: records 3..17 are force-trimmed.
 void MakeGap(TestStore& store, Source& source, FakeSink& sink) {
-  ASSERT_TRUE(store->CreateTable(Users(StreamViewType::kNewAndOldImages, 2)).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users(StreamViewType::kNewAndOldImages, 2)).ok());
   ASSERT_TRUE(store->Put("users", User("a", 1)).ok());
   ASSERT_TRUE(store->Put("users", User("b", 1)).ok());
   ASSERT_TRUE(Drain(source, sink, *store));
@@ -796,7 +797,7 @@ TEST(SourceControlTest, InitialOnlyFinishesAndStaysDone) {
 
 TEST(SourceErrorTest, ProblemsAtStartFailTheSourceWithTheReason) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   struct Case {
     SourceOptions options;
     StatusCode code;
@@ -848,7 +849,7 @@ TEST(SourceErrorTest, SinkStartAndSendErrors) {
 
 TEST(SourceErrorTest, OversizeEventsFailTheSourceOrGoKeyOnly) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   ASSERT_TRUE(store->Put("users", User("small", 1)).ok());
   ASSERT_TRUE(
       store->Put("users", ItemBuilder().S("pk", "big").S("blob", std::string(5000, 'x')).Build())
@@ -922,7 +923,7 @@ TEST(SourceStatusTest, StatusReportsPositionLagAndCounters) {
 TEST(SourceAggregateTest, WindowsCloseOnTheClockAndHoldThePositionUntilAcked) {
   TestStore store;
   // Windows of 10 s; the fake clock starts 1'700'000'000'000 (a window start).
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   SourceOptions o = StreamOnly();
   o.aggregate = AggregateOptions{
       .window_seconds = 10,
@@ -982,6 +983,94 @@ TEST(SourceAggregateTest, TriggerSnapshotIsRefused) {
   FakeSink sink;
   Source source(*store, sink, o, TestRuntime(&store.clock));
   EXPECT_EQ(StatusCode::kFailedPrecondition, source.TriggerSnapshot().code());
+}
+
+// --- initial snapshot or the whole stream ------------------------------------
+
+// The ops of the events pending in the sink, each with its item's version.
+std::vector<std::string> OpsAndVersions(const std::vector<EncodedEvent>& events) {
+  std::vector<std::string> out;
+  for (const EncodedEvent& e : events) {
+    rapidjson::Document doc;
+    doc.Parse(e.value.value_or("null").c_str());
+    std::string v = "-";
+    if (doc.IsObject() && doc.HasMember("after") && doc["after"].IsObject() &&
+        doc["after"].HasMember("v")) {
+      v = doc["after"]["v"].IsString() ? doc["after"]["v"].GetString()
+                                       : std::to_string(doc["after"]["v"].GetInt64());
+    }
+    out.push_back(Op(e) + v);
+  }
+  return out;
+}
+
+TEST(SourceTest, WholeHistoryStreamsEveryVersionWithoutASnapshot) {
+  TestStore store;
+  // Stream on from creation: the stream holds every change the table had.
+  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(store->Put("users", User("a", 1)).ok());
+  ASSERT_TRUE(store->Put("users", User("a", 2)).ok());
+  ASSERT_TRUE(store->Put("users", User("b", 3)).ok());
+  auto info = store->GetStreamInfo("users");
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->holds_whole_history);
+
+  FakeSink sink;
+  Source source(*store, sink, TestOptions(), TestRuntime(&store.clock));
+  ASSERT_TRUE(source.PollOnce().ok());
+  // Each version as a change of its own, not the final states as reads.
+  EXPECT_EQ((std::vector<std::string>{"c1", "u2", "c3"}), OpsAndVersions(sink.pending()));
+  EXPECT_EQ((std::vector<uint64_t>{1, 2, 3}), Sequences(sink.pending()));
+  sink.AckAll();
+  EXPECT_EQ(3u, source.position().sequence);
+  EXPECT_FALSE(source.position().snapshot.active);
+}
+
+TEST(SourceTest, StreamDisabledOnceMeansASnapshot) {
+  TestStore store;
+  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(store->Put("users", User("a", 1)).ok());
+  store::StreamConfig off = Users().stream;
+  off.enabled = false;
+  ASSERT_TRUE(store->UpdateStream("users", off).ok());
+  ASSERT_TRUE(store->Put("users", User("a", 2)).ok());  // not in the stream
+  ASSERT_TRUE(store->UpdateStream("users", Users().stream).ok());
+  auto info = store->GetStreamInfo("users");
+  ASSERT_TRUE(info.ok());
+  EXPECT_FALSE(info->holds_whole_history);
+
+  FakeSink sink;
+  Source source(*store, sink, TestOptions(), TestRuntime(&store.clock));
+  ASSERT_TRUE(source.PollOnce().ok());
+  EXPECT_EQ((std::vector<std::string>{"r2"}), OpsAndVersions(sink.pending()));
+}
+
+TEST(SourceTest, TrimmedStreamMeansASnapshot) {
+  TestStore store;
+  ASSERT_TRUE(store->CreateTable(Users(StreamViewType::kNewAndOldImages, 2)).ok());
+  for (int v = 1; v <= 4; ++v) ASSERT_TRUE(store->Put("users", User("a", v)).ok());
+  auto info = store->GetStreamInfo("users");
+  ASSERT_TRUE(info.ok());
+  EXPECT_GT(info->trimmed_through, 0u);
+  EXPECT_FALSE(info->holds_whole_history);
+
+  FakeSink sink;
+  Source source(*store, sink, TestOptions(), TestRuntime(&store.clock));
+  ASSERT_TRUE(source.PollOnce().ok());
+  EXPECT_EQ((std::vector<std::string>{"r4"}), OpsAndVersions(sink.pending()));
+}
+
+TEST(SourceTest, InitialOnlySnapshotsEvenAWholeHistory) {
+  TestStore store;
+  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(store->Put("users", User("a", 1)).ok());
+  ASSERT_TRUE(store->Put("users", User("a", 2)).ok());
+  FakeSink sink;
+  SourceOptions options = TestOptions();
+  options.snapshot = SnapshotMode::kInitialOnly;
+  Source source(*store, sink, options, TestRuntime(&store.clock));
+  ASSERT_TRUE(source.PollOnce().ok());
+  EXPECT_EQ((std::vector<std::string>{"r2"}), OpsAndVersions(sink.pending()));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 namespace keystone::cdc {
 namespace {
 
+using testing::CreateTableWithLateStream;
 using testing::FakeSink;
 using testing::Item;
 using testing::ItemBuilder;
@@ -58,7 +59,7 @@ void Write(store::ItemStore& store, int writer, int n) {
 
 TEST(SourceThreadTest, RunPublishesConcurrentWritesInOrderPerKey) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 0; i < 50; ++i)
     ASSERT_TRUE(store->Put("users", User("pre" + std::to_string(i), i)).ok());
   FakeSink sink(FakeSink::Options{.auto_ack = true});
@@ -137,7 +138,7 @@ TEST(SourceThreadTest, RunPublishesConcurrentWritesInOrderPerKey) {
 
 TEST(SourceThreadTest, ControlsFromAnotherThread) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   for (int i = 0; i < 20; ++i)
     ASSERT_TRUE(store->Put("users", User("k" + std::to_string(i), i)).ok());
   FakeSink sink(FakeSink::Options{.auto_ack = true});
@@ -179,7 +180,7 @@ TEST(SourceThreadTest, ControlsFromAnotherThread) {
 
 TEST(SourceThreadTest, AFullSinkSlowsTheSourceWithoutLoss) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   Write(*store, 1, 300);  // a backlog: batches larger than the sink takes at once
   FakeSink sink(FakeSink::Options{.auto_ack = true, .capacity = 4});
   SourceOptions o = TestOptions();
@@ -203,7 +204,7 @@ TEST(SourceThreadTest, AFullSinkSlowsTheSourceWithoutLoss) {
 
 TEST(SourceThreadTest, FailureAndResumeAcrossThreads) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   FakeSink sink(FakeSink::Options{.auto_ack = true});
   sink.set_send_error(InvalidArgument("rejected"));
   SourceOptions o = TestOptions();
@@ -221,7 +222,7 @@ TEST(SourceThreadTest, FailureAndResumeAcrossThreads) {
 
 TEST(SourceThreadTest, DestroyingARunningSourceStopsIt) {
   TestStore store;
-  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
   FakeSink sink(FakeSink::Options{.auto_ack = true});
   {
     Source source(*store, sink, TestOptions(), TestRuntime(&store.clock));

@@ -69,7 +69,8 @@ bool WaitFor(const std::function<bool()>& cond, milliseconds timeout, millisecon
   return cond();
 }
 
-std::string PipelineConfig(const std::string& bootstrap, const std::string& delivery) {
+std::string PipelineConfig(const std::string& bootstrap, const std::string& delivery,
+                           const std::string& properties) {
   return R"(tables:
   - name: users
     partition_key: {name: pk, type: S}
@@ -77,6 +78,8 @@ std::string PipelineConfig(const std::string& bootstrap, const std::string& deli
 kafka:
   bootstrap_servers: ")" +
          bootstrap + R"("
+  properties: {)" +
+         properties + R"(}
 sources:
   - name: users-to-kafka
     table: users

@@ -33,7 +33,10 @@ bool WaitFor(const std::function<bool()>& cond, milliseconds timeout,
 
 // The config body (tables, kafka, sources) for a keystoned publishing the
 // table `users` (partition key pk, NEW_AND_OLD_IMAGES) to "keystone.users".
-std::string PipelineConfig(const std::string& bootstrap, const std::string& delivery);
+// `properties` (YAML flow-map entries, e.g. "linger.ms: 1") go to
+// kafka.properties.
+std::string PipelineConfig(const std::string& bootstrap, const std::string& delivery,
+                           const std::string& properties = "");
 
 // One acknowledged PutItem: item {pk: key, v: version}.
 struct Write {

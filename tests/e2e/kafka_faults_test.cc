@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <ostream>
 #include <string>
 
 #include "tests/e2e/e2e_util.h"
@@ -31,6 +32,8 @@ constexpr int kPartitions = 6;
 
 struct Fault {
   std::string name;
+  // kafka.properties for the run (YAML flow-map entries).
+  std::string properties;
   // Starts the fault; `during` waits while writes go on; then ends it.
   std::function<void(kafka::testing::MockKafka&, const std::function<void()>& during)> apply;
 };
@@ -41,7 +44,7 @@ void Command(kafka::testing::MockKafka& kafka, const std::string& line) {
 }
 
 const Fault kFaults[] = {
-    {"BrokerDownAndBack",
+    {"BrokerDownAndBack", "",
      [](kafka::testing::MockKafka& k, const std::function<void()>& during) {
        // Broker 1 leads a third of the partitions (the mock assigns leaders
        // round-robin); they have no reachable leader until it is back.
@@ -49,7 +52,7 @@ const Fault kFaults[] = {
        during();
        Command(k, "up 1");
      }},
-    {"LeadersMoved",
+    {"LeadersMoved", "",
      [](kafka::testing::MockKafka& k, const std::function<void()>& during) {
        for (int p = 0; p < kPartitions; ++p) {
          Command(k, "leader " + std::string(kTopic) + " " + std::to_string(p) + " " +
@@ -61,7 +64,15 @@ const Fault kFaults[] = {
                         std::to_string(1 + (p + 2) % 3));
        }
      }},
-    {"RetriableProduceErrors",
+    // librdkafka 2.0.2's mock cluster does not check idempotent sequence
+    // numbers: when an injected error fails one of several pipelined
+    // ProduceRequests it appends the later ones, where a real broker refuses
+    // them (OUT_OF_ORDER_SEQUENCE_NUMBER). librdkafka, seeing a later batch
+    // accepted, rightly takes the failed one as written, and the mock has
+    // lost it (seen: one event in ~900 with the default 5 in flight). One
+    // request in flight keeps the mock within the protocol, so the test
+    // checks Keystone's retries and not the mock's shortcut.
+    {"RetriableProduceErrors", "max.in.flight.requests.per.connection: 1",
      [](kafka::testing::MockKafka& k, const std::function<void()>& during) {
        // NOT_ENOUGH_REPLICAS (19) and REQUEST_TIMED_OUT (7): retriable.
        Command(k, "produce_errors 19 50");
@@ -69,13 +80,15 @@ const Fault kFaults[] = {
        Command(k, "produce_errors 7 50");
        during();
      }},
-    {"PartitionLeaderUnavailable",
+    {"PartitionLeaderUnavailable", "",
      [](kafka::testing::MockKafka& k, const std::function<void()>& during) {
        Command(k, "unavailable " + std::string(kTopic) + " 0 3000 2");
        Command(k, "unavailable " + std::string(kTopic) + " 3 3000 3");
        during();
      }},
 };
+
+void PrintTo(const Fault& fault, std::ostream* os) { *os << fault.name; }
 
 class KafkaFaultsTest : public ::testing::TestWithParam<Fault> {};
 
@@ -84,13 +97,12 @@ TEST_P(KafkaFaultsTest, NothingLostOrderKeptLagRecovers) {
   auto kafka = kafka::testing::MockKafka::Start(3, {std::string(kTopic) + ":6:3"});
   ASSERT_TRUE(kafka.ok()) << kafka.status().ToString();
   const std::string bootstrap = (*kafka)->bootstrap();
-  testing::Keystoned keystoned(dir, "ks", PipelineConfig(bootstrap, "at_least_once"));
+  testing::Keystoned keystoned(dir, "ks",
+                               PipelineConfig(bootstrap, "at_least_once", GetParam().properties));
   ASSERT_TRUE(keystoned.Start()) << keystoned.log();
   int code = 0;
-  bool listed = WaitFor(
-      [&] { return SourceLag(keystoned.port(), kSource, &code).has_value() || code == 404; },
-      seconds(10));
-  if (code == 404) GTEST_SKIP() << "keystoned has no GET /sources yet (CDC wiring: branch integ)";
+  bool listed =
+      WaitFor([&] { return SourceLag(keystoned.port(), kSource, &code).has_value(); }, seconds(10));
   ASSERT_TRUE(listed && code == 200)
       << "no status of source " << kSource << " in GET /sources (HTTP " << code << ")\n"
       << keystoned.log();

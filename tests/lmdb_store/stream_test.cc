@@ -270,6 +270,47 @@ TEST_F(StreamTest, DisabledStreamAppendsNothingAndCanBeEnabled) {
   EXPECT_FALSE(records[0].new_image.has_value());
 }
 
+TEST_F(StreamTest, WholeHistoryHoldsUntilDisabledOrTrimmedAndPersists) {
+  // `users` (the fixture's) has had its stream since creation.
+  ASSERT_TRUE(store_->Put("users", Key("a")).ok());
+  EXPECT_TRUE(store_->GetStreamInfo("users")->holds_whole_history);
+  ASSERT_TRUE(store_->TruncateTable("users").ok());  // recorded in the stream
+  EXPECT_TRUE(store_->GetStreamInfo("users")->holds_whole_history);
+  store_.reset();
+  store_ = OpenStore(dir_.path());
+  EXPECT_TRUE(store_->GetStreamInfo("users")->holds_whole_history);
+
+  // Disabled once: writes meanwhile are not in it, even after re-enabling.
+  StreamConfig stream = UsersSchema().stream;
+  StreamConfig off = stream;
+  off.enabled = false;
+  ASSERT_TRUE(store_->UpdateStream("users", off).ok());
+  ASSERT_TRUE(store_->UpdateStream("users", stream).ok());
+  EXPECT_FALSE(store_->GetStreamInfo("users")->holds_whole_history);
+  store_.reset();
+  store_ = OpenStore(dir_.path());
+  EXPECT_FALSE(store_->GetStreamInfo("users")->holds_whole_history);
+
+  // Trimmed: the oldest changes are gone.
+  TableSchema small = UsersSchema();
+  small.name = "small";
+  small.stream.buffer_size = 2;
+  ASSERT_TRUE(store_->CreateTable(small).ok());
+  ASSERT_TRUE(store_->Put("small", Key("a")).ok());
+  ASSERT_TRUE(store_->Put("small", Key("b")).ok());
+  EXPECT_TRUE(store_->GetStreamInfo("small")->holds_whole_history);
+  ASSERT_TRUE(store_->Put("small", Key("c")).ok());
+  EXPECT_FALSE(store_->GetStreamInfo("small")->holds_whole_history);
+
+  // Created without a stream, enabled later: items may predate it.
+  TableSchema late = UsersSchema();
+  late.name = "late";
+  late.stream.enabled = false;
+  ASSERT_TRUE(store_->CreateTable(late).ok());
+  ASSERT_TRUE(store_->UpdateStream("late", UsersSchema().stream).ok());
+  EXPECT_FALSE(store_->GetStreamInfo("late")->holds_whole_history);
+}
+
 TEST_F(StreamTest, TruncateAndDeleteTableAppendATruncateRecord) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Put("users", Key(std::to_string(i))).ok());
   auto removed = store_->TruncateTable("users");
