@@ -226,8 +226,11 @@ struct SourceOptions {
   bool include_before = true;
   // Events per producer batch, [1, 100000].
   uint32_t batch_size = 500;
-  // Longest a partial batch waits, [0, 60000] ms.
-  uint32_t batch_timeout_ms = 50;
+  // Longest a partial batch waits, [0, 60000] ms. 0: events go to the sink
+  // as soon as a step has read them (a step reads up to batch_size records,
+  // so a busy stream still gives full batches, and the Kafka producer's
+  // linger.ms groups them on the wire); waiting here only adds latency.
+  uint32_t batch_timeout_ms = 0;
   // Unacknowledged events allowed before the source stops reading
   // (backpressure), [1, 10000000], and their bytes, [1MiB, 16GiB].
   uint64_t max_in_flight_records = 10000;

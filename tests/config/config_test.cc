@@ -181,7 +181,7 @@ sources:
   EXPECT_FALSE(s.view_type.has_value());
   EXPECT_TRUE(s.include_before);
   EXPECT_EQ(500u, s.batch_size);
-  EXPECT_EQ(50u, s.batch_timeout_ms);
+  EXPECT_EQ(0u, s.batch_timeout_ms);
   EXPECT_EQ(10000u, s.max_in_flight_records);
   EXPECT_EQ(64u << 20, s.max_in_flight_bytes);
   EXPECT_TRUE(s.tombstones);
