@@ -395,8 +395,9 @@ Status Source::Initialize() {
                         " holds its whole history; streaming from its start, no snapshot");
     }
     if (mode == SnapshotMode::kNever || whole_history) {
-      // Stream only, from the oldest retained record.
-      acked_.sequence = has_stream_ ? info->trimmed_through : 0;
+      // Stream only, from the oldest retained record of this incarnation of
+      // the table (not a deleted predecessor's).
+      acked_.sequence = has_stream_ ? std::max(info->trimmed_through, info->created_sequence) : 0;
       saved_valid_ = false;
       MaybeSave(true);
     } else {
@@ -457,7 +458,9 @@ Source::Outcome Source::StreamWork() {
   }
   size_t batch = std::max<size_t>(1, options_.batch_size);
   size_t want = std::min(budget, batch > pending_.size() ? batch - pending_.size() : 1);
-  auto read = store_.ReadStream(options_.table, read_.sequence, want);
+  // Across incarnations: a table deleted (and recreated) while the source is
+  // behind still has its tail, down to the deletion's TRUNCATE, published.
+  auto read = store_.ReadTableHistory(options_.table, read_.sequence, want);
   if (!read.ok()) {
     if (read.status().code() == StatusCode::kTrimmed) return HandleGap(read.status());
     Fail(read.status().WithContext("reading the stream of table " + options_.table));
@@ -1029,7 +1032,7 @@ void Source::RefreshLag() {
     if (!entries_.empty()) {
       oldest = entries_.front().timestamp_ms;
     } else {
-      auto next = store_.ReadStream(options_.table, acked_.sequence, 1);
+      auto next = store_.ReadTableHistory(options_.table, acked_.sequence, 1);
       if (next.ok() && !next->records.empty()) oldest = next->records.front().timestamp_ms;
     }
   }

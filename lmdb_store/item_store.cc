@@ -64,6 +64,9 @@ struct TableState {
   // The stream was enabled when the table was created and never disabled
   // since: its records (if none were trimmed) are the table's whole history.
   bool stream_since_creation = false;
+  // The store's head sequence when the table was created (0 for tables
+  // stored before this was kept).
+  uint64_t created_sequence = 0;
 };
 
 constexpr uint8_t kTableStateFormat = 1;
@@ -91,6 +94,7 @@ std::string EncodeTableState(const TableState& t) {
   }
   // Optional trailing fields (entries written before they existed end here).
   out.push_back(t.stream_since_creation ? 1 : 0);
+  PutVarint(t.created_sequence, &out);
   return out;
 }
 
@@ -142,6 +146,8 @@ Status DecodeTableState(std::string_view in, TableState* t) {
     t->stream_since_creation = in[0] != 0;
     in.remove_prefix(1);
   }
+  t->created_sequence = 0;
+  if (!in.empty() && !GetVarint(&in, &t->created_sequence)) return corrupt();
   return Status::Ok();
 }
 
@@ -622,6 +628,8 @@ class ItemStoreImpl final : public ItemStore {
   Status TransactWrite(const std::vector<TransactWriteEntry>& entries) override;
 
   Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) override;
+  Result<StreamBatch> ReadTableHistory(const std::string& table, uint64_t after,
+                                       size_t max) override;
   Result<StreamInfo> GetStreamInfo(const std::string& table) override;
   Result<std::vector<StreamInfo>> ListStreams() override;
   Result<uint64_t> HeadSequence() override;
@@ -650,6 +658,10 @@ class ItemStoreImpl final : public ItemStore {
   // The newest table state (live or deleted) named `name` that has a stream.
   Result<TableState> LoadStreamTable(Txn& txn, const std::string& name);
   Result<uint64_t> ReadHead(Txn& txn);
+  // Appends the records of `t` with sequence > after to `batch` until it
+  // holds `max`; kTrimmed when some were dropped by retention.
+  Status AppendStreamRecords(Txn& txn, const TableState& t, uint64_t after, size_t max,
+                             StreamBatch* batch);
   Result<QueryResult> ReadRange(const TableState& t, std::string_view start_key,
                                 std::string_view prefix, const std::string* lower, bool lower_inc,
                                 const std::string* upper, bool upper_inc, bool forward,
@@ -1182,6 +1194,7 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     t.stream_label_ms = schema.stream.enabled ? ctx.now_ms() : 0;
     t.label_start_sequence = ctx.sequence();
     t.stream_since_creation = schema.stream.enabled;
+    t.created_sequence = ctx.sequence();
     std::string id_value = TableIdKey(t.id);
     Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
     if (!s.ok()) return ctx.env_status = s;
@@ -1870,6 +1883,7 @@ StreamInfo InfoOf(const TableState& t) {
   info.view_type = t.schema.stream.view_type;
   info.stream_label_ms = t.stream_label_ms;
   info.label_start_sequence = t.label_start_sequence;
+  info.created_sequence = t.created_sequence;
   info.holds_whole_history =
       t.stream_since_creation && t.schema.stream.enabled && t.trimmed_through == 0;
   info.record_count = t.stream_count;
@@ -1881,16 +1895,12 @@ StreamInfo InfoOf(const TableState& t) {
   return info;
 }
 
-Result<StreamBatch> ItemStoreImpl::ReadStream(const std::string& table, uint64_t after,
-                                              size_t max) {
-  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
-  KS_ASSIGN_OR_RETURN(TableState t, LoadStreamTable(txn, table));
-  StreamBatch batch;
-  KS_ASSIGN_OR_RETURN(batch.head_sequence, ReadHead(txn));
+Status ItemStoreImpl::AppendStreamRecords(Txn& txn, const TableState& t, uint64_t after, size_t max,
+                                          StreamBatch* batch) {
   if (after < t.trimmed_through) {
     uint64_t oldest = t.stream_count > 0 ? t.oldest_sequence : t.latest_sequence + 1;
     return Trimmed(
-        "stream of table " + table + " no longer holds records after sequence " +
+        "stream of table " + t.schema.name + " no longer holds records after sequence " +
         std::to_string(after) + "; records through " + std::to_string(t.trimmed_through) +
         " were trimmed; the oldest available sequence number is " + std::to_string(oldest));
   }
@@ -1900,12 +1910,12 @@ Result<StreamBatch> ItemStoreImpl::ReadStream(const std::string& table, uint64_t
   std::string seek = StreamKey(t.id, after + 1);
   MDB_val k = ToVal(seek), v;
   Status status;
-  batch.records.reserve(std::min<size_t>(max, 1024));
-  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0 && batch.records.size() < max;
+  batch->records.reserve(std::min<size_t>(max, 1024));
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0 && batch->records.size() < max;
        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
     std::string_view key = FromVal(k);
     if (key.size() != 12 || ReadBigEndian32(key) != t.id) break;
-    StreamRecord& record = batch.records.emplace_back();
+    StreamRecord& record = batch->records.emplace_back();
     record.sequence = ReadBigEndian64(key.substr(4));
     record.table = t.schema.name;
     status = DecodeStreamRecord(FromVal(v), &record);
@@ -1914,6 +1924,54 @@ Result<StreamBatch> ItemStoreImpl::ReadStream(const std::string& table, uint64_t
   mdb_cursor_close(cursor);
   KS_RETURN_IF_ERROR(status);
   if (rc != 0 && rc != MDB_NOTFOUND) return env_->Error(rc, "reading the stream");
+  return Status::Ok();
+}
+
+Result<StreamBatch> ItemStoreImpl::ReadStream(const std::string& table, uint64_t after,
+                                              size_t max) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(TableState t, LoadStreamTable(txn, table));
+  StreamBatch batch;
+  KS_ASSIGN_OR_RETURN(batch.head_sequence, ReadHead(txn));
+  KS_RETURN_IF_ERROR(AppendStreamRecords(txn, t, after, max, &batch));
+  return batch;
+}
+
+Result<StreamBatch> ItemStoreImpl::ReadTableHistory(const std::string& table, uint64_t after,
+                                                    size_t max) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  // Every incarnation of the name that had a stream, oldest first: ids grow
+  // with creation, and one is deleted before the next is created, so their
+  // sequence numbers do not interleave.
+  std::vector<TableState> incarnations;
+  {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kTables), &cursor);
+    if (rc != 0) return env_->Error(rc, "opening a cursor on tables");
+    MDB_val k, v;
+    Status status;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      TableState t;
+      status = DecodeTableState(FromVal(v), &t);
+      if (!status.ok()) break;
+      if (t.schema.name == table && t.stream_label_ms != 0) incarnations.push_back(std::move(t));
+    }
+    mdb_cursor_close(cursor);
+    KS_RETURN_IF_ERROR(status);
+    if (rc != MDB_NOTFOUND) return env_->Error(rc, "listing tables");
+  }
+  if (incarnations.empty()) {
+    return NotFound("Requested resource not found: Stream for table " + table + " not found");
+  }
+  StreamBatch batch;
+  KS_ASSIGN_OR_RETURN(batch.head_sequence, ReadHead(txn));
+  for (const TableState& t : incarnations) {
+    // Nothing of it after `after` (or a deleted table's stream already read).
+    if (t.latest_sequence <= after && &t != &incarnations.back()) continue;
+    KS_RETURN_IF_ERROR(AppendStreamRecords(txn, t, after, max, &batch));
+    if (batch.records.size() >= max) break;
+  }
   return batch;
 }
 

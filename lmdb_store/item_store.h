@@ -212,6 +212,9 @@ struct StreamInfo {
   // False after DeleteTable: the stream stays readable until its records are
   // trimmed or purged.
   bool table_exists = true;
+  // The store's head sequence when the table was created: its records all
+  // come after it (0 for tables stored before this was kept).
+  uint64_t created_sequence = 0;
   // The stream was enabled when the table was created, never disabled since,
   // and nothing of it was trimmed: reading it from the start replays every
   // change the table ever had (so a reader needs no snapshot).
@@ -317,6 +320,15 @@ class ItemStore {
   // sequence, also in GetStreamInfo(). kNotFound when the table never had a
   // stream.
   virtual Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) = 0;
+  // As ReadStream, across every incarnation of the table name: when the
+  // table was deleted (and perhaps created again) after `after`, the deleted
+  // table's remaining records come first (ending with the TRUNCATE record of
+  // its deletion), then its successor's, in sequence order. What a reader
+  // that follows a table by name (a CDC source) must see; ReadStream serves
+  // one stream (the DynamoDB Streams API's). kTrimmed as ReadStream, for the
+  // incarnation whose records are missing.
+  virtual Result<StreamBatch> ReadTableHistory(const std::string& table, uint64_t after,
+                                               size_t max) = 0;
   virtual Result<StreamInfo> GetStreamInfo(const std::string& table) = 0;
   // Every table with a stream (including deleted tables whose stream remains).
   virtual Result<std::vector<StreamInfo>> ListStreams() = 0;

@@ -575,6 +575,52 @@ TEST(SourceTest, TruncateAndDeleteTableEmitOpT) {
   EXPECT_EQ(6u, source.position().sequence);
 }
 
+TEST(SourceTest, ATableRecreatedWhileBehindHasItsOldTailPublishedFirst) {
+  TestStore store;
+  Fill(store, 2);  // sequences 1, 2
+  {
+    FakeSink sink;
+    Source source(*store, sink, StreamOnly(), TestRuntime(&store.clock));
+    ASSERT_TRUE(Drain(source, sink, *store));
+    ASSERT_EQ(2u, source.position().sequence);
+  }
+  // While the source is stopped: a write, the deletion, a new table of the
+  // same name, and a write to it.
+  ASSERT_TRUE(store->Put("users", User("old", 1)).ok());  // 3
+  ASSERT_TRUE(store->DeleteTable("users").ok());          // 4: TRUNCATE
+  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(store->Put("users", User("new", 1)).ok());  // 5
+
+  FakeSink sink;
+  Source source(*store, sink, StreamOnly(), TestRuntime(&store.clock));
+  ASSERT_TRUE(Drain(source, sink, *store));
+  auto sent = sink.sent();
+  ASSERT_EQ(3u, sent.size());
+  EXPECT_EQ((std::vector<uint64_t>{3, 4, 5}), Sequences(sent));
+  EXPECT_EQ("c", Op(sent[0]));
+  EXPECT_EQ("t", Op(sent[1]));
+  EXPECT_EQ("c", Op(sent[2]));
+  EXPECT_EQ(5u, source.position().sequence);
+}
+
+TEST(SourceTest, ANewSourceStartsAtItsTablesIncarnation) {
+  TestStore store;
+  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(store->Put("users", User("old", 1)).ok());  // 1
+  ASSERT_TRUE(store->DeleteTable("users").ok());          // 2: TRUNCATE
+  ASSERT_TRUE(store->CreateTable(Users()).ok());
+  ASSERT_TRUE(store->Put("users", User("new", 1)).ok());  // 3
+  for (SnapshotMode mode : {SnapshotMode::kNever, SnapshotMode::kInitial}) {
+    FakeSink sink;
+    SourceOptions options = TestOptions(std::string("src-") + std::string(SnapshotModeName(mode)));
+    options.snapshot = mode;
+    Source source(*store, sink, options, TestRuntime(&store.clock));
+    ASSERT_TRUE(Drain(source, sink, *store));
+    // The deleted table's records belong to another table.
+    EXPECT_EQ((std::vector<uint64_t>{3}), Sequences(sink.sent())) << SnapshotModeName(mode);
+  }
+}
+
 TEST(SourceTest, TwoSourcesOnOneTableKeepTheirOwnPositions) {
   TestStore store;
   Fill(store, 4);

@@ -311,6 +311,44 @@ TEST_F(StreamTest, WholeHistoryHoldsUntilDisabledOrTrimmedAndPersists) {
   EXPECT_FALSE(store_->GetStreamInfo("late")->holds_whole_history);
 }
 
+TEST_F(StreamTest, TableHistoryReadsADeletedTablesTailThenItsSuccessor) {
+  ASSERT_TRUE(store_->Put("users", Key("a")).ok());
+  uint64_t first = *store_->HeadSequence();
+  ASSERT_TRUE(store_->Put("users", Key("b")).ok());
+  ASSERT_TRUE(store_->DeleteTable("users").ok());  // appends a TRUNCATE
+  uint64_t deleted = *store_->HeadSequence();
+  ASSERT_TRUE(store_->CreateTable(UsersSchema()).ok());
+  ASSERT_TRUE(store_->Put("users", Key("c")).ok());
+  uint64_t last = *store_->HeadSequence();
+  EXPECT_EQ(deleted, store_->GetStreamInfo("users")->created_sequence);
+
+  // ReadStream serves the live table's stream only.
+  auto live = store_->ReadStream("users", 0, 100);
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(1u, live->records.size());
+  EXPECT_EQ(last, live->records[0].sequence);
+
+  // The history: the old tail, its TRUNCATE, then the new table.
+  auto history = store_->ReadTableHistory("users", first, 100);
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  ASSERT_EQ(3u, history->records.size());
+  EXPECT_EQ(first + 1, history->records[0].sequence);
+  EXPECT_EQ(deleted, history->records[1].sequence);
+  EXPECT_EQ(StreamEventType::kTruncate, history->records[1].type);
+  EXPECT_EQ(last, history->records[2].sequence);
+  // Paged: `max` holds across the incarnations.
+  auto page = store_->ReadTableHistory("users", first, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(2u, page->records.size());
+  auto rest = store_->ReadTableHistory("users", page->records.back().sequence, 2);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(1u, rest->records.size());
+  EXPECT_EQ(last, rest->records[0].sequence);
+  // Past the end: nothing.
+  EXPECT_TRUE(store_->ReadTableHistory("users", last, 10)->records.empty());
+  EXPECT_EQ(StatusCode::kNotFound, store_->ReadTableHistory("nope", 0, 10).status().code());
+}
+
 TEST_F(StreamTest, TruncateAndDeleteTableAppendATruncateRecord) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Put("users", Key(std::to_string(i))).ok());
   auto removed = store_->TruncateTable("users");
