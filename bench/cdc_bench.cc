@@ -27,6 +27,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "bench/bench_items.h"
 #include "cdc/encoders.h"
 #include "cdc/source.h"
 #include "lmdb_store/item_store.h"
@@ -44,20 +45,6 @@ struct Flags {
   uint64_t encode_events = 300'000;
   std::string dir;
 };
-
-// ~200-byte items (as store_bench's).
-Item MakeItem(uint64_t key, uint64_t version) {
-  return ItemBuilder()
-      .S("pk", "user#" + std::to_string(key))
-      .S("name", "Customer " + std::to_string(key))
-      .S("email", "customer" + std::to_string(key) + "@example.com")
-      .N("version", static_cast<int64_t>(version))
-      .N("balance", "1234.56")
-      .Bool("active", true)
-      .S("address", "221B Baker Street, London NW1 6XE, United Kingdom")
-      .S("notes", "regular customer since 2019, prefers email")
-      .Build();
-}
 
 double Seconds(SteadyClock::time_point since) {
   return std::chrono::duration<double>(SteadyClock::now() - since).count();
@@ -102,8 +89,8 @@ double EncodeRate(EventFormat format, bool schema, bool update, uint64_t events,
     e.sequence = 1'000'000 + i;
     e.timestamp_ms = 1'700'000'000'000 + static_cast<int64_t>(i);
     e.keys = ItemBuilder().S("pk", "user#" + std::to_string(i)).Build();
-    e.new_image = MakeItem(i, 2);
-    if (update) e.old_image = MakeItem(i, 1);
+    e.new_image = bench::MakeItem(i, 2);
+    if (update) e.old_image = bench::MakeItem(i, 1);
     pool.push_back(std::move(e));
   }
   std::vector<EncodedEvent> out;
@@ -154,34 +141,6 @@ class AckingSink : public EventSink {
   uint64_t bytes_ = 0;
 };
 
-bool Fill(store::ItemStore& store, uint64_t records) {
-  // Several writers so that group commit batches them.
-  constexpr int kWriters = 4;
-  std::vector<std::thread> threads;
-  std::atomic<bool> ok{true};
-  for (int w = 0; w < kWriters; ++w) {
-    threads.emplace_back([&, w] {
-      std::vector<store::BatchWriteEntry> batch;
-      for (uint64_t i = w; i < records; i += kWriters) {
-        // Half inserts of new keys, half updates of earlier ones.
-        uint64_t key = (i % 2 == 0) ? i : i / 2;
-        batch.push_back({"users", true, MakeItem(key, i)});
-        if (batch.size() == 25 || i + kWriters >= records) {
-          Status s = store.BatchWrite(batch);
-          if (!s.ok()) {
-            std::fprintf(stderr, "fill: %s\n", s.ToString().c_str());
-            ok = false;
-            return;
-          }
-          batch.clear();
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  return ok;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,7 +169,7 @@ int main(int argc, char** argv) {
                         {"debezium_schema", EventFormat::kDebezium, true},
                         {"dynamodb", EventFormat::kDynamoDb, false}};
   std::vector<std::pair<std::string, double>> results;
-  size_t item_bytes = store::ItemSizeBytes(MakeItem(123456, 1));
+  size_t item_bytes = store::ItemSizeBytes(bench::MakeItem(123456, 1));
   std::printf("encoding, one core, items of %zu bytes (DynamoDB size)\n", item_bytes);
   for (const Case& c : cases) {
     size_t update_bytes = 0, insert_bytes = 0;
@@ -245,7 +204,7 @@ int main(int argc, char** argv) {
   schema.stream = {true, store::StreamViewType::kNewAndOldImages, flags.records + 1};
   if (!store->CreateTable(schema).ok()) return 1;
   auto fill_start = SteadyClock::now();
-  if (!Fill(*store, flags.records)) return 1;
+  if (!bench::FillUsers(*store, flags.records)) return 1;
   auto info = store->GetStreamInfo("users");
   std::printf("catch-up: %llu stream records written in %.1f s\n",
               static_cast<unsigned long long>(info->record_count), Seconds(fill_start));

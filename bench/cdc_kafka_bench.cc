@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "bench/bench_items.h"
 #include "bench/kafka_bench_util.h"
 #include "cdc/event_sink.h"
 #include "cdc/source.h"
@@ -67,46 +68,6 @@ uint64_t RssAnonBytes() {
     }
   }
   return 0;
-}
-
-// ~200-byte items (as cdc_bench's and store_bench's).
-Item MakeItem(uint64_t key, uint64_t version) {
-  return ItemBuilder()
-      .S("pk", "user#" + std::to_string(key))
-      .S("name", "Customer " + std::to_string(key))
-      .S("email", "customer" + std::to_string(key) + "@example.com")
-      .N("version", static_cast<int64_t>(version))
-      .N("balance", "1234.56")
-      .Bool("active", true)
-      .S("address", "221B Baker Street, London NW1 6XE, United Kingdom")
-      .S("notes", "regular customer since 2019, prefers email")
-      .Build();
-}
-
-bool Fill(store::ItemStore& store, uint64_t records) {
-  constexpr int kWriters = 4;  // so that group commit batches them
-  std::vector<std::thread> threads;
-  std::atomic<bool> ok{true};
-  for (int w = 0; w < kWriters; ++w) {
-    threads.emplace_back([&, w] {
-      std::vector<store::BatchWriteEntry> batch;
-      for (uint64_t i = w; i < records; i += kWriters) {
-        uint64_t key = (i % 2 == 0) ? i : i / 2;
-        batch.push_back({"users", true, MakeItem(key, i)});
-        if (batch.size() == 25 || i + kWriters >= records) {
-          Status s = store.BatchWrite(batch);
-          if (!s.ok()) {
-            std::fprintf(stderr, "fill: %s\n", s.ToString().c_str());
-            ok = false;
-            return;
-          }
-          batch.clear();
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  return ok;
 }
 
 void PutString(std::FILE* f, const std::string& s) {
@@ -224,7 +185,7 @@ int main(int argc, char** argv) {
   schema.stream = {true, store::StreamViewType::kNewAndOldImages, records + 1};
   if (!store->CreateTable(schema).ok()) return 1;
   auto fill_start = SteadyClock::now();
-  if (!Fill(*store, records)) return 1;
+  if (!bench::FillUsers(*store, records)) return 1;
   auto info = store->GetStreamInfo("users");
   const uint64_t head = info->latest_sequence;
   std::printf("fill: %llu stream records in %.1f s (nosync)\n",

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_items.h"
 #include "lmdb_store/item_codec.h"
 #include "lmdb_store/item_store.h"
 #include "lmdb_store/stream_record.h"
@@ -47,20 +48,6 @@ double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
-}
-
-// ~200-byte items: a key over 1M and a few typed attributes.
-Item MakeItem(uint64_t key, uint64_t version) {
-  return ItemBuilder()
-      .S("pk", "user#" + std::to_string(key))
-      .S("name", "Customer " + std::to_string(key))
-      .S("email", "customer" + std::to_string(key) + "@example.com")
-      .N("version", static_cast<int64_t>(version))
-      .N("balance", "1234.56")
-      .Bool("active", true)
-      .S("address", "221B Baker Street, London NW1 6XE, United Kingdom")
-      .S("notes", "regular customer since 2019, prefers email")
-      .Build();
 }
 
 std::string FreshDir(const Flags& flags, const std::string& name) {
@@ -98,7 +85,7 @@ double RunKeystone(const Flags& flags, int threads, bool sync, const std::string
       std::mt19937_64 rng(t + 1);
       uint64_t n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
-        auto r = (*store)->Put("users", MakeItem(rng() % kKeySpace, n));
+        auto r = (*store)->Put("users", keystone::bench::MakeItem(rng() % kKeySpace, n));
         if (!r.ok()) {
           std::fprintf(stderr, "put: %s\n", r.status().ToString().c_str());
           std::exit(1);
@@ -154,7 +141,7 @@ double RunRaw(const Flags& flags, int batch, bool sync, const std::string& name)
       uint64_t k = rng() % kKeySpace;
       std::string key = "\x00\x00\x00\x01user#" + std::to_string(k);
       value.clear();
-      EncodeItem(MakeItem(k, done), &value);
+      EncodeItem(keystone::bench::MakeItem(k, done), &value);
       // A stream record holds the keys and both images: about twice the item.
       record.assign(value);
       record.append(value);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 
 #include "cdc/json_internal.h"
 
@@ -618,23 +619,36 @@ std::string SourceKey(std::string_view source) {
 
 }  // namespace
 
-EncodedEvent Encoder::Heartbeat(uint64_t head_sequence, int64_t now_ms) {
-  EncodedEvent event;
-  event.topic = options_.topic;
-  event.key = SourceKey(options_.source);
+namespace {
+
+// The value of a control event (heartbeat, gap marker): {"source", "table",
+// what `fields` writes, "ts_ms"}.
+std::string ControlValue(const EncoderOptions& options, int64_t now_ms,
+                         const std::function<void(JsonWriter&)>& fields) {
   JsonBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
   WriteKey("source", w);
-  WriteString(options_.source, w);
+  WriteString(options.source, w);
   WriteKey("table", w);
-  WriteString(options_.table, w);
-  WriteKey("seq", w);
-  w.Uint64(head_sequence);
+  WriteString(options.table, w);
+  fields(w);
   WriteKey("ts_ms", w);
   w.Int64(now_ms);
   w.EndObject();
-  event.value = std::string(buffer.GetString(), buffer.GetSize());
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+EncodedEvent Encoder::Heartbeat(uint64_t head_sequence, int64_t now_ms) {
+  EncodedEvent event;
+  event.topic = options_.topic;
+  event.key = SourceKey(options_.source);
+  event.value = ControlValue(options_, now_ms, [&](JsonWriter& w) {
+    WriteKey("seq", w);
+    w.Uint64(head_sequence);
+  });
   AddHeaders(head_sequence, 'h', &event);
   return event;
 }
@@ -643,26 +657,17 @@ EncodedEvent Encoder::GapMarker(uint64_t after, uint64_t through, int64_t now_ms
   EncodedEvent event;
   event.topic = options_.topic;
   event.key = SourceKey(options_.source);
-  JsonBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  WriteKey("source", w);
-  WriteString(options_.source, w);
-  WriteKey("table", w);
-  WriteString(options_.table, w);
-  WriteKey("op", w);
-  WriteString("g", w);
-  WriteKey("gap", w);
-  w.StartObject();
-  WriteKey("after", w);
-  w.Uint64(after);
-  WriteKey("through", w);
-  w.Uint64(through);
-  w.EndObject();
-  WriteKey("ts_ms", w);
-  w.Int64(now_ms);
-  w.EndObject();
-  event.value = std::string(buffer.GetString(), buffer.GetSize());
+  event.value = ControlValue(options_, now_ms, [&](JsonWriter& w) {
+    WriteKey("op", w);
+    WriteString("g", w);
+    WriteKey("gap", w);
+    w.StartObject();
+    WriteKey("after", w);
+    w.Uint64(after);
+    WriteKey("through", w);
+    w.Uint64(through);
+    w.EndObject();
+  });
   event.sequence = through;
   AddHeaders(through, 'g', &event);
   return event;
