@@ -232,6 +232,15 @@ std::optional<uint64_t> SourceLag(int port, const std::string& name, int* status
   return (*source)["lag_records"].GetUint64();
 }
 
+::testing::AssertionResult SourceListed(int port, const std::string& name, milliseconds timeout) {
+  int code = 0;
+  if (WaitFor([&] { return SourceLag(port, name, &code).has_value(); }, timeout)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "no status of source " << name << " in GET /sources (HTTP " << code << ")";
+}
+
 bool SourceCaughtUp(int port, const std::string& name) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(1, 0);

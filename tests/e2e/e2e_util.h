@@ -8,6 +8,8 @@
 // writes. Writers and the follower run their own threads; each class's
 // methods are safe to call from the test's thread.
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -106,6 +108,11 @@ std::optional<uint64_t> SourceLag(int port, const std::string& name, int* status
 // Whether the source `name` is STREAMING with its position at the table's
 // newest record (lag_records 0, table_sequence > 0), per GET /sources.
 bool SourceCaughtUp(int port, const std::string& name);
+
+// Whether GET /sources on 127.0.0.1:port lists the source `name` within
+// `timeout`; otherwise a gtest failure message naming the last HTTP status.
+::testing::AssertionResult SourceListed(int port, const std::string& name,
+                                        milliseconds timeout = milliseconds(10000));
 
 // A message of the topic, decoded: key's pk, the after image's v, the
 // keystone.seq header.
