@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -134,6 +135,19 @@ class LatencyConsumer {
   std::map<std::pair<std::string, int64_t>, int64_t> seen_;
 };
 
+// RssAnon of `pid`, bytes; 0 if unreadable.
+uint64_t AnonBytes(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  uint64_t kib = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strncmp(line, "RssAnon:", 8) == 0) kib = std::strtoull(line + 8, nullptr, 10);
+  }
+  std::fclose(f);
+  return kib * 1024;
+}
+
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
@@ -191,6 +205,7 @@ int main(int argc, char** argv) {
   std::vector<e2e::Write> acked;
   double achieved = 0;
   int64_t measure_from_ns = 0;
+  std::vector<uint64_t> anon_series;
   {
     bench::RssSampler rss(keystoned.process().pid());
     auto start = bench::Clock::now();
@@ -200,7 +215,16 @@ int main(int argc, char** argv) {
                           (start + std::chrono::seconds(2)).time_since_epoch())
                           .count();
     e2e::Writers writers(keystoned.port(), threads, 1000, rate);
-    std::this_thread::sleep_for(std::chrono::duration<double>(run_seconds));
+    // keystoned's anonymous memory (heap, queues; not the LMDB map's file
+    // pages) once a second: flat means no growth with the run's length.
+    auto end = start + std::chrono::duration_cast<bench::Clock::duration>(
+                           std::chrono::duration<double>(run_seconds));
+    for (auto next = start + seconds(1); next < end; next += seconds(1)) {
+      std::this_thread::sleep_until(next);
+      anon_series.push_back(AnonBytes(keystoned.process().pid()));
+    }
+    std::this_thread::sleep_until(end);
+    anon_series.push_back(AnonBytes(keystoned.process().pid()));
     writers.Stop();
     achieved =
         static_cast<double>(writers.acked_count()) / bench::Seconds(bench::Clock::now() - start);
@@ -254,6 +278,9 @@ int main(int argc, char** argv) {
   std::printf("keystoned VmRSS (MiB): start %.1f, during min %.1f / max %.1f, end %.1f\n",
               rss_start / 1048576.0, rss_min / 1048576.0, rss_peak / 1048576.0,
               rss_end / 1048576.0);
+  std::printf("keystoned RssAnon each second (MiB):");
+  for (uint64_t a : anon_series) std::printf(" %.1f", a / 1048576.0);
+  std::printf("\n");
   int stopped = keystoned.Stop();
   std::printf("RESULT e2e_write_rate %.0f writes/s\n", achieved);
   std::printf("RESULT e2e_ack_to_delivery_p50 %.2f ms\n", Percentile(latency_ms, 0.50));
@@ -264,5 +291,14 @@ int main(int argc, char** argv) {
   std::printf("RESULT e2e_keystoned_rss_start %.1f MiB\n", rss_start / 1048576.0);
   std::printf("RESULT e2e_keystoned_rss_peak %.1f MiB\n", rss_peak / 1048576.0);
   std::printf("RESULT e2e_keystoned_rss_end %.1f MiB\n", rss_end / 1048576.0);
+  if (anon_series.size() >= 2) {
+    // Growth over the second half of the run (the first half includes the
+    // producer's and the connections' warm-up).
+    double half = anon_series[anon_series.size() / 2] / 1048576.0;
+    double last = anon_series.back() / 1048576.0;
+    std::printf("RESULT e2e_keystoned_anon_mid %.1f MiB\n", half);
+    std::printf("RESULT e2e_keystoned_anon_end %.1f MiB\n", last);
+    std::printf("RESULT e2e_keystoned_anon_growth_second_half %.1f MiB\n", last - half);
+  }
   return missing == 0 && stopped == 0 ? 0 : 1;
 }
