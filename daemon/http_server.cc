@@ -520,11 +520,7 @@ class HttpServer::Impl::Conn {
   // Starts serving; false when the transport could not be set up (the
   // connection is already destroyed).
   bool Start();
-  bool idle() const {
-    return state_ == State::kIdle && in_.empty() &&
-           (bev_ == nullptr || (evbuffer_get_length(bufferevent_get_input(bev_)) == 0 &&
-                                evbuffer_get_length(bufferevent_get_output(bev_)) == 0));
-  }
+  bool idle() const { return state_ == State::kIdle && in_.empty() && PendingOutput() == 0; }
   // Stop(): idle connections close now, busy ones after their answer.
   void OnStop() {
     if (state_ == State::kLingering || destroyed_) return;
@@ -574,12 +570,27 @@ class HttpServer::Impl::Conn {
     }
   };
 
-  static void OnRead(bufferevent* bev, void* arg);
-  static void OnWrite(bufferevent* bev, void* arg);
-  static void OnEvent(bufferevent* bev, short what, void* arg);
+  // Plain sockets: own read and write events (recv() straight into in_, one
+  // syscall per request instead of bufferevent's ioctl + readv).
+  static void OnReadable(evutil_socket_t, short, void* arg);
+  static void OnWritable(evutil_socket_t, short what, void* arg);
+  // TLS: an OpenSSL bufferevent.
+  static void OnTlsRead(bufferevent* bev, void* arg);
+  static void OnTlsWrite(bufferevent* bev, void* arg);
+  static void OnTlsEvent(bufferevent* bev, short what, void* arg);
   static void OnTimer(evutil_socket_t, short, void* arg);
 
-  void ReadInput();
+  size_t PendingOutput() const {
+    if (bev_ != nullptr) return evbuffer_get_length(bufferevent_get_output(bev_));
+    return wbuf_.size() - woff_;
+  }
+  // Takes what the transport has into in_; false when the connection failed
+  // or ended (destroyed, or peer_eof_ set while an operation runs).
+  bool Fill();
+  // Acts on new input according to the state.
+  void OnInput();
+  void PauseReading();
+  void ResumeReading();
   void Advance();
   // Parsing: true when a whole request is in req_ (then in_ holds what
   // follows from pos_); false when more input is needed or the request was
@@ -607,7 +618,12 @@ class HttpServer::Impl::Conn {
   Impl* const server_;
   evutil_socket_t fd_;
   sockaddr_storage peer_{};
-  bufferevent* bev_ = nullptr;
+  bufferevent* bev_ = nullptr;  // TLS
+  event* read_ev_ = nullptr;    // plain
+  event* write_ev_ = nullptr;   // plain, pending while wbuf_ holds output
+  std::string wbuf_;            // plain: output the socket did not take yet
+  size_t woff_ = 0;
+  bool reading_paused_ = false;
   event* timer_ = nullptr;
   State state_ = State::kIdle;
   std::string in_;  // unparsed input
@@ -868,6 +884,11 @@ HttpServer::Impl::Conn::Conn(Loop* loop, evutil_socket_t fd, const sockaddr* add
 
 HttpServer::Impl::Conn::~Conn() {
   if (bev_ != nullptr) bufferevent_free(bev_);
+  if (read_ev_ != nullptr) {
+    event_free(read_ev_);
+    event_free(write_ev_);
+    close(fd_);
+  }
   event_free(timer_);
 }
 
@@ -879,23 +900,23 @@ bool HttpServer::Impl::Conn::Start() {
                                             BEV_OPT_CLOSE_ON_FREE);
       if (bev_ == nullptr) SSL_free(ssl);
     }
-    if (bev_ != nullptr) bufferevent_openssl_set_allow_dirty_shutdown(bev_, 1);
+    if (bev_ == nullptr) {
+      LogWarn(kComponent, "cannot set up a TLS connection from " + PeerAddress(peer_));
+      close(fd_);
+      Destroy();
+      return false;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev_, 1);
+    bufferevent_setcb(bev_, &Conn::OnTlsRead, &Conn::OnTlsWrite, &Conn::OnTlsEvent, this);
+    timeval io = ToTimeval(server_->options_.io_timeout_ms);
+    bufferevent_set_timeouts(bev_, nullptr, &io);
+    bufferevent_enable(bev_, EV_READ | EV_WRITE);
   } else {
-    bev_ = bufferevent_socket_new(loop_->base(), fd_, BEV_OPT_CLOSE_ON_FREE);
+    evutil_make_socket_nonblocking(fd_);
+    read_ev_ = event_new(loop_->base(), fd_, EV_READ | EV_PERSIST, &Conn::OnReadable, this);
+    write_ev_ = event_new(loop_->base(), fd_, EV_WRITE | EV_PERSIST, &Conn::OnWritable, this);
+    event_add(read_ev_, nullptr);
   }
-  if (bev_ == nullptr) {
-    LogWarn(kComponent, "cannot set up a connection from " + PeerAddress(peer_));
-    close(fd_);
-    Destroy();
-    return false;
-  }
-  // Dropped by Destroy() when the transport exists.
-  // Input stays buffered (up to this much) while a request is processed.
-  bufferevent_setwatermark(bev_, EV_READ, 0, kMaxQueuedInput);
-  bufferevent_setcb(bev_, &Conn::OnRead, &Conn::OnWrite, &Conn::OnEvent, this);
-  timeval io = ToTimeval(server_->options_.io_timeout_ms);
-  bufferevent_set_timeouts(bev_, nullptr, &io);
-  bufferevent_enable(bev_, EV_READ | EV_WRITE);
   ArmTimer(loop_->idle_timeout());
   return true;
 }
@@ -905,28 +926,78 @@ void HttpServer::Impl::Conn::Destroy() {
   destroyed_ = true;
   if (bev_ != nullptr) bufferevent_free(bev_);
   bev_ = nullptr;
+  if (read_ev_ != nullptr) {
+    event_free(read_ev_);
+    event_free(write_ev_);
+    read_ev_ = write_ev_ = nullptr;
+    close(fd_);
+  }
   DisarmTimer();
   // A running operation will report back here: Finish() buries it then.
   if (state_ != State::kProcessing) loop_->Bury(this);
 }
 
-void HttpServer::Impl::Conn::OnRead(bufferevent*, void* arg) {
+void HttpServer::Impl::Conn::OnReadable(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Conn*>(arg);
-  if (self->state_ == State::kProcessing) return;  // taken once answered
-  self->ReadInput();
+  if (self->Fill()) self->OnInput();
 }
 
-void HttpServer::Impl::Conn::ReadInput() {
-  evbuffer* input = bufferevent_get_input(bev_);
-  size_t n = evbuffer_get_length(input);
-  if (n == 0) return;
+void HttpServer::Impl::Conn::OnTlsRead(bufferevent*, void* arg) {
+  auto* self = static_cast<Conn*>(arg);
+  if (self->Fill()) self->OnInput();
+}
+
+bool HttpServer::Impl::Conn::Fill() {
+  if (destroyed_) return false;
+  size_t before = in_.size();
+  if (bev_ != nullptr) {
+    evbuffer* input = bufferevent_get_input(bev_);
+    size_t n = evbuffer_get_length(input);
+    in_.resize(before + n);
+    evbuffer_remove(input, in_.data() + before, n);
+  } else {
+    // Read until the socket is drained or a read comes back short (then it
+    // most likely is; level-triggered epoll tells again if not).
+    char chunk[16 * 1024];
+    for (;;) {
+      ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
+      if (n > 0) {
+        in_.append(chunk, static_cast<size_t>(n));
+        if (static_cast<size_t>(n) < sizeof(chunk) || in_.size() - before >= kMaxQueuedInput) {
+          break;
+        }
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n < 0 && errno == EINTR) continue;
+      // End of input (or a reset). Parse what came before it first.
+      if (in_.size() > before && state_ != State::kLingering && state_ != State::kProcessing) {
+        OnInput();
+        if (destroyed_) return false;
+      }
+      if (n == 0 && state_ == State::kProcessing) {
+        // Half-closed by the client: still answer, then close.
+        peer_eof_ = true;
+        event_del(read_ev_);
+        return false;
+      }
+      Destroy();
+      return false;
+    }
+  }
   if (state_ == State::kLingering) {
-    evbuffer_drain(input, n);
+    in_.clear();
+    return false;
+  }
+  return in_.size() > before;
+}
+
+void HttpServer::Impl::Conn::OnInput() {
+  if (state_ == State::kProcessing) {
+    // Pipelined input waits; past a cap it waits in the socket.
+    if (in_.size() >= kMaxQueuedInput) PauseReading();
     return;
   }
-  size_t old = in_.size();
-  in_.resize(old + n);
-  evbuffer_remove(input, in_.data() + old, n);
   if (state_ == State::kIdle) {
     state_ = State::kReading;
     req_.Clear();
@@ -934,6 +1005,26 @@ void HttpServer::Impl::Conn::ReadInput() {
   }
   ArmTimer(loop_->io_timeout());
   Advance();
+}
+
+void HttpServer::Impl::Conn::PauseReading() {
+  if (reading_paused_) return;
+  reading_paused_ = true;
+  if (bev_ != nullptr) {
+    bufferevent_disable(bev_, EV_READ);
+  } else {
+    event_del(read_ev_);
+  }
+}
+
+void HttpServer::Impl::Conn::ResumeReading() {
+  if (!reading_paused_ || destroyed_) return;
+  reading_paused_ = false;
+  if (bev_ != nullptr) {
+    bufferevent_enable(bev_, EV_READ);
+  } else {
+    event_add(read_ev_, nullptr);
+  }
 }
 
 // Parses and dispatches as far as the input allows.
@@ -1354,11 +1445,16 @@ void HttpServer::Impl::Conn::Finish(int status, std::string body, std::string_vi
 }
 
 bool HttpServer::Impl::Conn::Write(const std::string& data) {
-  evbuffer* output = bufferevent_get_output(bev_);
+  if (bev_ != nullptr) {
+    bufferevent_write(bev_, data.data(), data.size());
+    return true;
+  }
   size_t done = 0;
-  // A plain socket with nothing queued takes the answer directly: no write
-  // event to register and remove for every response.
-  if (!server_->tls_ && evbuffer_get_length(output) == 0) {
+  // With nothing queued the socket takes the answer directly: no write event
+  // to register and remove for every response.
+  if (woff_ == wbuf_.size()) {
+    wbuf_.clear();
+    woff_ = 0;
     ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
       done = static_cast<size_t>(n);
@@ -1367,9 +1463,40 @@ bool HttpServer::Impl::Conn::Write(const std::string& data) {
       Destroy();
       return false;
     }
+    if (done == data.size()) return true;
+    // The write timeout: no progress for io_timeout closes the connection.
+    event_add(write_ev_, loop_->io_timeout());
   }
-  if (done < data.size()) bufferevent_write(bev_, data.data() + done, data.size() - done);
+  wbuf_.append(data, done, std::string::npos);
   return true;
+}
+
+void HttpServer::Impl::Conn::OnWritable(evutil_socket_t, short what, void* arg) {
+  auto* self = static_cast<Conn*>(arg);
+  if ((what & EV_TIMEOUT) != 0) {
+    self->Destroy();
+    return;
+  }
+  const std::string& buf = self->wbuf_;
+  while (self->woff_ < buf.size()) {
+    ssize_t n = send(self->fd_, buf.data() + self->woff_, buf.size() - self->woff_, MSG_NOSIGNAL);
+    if (n > 0) {
+      self->woff_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      event_add(self->write_ev_, self->loop_->io_timeout());  // progress: re-arm
+      return;
+    }
+    self->Destroy();
+    return;
+  }
+  self->wbuf_.clear();
+  self->woff_ = 0;
+  if (self->wbuf_.capacity() > 64 * 1024) self->wbuf_.shrink_to_fit();
+  event_del(self->write_ev_);
+  if (self->state_ == State::kLingering) self->OnFlushed();
 }
 
 void HttpServer::Impl::Conn::AfterResponse() {
@@ -1379,12 +1506,13 @@ void HttpServer::Impl::Conn::AfterResponse() {
     state_ = State::kLingering;
     in_.clear();
     pos_ = 0;
-    if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) OnFlushed();
+    ResumeReading();
+    if (PendingOutput() == 0) OnFlushed();
     return;
   }
   state_ = State::kIdle;
   ArmTimer(loop_->idle_timeout());
-  // Pipelined requests (already read, or still in the bufferevent).
+  // Pipelined requests that arrived meanwhile.
   if (!in_.empty()) {
     state_ = State::kReading;
     req_.Clear();
@@ -1393,11 +1521,13 @@ void HttpServer::Impl::Conn::AfterResponse() {
   }
   if (in_advance_) return;
   if (state_ == State::kReading) Advance();
-  if (destroyed_ || state_ == State::kProcessing || state_ == State::kLingering) return;
-  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) ReadInput();
+  if (destroyed_ || state_ != State::kIdle) return;
+  ResumeReading();
+  // TLS input left in the bufferevent while this request ran.
+  if (bev_ != nullptr && evbuffer_get_length(bufferevent_get_input(bev_)) > 0 && Fill()) OnInput();
 }
 
-void HttpServer::Impl::Conn::OnWrite(bufferevent*, void* arg) {
+void HttpServer::Impl::Conn::OnTlsWrite(bufferevent*, void* arg) {
   auto* self = static_cast<Conn*>(arg);
   if (self->state_ == State::kLingering) self->OnFlushed();
 }
@@ -1406,7 +1536,7 @@ void HttpServer::Impl::Conn::OnWrite(bufferevent*, void* arg) {
 // until it closes, so that unread request bytes do not make the kernel reset
 // the connection (which can destroy the answer before the client reads it).
 void HttpServer::Impl::Conn::OnFlushed() {
-  if (server_->tls_ || peer_eof_ || loop_->stopping()) {
+  if (bev_ != nullptr || peer_eof_ || loop_->stopping()) {
     Destroy();
     return;
   }
@@ -1414,9 +1544,9 @@ void HttpServer::Impl::Conn::OnFlushed() {
   ArmTimer(loop_->io_timeout());
 }
 
-void HttpServer::Impl::Conn::OnEvent(bufferevent*, short what, void* arg) {
+void HttpServer::Impl::Conn::OnTlsEvent(bufferevent*, short what, void* arg) {
   auto* self = static_cast<Conn*>(arg);
-  if ((what & BEV_EVENT_CONNECTED) != 0) return;  // TLS handshake done
+  if ((what & BEV_EVENT_CONNECTED) != 0) return;  // handshake done
   if ((what & BEV_EVENT_EOF) != 0 && self->state_ == State::kProcessing) {
     // Half-closed by the client: still answer, then close.
     self->peer_eof_ = true;
@@ -1429,8 +1559,7 @@ void HttpServer::Impl::Conn::OnEvent(bufferevent*, short what, void* arg) {
 
 void HttpServer::Impl::Conn::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Conn*>(arg);
-  if (self->state_ == State::kIdle && self->bev_ != nullptr &&
-      evbuffer_get_length(bufferevent_get_output(self->bev_)) > 0) {
+  if (self->state_ == State::kIdle && self->PendingOutput() > 0) {
     // Still writing the last answer: the write timeout governs.
     self->ArmTimer(self->loop_->idle_timeout());
     return;
