@@ -48,6 +48,10 @@ constexpr size_t kMaxHead = 64 * 1024;
 // While a request is being processed, further (pipelined) input is left in
 // the socket buffer once this much is queued.
 constexpr size_t kMaxQueuedInput = 256 * 1024;
+// Pipelined requests are not taken up while this much of the answers is
+// still unsent: a client that sends but never reads holds bounded memory
+// (and is cut off after the I/O timeout).
+constexpr size_t kMaxQueuedOutput = 1024 * 1024;
 
 using Clock = std::chrono::steady_clock;
 
@@ -591,6 +595,7 @@ class HttpServer::Impl::Conn {
   void OnInput();
   void PauseReading();
   void ResumeReading();
+  void OnDrained();
   void Advance();
   // Parsing: true when a whole request is in req_ (then in_ holds what
   // follows from pos_); false when more input is needed or the request was
@@ -610,7 +615,6 @@ class HttpServer::Impl::Conn {
   bool Write(const std::string& data);
   void AfterResponse();
   void OnFlushed();
-  void StartLingering();
   void ArmTimer(const timeval* tv) { evtimer_add(timer_, tv); }
   void DisarmTimer() { evtimer_del(timer_); }
 
@@ -993,18 +997,32 @@ bool HttpServer::Impl::Conn::Fill() {
 }
 
 void HttpServer::Impl::Conn::OnInput() {
-  if (state_ == State::kProcessing) {
-    // Pipelined input waits; past a cap it waits in the socket.
-    if (in_.size() >= kMaxQueuedInput) PauseReading();
-    return;
-  }
   if (state_ == State::kIdle) {
     state_ = State::kReading;
     req_.Clear();
     req_.start = Clock::now();
   }
-  ArmTimer(loop_->io_timeout());
+  if (state_ == State::kReading) {
+    ArmTimer(loop_->io_timeout());
+    Advance();
+  }
+  // Input that cannot be taken up now (an operation runs, or answers wait
+  // to be sent) waits; past a cap it waits in the socket.
+  if (!destroyed_ && in_.size() >= kMaxQueuedInput &&
+      (state_ == State::kProcessing || PendingOutput() >= kMaxQueuedOutput)) {
+    PauseReading();
+  }
+}
+
+// Answers went out: take up pipelined requests that waited for that.
+void HttpServer::Impl::Conn::OnDrained() {
+  if (state_ == State::kLingering) {
+    OnFlushed();
+    return;
+  }
+  if (state_ != State::kReading || in_advance_) return;
   Advance();
+  if (!destroyed_ && (state_ == State::kIdle || state_ == State::kReading)) ResumeReading();
 }
 
 void HttpServer::Impl::Conn::PauseReading() {
@@ -1032,7 +1050,7 @@ void HttpServer::Impl::Conn::Advance() {
   // Answers given inline come back through AfterResponse(), which leaves the
   // next pipelined request to this loop instead of recursing.
   in_advance_ = true;
-  while (state_ == State::kReading && !destroyed_) {
+  while (state_ == State::kReading && !destroyed_ && PendingOutput() < kMaxQueuedOutput) {
     if (!head_done_) {
       if (!ParseHead()) break;
       head_done_ = true;
@@ -1496,7 +1514,7 @@ void HttpServer::Impl::Conn::OnWritable(evutil_socket_t, short what, void* arg) 
   self->woff_ = 0;
   if (self->wbuf_.capacity() > 64 * 1024) self->wbuf_.shrink_to_fit();
   event_del(self->write_ev_);
-  if (self->state_ == State::kLingering) self->OnFlushed();
+  self->OnDrained();
 }
 
 void HttpServer::Impl::Conn::AfterResponse() {
@@ -1521,15 +1539,15 @@ void HttpServer::Impl::Conn::AfterResponse() {
   }
   if (in_advance_) return;
   if (state_ == State::kReading) Advance();
-  if (destroyed_ || state_ != State::kIdle) return;
+  if (destroyed_ || state_ == State::kProcessing || state_ == State::kLingering) return;
+  // Idle, or a pipelined request is incomplete: either way, read on.
   ResumeReading();
   // TLS input left in the bufferevent while this request ran.
   if (bev_ != nullptr && evbuffer_get_length(bufferevent_get_input(bev_)) > 0 && Fill()) OnInput();
 }
 
 void HttpServer::Impl::Conn::OnTlsWrite(bufferevent*, void* arg) {
-  auto* self = static_cast<Conn*>(arg);
-  if (self->state_ == State::kLingering) self->OnFlushed();
+  static_cast<Conn*>(arg)->OnDrained();
 }
 
 // The last answer is out: shut the write side and read the client's rest

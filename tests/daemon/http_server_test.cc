@@ -534,6 +534,34 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ("ok\n", BodyOf(s.ReadResponse(std::chrono::seconds(10))));
 }
 
+TEST_F(HttpServerTest, LongPipelinesWithAWriteInFlightAreAllAnswered) {
+  HttpServerOptions options;
+  options.http.keep_alive_max_count = 0;  // no limit
+  StartServer(options);
+  auto c = Client();
+  ASSERT_EQ(200, Post(c, "CreateTable", kCreateTable)->status);
+  // A write, then more pipelined reads than the server buffers while the
+  // write runs or while its answers wait to be read: input and output both
+  // back up and must resume.
+  constexpr int kGets = 6000;
+  std::string batch =
+      RawPost("PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"p"},"n":{"N":"7"}}})");
+  for (int i = 0; i < kGets; ++i) {
+    batch += RawPost("GetItem", R"({"TableName":"tbl","Key":{"pk":{"S":"p"}}})");
+  }
+  RawSocket s(server_->port());
+  std::thread sender([&] { EXPECT_TRUE(s.Send(batch)); });
+  EXPECT_EQ("{}", BodyOf(s.ReadResponse(std::chrono::seconds(10))));
+  int answered = 0;
+  for (int i = 0; i < kGets; ++i) {
+    std::string get = s.ReadResponse(std::chrono::seconds(10));
+    if (BodyOf(get) != R"({"Item":{"n":{"N":"7"},"pk":{"S":"p"}}})") break;
+    ++answered;
+  }
+  sender.join();
+  EXPECT_EQ(kGets, answered);
+}
+
 TEST_F(HttpServerTest, HalfClosedClientsGetTheirAnswer) {
   StartServer({});
   RawSocket s(server_->port());
