@@ -180,10 +180,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string bootstrap = (*kafka)->bootstrap();
-  // One API slot per writer, so that concurrent writes share commits.
   keystone::testing::Keystoned keystoned(dir, "ks", e2e::PipelineConfig(bootstrap, "at_least_once"),
-                                         "full",
-                                         "  worker_threads: " + std::to_string(threads) + "\n");
+                                         "full");
   if (!keystoned.Start()) {
     std::fprintf(stderr, "keystoned did not start:\n%s\n", keystoned.log().c_str());
     return 1;

@@ -22,6 +22,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -103,18 +104,13 @@ std::string Request(const Target& t, const std::string& op, const std::string& b
 }
 
 bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 // A parsed response at the start of `buf`: its total length (0 when
-// incomplete), status, and whether the server will close the connection.
+// incomplete), status, and whether the server will close the connection. The
+// body is copied only for errors (it is printed) unless `want_body`: the
+// generator should spend its CPU on requests, not on copies.
 struct Parsed {
   size_t length = 0;
   int status = 0;
@@ -122,7 +118,7 @@ struct Parsed {
   std::string body;
 };
 
-Parsed ParseResponse(const std::string& buf) {
+Parsed ParseResponse(const std::string& buf, bool want_body = false) {
   Parsed p;
   size_t end = buf.find("\r\n\r\n");
   if (end == std::string::npos) return p;
@@ -148,7 +144,7 @@ Parsed ParseResponse(const std::string& buf) {
   if (!chunked) {
     if (buf.size() < body_start + content_length) return p;
     p.length = body_start + content_length;
-    p.body = buf.substr(body_start, content_length);
+    if (want_body || p.status != 200) p.body = buf.substr(body_start, content_length);
     return p;
   }
   size_t pos = body_start;
@@ -184,7 +180,7 @@ Parsed Call(const Target& t, const std::string& op, const std::string& body) {
     ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
     if (n <= 0) break;
     buf.append(tmp, static_cast<size_t>(n));
-    p = ParseResponse(buf);
+    p = ParseResponse(buf, true);
   }
   close(fd);
   return p;

@@ -50,9 +50,8 @@ data_dir: $work/$name/data
 sync: $sync
 http:
   listen: 127.0.0.1:$port
-  # One execution slot per client connection, so that concurrent writes
-  # share group commits (the default, 8, caps a commit at 8 writes).
-  worker_threads: 64
+  # Defaults otherwise: one event loop per CPU (worker_threads caps them),
+  # and writes of all connections share group commits.
 metrics: {listen: 127.0.0.1:$metrics}
 logging: {level: warn}
 YAML

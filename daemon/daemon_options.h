@@ -34,18 +34,19 @@ struct HttpOptions {
   std::string listen = "127.0.0.1:8000";
   // Largest request body accepted (413 beyond), [1KiB, 1GiB].
   uint64_t max_body_bytes = 16ull << 20;
-  // Requests executed at once, [1, 1024]: the bounded pool of API work
-  // (store reads and writes). More requests wait for a slot, up to
-  // request_timeout_ms, then fail with 503 (SDKs retry it).
+  // Most event-loop threads serving connections, [1, 1024]; the server runs
+  // min(this, number of CPUs) of them. Each serves its connections' reads
+  // inline and queues their writes to the store, so the requests in flight
+  // are bounded by the connections (one each), not by this.
   uint32_t worker_threads = 8;
-  // Connections served at once, [1, 100000]. Each open connection (idle
-  // keep-alive ones included, until they time out) holds one I/O thread;
-  // further connections wait in the accept queue. Keep it well above the
-  // number of clients' pooled connections.
+  // Connections open at once, [1, 100000] (idle keep-alive ones included,
+  // until they time out); at the cap further clients wait in the kernel's
+  // accept queue. A connection costs a few KiB, not a thread.
   uint32_t max_connections = 512;
-  // A request that cannot start within this (no free worker slot) fails
-  // with 503, [1, 3600000] ms. An operation that has started runs to its end
-  // (a store write cannot be abandoned half-way).
+  // A table operation (CreateTable, UpdateTable, DeleteTable) or admin
+  // request, which runs on a small pool of its own, fails with 503 when it
+  // cannot start within this, [1, 3600000] ms. An operation that has started
+  // runs to its end (a store write cannot be abandoned half-way).
   uint32_t request_timeout_ms = 30000;
   // Requests served on one kept-alive connection before it is closed,
   // [0, 1000000]; 0 = no limit.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <future>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -564,13 +565,19 @@ class DynamoDbApi::Impl {
         options_(std::move(options)),
         clock_(options_.clock != nullptr ? options_.clock : SystemClock::Default()) {}
 
-  ApiResponse Handle(std::string_view target, std::string_view body);
+  std::optional<ApiResponse> HandleAsync(std::string_view target, std::string_view body,
+                                         AsyncDone& done);
 
  private:
+  // An operation that runs inline, or one that queues a store write and
+  // reports through `done` (it returns an error only when the request does
+  // not parse, and then never calls `done`).
   using Handler = Result<std::string> (Impl::*)(const Value&);
+  using AsyncHandler = Status (Impl::*)(const Value&, AsyncDone&);
   struct Operation {
     std::string_view name;
     Handler handler;
+    AsyncHandler async_handler = nullptr;
   };
 
   Result<std::string> CreateTable(const Value& request);
@@ -578,15 +585,15 @@ class DynamoDbApi::Impl {
   Result<std::string> UpdateTable(const Value& request);
   Result<std::string> DeleteTable(const Value& request);
   Result<std::string> ListTables(const Value& request);
-  Result<std::string> PutItem(const Value& request);
+  Status PutItem(const Value& request, AsyncDone& done);
   Result<std::string> GetItem(const Value& request);
-  Result<std::string> UpdateItem(const Value& request);
-  Result<std::string> DeleteItem(const Value& request);
+  Status UpdateItem(const Value& request, AsyncDone& done);
+  Status DeleteItem(const Value& request, AsyncDone& done);
   Result<std::string> Query(const Value& request);
   Result<std::string> Scan(const Value& request);
-  Result<std::string> BatchWriteItem(const Value& request);
+  Status BatchWriteItem(const Value& request, AsyncDone& done);
   Result<std::string> BatchGetItem(const Value& request);
-  Result<std::string> TransactWriteItems(const Value& request);
+  Status TransactWriteItems(const Value& request, AsyncDone& done);
   Result<std::string> ListStreams(const Value& request);
   Result<std::string> DescribeStream(const Value& request);
   Result<std::string> GetShardIterator(const Value& request);
@@ -619,22 +626,23 @@ class DynamoDbApi::Impl {
   std::map<std::string, BillingInfo> billing_;  // guarded by billing_mu_
 };
 
-ApiResponse DynamoDbApi::Impl::Handle(std::string_view target, std::string_view body) {
+std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view target,
+                                                          std::string_view body, AsyncDone& done) {
   static constexpr Operation kDynamoDbOps[] = {
       {"CreateTable", &Impl::CreateTable},
       {"DescribeTable", &Impl::DescribeTable},
       {"UpdateTable", &Impl::UpdateTable},
       {"DeleteTable", &Impl::DeleteTable},
       {"ListTables", &Impl::ListTables},
-      {"PutItem", &Impl::PutItem},
+      {"PutItem", nullptr, &Impl::PutItem},
       {"GetItem", &Impl::GetItem},
-      {"UpdateItem", &Impl::UpdateItem},
-      {"DeleteItem", &Impl::DeleteItem},
+      {"UpdateItem", nullptr, &Impl::UpdateItem},
+      {"DeleteItem", nullptr, &Impl::DeleteItem},
       {"Query", &Impl::Query},
       {"Scan", &Impl::Scan},
-      {"BatchWriteItem", &Impl::BatchWriteItem},
+      {"BatchWriteItem", nullptr, &Impl::BatchWriteItem},
       {"BatchGetItem", &Impl::BatchGetItem},
-      {"TransactWriteItems", &Impl::TransactWriteItems},
+      {"TransactWriteItems", nullptr, &Impl::TransactWriteItems},
   };
   static constexpr Operation kStreamsOps[] = {
       {"ListStreams", &Impl::ListStreams},
@@ -642,17 +650,17 @@ ApiResponse DynamoDbApi::Impl::Handle(std::string_view target, std::string_view 
       {"GetShardIterator", &Impl::GetShardIterator},
       {"GetRecords", &Impl::GetRecords},
   };
-  Handler handler = nullptr;
+  const Operation* operation = nullptr;
   auto find = [&](std::string_view prefix, const auto& ops) {
     if (target.substr(0, prefix.size()) != prefix) return;
     std::string_view name = target.substr(prefix.size());
     for (const Operation& op : ops) {
-      if (op.name == name) handler = op.handler;
+      if (op.name == name) operation = &op;
     }
   };
   find(kDynamoDbPrefix, kDynamoDbOps);
   find(kStreamsPrefix, kStreamsOps);
-  if (handler == nullptr) {
+  if (operation == nullptr) {
     return ApiResponse{400, "{\"__type\":\"com.amazon.coral.service#UnknownOperationException\"}"};
   }
 
@@ -666,10 +674,37 @@ ApiResponse DynamoDbApi::Impl::Handle(std::string_view target, std::string_view 
   if (!parsed.ok()) return ErrorResponse(parsed);
   if (!doc.IsObject()) return ErrorResponse(WrongJsonType(doc, JsonKind::kStructure));
 
-  Result<std::string> result = (this->*handler)(doc);
+  if (operation->async_handler != nullptr) {
+    Status queued = (this->*operation->async_handler)(doc, done);
+    if (!queued.ok()) return ErrorResponse(queued);
+    return std::nullopt;
+  }
+  Result<std::string> result = (this->*operation->handler)(doc);
   if (!result.ok()) return ErrorResponse(result.status());
   return ApiResponse{200, std::move(result).value()};
 }
+
+namespace {
+
+// Hands `done` a builder for a write's response: `format` on success, the
+// error response otherwise.
+template <typename Format>
+void Report(AsyncDone& done, Result<store::WriteResult>& result, Format format) {
+  if (!result.ok()) {
+    done([status = result.status()]() { return ErrorResponse(status); });
+    return;
+  }
+  done([written = std::move(*result), format]() { return ApiResponse{200, format(written)}; });
+}
+
+void ReportStatus(AsyncDone& done, Status status, std::string_view body) {
+  done([status = std::move(status), body]() -> ApiResponse {
+    if (!status.ok()) return ErrorResponse(status);
+    return ApiResponse{200, std::string(body)};
+  });
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------
 // Tables
@@ -1017,7 +1052,7 @@ std::string AttributesResponse(const std::optional<Item>& attributes) {
 
 }  // namespace
 
-Result<std::string> DynamoDbApi::Impl::PutItem(const Value& request) {
+Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
   KS_RETURN_IF_ERROR(RejectLegacy(request, {"Expected", "ConditionalOperator"}));
   store::PutItemRequest put;
   KS_ASSIGN_OR_RETURN(put.table, TableNameMember(request));
@@ -1028,8 +1063,11 @@ Result<std::string> DynamoDbApi::Impl::PutItem(const Value& request) {
   KS_ASSIGN_OR_RETURN(put.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(put.return_values, ReturnValuesOf(request));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  KS_ASSIGN_OR_RETURN(store::WriteResult result, store_.PutItem(put));
-  return AttributesResponse(result.attributes);
+  store_.PutItemAsync(std::move(put), [done](Result<store::WriteResult> result) mutable {
+    Report(done, result,
+           [](const store::WriteResult& r) { return AttributesResponse(r.attributes); });
+  });
+  return Status::Ok();
 }
 
 Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
@@ -1052,7 +1090,7 @@ Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
   return out.Take();
 }
 
-Result<std::string> DynamoDbApi::Impl::UpdateItem(const Value& request) {
+Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
   KS_RETURN_IF_ERROR(
       RejectLegacy(request, {"AttributeUpdates", "Expected", "ConditionalOperator"}));
   store::UpdateItemRequest update;
@@ -1067,11 +1105,14 @@ Result<std::string> DynamoDbApi::Impl::UpdateItem(const Value& request) {
   KS_ASSIGN_OR_RETURN(update.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(update.return_values, ReturnValuesOf(request));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  KS_ASSIGN_OR_RETURN(store::WriteResult result, store_.UpdateItem(update));
-  return AttributesResponse(result.attributes);
+  store_.UpdateItemAsync(std::move(update), [done](Result<store::WriteResult> result) mutable {
+    Report(done, result,
+           [](const store::WriteResult& r) { return AttributesResponse(r.attributes); });
+  });
+  return Status::Ok();
 }
 
-Result<std::string> DynamoDbApi::Impl::DeleteItem(const Value& request) {
+Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
   KS_RETURN_IF_ERROR(RejectLegacy(request, {"Expected", "ConditionalOperator"}));
   store::DeleteItemRequest del;
   KS_ASSIGN_OR_RETURN(del.table, TableNameMember(request));
@@ -1082,8 +1123,11 @@ Result<std::string> DynamoDbApi::Impl::DeleteItem(const Value& request) {
   KS_ASSIGN_OR_RETURN(del.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(del.return_values, ReturnValuesOf(request));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  KS_ASSIGN_OR_RETURN(store::WriteResult result, store_.DeleteItem(del));
-  return AttributesResponse(result.attributes);
+  store_.DeleteItemAsync(std::move(del), [done](Result<store::WriteResult> result) mutable {
+    Report(done, result,
+           [](const store::WriteResult& r) { return AttributesResponse(r.attributes); });
+  });
+  return Status::Ok();
 }
 
 namespace {
@@ -1219,7 +1263,7 @@ Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
   return QueryResponse(result, count_only);
 }
 
-Result<std::string> DynamoDbApi::Impl::BatchWriteItem(const Value& request) {
+Status DynamoDbApi::Impl::BatchWriteItem(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(const Value* items, OptMap(request, "RequestItems"));
   if (items == nullptr) return MissingMember("requestItems");
   std::vector<store::BatchWriteEntry> entries;
@@ -1254,8 +1298,10 @@ Result<std::string> DynamoDbApi::Impl::BatchWriteItem(const Value& request) {
     }
   }
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  KS_RETURN_IF_ERROR(store_.BatchWrite(entries));
-  return std::string("{\"UnprocessedItems\":{}}");
+  store_.BatchWriteAsync(std::move(entries), [done](Status status) mutable {
+    ReportStatus(done, std::move(status), "{\"UnprocessedItems\":{}}");
+  });
+  return Status::Ok();
 }
 
 Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
@@ -1312,7 +1358,7 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
   return out.Take();
 }
 
-Result<std::string> DynamoDbApi::Impl::TransactWriteItems(const Value& request) {
+Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(const Value* items, OptArray(request, "TransactItems"));
   if (items == nullptr) return MissingMember("transactItems");
   KS_ASSIGN_OR_RETURN(std::optional<std::string> token, OptString(request, "ClientRequestToken"));
@@ -1373,8 +1419,10 @@ Result<std::string> DynamoDbApi::Impl::TransactWriteItems(const Value& request) 
     entries.push_back(std::move(entry));
   }
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  KS_RETURN_IF_ERROR(store_.TransactWrite(entries));
-  return EmptyObject();
+  store_.TransactWriteAsync(std::move(entries), [done](Status status) mutable {
+    ReportStatus(done, std::move(status), "{}");
+  });
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------
@@ -1687,7 +1735,23 @@ DynamoDbApi::DynamoDbApi(store::ItemStore& store, DynamoDbApiOptions options)
 DynamoDbApi::~DynamoDbApi() = default;
 
 ApiResponse DynamoDbApi::Handle(std::string_view target, std::string_view body) {
-  return impl_->Handle(target, body);
+  // One code path for both forms: wait here for what HandleAsync queued.
+  std::promise<ResponseBuilder> queued;
+  AsyncDone done = [&queued](ResponseBuilder builder) { queued.set_value(std::move(builder)); };
+  std::optional<ApiResponse> inline_response = impl_->HandleAsync(target, body, done);
+  if (inline_response) return std::move(*inline_response);
+  return queued.get_future().get()();
+}
+
+std::optional<ApiResponse> DynamoDbApi::HandleAsync(std::string_view target, std::string_view body,
+                                                    AsyncDone done) {
+  return impl_->HandleAsync(target, body, done);
+}
+
+bool DynamoDbApi::WaitsForCommit(std::string_view target) {
+  if (target.substr(0, kDynamoDbPrefix.size()) != kDynamoDbPrefix) return false;
+  std::string_view name = target.substr(kDynamoDbPrefix.size());
+  return name == "CreateTable" || name == "UpdateTable" || name == "DeleteTable";
 }
 
 }  // namespace keystone::daemon

@@ -42,9 +42,17 @@
 // position; they do not expire. Records of an earlier enabling of the same
 // table's stream are not shown under the current label.
 //
-// Thread safety: Handle() may be called from any number of threads at once.
+// Synchronous and asynchronous use: Handle() runs an operation to its end on
+// the calling thread. HandleAsync() never waits for an item write; it queues
+// the write to the store and reports when it is durable, so that an event loop
+// thread can serve many clients while their writes share group commits.
+//
+// Thread safety: Handle() and HandleAsync() may be called from any number of
+// threads at once.
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -68,6 +76,13 @@ struct ApiResponse {
   std::string content_type = "application/x-amz-json-1.0";
 };
 
+// Builds the response of an operation whose store work is done. Run it once,
+// on any thread: an event loop runs it on its own thread, so that the JSON is
+// formatted there and not on the store's writer thread.
+using ResponseBuilder = std::function<ApiResponse()>;
+// Receives the outcome of an operation HandleAsync() queued.
+using AsyncDone = std::function<void(ResponseBuilder)>;
+
 class DynamoDbApi {
  public:
   // `store` is not owned and must outlive this object.
@@ -80,6 +95,24 @@ class DynamoDbApi {
   // "DynamoDB_20120810.PutItem") on the JSON request `body` and returns the
   // response to send. Never fails otherwise: every error is a response.
   ApiResponse Handle(std::string_view target, std::string_view body);
+
+  // Like Handle(), but never waits for an item write. PutItem, UpdateItem,
+  // DeleteItem, BatchWriteItem and TransactWriteItems whose request parses
+  // are queued to the store (ItemStore's ...Async writes): HandleAsync returns
+  // nullopt and `done` is called exactly once, on the store's writer thread
+  // when the write is durable or failed, or on the calling thread before
+  // HandleAsync returns when the store rejects the request at once
+  // (validation, closing). `done` must be quick and must not block; it
+  // typically hands the builder to the caller's thread. Every other
+  // operation, and item writes whose request does not parse, run inline:
+  // HandleAsync returns their response and never calls `done`.
+  std::optional<ApiResponse> HandleAsync(std::string_view target, std::string_view body,
+                                         AsyncDone done);
+
+  // True for the operations HandleAsync() runs inline although they wait for
+  // a store commit (CreateTable, UpdateTable, DeleteTable); a caller that
+  // must not block runs these on another thread.
+  static bool WaitsForCommit(std::string_view target);
 
  private:
   class Impl;

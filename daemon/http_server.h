@@ -14,14 +14,31 @@
 //                 admin requests, passed to HttpServerOptions::admin (404
 //                 when it is unset); same auth as the API.
 //
-// Threads: each connection is served by one I/O thread from a pool that grows
-// to HttpOptions::max_connections; a request parsed there waits for one of
-// HttpOptions::worker_threads execution slots (up to request_timeout_ms, then
-// 503) and runs the operation. Reads and writes on a socket time out after
-// HttpServerOptions::io_timeout and idle kept-alive connections are closed
-// after keep_alive_timeout, so a slow or silent client holds one I/O thread for
-// a bounded time and never a slot. Bodies over max_body_bytes get 413 and the
-// connection is closed.
+// Threads: a few event-loop threads (libevent), min(HttpOptions::worker_threads,
+// the number of CPUs), accept on the one listening socket and each serves the
+// connections it accepted, without a thread per connection or per request.
+// Requests on a connection are answered one at a time and in order (HTTP/1.1
+// pipelining works). Reads (GetItem, Query, Scan, BatchGetItem, Describe*,
+// List*, the streams API) run inline on the loop thread. Item writes are
+// queued to the store (DynamoDbApi::HandleAsync) and the loop serves other
+// connections meanwhile; the store's writer hands the outcome back and the
+// loop formats and sends the answer, so many queued writes share a group
+// commit. Table operations (which wait for their commit) and admin requests
+// run on a small pool of their own threads; one that cannot start within
+// HttpOptions::request_timeout_ms gets 503.
+//
+// Limits: a client that stops sending mid-request, or stops reading its
+// answer, is disconnected after io_timeout of no progress; an idle kept-alive
+// connection is closed after keep_alive_timeout. At max_connections open
+// connections the server stops accepting (new clients wait in the kernel's
+// accept queue) until one closes. Request lines over 8 KiB get 414, header
+// blocks over 64 KiB 431, bodies over max_body_bytes (by Content-Length or
+// while a chunked body arrives) 413, each with a DynamoDB-style error body;
+// after such an answer the connection is closed.
+//
+// Process-wide effects: the first Start() makes libevent use pthreads locking
+// and ignores SIGPIPE when it is at its default (writes to a reset
+// connection must not kill the process).
 //
 // Auth: with AuthOptions::access_keys set, every POST must carry a valid AWS
 // SigV4 signature (sigv4.h) or gets DynamoDB's 400 error for it.
@@ -42,8 +59,8 @@
 
 namespace keystone::daemon {
 
-// Told about every answered request; called on the I/O threads, so it must
-// be thread-safe and quick.
+// Told about every answered request; called on the event-loop threads, so it
+// must be thread-safe and quick (it delays every connection of that loop).
 class RequestObserver {
  public:
   virtual ~RequestObserver() = default;
@@ -65,7 +82,8 @@ struct AdminResponse {
   int status = 200;
   std::string body;  // JSON
 };
-// Called on the I/O threads; must be thread-safe.
+// Called on the server's blocking-request threads (never on an event loop);
+// must be thread-safe.
 using AdminHandler = std::function<AdminResponse(const AdminRequest&)>;
 
 struct HttpServerOptions {
@@ -99,10 +117,11 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Stops accepting connections, lets requests in progress finish and answers
-  // them, closes connections as they go idle, and returns when every I/O
-  // thread is done: within about io_timeout + keep_alive_timeout plus the
-  // longest operation. Idempotent.
+  // Stops accepting connections, closes idle ones at once, lets requests in
+  // progress (being read, or running, including queued store writes) finish
+  // and answers them with Connection: close, and returns when every
+  // connection is closed and every loop thread has ended: within about
+  // io_timeout plus the longest operation. Idempotent.
   void Stop();
 
   // The bound address, "host:port" with the real port ("[::1]:8000" for
@@ -113,8 +132,7 @@ class HttpServer {
   // "http://127.0.0.1:8000" or "https://...".
   std::string url() const;
 
-  // Whether the listener is running (false once Stop() began or if the
-  // accept loop ended).
+  // Whether the server is running (false once Stop() began).
   bool healthy() const;
 
  private:

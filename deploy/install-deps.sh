@@ -10,7 +10,7 @@ packages=(
   # libraries
   liblmdb-dev librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev rapidjson-dev libcli11-dev libspdlog-dev libfmt-dev libsystemd-dev
-  libxxhash-dev libssl-dev zlib1g-dev libbenchmark-dev
+  libxxhash-dev libssl-dev zlib1g-dev libbenchmark-dev libevent-dev
   # test peers (openssl makes test certificates; systemd-analyze checks the unit)
   kcat python3 python3-kafka python3-boto3 awscli prometheus lmdb-utils procps openssl systemd
   # benchmark baseline: dynalite runs on node (bench/http_bench.sh installs it with npm)

@@ -592,11 +592,15 @@ class BatchContext {
 
 using WriteFn = std::function<Status(BatchContext&)>;
 
+// A queued write. Synchronous ones live on their caller's stack and are
+// signalled through `cv`; asynchronous ones (on_done set) are owned by the
+// queue and deleted by the writer once on_done ran.
 struct PendingWrite {
   WriteFn fn;
   Status status;
   bool done = false;           // guarded by the store's queue_mu_
   std::condition_variable cv;  // signalled when done
+  StatusCallback on_done;
 };
 
 class ItemStoreImpl final : public ItemStore {
@@ -626,6 +630,11 @@ class ItemStoreImpl final : public ItemStore {
   Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
   Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) override;
   Status TransactWrite(const std::vector<TransactWriteEntry>& entries) override;
+  void PutItemAsync(PutItemRequest request, WriteCallback done) override;
+  void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) override;
+  void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) override;
+  void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) override;
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) override;
 
   Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) override;
   Result<StreamBatch> ReadTableHistory(const std::string& table, uint64_t after,
@@ -649,6 +658,11 @@ class ItemStoreImpl final : public ItemStore {
  private:
   // Queues `fn` for the writer thread and waits until its batch committed.
   Status Write(WriteFn fn);
+  // Queues `fn`; `done` gets its status on the writer thread once its batch
+  // committed, or at once (kUnavailable) when the store is closing.
+  void WriteAsync(WriteFn fn, StatusCallback done);
+  template <typename Request, typename Check, typename Apply>
+  void SubmitItemWrite(Request request, WriteCallback done, Check check, Apply apply);
   void WriterLoop();
   void RunBatch(std::vector<PendingWrite*>& batch);
   void PublishHead(uint64_t sequence);
@@ -675,8 +689,9 @@ class ItemStoreImpl final : public ItemStore {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // the writer waits for work
   std::deque<PendingWrite*> queue_;
-  // Callers inside Write() now, and the most seen since the last batch
-  // started: how many writers a batch can expect. Guarded by queue_mu_.
+  // Writes in flight now (callers inside Write() and queued asynchronous
+  // writes not yet reported), and the most seen since the last batch started:
+  // how many writes a batch can expect. Guarded by queue_mu_.
   size_t writers_inside_ = 0;
   size_t peak_writers_ = 0;
   bool stopping_ = false;
@@ -1044,8 +1059,26 @@ Status ItemStoreImpl::Write(WriteFn fn) {
   return pending.status;
 }
 
+void ItemStoreImpl::WriteAsync(WriteFn fn, StatusCallback done) {
+  auto pending = std::make_unique<PendingWrite>();
+  pending->fn = std::move(fn);
+  pending->on_done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!stopping_) {
+      queue_.push_back(pending.release());
+      ++writers_inside_;
+      peak_writers_ = std::max(peak_writers_, writers_inside_);
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  pending->on_done(Unavailable("the store is closing"));
+}
+
 void ItemStoreImpl::WriterLoop() {
   std::vector<PendingWrite*> batch;
+  std::vector<std::unique_ptr<PendingWrite>> completions;
   size_t expected_writers = 1;
   int64_t last_commit_ns = 0;
   for (;;) {
@@ -1071,14 +1104,26 @@ void ItemStoreImpl::WriterLoop() {
     int64_t start = clock_->MonotonicNs();
     RunBatch(batch);
     last_commit_ns = clock_->MonotonicNs() - start;
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    // Notified under the lock: a caller may return and destroy its
-    // PendingWrite as soon as it sees `done`.
-    for (PendingWrite* w : batch) {
-      w->done = true;
-      w->cv.notify_one();
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      // Notified under the lock: a caller may return and destroy its
+      // PendingWrite as soon as it sees `done`, so synchronous entries are
+      // not touched after this.
+      for (PendingWrite* w : batch) {
+        if (w->on_done) {
+          --writers_inside_;
+          completions.emplace_back(w);
+        } else {
+          w->done = true;
+          w->cv.notify_one();
+        }
+      }
+      expected_writers = peak_writers_;
     }
-    expected_writers = peak_writers_;
+    // Asynchronous completions run outside the lock, in queue order, so that
+    // they may queue further writes.
+    for (std::unique_ptr<PendingWrite>& w : completions) w->on_done(std::move(w->status));
+    completions.clear();
     batch.clear();
   }
 }
@@ -1313,7 +1358,10 @@ Result<std::vector<std::string>> ItemStoreImpl::ListTables() {
 }
 
 // ---------------------------------------------------------------------------
-// Item writes.
+// Item writes. Each is split into a check on the caller's thread (validation
+// and expression parsing, so that the writer only evaluates) and an apply
+// step on the writer thread; the synchronous and the asynchronous forms share
+// both.
 
 std::optional<Item> SelectReturn(ReturnValues rv, const std::optional<Item>& old_item,
                                  const std::optional<Item>& new_item,
@@ -1335,84 +1383,85 @@ std::optional<Item> SelectReturn(ReturnValues rv, const std::optional<Item>& old
   return std::nullopt;
 }
 
-Result<WriteResult> ItemStoreImpl::PutItem(const PutItemRequest& request) {
+Status CheckPut(const PutItemRequest& request, ParsedWrite* parsed) {
   if (request.return_values != ReturnValues::kNone &&
       request.return_values != ReturnValues::kAllOld) {
     return InvalidArgument("ReturnValues can only be ALL_OLD or NONE");
   }
   KS_RETURN_IF_ERROR(ValidateWholeItem(request.item));
-  KS_ASSIGN_OR_RETURN(ParsedWrite parsed,
+  KS_ASSIGN_OR_RETURN(*parsed,
                       ParseWriteExpressions(request.condition_expression, "", request.expression));
-  WriteResult result;
-  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
-    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
-    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.item, false));
-    KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
-    KS_ASSIGN_OR_RETURN(result.sequence,
-                        ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &request.item));
-    result.attributes =
-        request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
-    return Status::Ok();
-  }));
-  return result;
+  return Status::Ok();
 }
 
-Result<WriteResult> ItemStoreImpl::UpdateItem(const UpdateItemRequest& request) {
-  KS_ASSIGN_OR_RETURN(ParsedWrite parsed,
+Status ApplyPut(BatchContext& ctx, const PutItemRequest& request, const ParsedWrite& parsed,
+                WriteResult* result) {
+  KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
+  KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.item, false));
+  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
+  KS_ASSIGN_OR_RETURN(result->sequence,
+                      ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &request.item));
+  result->attributes =
+      request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
+  return Status::Ok();
+}
+
+Status CheckUpdate(const UpdateItemRequest& request, ParsedWrite* parsed) {
+  KS_ASSIGN_OR_RETURN(*parsed,
                       ParseWriteExpressions(request.condition_expression, request.update_expression,
                                             request.expression));
-  KS_RETURN_IF_ERROR(ValidateItem(request.key));
-  WriteResult result;
-  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
-    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
-    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
-    KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
-    Item new_item = old_item ? *old_item : request.key;
-    if (parsed.update) {
-      KS_RETURN_IF_ERROR(parsed.update->Apply(&new_item));
-      for (const auto& [name, value] : request.key) {
-        auto it = new_item.find(name);
-        if (it == new_item.end() || it->second != value) {
-          return InvalidArgument(
-              "One or more parameter values were invalid: Cannot update "
-              "attribute " +
-              name + ". This attribute is part of the key");
-        }
-      }
-      KS_RETURN_IF_ERROR(ValidateWholeItem(new_item));
-    }
-    KS_ASSIGN_OR_RETURN(result.sequence,
-                        ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &new_item));
-    result.attributes = SelectReturn(request.return_values, old_item, new_item,
-                                     parsed.update ? &*parsed.update : nullptr);
-    return Status::Ok();
-  }));
-  return result;
+  return ValidateItem(request.key);
 }
 
-Result<WriteResult> ItemStoreImpl::DeleteItem(const DeleteItemRequest& request) {
+Status ApplyUpdate(BatchContext& ctx, const UpdateItemRequest& request, const ParsedWrite& parsed,
+                   WriteResult* result) {
+  KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
+  KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
+  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
+  Item new_item = old_item ? *old_item : request.key;
+  if (parsed.update) {
+    KS_RETURN_IF_ERROR(parsed.update->Apply(&new_item));
+    for (const auto& [name, value] : request.key) {
+      auto it = new_item.find(name);
+      if (it == new_item.end() || it->second != value) {
+        return InvalidArgument(
+            "One or more parameter values were invalid: Cannot update "
+            "attribute " +
+            name + ". This attribute is part of the key");
+      }
+    }
+    KS_RETURN_IF_ERROR(ValidateWholeItem(new_item));
+  }
+  KS_ASSIGN_OR_RETURN(result->sequence,
+                      ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &new_item));
+  result->attributes = SelectReturn(request.return_values, old_item, new_item,
+                                    parsed.update ? &*parsed.update : nullptr);
+  return Status::Ok();
+}
+
+Status CheckDelete(const DeleteItemRequest& request, ParsedWrite* parsed) {
   if (request.return_values != ReturnValues::kNone &&
       request.return_values != ReturnValues::kAllOld) {
     return InvalidArgument("ReturnValues can only be ALL_OLD or NONE");
   }
-  KS_ASSIGN_OR_RETURN(ParsedWrite parsed,
+  KS_ASSIGN_OR_RETURN(*parsed,
                       ParseWriteExpressions(request.condition_expression, "", request.expression));
-  KS_RETURN_IF_ERROR(ValidateItem(request.key));
-  WriteResult result;
-  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
-    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
-    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
-    KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
-    KS_ASSIGN_OR_RETURN(result.sequence,
-                        ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr));
-    result.attributes =
-        request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
-    return Status::Ok();
-  }));
-  return result;
+  return ValidateItem(request.key);
 }
 
-Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
+Status ApplyDelete(BatchContext& ctx, const DeleteItemRequest& request, const ParsedWrite& parsed,
+                   WriteResult* result) {
+  KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
+  KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
+  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
+  KS_ASSIGN_OR_RETURN(result->sequence,
+                      ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr));
+  result->attributes =
+      request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
+  return Status::Ok();
+}
+
+Status CheckBatchWrite(const std::vector<BatchWriteEntry>& entries) {
   if (entries.empty()) {
     return InvalidArgument(
         "1 validation error detected: Value at 'requestItems' failed to "
@@ -1424,43 +1473,45 @@ Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
   for (const BatchWriteEntry& e : entries) {
     KS_RETURN_IF_ERROR(e.is_put ? ValidateWholeItem(e.item) : ValidateItem(e.item));
   }
-  return Write([&](BatchContext& ctx) -> Status {
-    // Validate every entry before writing any, so that the batch is all or
-    // nothing with respect to validation errors.
-    struct Prepared {
-      TableState* table;
-      std::string key;
-    };
-    std::vector<Prepared> prepared;
-    std::set<std::pair<uint32_t, std::string>> seen;
-    for (const BatchWriteEntry& e : entries) {
-      KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(e.table));
-      KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, e.item, !e.is_put));
-      if (!seen.emplace(t->id, key).second) {
-        return InvalidArgument("Provided list of item keys contains duplicates");
-      }
-      prepared.push_back({t, std::move(key)});
-    }
-    for (size_t i = 0; i < entries.size(); ++i) {
-      Item old_item;
-      KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(prepared[i].key, &old_item));
-      const Item* new_item = entries[i].is_put ? &entries[i].item : nullptr;
-      auto applied = ctx.ApplyChange(prepared[i].table, prepared[i].key,
-                                     exists ? &old_item : nullptr, new_item);
-      if (!applied.ok()) return applied.status();
-    }
-    return Status::Ok();
-  });
+  return Status::Ok();
 }
 
-Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
+Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& entries) {
+  // Validate every entry before writing any, so that the batch is all or
+  // nothing with respect to validation errors.
+  struct Prepared {
+    TableState* table;
+    std::string key;
+  };
+  std::vector<Prepared> prepared;
+  std::set<std::pair<uint32_t, std::string>> seen;
+  for (const BatchWriteEntry& e : entries) {
+    KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(e.table));
+    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, e.item, !e.is_put));
+    if (!seen.emplace(t->id, key).second) {
+      return InvalidArgument("Provided list of item keys contains duplicates");
+    }
+    prepared.push_back({t, std::move(key)});
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Item old_item;
+    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(prepared[i].key, &old_item));
+    const Item* new_item = entries[i].is_put ? &entries[i].item : nullptr;
+    auto applied =
+        ctx.ApplyChange(prepared[i].table, prepared[i].key, exists ? &old_item : nullptr, new_item);
+    if (!applied.ok()) return applied.status();
+  }
+  return Status::Ok();
+}
+
+Status CheckTransactWrite(const std::vector<TransactWriteEntry>& entries,
+                          std::vector<ParsedWrite>* parsed) {
   if (entries.empty() || entries.size() > kMaxTransactItems) {
     return InvalidArgument(
         "1 validation error detected: Value at 'transactItems' failed to "
         "satisfy constraint: Member must have length between 1 and 100");
   }
-  std::vector<ParsedWrite> parsed;
-  parsed.reserve(entries.size());
+  parsed->reserve(entries.size());
   for (const TransactWriteEntry& e : entries) {
     if (e.kind == TransactWriteEntry::Kind::kConditionCheck && e.condition_expression.empty()) {
       return InvalidArgument("ConditionCheck requires a ConditionExpression");
@@ -1472,90 +1523,202 @@ Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entri
                                                                 : ValidateItem(e.item));
     KS_ASSIGN_OR_RETURN(ParsedWrite p, ParseWriteExpressions(e.condition_expression,
                                                              e.update_expression, e.expression));
-    parsed.push_back(std::move(p));
+    parsed->push_back(std::move(p));
   }
-  return Write([&](BatchContext& ctx) -> Status {
-    struct Prepared {
-      TableState* table;
-      std::string key;
-      std::optional<Item> old_item;
-      std::optional<Item> new_item;
-    };
-    std::vector<Prepared> prepared(entries.size());
-    std::set<std::pair<uint32_t, std::string>> seen;
-    // Phase 1: validate keys and evaluate every condition against the state
-    // before the transaction.
-    std::vector<std::string> reasons(entries.size(), "None");
-    bool cancelled = false;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const TransactWriteEntry& e = entries[i];
-      KS_ASSIGN_OR_RETURN(prepared[i].table, ctx.Table(e.table));
-      bool is_key = e.kind != TransactWriteEntry::Kind::kPut;
-      KS_ASSIGN_OR_RETURN(prepared[i].key, EncodeStorageKey(*prepared[i].table, e.item, is_key));
-      if (!seen.emplace(prepared[i].table->id, prepared[i].key).second) {
-        return InvalidArgument(
-            "Transaction request cannot include multiple operations on one item");
-      }
-      Item loaded;
-      KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(prepared[i].key, &loaded));
-      if (exists) prepared[i].old_item = std::move(loaded);
-      const Item* old_ptr = prepared[i].old_item ? &*prepared[i].old_item : nullptr;
-      if (parsed[i].condition && !parsed[i].condition->Evaluate(old_ptr)) {
-        reasons[i] = "ConditionalCheckFailed";
-        cancelled = true;
-        continue;
-      }
-      switch (e.kind) {
-        case TransactWriteEntry::Kind::kPut:
-          prepared[i].new_item = e.item;
-          break;
-        case TransactWriteEntry::Kind::kDelete:
-          break;
-        case TransactWriteEntry::Kind::kConditionCheck:
-          prepared[i].new_item = prepared[i].old_item;
-          break;
-        case TransactWriteEntry::Kind::kUpdate: {
-          Item updated = prepared[i].old_item ? *prepared[i].old_item : e.item;
-          Status s = parsed[i].update->Apply(&updated);
-          for (const auto& [name, value] : e.item) {
-            auto it = updated.find(name);
-            if (s.ok() && (it == updated.end() || it->second != value)) {
-              s = InvalidArgument(
-                  "One or more parameter values were invalid: Cannot update "
-                  "attribute " +
-                  name + ". This attribute is part of the key");
-            }
+  return Status::Ok();
+}
+
+Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntry>& entries,
+                          const std::vector<ParsedWrite>& parsed) {
+  struct Prepared {
+    TableState* table;
+    std::string key;
+    std::optional<Item> old_item;
+    std::optional<Item> new_item;
+  };
+  std::vector<Prepared> prepared(entries.size());
+  std::set<std::pair<uint32_t, std::string>> seen;
+  // Phase 1: validate keys and evaluate every condition against the state
+  // before the transaction.
+  std::vector<std::string> reasons(entries.size(), "None");
+  bool cancelled = false;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const TransactWriteEntry& e = entries[i];
+    KS_ASSIGN_OR_RETURN(prepared[i].table, ctx.Table(e.table));
+    bool is_key = e.kind != TransactWriteEntry::Kind::kPut;
+    KS_ASSIGN_OR_RETURN(prepared[i].key, EncodeStorageKey(*prepared[i].table, e.item, is_key));
+    if (!seen.emplace(prepared[i].table->id, prepared[i].key).second) {
+      return InvalidArgument("Transaction request cannot include multiple operations on one item");
+    }
+    Item loaded;
+    KS_ASSIGN_OR_RETURN(bool exists, ctx.ReadItem(prepared[i].key, &loaded));
+    if (exists) prepared[i].old_item = std::move(loaded);
+    const Item* old_ptr = prepared[i].old_item ? &*prepared[i].old_item : nullptr;
+    if (parsed[i].condition && !parsed[i].condition->Evaluate(old_ptr)) {
+      reasons[i] = "ConditionalCheckFailed";
+      cancelled = true;
+      continue;
+    }
+    switch (e.kind) {
+      case TransactWriteEntry::Kind::kPut:
+        prepared[i].new_item = e.item;
+        break;
+      case TransactWriteEntry::Kind::kDelete:
+        break;
+      case TransactWriteEntry::Kind::kConditionCheck:
+        prepared[i].new_item = prepared[i].old_item;
+        break;
+      case TransactWriteEntry::Kind::kUpdate: {
+        Item updated = prepared[i].old_item ? *prepared[i].old_item : e.item;
+        Status s = parsed[i].update->Apply(&updated);
+        for (const auto& [name, value] : e.item) {
+          auto it = updated.find(name);
+          if (s.ok() && (it == updated.end() || it->second != value)) {
+            s = InvalidArgument(
+                "One or more parameter values were invalid: Cannot update "
+                "attribute " +
+                name + ". This attribute is part of the key");
           }
-          if (s.ok()) s = ValidateWholeItem(updated);
-          if (!s.ok()) {
-            reasons[i] = "ValidationError";
-            cancelled = true;
-            continue;
-          }
-          prepared[i].new_item = std::move(updated);
-          break;
         }
+        if (s.ok()) s = ValidateWholeItem(updated);
+        if (!s.ok()) {
+          reasons[i] = "ValidationError";
+          cancelled = true;
+          continue;
+        }
+        prepared[i].new_item = std::move(updated);
+        break;
       }
     }
-    if (cancelled) {
-      std::string message =
-          "Transaction cancelled, please refer cancellation reasons for specific reasons [";
-      for (size_t i = 0; i < reasons.size(); ++i) {
-        if (i > 0) message += ", ";
-        message += reasons[i];
-      }
-      return TransactionCanceled(message + "]");
+  }
+  if (cancelled) {
+    std::string message =
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [";
+    for (size_t i = 0; i < reasons.size(); ++i) {
+      if (i > 0) message += ", ";
+      message += reasons[i];
     }
-    // Phase 2: apply. Nothing below fails for a client reason.
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (entries[i].kind == TransactWriteEntry::Kind::kConditionCheck) continue;
-      Prepared& p = prepared[i];
-      auto applied = ctx.ApplyChange(p.table, p.key, p.old_item ? &*p.old_item : nullptr,
-                                     p.new_item ? &*p.new_item : nullptr);
-      if (!applied.ok()) return applied.status();
-    }
-    return Status::Ok();
-  });
+    return TransactionCanceled(message + "]");
+  }
+  // Phase 2: apply. Nothing below fails for a client reason.
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].kind == TransactWriteEntry::Kind::kConditionCheck) continue;
+    Prepared& p = prepared[i];
+    auto applied = ctx.ApplyChange(p.table, p.key, p.old_item ? &*p.old_item : nullptr,
+                                   p.new_item ? &*p.new_item : nullptr);
+    if (!applied.ok()) return applied.status();
+  }
+  return Status::Ok();
+}
+
+Result<WriteResult> ItemStoreImpl::PutItem(const PutItemRequest& request) {
+  ParsedWrite parsed;
+  KS_RETURN_IF_ERROR(CheckPut(request, &parsed));
+  WriteResult result;
+  KS_RETURN_IF_ERROR(
+      Write([&](BatchContext& ctx) { return ApplyPut(ctx, request, parsed, &result); }));
+  return result;
+}
+
+Result<WriteResult> ItemStoreImpl::UpdateItem(const UpdateItemRequest& request) {
+  ParsedWrite parsed;
+  KS_RETURN_IF_ERROR(CheckUpdate(request, &parsed));
+  WriteResult result;
+  KS_RETURN_IF_ERROR(
+      Write([&](BatchContext& ctx) { return ApplyUpdate(ctx, request, parsed, &result); }));
+  return result;
+}
+
+Result<WriteResult> ItemStoreImpl::DeleteItem(const DeleteItemRequest& request) {
+  ParsedWrite parsed;
+  KS_RETURN_IF_ERROR(CheckDelete(request, &parsed));
+  WriteResult result;
+  KS_RETURN_IF_ERROR(
+      Write([&](BatchContext& ctx) { return ApplyDelete(ctx, request, parsed, &result); }));
+  return result;
+}
+
+Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
+  KS_RETURN_IF_ERROR(CheckBatchWrite(entries));
+  return Write([&](BatchContext& ctx) { return ApplyBatchWrite(ctx, entries); });
+}
+
+Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
+  std::vector<ParsedWrite> parsed;
+  KS_RETURN_IF_ERROR(CheckTransactWrite(entries, &parsed));
+  return Write([&](BatchContext& ctx) { return ApplyTransactWrite(ctx, entries, parsed); });
+}
+
+// The asynchronous forms move the request into one heap object that the
+// queued write and its completion share; expressions are parsed after the
+// move, so whatever they refer to in the request stays where it is.
+template <typename Request, typename Check, typename Apply>
+void ItemStoreImpl::SubmitItemWrite(Request request, WriteCallback done, Check check, Apply apply) {
+  struct State {
+    Request request;
+    ParsedWrite parsed;
+    WriteResult result;
+    WriteCallback done;
+  };
+  auto state = std::make_shared<State>();
+  state->request = std::move(request);
+  Status checked = check(state->request, &state->parsed);
+  if (!checked.ok()) {
+    done(checked);
+    return;
+  }
+  state->done = std::move(done);
+  WriteAsync(
+      [state, apply](BatchContext& ctx) {
+        return apply(ctx, state->request, state->parsed, &state->result);
+      },
+      [state](Status status) {
+        if (status.ok()) {
+          state->done(std::move(state->result));
+        } else {
+          state->done(std::move(status));
+        }
+      });
+}
+
+void ItemStoreImpl::PutItemAsync(PutItemRequest request, WriteCallback done) {
+  SubmitItemWrite(std::move(request), std::move(done), CheckPut, ApplyPut);
+}
+
+void ItemStoreImpl::UpdateItemAsync(UpdateItemRequest request, WriteCallback done) {
+  SubmitItemWrite(std::move(request), std::move(done), CheckUpdate, ApplyUpdate);
+}
+
+void ItemStoreImpl::DeleteItemAsync(DeleteItemRequest request, WriteCallback done) {
+  SubmitItemWrite(std::move(request), std::move(done), CheckDelete, ApplyDelete);
+}
+
+void ItemStoreImpl::BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) {
+  Status checked = CheckBatchWrite(entries);
+  if (!checked.ok()) {
+    done(checked);
+    return;
+  }
+  auto owned = std::make_shared<std::vector<BatchWriteEntry>>(std::move(entries));
+  WriteAsync([owned](BatchContext& ctx) { return ApplyBatchWrite(ctx, *owned); }, std::move(done));
+}
+
+void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                                       StatusCallback done) {
+  struct State {
+    std::vector<TransactWriteEntry> entries;
+    std::vector<ParsedWrite> parsed;
+  };
+  auto state = std::make_shared<State>();
+  state->entries = std::move(entries);
+  Status checked = CheckTransactWrite(state->entries, &state->parsed);
+  if (!checked.ok()) {
+    done(checked);
+    return;
+  }
+  WriteAsync(
+      [state](BatchContext& ctx) { return ApplyTransactWrite(ctx, state->entries, state->parsed); },
+      std::move(done));
 }
 
 // ---------------------------------------------------------------------------

@@ -10,10 +10,12 @@
 // from all threads are queued to one writer thread that applies them in
 // batches, one LMDB transaction per batch (group commit), each synced to disk
 // unless StoreOptions::sync is false; a write returns once its batch is
-// durable. Reads run in their own LMDB read transactions (MVCC snapshots) and
-// never wait for the writer. Several processes may open the same directory:
-// LMDB serialises their write transactions, so all writes share one sequence
-// order.
+// durable. The ...Async writes queue the same way but return at once and
+// report on the writer thread (see WriteCallback), so that an event loop can
+// keep many writes in flight without a thread per write; writes queued by one
+// thread are applied and reported in the order they were queued. Reads run in their own LMDB read
+// transactions (MVCC snapshots) and never wait for the writer. Several processes may open the same
+// directory: LMDB serialises their write transactions, so all writes share one sequence order.
 //
 // Errors: kInvalidArgument (DynamoDB's ValidationException: the message names
 // what is wrong; nothing was written), kNotFound (no such table),
@@ -24,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -266,6 +269,16 @@ struct StoreStats {
   std::atomic<uint64_t> stream_records_force_trimmed{0};  // past a pin cap
 };
 
+// Receives the outcome of an asynchronous write, exactly once: on the
+// calling thread before the ...Async call returns when the request is invalid
+// (kInvalidArgument, nothing queued) or the store is closing (kUnavailable);
+// otherwise on the store's writer thread once the write's batch is durable (or
+// failed). It runs while the writer waits, so it must be quick and must not
+// block; it must not call the synchronous writes of this store (they would
+// wait for the thread running it), but may queue further ...Async writes.
+using WriteCallback = std::function<void(Result<WriteResult>)>;
+using StatusCallback = std::function<void(Status)>;
+
 class ItemStore {
  public:
   // Opens (creating if needed) the store at options.path. Fails with
@@ -305,6 +318,16 @@ class ItemStore {
   // cancellation reasons for specific reasons [None, ConditionalCheckFailed,
   // ...]" with one reason per action in order.
   virtual Status TransactWrite(const std::vector<TransactWriteEntry>& entries) = 0;
+
+  // Asynchronous PutItem, UpdateItem, DeleteItem, BatchWrite and
+  // TransactWrite: the same validation, effects and outcomes, reported to
+  // `done` (see WriteCallback). The store may be destroyed with writes still
+  // queued: the destructor applies them and runs their callbacks first.
+  virtual void PutItemAsync(PutItemRequest request, WriteCallback done) = 0;
+  virtual void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) = 0;
+  virtual void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) = 0;
+  virtual void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) = 0;
+  virtual void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) = 0;
 
   // Conveniences for code: unconditional put, get by key, delete by key.
   Result<WriteResult> Put(const std::string& table, Item item);

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -1356,6 +1359,93 @@ TEST_F(DynamoDbApiTest, ReenabledStreamShowsOnlyItsOwnRecords) {
   EXPECT_EQ("after", Str(d, "Records.0.dynamodb.Keys.pk.S"));
   Fails("DescribeStream", R"({"StreamArn":")" + old_arn + R"("})", "ResourceNotFoundException",
         true);
+}
+
+// HandleAsync: reads answer inline; item writes are queued and report on the
+// store's writer thread with a builder the caller runs; requests that do not
+// parse answer inline.
+TEST_F(DynamoDbApiTest, HandleAsyncQueuesItemWritesAndAnswersTheRestInline) {
+  CreateTable("users");
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<ResponseBuilder> builders;
+    std::vector<std::thread::id> threads;
+    AsyncDone Callback() {
+      return [this](ResponseBuilder b) {
+        std::lock_guard<std::mutex> lock(mu);
+        builders.push_back(std::move(b));
+        threads.push_back(std::this_thread::get_id());
+        cv.notify_all();
+      };
+    }
+    ApiResponse Wait(size_t i) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return builders.size() > i; });
+      return builders[i]();
+    }
+  } done;
+  const std::string put_target = "DynamoDB_20120810.PutItem";
+  auto queued = api_->HandleAsync(put_target,
+                                  R"({"TableName":"users","Item":{"pk":{"S":"a"},"n":{"N":"1"}}})",
+                                  done.Callback());
+  EXPECT_FALSE(queued.has_value());
+  ApiResponse put = done.Wait(0);
+  EXPECT_EQ(200, put.http_status) << put.body;
+  EXPECT_EQ("{}", put.body);
+  EXPECT_NE(std::this_thread::get_id(), done.threads[0]);
+
+  // A conditional write that fails reports the error through the builder.
+  queued = api_->HandleAsync(put_target,
+                             R"({"TableName":"users","Item":{"pk":{"S":"a"}},)"
+                             R"x("ConditionExpression":"attribute_not_exists(pk)"})x",
+                             done.Callback());
+  EXPECT_FALSE(queued.has_value());
+  ApiResponse failed = done.Wait(1);
+  EXPECT_EQ(400, failed.http_status);
+  EXPECT_NE(std::string::npos, failed.body.find("ConditionalCheckFailedException")) << failed.body;
+
+  auto bad = [](ResponseBuilder) { ADD_FAILURE() << "inline answers never call done"; };
+  auto get = api_->HandleAsync("DynamoDB_20120810.GetItem",
+                               R"({"TableName":"users","Key":{"pk":{"S":"a"}}})", bad);
+  ASSERT_TRUE(get.has_value());
+  EXPECT_EQ(R"({"Item":{"n":{"N":"1"},"pk":{"S":"a"}}})", get->body);
+  auto malformed = api_->HandleAsync(put_target, "{not json", bad);
+  ASSERT_TRUE(malformed.has_value());
+  EXPECT_EQ(400, malformed->http_status);
+  EXPECT_NE(std::string::npos, malformed->body.find("SerializationException"));
+
+  // The other writes go the same way.
+  for (std::string_view body :
+       {R"({"TableName":"users","Key":{"pk":{"S":"a"}},"UpdateExpression":"SET n = :v",)"
+        R"("ExpressionAttributeValues":{":v":{"N":"2"}}})"}) {
+    EXPECT_FALSE(
+        api_->HandleAsync("DynamoDB_20120810.UpdateItem", body, done.Callback()).has_value());
+  }
+  EXPECT_EQ(200, done.Wait(2).http_status);
+  EXPECT_FALSE(api_->HandleAsync("DynamoDB_20120810.BatchWriteItem",
+                                 R"({"RequestItems":{"users":[{"PutRequest":{"Item":)"
+                                 R"({"pk":{"S":"b"}}}}]}})",
+                                 done.Callback())
+                   .has_value());
+  EXPECT_EQ(R"({"UnprocessedItems":{}})", done.Wait(3).body);
+  EXPECT_FALSE(api_->HandleAsync("DynamoDB_20120810.TransactWriteItems",
+                                 R"({"TransactItems":[{"Delete":{"TableName":"users",)"
+                                 R"("Key":{"pk":{"S":"b"}}}}]})",
+                                 done.Callback())
+                   .has_value());
+  EXPECT_EQ("{}", done.Wait(4).body);
+  EXPECT_FALSE(api_->HandleAsync("DynamoDB_20120810.DeleteItem",
+                                 R"({"TableName":"users","Key":{"pk":{"S":"a"}},)"
+                                 R"("ReturnValues":"ALL_OLD"})",
+                                 done.Callback())
+                   .has_value());
+  EXPECT_EQ(R"({"Attributes":{"n":{"N":"2"},"pk":{"S":"a"}}})", done.Wait(5).body);
+
+  EXPECT_TRUE(DynamoDbApi::WaitsForCommit("DynamoDB_20120810.CreateTable"));
+  EXPECT_TRUE(DynamoDbApi::WaitsForCommit("DynamoDB_20120810.DeleteTable"));
+  EXPECT_FALSE(DynamoDbApi::WaitsForCommit("DynamoDB_20120810.PutItem"));
+  EXPECT_FALSE(DynamoDbApi::WaitsForCommit("DynamoDBStreams_20120810.GetRecords"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // HttpServer on a real store and DynamoDbApi, on a free loopback port, driven
 // with httplib's client and raw sockets: the protocol headers, health
-// endpoints, body limits, SigV4, slow clients, keep-alive and shutdown.
+// endpoints, body limits, SigV4, slow clients, keep-alive, pipelining, many
+// connections on one loop, the connection cap and shutdown.
 
 #include "daemon/http_server.h"
 
@@ -70,6 +71,7 @@ class RawSocket {
     if (fd_ >= 0) close(fd_);
   }
   bool connected() const { return connected_; }
+  void ShutdownWrite() { shutdown(fd_, SHUT_WR); }
   bool Send(const std::string& data) {
     return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   }
@@ -461,6 +463,179 @@ TEST_F(HttpServerTest, StopFinishesInFlightRequestsAndIsBounded) {
   // The port is closed.
   RawSocket s(server_->port());
   EXPECT_FALSE(s.connected());
+}
+
+std::string RawPost(const std::string& op, const std::string& body, bool close = false) {
+  return "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810." + op +
+         "\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: " +
+         std::to_string(body.size()) + (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
+}
+
+std::string BodyOf(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+TEST_F(HttpServerTest, OneLoopServesManyConnectionsWithWritesInFlight) {
+  HttpServerOptions options;
+  options.http.worker_threads = 1;  // one event loop for all of them
+  StartServer(options);
+  auto c = Client();
+  ASSERT_EQ(200, Post(c, "CreateTable", kCreateTable)->status);
+  constexpr int kConnections = 100;
+  std::vector<std::unique_ptr<RawSocket>> sockets;
+  for (int i = 0; i < kConnections; ++i) {
+    sockets.push_back(std::make_unique<RawSocket>(server_->port()));
+    ASSERT_TRUE(sockets.back()->connected());
+  }
+  // Every connection has a write outstanding before any answer is read.
+  for (int i = 0; i < kConnections; ++i) {
+    ASSERT_TRUE(sockets[i]->Send(RawPost("PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"k)" +
+                                                        std::to_string(i) + R"("},"n":{"N":")" +
+                                                        std::to_string(i) + R"("}}})")));
+  }
+  for (int i = 0; i < kConnections; ++i) {
+    std::string answer = sockets[i]->ReadResponse(std::chrono::seconds(10));
+    EXPECT_EQ(0u, answer.find("HTTP/1.1 200")) << i << ": " << answer;
+  }
+  // Reads on the same connections see them.
+  for (int i = 0; i < kConnections; ++i) {
+    ASSERT_TRUE(sockets[i]->Send(RawPost(
+        "GetItem", R"({"TableName":"tbl","Key":{"pk":{"S":"k)" + std::to_string(i) + R"("}}})")));
+    std::string answer = sockets[i]->ReadResponse(std::chrono::seconds(10));
+    EXPECT_EQ(R"({"Item":{"n":{"N":")" + std::to_string(i) + R"("},"pk":{"S":"k)" +
+                  std::to_string(i) + R"("}}})",
+              BodyOf(answer));
+  }
+  EXPECT_EQ(kConnections, observer_.count("PutItem/ok"));
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  StartServer({});
+  auto c = Client();
+  ASSERT_EQ(200, Post(c, "CreateTable", kCreateTable)->status);
+  // Writes and reads of one item in one send: each read sees the write
+  // before it, so requests ran one at a time in order.
+  std::string batch;
+  for (int i = 0; i < 10; ++i) {
+    batch += RawPost("PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"p"},"n":{"N":")" +
+                                    std::to_string(i) + R"("}}})");
+    batch += RawPost("GetItem", R"({"TableName":"tbl","Key":{"pk":{"S":"p"}}})");
+  }
+  batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  RawSocket s(server_->port());
+  ASSERT_TRUE(s.Send(batch));
+  for (int i = 0; i < 10; ++i) {
+    std::string put = s.ReadResponse(std::chrono::seconds(10));
+    EXPECT_EQ("{}", BodyOf(put)) << put;
+    std::string get = s.ReadResponse(std::chrono::seconds(10));
+    EXPECT_EQ(R"({"Item":{"n":{"N":")" + std::to_string(i) + R"("},"pk":{"S":"p"}}})", BodyOf(get));
+  }
+  EXPECT_EQ("ok\n", BodyOf(s.ReadResponse(std::chrono::seconds(10))));
+}
+
+TEST_F(HttpServerTest, LongPipelinesWithAWriteInFlightAreAllAnswered) {
+  HttpServerOptions options;
+  options.http.keep_alive_max_count = 0;  // no limit
+  StartServer(options);
+  auto c = Client();
+  ASSERT_EQ(200, Post(c, "CreateTable", kCreateTable)->status);
+  // A write, then more pipelined reads than the server buffers while the
+  // write runs or while its answers wait to be read: input and output both
+  // back up and must resume.
+  constexpr int kGets = 6000;
+  std::string batch =
+      RawPost("PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"p"},"n":{"N":"7"}}})");
+  for (int i = 0; i < kGets; ++i) {
+    batch += RawPost("GetItem", R"({"TableName":"tbl","Key":{"pk":{"S":"p"}}})");
+  }
+  RawSocket s(server_->port());
+  std::thread sender([&] { EXPECT_TRUE(s.Send(batch)); });
+  EXPECT_EQ("{}", BodyOf(s.ReadResponse(std::chrono::seconds(10))));
+  int answered = 0;
+  for (int i = 0; i < kGets; ++i) {
+    std::string get = s.ReadResponse(std::chrono::seconds(10));
+    if (BodyOf(get) != R"({"Item":{"n":{"N":"7"},"pk":{"S":"p"}}})") break;
+    ++answered;
+  }
+  sender.join();
+  EXPECT_EQ(kGets, answered);
+}
+
+TEST_F(HttpServerTest, HalfClosedClientsGetTheirAnswer) {
+  StartServer({});
+  RawSocket s(server_->port());
+  ASSERT_TRUE(s.Send(RawPost("ListTables", "{}")));
+  s.ShutdownWrite();
+  bool closed = false;
+  std::string answer = s.ReadUntilClosed(std::chrono::seconds(10), &closed);
+  EXPECT_EQ(0u, answer.find("HTTP/1.1 200")) << answer;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(HttpServerTest, AClientGoneBeforeItsWriteCommitsDoesNotLoseIt) {
+  StartServer({});
+  auto c = Client();
+  ASSERT_EQ(200, Post(c, "CreateTable", kCreateTable)->status);
+  for (int i = 0; i < 20; ++i) {
+    RawSocket s(server_->port());
+    ASSERT_TRUE(s.Send(RawPost("PutItem", R"({"TableName":"tbl","Item":{"pk":{"S":"gone)" +
+                                              std::to_string(i) + R"("}}})")));
+  }  // closed at once, likely while the write is queued
+  // The server keeps serving, and each write was applied (the request was
+  // whole); wait for the last one.
+  for (int i = 0; i < 20; ++i) {
+    std::string body =
+        R"({"TableName":"tbl","Key":{"pk":{"S":"gone)" + std::to_string(i) + R"("}}})";
+    for (;;) {
+      auto r = Post(c, "GetItem", body);
+      ASSERT_TRUE(r);
+      if (r->body != "{}") break;
+      std::this_thread::yield();
+    }
+  }
+  // Each was reported to the observer too (after its commit, so wait).
+  auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  while (observer_.count("PutItem/ok") < 20 && steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(20, observer_.count("PutItem/ok"));
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsAnInterimAnswer) {
+  StartServer({});
+  RawSocket s(server_->port());
+  ASSERT_TRUE(
+      s.Send("POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+             "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
+  std::string interim = s.ReadResponse(std::chrono::seconds(10));
+  EXPECT_EQ("HTTP/1.1 100 Continue\r\n\r\n", interim);
+  ASSERT_TRUE(s.Send("{}"));
+  std::string answer = s.ReadResponse(std::chrono::seconds(10));
+  EXPECT_EQ(0u, answer.find("HTTP/1.1 200")) << answer;
+  EXPECT_EQ(R"({"TableNames":[]})", BodyOf(answer));
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheCapWaitForOneToClose) {
+  HttpServerOptions options;
+  options.http.max_connections = 2;
+  StartServer(options);
+  auto first = std::make_unique<RawSocket>(server_->port());
+  RawSocket second(server_->port());
+  // Both are accepted and served.
+  ASSERT_TRUE(first->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(second.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ("ok\n", BodyOf(first->ReadResponse(std::chrono::seconds(10))));
+  EXPECT_EQ("ok\n", BodyOf(second.ReadResponse(std::chrono::seconds(10))));
+  // A third connects (the kernel queues it) but is not served while two are
+  // open...
+  RawSocket third(server_->port());
+  ASSERT_TRUE(third.connected());
+  ASSERT_TRUE(third.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ("", third.ReadResponse(std::chrono::milliseconds(200)));
+  // ... and is once one closes.
+  first.reset();
+  EXPECT_EQ("ok\n", BodyOf(third.ReadResponse(std::chrono::seconds(10))));
 }
 
 TEST_F(HttpServerTest, BadListenAddressesAndBusyPorts) {
