@@ -8,7 +8,8 @@
 //
 // What is measured, per write: T_ack = when the writer got the HTTP 200
 // (steady_clock), T_seen = when a librdkafka consumer in this process,
-// reading every partition with fetch.wait.max.ms 1, got the event with that
+// reading every partition (fetch.wait.max.ms 5: a fetch returns as soon as
+// data is there), got the event with that
 // key and version (steady_clock too). T_seen - T_ack covers keystoned's
 // source noticing the commit, encoding, the producer's linger, the produce
 // round trip with acks=all (the delivery report) and the consumer's fetch:
@@ -26,9 +27,15 @@
 //
 // Usage: e2e_latency_bench [--rate 5000] [--seconds 20] [--threads 64]
 
+#include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -68,7 +75,7 @@ class LatencyConsumer {
              {"bootstrap.servers", bootstrap.c_str()},
              {"group.id", "e2e-latency-bench"},
              {"enable.auto.commit", "false"},
-             {"fetch.wait.max.ms", "1"},
+             {"fetch.wait.max.ms", "5"},
              {"fetch.error.backoff.ms", "1"}}) {
       if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
         std::fprintf(stderr, "consumer config %s: %s\n", k, err);
@@ -133,6 +140,188 @@ class LatencyConsumer {
   std::thread thread_;
   std::mutex mu_;
   std::map<std::pair<std::string, int64_t>, int64_t> seen_;
+};
+
+// PutItem writers on one thread: `connections` keep-alive connections to
+// 127.0.0.1:port, a request every 1/rate s (open loop: a write whose turn
+// comes while every connection is busy waits for the first to free, and is
+// counted late), each connection to its own keys ("c<conn>-<n>") with a
+// global counter as version, so per key the versions grow with the stream
+// order. One thread with epoll keeps the load generator's CPU small next to
+// keystoned's on a shared machine (a thread per connection cost more CPU
+// than keystoned itself).
+class RateWriters {
+ public:
+  RateWriters(int port, int connections, double rate, int keys_per_connection)
+      : port_(port), rate_(rate), keys_(keys_per_connection), conns_(connections) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~RateWriters() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // After Stop().
+  const std::vector<e2e::Write>& acked() const { return acked_; }
+  uint64_t errors() const { return errors_; }
+  uint64_t late() const { return late_; }
+
+ private:
+  struct Conn {
+    int fd = -1;
+    std::string in;
+    bool busy = false;
+    e2e::Write write;
+    int64_t n = 0;
+  };
+
+  static int64_t Now() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               bench::Clock::now().time_since_epoch())
+        .count();
+  }
+
+  int Connect() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 &&
+        errno != EINPROGRESS) {
+      std::perror("connect");
+      std::exit(1);
+    }
+    return fd;
+  }
+
+  void Send(int ep, size_t i) {
+    Conn& c = conns_[i];
+    c.write.key = "c" + std::to_string(i) + "-" + std::to_string(c.n++ % keys_);
+    c.write.version = next_version_++;
+    std::string body = R"({"TableName":"users","Item":{"pk":{"S":")" + c.write.key +
+                       R"("},"v":{"N":")" + std::to_string(c.write.version) + R"("},"pad":{"S":")" +
+                       std::string(100, 'x') + R"("}}})";
+    std::string request =
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.PutItem\r\n"
+        "Content-Type: application/x-amz-json-1.0\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    c.busy = true;
+    // Small enough for the socket buffer of an idle connection.
+    if (send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
+      std::perror("send");
+      std::exit(1);
+    }
+    (void)ep;
+  }
+
+  // A complete response at the front of c.in: its status, and erases it;
+  // -1 when incomplete.
+  static int TakeResponse(std::string& in) {
+    size_t end = in.find("\r\n\r\n");
+    if (end == std::string::npos) return -1;
+    size_t length = 0;
+    size_t cl = in.find("Content-Length: ");
+    if (cl != std::string::npos && cl < end)
+      length = std::strtoull(in.c_str() + cl + 16, nullptr, 10);
+    if (in.size() < end + 4 + length) return -1;
+    int status = std::atoi(in.c_str() + 9);  // "HTTP/1.1 200"
+    in.erase(0, end + 4 + length);
+    return status;
+  }
+
+  void Run() {
+    int ep = epoll_create1(0);
+    std::vector<size_t> idle;
+    for (size_t i = 0; i < conns_.size(); ++i) {
+      conns_[i].fd = Connect();
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = i;
+      epoll_ctl(ep, EPOLL_CTL_ADD, conns_[i].fd, &ev);
+      idle.push_back(i);
+    }
+    const int64_t interval = static_cast<int64_t>(1e9 / rate_);
+    int64_t next = Now();
+    uint64_t owed = 0;  // writes whose turn came with no idle connection
+    epoll_event events[64];
+    char buf[16384];
+    while (!stop_) {
+      int64_t now = Now();
+      while (next <= now) {
+        if (idle.size() <= owed) ++late_;
+        ++owed;
+        next += interval;
+      }
+      while (owed > 0 && !idle.empty()) {
+        Send(ep, idle.back());
+        idle.pop_back();
+        --owed;
+      }
+      // Sleep until the next send is due, or (writes owed) until an answer
+      // frees a connection.
+      int timeout_ms =
+          owed > 0 ? 1 : static_cast<int>(std::max<int64_t>(0, (next - Now()) / 1'000'000));
+      int n = epoll_wait(ep, events, 64, std::min(timeout_ms, 1));
+      for (int e = 0; e < n; ++e) {
+        size_t i = events[e].data.u64;
+        Conn& c = conns_[i];
+        bool closed = false;
+        for (;;) {
+          ssize_t r = recv(c.fd, buf, sizeof(buf), 0);
+          if (r > 0) {
+            c.in.append(buf, static_cast<size_t>(r));
+            continue;
+          }
+          closed = !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+          break;
+        }
+        if (c.busy) {
+          int status = TakeResponse(c.in);
+          if (status == 200) {
+            c.write.acked_ns = Now();
+            acked_.push_back(c.write);
+          } else if (status > 0) {
+            ++errors_;
+          }
+          if (status > 0) {
+            c.busy = false;
+            if (!closed) idle.push_back(i);
+          }
+        }
+        if (closed) {
+          // The server closed it (keep_alive_max_count): reconnect; a write
+          // left unanswered is an error, not recorded.
+          epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+          close(c.fd);
+          c.fd = Connect();
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.u64 = i;
+          epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+          if (c.busy) ++errors_;
+          c.busy = false;
+          c.in.clear();
+          idle.push_back(i);
+        }
+      }
+    }
+    for (Conn& c : conns_) close(c.fd);
+    close(ep);
+  }
+
+  int port_;
+  double rate_;
+  int keys_;
+  std::vector<Conn> conns_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  int64_t next_version_ = 1;
+  std::vector<e2e::Write> acked_;
+  uint64_t errors_ = 0, late_ = 0;
 };
 
 // RssAnon of `pid`, bytes; 0 if unreadable.
@@ -203,6 +392,7 @@ int main(int argc, char** argv) {
   std::vector<e2e::Write> acked;
   double achieved = 0;
   int64_t measure_from_ns = 0;
+  uint64_t errors = 0, late = 0;
   std::vector<uint64_t> anon_series;
   {
     bench::RssSampler rss(keystoned.process().pid());
@@ -212,7 +402,7 @@ int main(int argc, char** argv) {
     measure_from_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           (start + std::chrono::seconds(2)).time_since_epoch())
                           .count();
-    e2e::Writers writers(keystoned.port(), threads, 1000, rate);
+    RateWriters writers(keystoned.port(), threads, rate, 1000);
     // keystoned's anonymous memory (heap, queues; not the LMDB map's file
     // pages) once a second: flat means no growth with the run's length.
     auto end = start + std::chrono::duration_cast<bench::Clock::duration>(
@@ -224,9 +414,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_until(end);
     anon_series.push_back(AnonBytes(keystoned.process().pid()));
     writers.Stop();
-    achieved =
-        static_cast<double>(writers.acked_count()) / bench::Seconds(bench::Clock::now() - start);
     acked = writers.acked();
+    achieved = static_cast<double>(acked.size()) / bench::Seconds(bench::Clock::now() - start);
+    errors = writers.errors();
+    late = writers.late();
     rss_peak = rss.peak();
     rss_min = rss.min();
     rss_end = rss.last();
@@ -276,6 +467,8 @@ int main(int argc, char** argv) {
   std::printf("keystoned VmRSS (MiB): start %.1f, during min %.1f / max %.1f, end %.1f\n",
               rss_start / 1048576.0, rss_min / 1048576.0, rss_peak / 1048576.0,
               rss_end / 1048576.0);
+  std::printf("writer: %llu failed writes, %llu writes late (every connection busy)\n",
+              static_cast<unsigned long long>(errors), static_cast<unsigned long long>(late));
   std::printf("keystoned RssAnon each second (MiB):");
   for (uint64_t a : anon_series) std::printf(" %.1f", a / 1048576.0);
   std::printf("\n");
