@@ -432,4 +432,11 @@ Result<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
+std::string JsonQuoted(std::string_view s) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 }  // namespace keystone::daemon

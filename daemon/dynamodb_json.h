@@ -39,6 +39,10 @@ Result<store::Item> ItemFromJson(std::string_view json);
 std::string AttributeValueToJson(const store::AttributeValue& value);
 std::string ItemToJson(const store::Item& item);
 
+// `s` as a JSON string literal, quotes included (rapidjson's escaping), for
+// the few answers built without a writer (error bodies, /sources).
+std::string JsonQuoted(std::string_view s);
+
 // Standard base64 (RFC 4648 alphabet, '=' padding, no line breaks).
 std::string Base64Encode(std::string_view bytes);
 // Strict inverse of Base64Encode: kFailedPrecondition (SerializationException)

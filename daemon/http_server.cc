@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "daemon/dynamodb_json.h"
 #include "daemon/sigv4.h"
 
 namespace keystone::daemon {
@@ -79,41 +80,8 @@ std::string RequestId() {
   return id;
 }
 
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
-}
-
 std::string ErrorBody(std::string_view type, std::string_view message) {
-  return "{\"__type\":\"" + JsonEscape(type) + "\",\"message\":\"" + JsonEscape(message) + "\"}";
+  return "{\"__type\":" + JsonQuoted(type) + ",\"message\":" + JsonQuoted(message) + "}";
 }
 
 // "DynamoDB_20120810.PutItem" -> "PutItem".

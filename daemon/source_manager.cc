@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "daemon/dynamodb_json.h"
 #include "kafka_sink/embedded_broker.h"
 #include "kafka_sink/kafka_event_sink.h"
 #include "kafka_sink/source_sink_options.h"
@@ -30,37 +31,7 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
+void AppendJsonString(std::string& out, std::string_view s) { out += JsonQuoted(s); }
 
 // One configured source: its sink and pipeline, or why they could not be
 // built. The source is declared after the sink so that it is destroyed (and
