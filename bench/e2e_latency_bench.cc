@@ -26,6 +26,7 @@
 // writes/s is 25 in flight; the default of 64 leaves room for slow fsyncs.
 //
 // Usage: e2e_latency_bench [--rate 5000] [--seconds 20] [--threads 64]
+//                          [--kafka-property name=value]...
 
 #include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
@@ -348,16 +349,29 @@ double Percentile(const std::vector<double>& sorted, double p) {
 int main(int argc, char** argv) {
   double rate = 5000, run_seconds = 20;
   int threads = 64;
+  std::string properties;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rate" && i + 1 < argc) {
       rate = std::atof(argv[++i]);
     } else if (a == "--seconds" && i + 1 < argc) {
       run_seconds = std::atof(argv[++i]);
+    } else if (a == "--kafka-property" && i + 1 < argc) {
+      // name=value, passed to keystoned's kafka.properties.
+      std::string kv = argv[++i];
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "--kafka-property wants name=value\n");
+        return 2;
+      }
+      properties +=
+          (properties.empty() ? "" : ", ") + kv.substr(0, eq) + ": \"" + kv.substr(eq + 1) + "\"";
     } else if (a == "--threads" && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: e2e_latency_bench [--rate N] [--seconds S] [--threads N]\n");
+      std::fprintf(stderr,
+                   "usage: e2e_latency_bench [--rate N] [--seconds S] [--threads N] "
+                   "[--kafka-property name=value]...\n");
       return 2;
     }
   }
@@ -369,8 +383,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string bootstrap = (*kafka)->bootstrap();
-  keystone::testing::Keystoned keystoned(dir, "ks", e2e::PipelineConfig(bootstrap, "at_least_once"),
-                                         "full");
+  keystone::testing::Keystoned keystoned(
+      dir, "ks", e2e::PipelineConfig(bootstrap, "at_least_once", properties), "full");
   if (!keystoned.Start()) {
     std::fprintf(stderr, "keystoned did not start:\n%s\n", keystoned.log().c_str());
     return 1;
