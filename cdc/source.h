@@ -47,6 +47,8 @@
 // queued and applied at the start of the next step. Start/Stop own a thread
 // that runs Run.
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -89,6 +91,26 @@ enum class SourceState {
 };
 std::string_view SourceStateName(SourceState state);
 
+// Time from a change's commit (its stream record's timestamp) to Kafka's
+// acknowledgement of every event of it: the end-to-end latency a consumer
+// sees. Fixed buckets (upper bounds in ms, then +Inf); lock-free.
+struct LatencyHistogram {
+  static constexpr std::array<int64_t, 22> kBoundsMs = {
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 30, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+  std::array<std::atomic<uint64_t>, kBoundsMs.size() + 1> buckets{};  // not cumulative
+  std::atomic<uint64_t> count{0};
+  std::atomic<uint64_t> sum_ms{0};
+
+  void Observe(int64_t ms) {
+    ms = std::max<int64_t>(0, ms);
+    size_t i = 0;
+    while (i < kBoundsMs.size() && ms > kBoundsMs[i]) ++i;
+    buckets[i].fetch_add(1, std::memory_order_relaxed);
+    sum_ms.fetch_add(static_cast<uint64_t>(ms), std::memory_order_relaxed);
+    count.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 // Counters and gauges of one source, for metrics (relaxed atomics; read from
 // any thread). Counters only grow.
 struct SourceStats {
@@ -118,6 +140,8 @@ struct SourceStats {
   std::atomic<uint64_t> lag_records{0};
   std::atomic<int64_t> lag_ms{0};
   std::atomic<int> state{0};  // SourceState
+  // Streamed changes only (not snapshot reads, heartbeats or aggregates).
+  LatencyHistogram delivery_latency;
 };
 
 // A consistent snapshot of a source's state, for the API and health.
@@ -247,6 +271,8 @@ class Source final : private DeliveryListener {
     uint64_t bytes = 0;
     int64_t timestamp_ms = 0;
     Cursor after;
+    // A streamed change (its latency is observed once all events are acked).
+    bool change = false;
   };
   struct ChunkState {
     store::SnapshotChunk chunk;

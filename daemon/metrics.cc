@@ -65,15 +65,43 @@ prometheus::MetricFamily ToPrometheus(const MetricFamilyData& data) {
   prometheus::MetricFamily family;
   family.name = data.name;
   family.help = data.help;
-  family.type = data.kind == MetricKind::kCounter ? prometheus::MetricType::Counter
-                                                  : prometheus::MetricType::Gauge;
+  switch (data.kind) {
+    case MetricKind::kCounter:
+      family.type = prometheus::MetricType::Counter;
+      break;
+    case MetricKind::kGauge:
+      family.type = prometheus::MetricType::Gauge;
+      break;
+    case MetricKind::kHistogram:
+      family.type = prometheus::MetricType::Histogram;
+      break;
+  }
   for (const MetricSample& s : data.samples) {
     prometheus::ClientMetric m;
     for (const auto& [name, value] : s.labels) m.label.push_back({name, value});
-    if (data.kind == MetricKind::kCounter) {
-      m.counter.value = s.value;
-    } else {
-      m.gauge.value = s.value;
+    switch (data.kind) {
+      case MetricKind::kCounter:
+        m.counter.value = s.value;
+        break;
+      case MetricKind::kGauge:
+        m.gauge.value = s.value;
+        break;
+      case MetricKind::kHistogram:
+        m.histogram.sample_count = s.count;
+        m.histogram.sample_sum = s.value;
+        for (const auto& [bound, cumulative] : s.buckets) {
+          prometheus::ClientMetric::Bucket b;
+          b.upper_bound = bound;
+          b.cumulative_count = cumulative;
+          m.histogram.bucket.push_back(b);
+        }
+        {
+          prometheus::ClientMetric::Bucket inf;
+          inf.upper_bound = std::numeric_limits<double>::infinity();
+          inf.cumulative_count = s.count;
+          m.histogram.bucket.push_back(inf);
+        }
+        break;
     }
     family.metric.push_back(std::move(m));
   }

@@ -40,12 +40,16 @@
 
 namespace keystone::daemon {
 
-enum class MetricKind { kCounter, kGauge };
+enum class MetricKind { kCounter, kGauge, kHistogram };
 
 // One sample of a family: its labels (name, value) and value.
 struct MetricSample {
   std::vector<std::pair<std::string, std::string>> labels;
-  double value = 0;
+  double value = 0;  // counters and gauges; a histogram's sum
+  // Histograms: the count of observations, each bucket's upper bound and
+  // cumulative count (+Inf implied by `count`).
+  uint64_t count = 0;
+  std::vector<std::pair<double, uint64_t>> buckets;
 };
 
 // A metric family as a collector reports it at scrape time. Names follow

@@ -240,6 +240,27 @@ class SourceManager::Impl {
            "Times the source rewound to its position after a sink reset", K::kCounter,
            [](const Row& r) { return static_cast<double>(r.status.rewinds); });
 
+    MetricFamilyData latency{
+        "keystone_source_delivery_latency_seconds",
+        "From a change's commit to Kafka's acknowledgement of its events (streamed changes)",
+        K::kHistogram,
+        {}};
+    for (const Row& r : rows) {
+      if (r.stats == nullptr) continue;
+      const cdc::LatencyHistogram& h = r.stats->delivery_latency;
+      MetricSample sample{labels(r.status), 0, 0, {}};
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < cdc::LatencyHistogram::kBoundsMs.size(); ++i) {
+        cumulative += h.buckets[i].load(std::memory_order_relaxed);
+        sample.buckets.emplace_back(static_cast<double>(cdc::LatencyHistogram::kBoundsMs[i]) / 1000,
+                                    cumulative);
+      }
+      sample.count = cumulative + h.buckets.back().load(std::memory_order_relaxed);
+      sample.value = static_cast<double>(h.sum_ms.load(std::memory_order_relaxed)) / 1000;
+      latency.samples.push_back(std::move(sample));
+    }
+    out.push_back(std::move(latency));
+
     MetricFamilyData state{"keystone_source_state",
                            "1 for the source's current state, 0 for the others",
                            K::kGauge,

@@ -75,6 +75,30 @@ TEST(SourceTest, PositionAdvancesOnlyAfterAck) {
 
 // --- acks and the position ---------------------------------------------------
 
+TEST(SourceTest, DeliveryLatencyIsObservedOncePerChangeWhenAllItsEventsAreAcked) {
+  TestStore store;
+  Fill(store, 1);                                       // 1: insert
+  ASSERT_TRUE(store->Delete("users", Key("u0")).ok());  // 2: delete + tombstone
+  FakeSink sink;
+  Source source(*store, sink, StreamOnly(), TestRuntime(&store.clock));
+  ASSERT_TRUE(source.PollOnce().ok());
+  auto pending = sink.pending();
+  ASSERT_EQ(3u, pending.size());
+  const LatencyHistogram& h = source.stats().delivery_latency;
+  store.clock.AdvanceMs(7);  // the changes were committed 7 ms ago
+  sink.Ack(pending[0].token);
+  EXPECT_EQ(1u, h.count.load());
+  sink.Ack(pending[1].token);  // the delete, but not yet its tombstone
+  EXPECT_EQ(1u, h.count.load());
+  store.clock.AdvanceMs(5);
+  sink.Ack(pending[2].token);
+  EXPECT_EQ(2u, h.count.load());
+  EXPECT_EQ(7u + 12u, h.sum_ms.load());
+  // Buckets (upper bounds 1..10, 12, ...): 7 ms in "<= 7", 12 ms in "<= 12".
+  EXPECT_EQ(1u, h.buckets[6].load());
+  EXPECT_EQ(1u, h.buckets[10].load());
+}
+
 TEST(SourceTest, OutOfOrderAcksAdvanceToTheHighestContiguousSequence) {
   TestStore store;
   Fill(store, 6);

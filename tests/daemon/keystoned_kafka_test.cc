@@ -426,6 +426,21 @@ TEST(KeystonedKafkaTest, TwoSourcesPublishEveryWriteOnceInOrderBothFormats) {
         "keystone_kafka_events_dead_lettered_total", "keystone_kafka_events_reset_total"}) {
     EXPECT_NE(std::string::npos, metrics.find(std::string("\n") + family + "{")) << family;
   }
+  // End-to-end latency: one observation per streamed change (the 14 events
+  // include tombstones, which belong to their delete's change).
+  const std::string count_prefix =
+      "\nkeystone_source_delivery_latency_seconds_count{source=\"users-debezium\"";
+  size_t at = metrics.find(count_prefix);
+  ASSERT_NE(std::string::npos, at) << metrics;
+  size_t space = metrics.find(' ', at + 1);
+  ASSERT_NE(std::string::npos, space);
+  double changes = std::strtod(metrics.c_str() + space + 1, nullptr);
+  EXPECT_GT(changes, 0);
+  EXPECT_LT(changes, 14);
+  EXPECT_NE(
+      std::string::npos,
+      metrics.find("keystone_source_delivery_latency_seconds_bucket{source=\"users-debezium\"", 0))
+      << metrics;
   EXPECT_EQ(0, k.Stop()) << k.log();
 }
 
