@@ -763,7 +763,9 @@ void Source::Emit(ChangeEvent&& change, const Cursor& after) {
   scratch_.clear();
   encoder_->Encode(change, NowMs(), &scratch_);
   if (!CheckSize(change)) return;  // failed: nothing tracked, the position stays
+  bool tracked = !scratch_.empty();
   Track(std::move(scratch_), after, change.timestamp_ms);
+  if (tracked) entries_.back().change = true;
   scratch_.clear();
   read_ = after;
 }
@@ -858,8 +860,9 @@ void Source::OnDelivered(uint64_t token, const Status& status) {
   Entry& entry = *std::prev(it);
   if (status.ok()) {
     stats_.events_acked.fetch_add(1, std::memory_order_relaxed);
-    if (entry.remaining > 0 && --entry.remaining == 0 && &entry == &entries_.front()) {
-      AdvanceAcked();
+    if (entry.remaining > 0 && --entry.remaining == 0) {
+      if (entry.change) stats_.delivery_latency.Observe(NowMs() - entry.timestamp_ms);
+      if (&entry == &entries_.front()) AdvanceAcked();
     }
     return;
   }
