@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -300,6 +302,78 @@ TEST_F(AsyncWriteTest, SynchronousAndAsynchronousWritersShareTheQueue) {
     EXPECT_TRUE((*store_->Get("users", Key("s" + std::to_string(i)))).has_value());
     EXPECT_TRUE((*store_->Get("users", Key("a" + std::to_string(i)))).has_value());
   }
+}
+
+TEST(AsyncWriteGrowthTest, EveryAcknowledgedWriteIsInTheStreamAcrossMapGrowth) {
+  keystone::testing::TempDir dir;
+  StoreOptions options;
+  options.initial_map_size = 1ull << 20;  // grows many times below
+  options.sync = false;
+  auto store = OpenStore(dir.path(), options);
+  ASSERT_NE(nullptr, store);
+  TableSchema schema = UsersSchema();
+  schema.stream.buffer_size = 1'000'000;
+  ASSERT_TRUE(store->CreateTable(schema).ok());
+  constexpr int kWrites = 20000;
+  // A reader following the stream as a CDC source does: after a read that
+  // returned fewer records than asked, it is caught up to the head the read
+  // saw.
+  std::atomic<bool> stop_reading{false};
+  std::set<uint64_t> followed;
+  std::thread reader([&] {
+    uint64_t after = 0;
+    while (true) {
+      bool last = stop_reading.load();
+      auto batch = store->ReadTableHistory("users", after, 100);
+      ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+      for (const StreamRecord& r : batch->records) followed.insert(r.sequence);
+      if (!batch->records.empty()) after = batch->records.back().sequence;
+      if (batch->records.size() < 100) {
+        after = std::max(after, batch->head_sequence);
+        if (last) return;
+        store->WaitForSequence(after, std::chrono::milliseconds(5));
+      }
+    }
+  });
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> acked;
+  int answered = 0;
+  for (int i = 0; i < kWrites; ++i) {
+    PutItemRequest r = Put("k" + std::to_string(i), i);
+    r.item.emplace("pad", AttributeValue::S(std::string(200, 'x')));
+    store->PutItemAsync(std::move(r), [&](Result<WriteResult> result) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (result.ok()) acked.push_back(result->sequence);
+      ++answered;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return answered == kWrites; });
+  }
+  stop_reading = true;
+  reader.join();
+  EXPECT_GT(store->stats().map_growths.load(), 2u);
+  ASSERT_EQ(static_cast<size_t>(kWrites), acked.size());
+  std::set<uint64_t> in_stream;
+  for (uint64_t after = 0;;) {
+    auto batch = store->ReadStream("users", after, 1000);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    if (batch->records.empty()) break;
+    for (const StreamRecord& r : batch->records) in_stream.insert(r.sequence);
+    after = batch->records.back().sequence;
+  }
+  size_t missing = 0, not_followed = 0;
+  for (uint64_t seq : acked) {
+    missing += in_stream.count(seq) == 0;
+    not_followed += followed.count(seq) == 0;
+  }
+  EXPECT_EQ(0u, missing);
+  EXPECT_EQ(0u, not_followed) << "the following reader skipped records";
+  std::set<uint64_t> distinct(acked.begin(), acked.end());
+  EXPECT_EQ(acked.size(), distinct.size()) << "two writes acknowledged with one sequence number";
 }
 
 }  // namespace
