@@ -663,6 +663,9 @@ class ItemStoreImpl final : public ItemStore {
   void WriteAsync(WriteFn fn, StatusCallback done);
   template <typename Request, typename Check, typename Apply>
   void SubmitItemWrite(Request request, WriteCallback done, Check check, Apply apply);
+  // The synchronous form: checks, queues and waits for the commit.
+  template <typename Request, typename Check, typename Apply>
+  Result<WriteResult> WriteItem(const Request& request, Check check, Apply apply);
   void WriterLoop();
   void RunBatch(std::vector<PendingWrite*>& batch);
   void PublishHead(uint64_t sequence);
@@ -1611,31 +1614,26 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
   return Status::Ok();
 }
 
-Result<WriteResult> ItemStoreImpl::PutItem(const PutItemRequest& request) {
+template <typename Request, typename Check, typename Apply>
+Result<WriteResult> ItemStoreImpl::WriteItem(const Request& request, Check check, Apply apply) {
   ParsedWrite parsed;
-  KS_RETURN_IF_ERROR(CheckPut(request, &parsed));
+  KS_RETURN_IF_ERROR(check(request, &parsed));
   WriteResult result;
   KS_RETURN_IF_ERROR(
-      Write([&](BatchContext& ctx) { return ApplyPut(ctx, request, parsed, &result); }));
+      Write([&](BatchContext& ctx) { return apply(ctx, request, parsed, &result); }));
   return result;
+}
+
+Result<WriteResult> ItemStoreImpl::PutItem(const PutItemRequest& request) {
+  return WriteItem(request, CheckPut, ApplyPut);
 }
 
 Result<WriteResult> ItemStoreImpl::UpdateItem(const UpdateItemRequest& request) {
-  ParsedWrite parsed;
-  KS_RETURN_IF_ERROR(CheckUpdate(request, &parsed));
-  WriteResult result;
-  KS_RETURN_IF_ERROR(
-      Write([&](BatchContext& ctx) { return ApplyUpdate(ctx, request, parsed, &result); }));
-  return result;
+  return WriteItem(request, CheckUpdate, ApplyUpdate);
 }
 
 Result<WriteResult> ItemStoreImpl::DeleteItem(const DeleteItemRequest& request) {
-  ParsedWrite parsed;
-  KS_RETURN_IF_ERROR(CheckDelete(request, &parsed));
-  WriteResult result;
-  KS_RETURN_IF_ERROR(
-      Write([&](BatchContext& ctx) { return ApplyDelete(ctx, request, parsed, &result); }));
-  return result;
+  return WriteItem(request, CheckDelete, ApplyDelete);
 }
 
 Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
