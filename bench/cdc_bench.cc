@@ -27,6 +27,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "bench/acking_sink.h"
 #include "bench/bench_items.h"
 #include "cdc/encoders.h"
 #include "cdc/source.h"
@@ -109,38 +110,6 @@ double EncodeRate(EventFormat format, bool schema, bool update, uint64_t events,
 
 // --- 2. catch-up ------------------------------------------------------------
 
-// Acknowledges every event at the next Poll; keeps nothing but tokens.
-class AckingSink : public EventSink {
- public:
-  Status Start(DeliveryListener* listener, const std::vector<std::string>&) override {
-    listener_ = listener;
-    return Status::Ok();
-  }
-  Status Send(EncodedEvent event) override {
-    tokens_.push_back(event.token);
-    bytes_ += event.ByteSize();
-    return Status::Ok();
-  }
-  void Poll(std::chrono::milliseconds) override {
-    while (!tokens_.empty()) {
-      uint64_t t = tokens_.front();
-      tokens_.pop_front();
-      listener_->OnDelivered(t, Status::Ok());
-    }
-  }
-  Status Flush(std::chrono::milliseconds timeout) override {
-    Poll(timeout);
-    return Status::Ok();
-  }
-  size_t InFlight() const override { return tokens_.size(); }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  DeliveryListener* listener_ = nullptr;
-  std::deque<uint64_t> tokens_;
-  uint64_t bytes_ = 0;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,7 +178,7 @@ int main(int argc, char** argv) {
   std::printf("catch-up: %llu stream records written in %.1f s\n",
               static_cast<unsigned long long>(info->record_count), Seconds(fill_start));
 
-  AckingSink sink;
+  bench::AckingSink sink;
   SourceOptions source_options;
   source_options.name = "bench";
   source_options.table = "users";

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "bench/acking_sink.h"
 #include "bench/bench_items.h"
 #include "bench/kafka_bench_util.h"
 #include "cdc/event_sink.h"
@@ -83,15 +84,13 @@ bool GetString(std::FILE* f, std::string* s) {
   return n == 0 || std::fread(s->data(), 1, n, f) == n;
 }
 
-// Writes every event to a file and acknowledges it at the next Poll.
-class CaptureSink : public cdc::EventSink {
+// Writes every event to a file; acknowledges it at the next Poll.
+class CaptureSink : public bench::AckingSink {
  public:
   explicit CaptureSink(std::FILE* out) : out_(out) {}
-  Status Start(cdc::DeliveryListener* listener, const std::vector<std::string>&) override {
-    listener_ = listener;
-    return Status::Ok();
-  }
-  Status Send(cdc::EncodedEvent event) override {
+
+ protected:
+  void Capture(const cdc::EncodedEvent& event) override {
     PutString(out_, event.key.value_or(""));
     PutString(out_, event.value.value_or(""));
     uint32_t h = static_cast<uint32_t>(event.headers.size());
@@ -100,31 +99,10 @@ class CaptureSink : public cdc::EventSink {
       PutString(out_, name);
       PutString(out_, value);
     }
-    bytes_ += event.ByteSize();
-    ++events_;
-    tokens_.push_back(event.token);
-    return Status::Ok();
   }
-  void Poll(std::chrono::milliseconds) override {
-    while (!tokens_.empty()) {
-      uint64_t t = tokens_.front();
-      tokens_.pop_front();
-      listener_->OnDelivered(t, Status::Ok());
-    }
-  }
-  Status Flush(std::chrono::milliseconds timeout) override {
-    Poll(timeout);
-    return Status::Ok();
-  }
-  size_t InFlight() const override { return tokens_.size(); }
-  uint64_t events() const { return events_; }
-  uint64_t bytes() const { return bytes_; }
 
  private:
   std::FILE* out_;
-  cdc::DeliveryListener* listener_ = nullptr;
-  std::deque<uint64_t> tokens_;
-  uint64_t events_ = 0, bytes_ = 0;
 };
 
 cdc::SourceOptions PipelineSource(const std::string& name) {
