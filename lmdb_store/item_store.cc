@@ -675,6 +675,8 @@ class ItemStoreImpl final : public ItemStore {
   // The newest table state (live or deleted) named `name` that has a stream.
   Result<TableState> LoadStreamTable(Txn& txn, const std::string& name);
   Result<uint64_t> ReadHead(Txn& txn);
+  // Calls `fn` with every table state (live and deleted), in id order.
+  Status ForEachTableState(Txn& txn, const std::function<void(TableState&&)>& fn);
   // Appends the records of `t` with sequence > after to `batch` until it
   // holds `max`; kTrimmed when some were dropped by retention.
   Status AppendStreamRecords(Txn& txn, const TableState& t, uint64_t after, size_t max,
@@ -2116,23 +2118,9 @@ Result<StreamBatch> ItemStoreImpl::ReadTableHistory(const std::string& table, ui
   // with creation, and one is deleted before the next is created, so their
   // sequence numbers do not interleave.
   std::vector<TableState> incarnations;
-  {
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kTables), &cursor);
-    if (rc != 0) return env_->Error(rc, "opening a cursor on tables");
-    MDB_val k, v;
-    Status status;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-      TableState t;
-      status = DecodeTableState(FromVal(v), &t);
-      if (!status.ok()) break;
-      if (t.schema.name == table && t.stream_label_ms != 0) incarnations.push_back(std::move(t));
-    }
-    mdb_cursor_close(cursor);
-    KS_RETURN_IF_ERROR(status);
-    if (rc != MDB_NOTFOUND) return env_->Error(rc, "listing tables");
-  }
+  KS_RETURN_IF_ERROR(ForEachTableState(txn, [&](TableState&& t) {
+    if (t.schema.name == table && t.stream_label_ms != 0) incarnations.push_back(std::move(t));
+  }));
   if (incarnations.empty()) {
     return NotFound("Requested resource not found: Stream for table " + table + " not found");
   }
@@ -2156,9 +2144,16 @@ Result<StreamInfo> ItemStoreImpl::GetStreamInfo(const std::string& table) {
 Result<std::vector<StreamInfo>> ItemStoreImpl::ListStreams() {
   KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
   std::vector<StreamInfo> streams;
+  KS_RETURN_IF_ERROR(ForEachTableState(txn, [&](TableState&& t) {
+    if (t.stream_label_ms != 0 && (t.exists || t.stream_count > 0)) streams.push_back(InfoOf(t));
+  }));
+  return streams;
+}
+
+Status ItemStoreImpl::ForEachTableState(Txn& txn, const std::function<void(TableState&&)>& fn) {
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn.get(), env_->dbi(Db::kTables), &cursor);
-  if (rc != 0) return env_->Error(rc, "listing streams");
+  if (rc != 0) return env_->Error(rc, "opening a cursor on tables");
   MDB_val k, v;
   Status status;
   for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
@@ -2166,12 +2161,12 @@ Result<std::vector<StreamInfo>> ItemStoreImpl::ListStreams() {
     TableState t;
     status = DecodeTableState(FromVal(v), &t);
     if (!status.ok()) break;
-    if (t.stream_label_ms != 0 && (t.exists || t.stream_count > 0)) streams.push_back(InfoOf(t));
+    fn(std::move(t));
   }
   mdb_cursor_close(cursor);
   KS_RETURN_IF_ERROR(status);
-  if (rc != MDB_NOTFOUND) return env_->Error(rc, "listing streams");
-  return streams;
+  if (rc != MDB_NOTFOUND) return env_->Error(rc, "listing tables");
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------
