@@ -124,6 +124,10 @@ void PutValue(const AttributeValue& v, std::string* out) {
 
 // ---- decoding ---------------------------------------------------------------
 
+// Sets are stored sorted and without repeats (AttributeValue keeps them so);
+// anything else is corruption, not an order to repair.
+constexpr std::string_view kUnorderedSet = "set members not ascending and unique";
+
 Status Corrupt(std::string_view what, size_t offset) {
   return Internal("corrupt item encoding at byte " + std::to_string(offset) + ": " +
                   std::string(what));
@@ -182,46 +186,167 @@ class Reader {
     return Status::Ok();
   }
 
-  Status NumberValue(Number* out) {
+  // A number's parts, checked: *ndigits digits ('1'..'9' first and last)
+  // into `digits` (room for Number::kMaxDigits); 0 digits for zero.
+  Status NumberParts(bool* negative, int* exponent, char* digits, size_t* ndigits) {
     uint8_t sign = 0;
     KS_RETURN_IF_ERROR(Byte(&sign));
-    if (sign == kNumberZero) {
+    *negative = false;
+    *exponent = 0;
+    *ndigits = 0;
+    if (sign == kNumberZero) return Status::Ok();
+    if (sign != kNumberPositive && sign != kNumberNegative) return Error("bad number sign");
+    uint8_t biased_exponent = 0, count = 0;
+    KS_RETURN_IF_ERROR(Byte(&biased_exponent));
+    KS_RETURN_IF_ERROR(Byte(&count));
+    if (count == 0 || count > Number::kMaxDigits) return Error("bad number digit count");
+    const size_t nbytes = (count + 1u) / 2;
+    if (nbytes > remaining()) return Error("truncated number");
+    for (size_t i = 0; i < count; ++i) {
+      const uint8_t b = static_cast<uint8_t>(p_[i / 2]);
+      const int d = i % 2 == 0 ? b >> 4 : b & 0x0F;
+      if (d > 9) return Error("bad number digit");
+      digits[i] = static_cast<char>('0' + d);
+    }
+    if (count % 2 == 1 && (static_cast<uint8_t>(p_[nbytes - 1]) & 0x0F) != 0) {
+      return Error("bad number padding");
+    }
+    if (digits[0] == '0' || digits[count - 1] == '0') return Error("number not normalised");
+    p_ += nbytes;
+    *negative = sign == kNumberNegative;
+    *exponent = int{biased_exponent} - kExponentBias;
+    *ndigits = count;
+    return Status::Ok();
+  }
+
+  Status NumberValue(Number* out) {
+    bool negative = false;
+    int exponent = 0;
+    char digits[Number::kMaxDigits];
+    size_t ndigits = 0;
+    KS_RETURN_IF_ERROR(NumberParts(&negative, &exponent, digits, &ndigits));
+    if (ndigits == 0) {
       *out = Number();
       return Status::Ok();
     }
-    if (sign != kNumberPositive && sign != kNumberNegative) return Error("bad number sign");
-    uint8_t biased_exponent = 0, ndigits = 0;
-    KS_RETURN_IF_ERROR(Byte(&biased_exponent));
-    KS_RETURN_IF_ERROR(Byte(&ndigits));
-    if (ndigits == 0 || ndigits > Number::kMaxDigits) return Error("bad number digit count");
-    const size_t nbytes = (ndigits + 1u) / 2;
-    if (nbytes > remaining()) return Error("truncated number");
     // Rebuilt as "-0.<digits>E<exponent>" and re-validated by Number::Parse,
     // which keeps Number's invariants in one place.
     char text[3 + Number::kMaxDigits + 6];
     size_t len = 0;
-    if (sign == kNumberNegative) text[len++] = '-';
+    if (negative) text[len++] = '-';
     text[len++] = '0';
     text[len++] = '.';
-    for (size_t i = 0; i < ndigits; ++i) {
-      const uint8_t b = static_cast<uint8_t>(p_[i / 2]);
-      const int d = i % 2 == 0 ? b >> 4 : b & 0x0F;
-      if (d > 9) return Error("bad number digit");
-      text[len++] = static_cast<char>('0' + d);
-    }
-    if (ndigits % 2 == 1 && (static_cast<uint8_t>(p_[nbytes - 1]) & 0x0F) != 0) {
-      return Error("bad number padding");
-    }
-    if (text[len - ndigits] == '0' || text[len - 1] == '0') return Error("number not normalised");
-    p_ += nbytes;
+    std::memcpy(text + len, digits, ndigits);
+    len += ndigits;
     text[len++] = 'E';
-    auto [end, ec] =
-        std::to_chars(text + len, text + sizeof(text), int{biased_exponent} - kExponentBias);
+    auto [end, ec] = std::to_chars(text + len, text + sizeof(text), exponent);
     if (ec != std::errc()) return Error("number exponent");
     Result<Number> n = Number::Parse(std::string_view(text, static_cast<size_t>(end - text)));
     if (!n.ok()) return Error("invalid number: " + n.status().message());
     *out = std::move(n).value();
     return Status::Ok();
+  }
+
+  Status VisitNumber(ValueVisitor& visitor) {
+    bool negative = false;
+    int exponent = 0;
+    char digits[Number::kMaxDigits];
+    size_t ndigits = 0;
+    KS_RETURN_IF_ERROR(NumberParts(&negative, &exponent, digits, &ndigits));
+    char text[Number::kMaxTextLength];
+    size_t len = Number::FormatText(negative, std::string_view(digits, ndigits), exponent, text);
+    visitor.OnNumber(std::string_view(text, len));
+    return Status::Ok();
+  }
+
+  // As MapBody and Value, reporting to a visitor instead of building values.
+  Status VisitMapBody(int depth, ValueVisitor& visitor) {
+    size_t count = 0;
+    KS_RETURN_IF_ERROR(Count(2, &count));
+    visitor.OnBeginMap(count);
+    std::string_view previous;
+    for (size_t i = 0; i < count; ++i) {
+      std::string_view name;
+      KS_RETURN_IF_ERROR(Bytes(&name));
+      if (i > 0 && !(previous < name)) return Error("map names not ascending and unique");
+      previous = name;
+      visitor.OnName(name);
+      KS_RETURN_IF_ERROR(VisitValue(depth, visitor));
+    }
+    visitor.OnEndMap();
+    return Status::Ok();
+  }
+
+  Status VisitValue(int depth, ValueVisitor& visitor) {
+    if (depth > kMaxDecodeDepth) return Error("nesting too deep");
+    uint8_t tag = 0;
+    KS_RETURN_IF_ERROR(Byte(&tag));
+    const auto type = static_cast<AttributeType>(tag);
+    switch (type) {
+      case AttributeType::kS:
+      case AttributeType::kB: {
+        std::string_view s;
+        KS_RETURN_IF_ERROR(Bytes(&s));
+        if (type == AttributeType::kS) {
+          visitor.OnString(s);
+        } else {
+          visitor.OnBinary(s);
+        }
+        return Status::Ok();
+      }
+      case AttributeType::kN:
+        return VisitNumber(visitor);
+      case AttributeType::kBool: {
+        uint8_t b = 0;
+        KS_RETURN_IF_ERROR(Byte(&b));
+        if (b > 1) return Error("bad boolean");
+        visitor.OnBool(b == 1);
+        return Status::Ok();
+      }
+      case AttributeType::kNull:
+        visitor.OnNull();
+        return Status::Ok();
+      case AttributeType::kM:
+        return VisitMapBody(depth + 1, visitor);
+      case AttributeType::kL:
+      case AttributeType::kSS:
+      case AttributeType::kBS:
+      case AttributeType::kNS: {
+        size_t count = 0;
+        KS_RETURN_IF_ERROR(Count(1, &count));
+        visitor.OnBeginList(type, count);
+        std::string_view previous;
+        Number previous_number;
+        for (size_t i = 0; i < count; ++i) {
+          if (type == AttributeType::kL) {
+            KS_RETURN_IF_ERROR(VisitValue(depth + 1, visitor));
+          } else if (type == AttributeType::kNS) {
+            // Built as a Number (sets of numbers are rare) for the order check.
+            Number n;
+            KS_RETURN_IF_ERROR(NumberValue(&n));
+            if (i > 0 && !(previous_number < n)) return Error(kUnorderedSet);
+            char text[Number::kMaxTextLength];
+            visitor.OnNumber(std::string_view(
+                text, Number::FormatText(n.negative(), n.digits(), n.exponent(), text)));
+            previous_number = std::move(n);
+          } else {
+            std::string_view s;
+            KS_RETURN_IF_ERROR(Bytes(&s));
+            if (i > 0 && !(previous < s)) return Error(kUnorderedSet);
+            previous = s;
+            if (type == AttributeType::kSS) {
+              visitor.OnString(s);
+            } else {
+              visitor.OnBinary(s);
+            }
+          }
+        }
+        visitor.OnEndList();
+        return Status::Ok();
+      }
+    }
+    --p_;  // report the offset of the tag itself
+    return Error("unknown type tag " + std::to_string(tag));
   }
 
   // A map body (count, then ascending unique names with values) into *out.
@@ -294,6 +419,7 @@ class Reader {
         for (size_t i = 0; i < count; ++i) {
           std::string_view s;
           KS_RETURN_IF_ERROR(Bytes(&s));
+          if (!set.empty() && !(set.back() < s)) return Error(kUnorderedSet);
           set.emplace_back(s);
         }
         *out = tag == static_cast<uint8_t>(AttributeType::kSS) ? AttributeValue::SS(std::move(set))
@@ -304,7 +430,10 @@ class Reader {
         size_t count = 0;
         KS_RETURN_IF_ERROR(Count(1, &count));
         std::vector<Number> set(count);
-        for (auto& n : set) KS_RETURN_IF_ERROR(NumberValue(&n));
+        for (size_t i = 0; i < count; ++i) {
+          KS_RETURN_IF_ERROR(NumberValue(&set[i]));
+          if (i > 0 && !(set[i - 1] < set[i])) return Error(kUnorderedSet);
+        }
         *out = AttributeValue::NS(std::move(set));
         return Status::Ok();
       }
@@ -346,13 +475,92 @@ void EncodeItem(const Item& item, std::string* out) {
   }
 }
 
-Result<Item> DecodeItem(std::string_view data) {
-  Reader reader(data);
+namespace {
+
+Status ReadItemVersion(Reader& reader) {
   uint8_t version = 0;
   KS_RETURN_IF_ERROR(reader.Byte(&version));
   if (version != kItemFormatVersion) {
     return Corrupt("unknown item format version " + std::to_string(version), 0);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status VisitEncodedItem(std::string_view data, ValueVisitor& visitor) {
+  Reader reader(data);
+  KS_RETURN_IF_ERROR(ReadItemVersion(reader));
+  KS_RETURN_IF_ERROR(reader.VisitMapBody(1, visitor));
+  if (reader.remaining() != 0) return reader.Error("trailing bytes after item");
+  return Status::Ok();
+}
+
+namespace {
+
+void VisitNumberValue(const Number& n, ValueVisitor& visitor) {
+  char text[Number::kMaxTextLength];
+  visitor.OnNumber(
+      std::string_view(text, Number::FormatText(n.negative(), n.digits(), n.exponent(), text)));
+}
+
+}  // namespace
+
+void VisitItem(const Item& item, ValueVisitor& visitor) {
+  visitor.OnBeginMap(item.size());
+  for (const auto& [name, value] : item) {
+    visitor.OnName(name);
+    VisitValue(value, visitor);
+  }
+  visitor.OnEndMap();
+}
+
+void VisitValue(const AttributeValue& value, ValueVisitor& visitor) {
+  switch (value.type()) {
+    case AttributeType::kS:
+      visitor.OnString(value.s());
+      return;
+    case AttributeType::kB:
+      visitor.OnBinary(value.b());
+      return;
+    case AttributeType::kN:
+      VisitNumberValue(value.n(), visitor);
+      return;
+    case AttributeType::kBool:
+      visitor.OnBool(value.boolean());
+      return;
+    case AttributeType::kNull:
+      visitor.OnNull();
+      return;
+    case AttributeType::kM:
+      VisitItem(value.m(), visitor);
+      return;
+    case AttributeType::kL:
+      visitor.OnBeginList(AttributeType::kL, value.l().size());
+      for (const AttributeValue& child : value.l()) VisitValue(child, visitor);
+      visitor.OnEndList();
+      return;
+    case AttributeType::kSS:
+      visitor.OnBeginList(AttributeType::kSS, value.ss().size());
+      for (const std::string& s : value.ss()) visitor.OnString(s);
+      visitor.OnEndList();
+      return;
+    case AttributeType::kNS:
+      visitor.OnBeginList(AttributeType::kNS, value.ns().size());
+      for (const Number& n : value.ns()) VisitNumberValue(n, visitor);
+      visitor.OnEndList();
+      return;
+    case AttributeType::kBS:
+      visitor.OnBeginList(AttributeType::kBS, value.bs().size());
+      for (const std::string& b : value.bs()) visitor.OnBinary(b);
+      visitor.OnEndList();
+      return;
+  }
+}
+
+Result<Item> DecodeItem(std::string_view data) {
+  Reader reader(data);
+  KS_RETURN_IF_ERROR(ReadItemVersion(reader));
   Item item;
   KS_RETURN_IF_ERROR(reader.MapBody(1, &item));
   if (reader.remaining() != 0) return reader.Error("trailing bytes after item");

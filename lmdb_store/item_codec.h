@@ -40,6 +40,37 @@ void EncodeItem(const Item& item, std::string* out);
 // unknown version or is otherwise not a valid encoding.
 Result<Item> DecodeItem(std::string_view data);
 
+// Receives the parts of an item in order (attribute names ascending), as
+// VisitEncodedItem reads them from an encoding or VisitItem walks an Item, so
+// that one translator (to JSON, say) serves both, and an encoded item needs
+// no Item built. Views are valid only during the call.
+//   the item, M:      OnBeginMap(count), then per attribute OnName and its
+//                     value, then OnEndMap
+//   L, SS, NS, BS:    OnBeginList(type, count), the members, OnEndList
+//   S / B / N:        OnString / OnBinary / OnNumber (Number::ToString's text)
+class ValueVisitor {
+ public:
+  virtual ~ValueVisitor() = default;
+  virtual void OnString(std::string_view s) = 0;
+  virtual void OnBinary(std::string_view bytes) = 0;
+  virtual void OnNumber(std::string_view text) = 0;
+  virtual void OnBool(bool b) = 0;
+  virtual void OnNull() = 0;
+  virtual void OnBeginMap(size_t count) = 0;
+  virtual void OnName(std::string_view name) = 0;
+  virtual void OnEndMap() = 0;
+  virtual void OnBeginList(AttributeType type, size_t count) = 0;
+  virtual void OnEndList() = 0;
+};
+
+// Walks a whole buffer written by EncodeItem, checking it as DecodeItem does.
+// On invalid input returns DecodeItem's error, after the calls for the parts
+// before the fault.
+Status VisitEncodedItem(std::string_view data, ValueVisitor& visitor);
+// The same calls for an Item, and for one value.
+void VisitItem(const Item& item, ValueVisitor& visitor);
+void VisitValue(const AttributeValue& value, ValueVisitor& visitor);
+
 // Appends the encoding of one value (no version byte) to *out.
 void EncodeValue(const AttributeValue& value, std::string* out);
 

@@ -639,6 +639,8 @@ class ItemStoreImpl final : public ItemStore {
   Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) override;
   Result<StreamBatch> ReadTableHistory(const std::string& table, uint64_t after,
                                        size_t max) override;
+  Status ReadTableHistoryEncoded(const std::string& table, uint64_t after, size_t max,
+                                 EncodedStreamBatch* batch) override;
   Result<StreamInfo> GetStreamInfo(const std::string& table) override;
   Result<std::vector<StreamInfo>> ListStreams() override;
   Result<uint64_t> HeadSequence() override;
@@ -677,10 +679,17 @@ class ItemStoreImpl final : public ItemStore {
   Result<uint64_t> ReadHead(Txn& txn);
   // Calls `fn` with every table state (live and deleted), in id order.
   Status ForEachTableState(Txn& txn, const std::function<void(TableState&&)>& fn);
-  // Appends the records of `t` with sequence > after to `batch` until it
-  // holds `max`; kTrimmed when some were dropped by retention.
-  Status AppendStreamRecords(Txn& txn, const TableState& t, uint64_t after, size_t max,
-                             StreamBatch* batch);
+  // Calls add(sequence, stored value) for the records of `t` with sequence >
+  // after, in order, until *count (incremented per record) reaches `max`;
+  // the value is valid in `txn` only. kTrimmed when some were dropped by
+  // retention.
+  using StreamRecordFn = std::function<Status(uint64_t sequence, std::string_view value)>;
+  Status ForEachStreamRecord(Txn& txn, const TableState& t, uint64_t after, size_t max,
+                             size_t* count, const StreamRecordFn& add);
+  // ReadTableHistory's walk: sets *head and calls `add` as above, across the
+  // table name's incarnations.
+  Status ForEachHistoryRecord(Txn& txn, const std::string& table, uint64_t after, size_t max,
+                              uint64_t* head, const StreamRecordFn& add);
   Result<QueryResult> ReadRange(const TableState& t, std::string_view start_key,
                                 std::string_view prefix, const std::string* lower, bool lower_inc,
                                 const std::string* upper, bool upper_inc, bool forward,
@@ -2058,8 +2067,8 @@ StreamInfo InfoOf(const TableState& t) {
   return info;
 }
 
-Status ItemStoreImpl::AppendStreamRecords(Txn& txn, const TableState& t, uint64_t after, size_t max,
-                                          StreamBatch* batch) {
+Status ItemStoreImpl::ForEachStreamRecord(Txn& txn, const TableState& t, uint64_t after, size_t max,
+                                          size_t* count, const StreamRecordFn& add) {
   if (after < t.trimmed_through) {
     uint64_t oldest = t.stream_count > 0 ? t.oldest_sequence : t.latest_sequence + 1;
     return Trimmed(
@@ -2073,15 +2082,12 @@ Status ItemStoreImpl::AppendStreamRecords(Txn& txn, const TableState& t, uint64_
   std::string seek = StreamKey(t.id, after + 1);
   MDB_val k = ToVal(seek), v;
   Status status;
-  batch->records.reserve(std::min<size_t>(max, 1024));
-  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0 && batch->records.size() < max;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0 && *count < max;
        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
     std::string_view key = FromVal(k);
     if (key.size() != 12 || ReadBigEndian32(key) != t.id) break;
-    StreamRecord& record = batch->records.emplace_back();
-    record.sequence = ReadBigEndian64(key.substr(4));
-    record.table = t.schema.name;
-    status = DecodeStreamRecord(FromVal(v), &record);
+    ++*count;
+    status = add(ReadBigEndian64(key.substr(4)), FromVal(v));
     if (!status.ok()) break;
   }
   mdb_cursor_close(cursor);
@@ -2096,22 +2102,28 @@ Result<StreamBatch> ItemStoreImpl::ReadStream(const std::string& table, uint64_t
   KS_ASSIGN_OR_RETURN(TableState t, LoadStreamTable(txn, table));
   StreamBatch batch;
   KS_ASSIGN_OR_RETURN(batch.head_sequence, ReadHead(txn));
-  KS_RETURN_IF_ERROR(AppendStreamRecords(txn, t, after, max, &batch));
+  batch.records.reserve(std::min<size_t>(max, 1024));
+  size_t count = 0;
+  KS_RETURN_IF_ERROR(ForEachStreamRecord(txn, t, after, max, &count,
+                                         [&](uint64_t sequence, std::string_view value) {
+                                           StreamRecord& record = batch.records.emplace_back();
+                                           record.sequence = sequence;
+                                           record.table = t.schema.name;
+                                           return DecodeStreamRecord(value, &record);
+                                         }));
   return batch;
 }
 
-Result<StreamBatch> ItemStoreImpl::ReadTableHistory(const std::string& table, uint64_t after,
-                                                    size_t max) {
-  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+Status ItemStoreImpl::ForEachHistoryRecord(Txn& txn, const std::string& table, uint64_t after,
+                                           size_t max, uint64_t* head, const StreamRecordFn& add) {
+  size_t count = 0;
   {
     // The common case, a reader within the newest incarnation, costs what
     // ReadStream does; only a reader behind it lists the others.
     KS_ASSIGN_OR_RETURN(TableState newest, LoadStreamTable(txn, table));
     if (after >= newest.created_sequence) {
-      StreamBatch batch;
-      KS_ASSIGN_OR_RETURN(batch.head_sequence, ReadHead(txn));
-      KS_RETURN_IF_ERROR(AppendStreamRecords(txn, newest, after, max, &batch));
-      return batch;
+      KS_ASSIGN_OR_RETURN(*head, ReadHead(txn));
+      return ForEachStreamRecord(txn, newest, after, max, &count, add);
     }
   }
   // Every incarnation of the name that had a stream, oldest first: ids grow
@@ -2124,15 +2136,61 @@ Result<StreamBatch> ItemStoreImpl::ReadTableHistory(const std::string& table, ui
   if (incarnations.empty()) {
     return NotFound("Requested resource not found: Stream for table " + table + " not found");
   }
-  StreamBatch batch;
-  KS_ASSIGN_OR_RETURN(batch.head_sequence, ReadHead(txn));
+  KS_ASSIGN_OR_RETURN(*head, ReadHead(txn));
   for (const TableState& t : incarnations) {
     // Nothing of it after `after` (or a deleted table's stream already read).
     if (t.latest_sequence <= after && &t != &incarnations.back()) continue;
-    KS_RETURN_IF_ERROR(AppendStreamRecords(txn, t, after, max, &batch));
-    if (batch.records.size() >= max) break;
+    KS_RETURN_IF_ERROR(ForEachStreamRecord(txn, t, after, max, &count, add));
+    if (count >= max) break;
   }
+  return Status::Ok();
+}
+
+Result<StreamBatch> ItemStoreImpl::ReadTableHistory(const std::string& table, uint64_t after,
+                                                    size_t max) {
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  StreamBatch batch;
+  batch.records.reserve(std::min<size_t>(max, 1024));
+  KS_RETURN_IF_ERROR(ForEachHistoryRecord(txn, table, after, max, &batch.head_sequence,
+                                          [&](uint64_t sequence, std::string_view value) {
+                                            StreamRecord& record = batch.records.emplace_back();
+                                            record.sequence = sequence;
+                                            record.table = table;
+                                            return DecodeStreamRecord(value, &record);
+                                          }));
   return batch;
+}
+
+Status ItemStoreImpl::ReadTableHistoryEncoded(const std::string& table, uint64_t after, size_t max,
+                                              EncodedStreamBatch* batch) {
+  batch->records.clear();
+  batch->buffer.clear();
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  size_t bytes = 0;
+  KS_RETURN_IF_ERROR(ForEachHistoryRecord(
+      txn, table, after, max, &batch->head_sequence,
+      [&](uint64_t sequence, std::string_view value) {
+        EncodedStreamRecord& record = batch->records.emplace_back();
+        record.sequence = sequence;
+        KS_RETURN_IF_ERROR(ParseStreamRecord(value, &record));
+        bytes += record.keys.size() + (record.old_image ? record.old_image->size() : 0) +
+                 (record.new_image ? record.new_image->size() : 0);
+        return Status::Ok();
+      }));
+  // The views point into the map, valid only in this transaction: they move
+  // to the buffer, reserved once so that appending never relocates it.
+  batch->buffer.reserve(bytes);
+  auto keep = [&](std::string_view v) {
+    size_t at = batch->buffer.size();
+    batch->buffer.append(v);
+    return std::string_view(batch->buffer.data() + at, v.size());
+  };
+  for (EncodedStreamRecord& record : batch->records) {
+    record.keys = keep(record.keys);
+    if (record.old_image) record.old_image = keep(*record.old_image);
+    if (record.new_image) record.new_image = keep(*record.new_image);
+  }
+  return Status::Ok();
 }
 
 Result<StreamInfo> ItemStoreImpl::GetStreamInfo(const std::string& table) {

@@ -232,6 +232,16 @@ struct StreamBatch {
   uint64_t head_sequence = 0;
 };
 
+// A batch of stream records left encoded (see EncodedStreamRecord). The
+// records' views point into `buffer`; reused across reads, both keep their
+// capacity, so a reader that follows a stream allocates nothing per record.
+struct EncodedStreamBatch {
+  std::vector<EncodedStreamRecord> records;
+  // As StreamBatch::head_sequence.
+  uint64_t head_sequence = 0;
+  std::string buffer;
+};
+
 // A named reader's position in a table's stream (a CDC source's CdcPosition
 // is stored as one). It pins records after `sequence` against retention.
 struct ReaderPosition {
@@ -352,6 +362,11 @@ class ItemStore {
   // incarnation whose records are missing.
   virtual Result<StreamBatch> ReadTableHistory(const std::string& table, uint64_t after,
                                                size_t max) = 0;
+  // As ReadTableHistory, with keys and images left encoded, into *batch
+  // (whose contents are replaced; unspecified after an error). For readers
+  // that translate records (VisitItem) rather than inspect them.
+  virtual Status ReadTableHistoryEncoded(const std::string& table, uint64_t after, size_t max,
+                                         EncodedStreamBatch* batch) = 0;
   virtual Result<StreamInfo> GetStreamInfo(const std::string& table) = 0;
   // Every table with a stream (including deleted tables whose stream remains).
   virtual Result<std::vector<StreamInfo>> ListStreams() = 0;

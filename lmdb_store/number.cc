@@ -138,25 +138,33 @@ Number Number::FromInt(int64_t value) {
   return n;
 }
 
-std::string Number::ToString() const {
-  if (is_zero()) return "0";
-  std::string out;
-  const int n = static_cast<int>(digits_.size());
-  out.reserve(static_cast<size_t>(std::max(n, std::abs(exponent_)) + 4));
-  if (negative_) out.push_back('-');
-  if (exponent_ >= n) {
-    out += digits_;
-    out.append(static_cast<size_t>(exponent_ - n), '0');
-  } else if (exponent_ > 0) {
-    out.append(digits_, 0, static_cast<size_t>(exponent_));
-    out.push_back('.');
-    out.append(digits_, static_cast<size_t>(exponent_));
-  } else {
-    out += "0.";
-    out.append(static_cast<size_t>(-exponent_), '0');
-    out += digits_;
+size_t Number::FormatText(bool negative, std::string_view digits, int exponent, char* out) {
+  if (digits.empty()) {
+    out[0] = '0';
+    return 1;
   }
-  return out;
+  char* p = out;
+  const int n = static_cast<int>(digits.size());
+  if (negative) *p++ = '-';
+  if (exponent >= n) {
+    p = std::copy(digits.begin(), digits.end(), p);
+    p = std::fill_n(p, exponent - n, '0');
+  } else if (exponent > 0) {
+    p = std::copy_n(digits.begin(), exponent, p);
+    *p++ = '.';
+    p = std::copy(digits.begin() + exponent, digits.end(), p);
+  } else {
+    *p++ = '0';
+    *p++ = '.';
+    p = std::fill_n(p, -exponent, '0');
+    p = std::copy(digits.begin(), digits.end(), p);
+  }
+  return static_cast<size_t>(p - out);
+}
+
+std::string Number::ToString() const {
+  char text[kMaxTextLength];
+  return std::string(text, FormatText(negative_, digits_, exponent_, text));
 }
 
 Number Number::Negated() const {

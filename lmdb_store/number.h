@@ -38,6 +38,12 @@ class Number {
   // Canonical text, as DynamoDB returns numbers: plain notation without an
   // exponent ("123", "-0.005", "1200"), "0" for zero.
   std::string ToString() const;
+  // ToString's text of the number with these parts (as Number's accessors
+  // give them; `digits` empty for zero), written to `out`, which must hold
+  // kMaxTextLength chars. Returns the length. For readers that format a
+  // stored number without building a Number.
+  static constexpr size_t kMaxTextLength = 1 + 2 + (-kMinExponent) + kMaxDigits;
+  static size_t FormatText(bool negative, std::string_view digits, int exponent, char* out);
 
   bool is_zero() const { return digits_.empty(); }
   bool negative() const { return negative_; }

@@ -14,10 +14,10 @@ Status Corrupt(std::string_view what) {
   return Internal("corrupt stream record: " + std::string(what));
 }
 
-Status GetItemField(std::string_view* in, Item* item) {
+Status GetItemField(std::string_view* in, std::string_view* item) {
   uint64_t length = 0;
   if (!GetVarint(in, &length) || length > in->size()) return Corrupt("truncated image");
-  KS_ASSIGN_OR_RETURN(*item, DecodeItem(in->substr(0, length)));
+  *item = in->substr(0, length);
   in->remove_prefix(length);
   return Status::Ok();
 }
@@ -59,7 +59,7 @@ void EncodeStreamRecord(const StreamRecord& record, std::string* out) {
   if (record.new_image) PutItemField(*record.new_image, out, &scratch);
 }
 
-Status DecodeStreamRecord(std::string_view data, StreamRecord* record) {
+Status ParseStreamRecord(std::string_view data, EncodedStreamRecord* record) {
   if (data.size() < 4) return Corrupt("shorter than its header");
   if (static_cast<uint8_t>(data[0]) != kRecordFormat) {
     return Corrupt("unknown format " + std::to_string(static_cast<uint8_t>(data[0])));
@@ -82,6 +82,31 @@ Status DecodeStreamRecord(std::string_view data, StreamRecord* record) {
   if (flags & kHasOld) KS_RETURN_IF_ERROR(GetItemField(&data, &record->old_image.emplace()));
   if (flags & kHasNew) KS_RETURN_IF_ERROR(GetItemField(&data, &record->new_image.emplace()));
   if (!data.empty()) return Corrupt("trailing bytes");
+  return Status::Ok();
+}
+
+Status DecodeStreamRecord(std::string_view data, StreamRecord* record) {
+  EncodedStreamRecord encoded;
+  encoded.sequence = record->sequence;  // kept as it is
+  KS_RETURN_IF_ERROR(ParseStreamRecord(data, &encoded));
+  return DecodeStreamRecord(encoded, record);
+}
+
+Status DecodeStreamRecord(const EncodedStreamRecord& encoded, StreamRecord* record) {
+  record->sequence = encoded.sequence;
+  record->type = encoded.type;
+  record->view_type = encoded.view_type;
+  record->timestamp_ms = encoded.timestamp_ms;
+  record->size_bytes = encoded.size_bytes;
+  KS_ASSIGN_OR_RETURN(record->keys, DecodeItem(encoded.keys));
+  record->old_image.reset();
+  record->new_image.reset();
+  if (encoded.old_image) {
+    KS_ASSIGN_OR_RETURN(record->old_image, DecodeItem(*encoded.old_image));
+  }
+  if (encoded.new_image) {
+    KS_ASSIGN_OR_RETURN(record->new_image, DecodeItem(*encoded.new_image));
+  }
   return Status::Ok();
 }
 

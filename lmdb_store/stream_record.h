@@ -47,10 +47,31 @@ struct StreamRecord {
   size_t size_bytes = 0;
 };
 
+// A stream record as stored, its keys and images left in EncodeItem's
+// encoding: for readers that translate records (VisitItem) without building
+// Items. The views point into the buffer the record was parsed from.
+struct EncodedStreamRecord {
+  uint64_t sequence = 0;
+  StreamEventType type = StreamEventType::kInsert;
+  int64_t timestamp_ms = 0;
+  StreamViewType view_type = StreamViewType::kNewAndOldImages;
+  std::string_view keys;
+  std::optional<std::string_view> old_image;
+  std::optional<std::string_view> new_image;
+  size_t size_bytes = 0;
+};
+
 // Serialises everything but `sequence` and `table`, which the stream's LMDB
 // key and the catalog hold.
 void EncodeStreamRecord(const StreamRecord& record, std::string* out);
 // Fills everything but `sequence` and `table`. kInternal on corrupt input.
 Status DecodeStreamRecord(std::string_view data, StreamRecord* record);
+// Fills everything but `sequence`, with views into `data`; checks the
+// record's framing, not the encoded items (VisitEncodedItem and DecodeItem
+// do). kInternal on corrupt input.
+Status ParseStreamRecord(std::string_view data, EncodedStreamRecord* record);
+// Fills everything but `table` from `encoded`, decoding its items. kInternal
+// when one is corrupt.
+Status DecodeStreamRecord(const EncodedStreamRecord& encoded, StreamRecord* record);
 
 }  // namespace keystone::store

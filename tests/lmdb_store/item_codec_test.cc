@@ -79,6 +79,33 @@ Item TypicalItem(int i) {
       .Build();
 }
 
+// Records what a ValueVisitor is shown, one token per call.
+class TraceVisitor : public ValueVisitor {
+ public:
+  std::string trace;
+
+  void OnString(std::string_view s) override { Add("S", s); }
+  void OnBinary(std::string_view b) override { Add("B", b); }
+  void OnNumber(std::string_view text) override { Add("N", text); }
+  void OnBool(bool b) override { Add("BOOL", b ? "1" : "0"); }
+  void OnNull() override { Add("NULL", ""); }
+  void OnBeginMap(size_t count) override { Add("{", std::to_string(count)); }
+  void OnName(std::string_view name) override { Add("name", name); }
+  void OnEndMap() override { Add("}", ""); }
+  void OnBeginList(AttributeType type, size_t count) override {
+    Add("[" + std::string(AttributeTypeName(type)), std::to_string(count));
+  }
+  void OnEndList() override { Add("]", ""); }
+
+ private:
+  void Add(std::string_view what, std::string_view text) {
+    trace.append(what);
+    trace += ':';
+    trace.append(text);
+    trace += '\n';
+  }
+};
+
 TEST(ItemCodecTest, RoundTripsEveryType) {
   const Item item = EveryType();
   const std::string encoded = EncodeToString(item);
@@ -256,6 +283,23 @@ TEST(ItemCodecTest, CorruptInputsAreRejected) {
                    "a\x02\x01\x81\x03\x12",
                    9),
        "truncated number"},
+      // SS {"b", "a"}, SS {"a", "a"}, NS {2, 1}: stored sets are sorted and unique.
+      {std::string("\x01\x01\x01"
+                   "a\x08\x02\x01"
+                   "b\x01"
+                   "a",
+                   10),
+       "set members not ascending and unique"},
+      {std::string("\x01\x01\x01"
+                   "a\x08\x02\x01"
+                   "a\x01"
+                   "a",
+                   10),
+       "set members not ascending and unique"},
+      {std::string("\x01\x01\x01"
+                   "a\x09\x02\x01\x82\x01\x20\x01\x82\x01\x10",
+                   14),
+       "set members not ascending and unique"},
   };
   for (const auto& [bytes, expected] : cases) {
     auto r = DecodeItem(bytes);
@@ -263,6 +307,8 @@ TEST(ItemCodecTest, CorruptInputsAreRejected) {
     EXPECT_EQ(StatusCode::kInternal, r.status().code());
     EXPECT_NE(std::string::npos, r.status().message().find(expected))
         << expected << " vs " << r.status().message();
+    TraceVisitor visitor;
+    EXPECT_EQ(r.status().ToString(), VisitEncodedItem(bytes, visitor).ToString()) << expected;
   }
   // The control case for the hand-written bytes above: "a" = 0.1 × 10^1.
   auto ok =
@@ -305,6 +351,61 @@ TEST(ItemCodecTest, RandomGarbageNeverCrashes) {
     DecodeValue(&in).IgnoreError();
   }
   EXPECT_LT(decoded_ok, 20000);
+}
+
+TEST(ItemCodecTest, VisitingAnEncodingMatchesVisitingTheItem) {
+  const Item item = EveryType();
+  TraceVisitor from_bytes, from_item;
+  ASSERT_TRUE(VisitEncodedItem(EncodeToString(item), from_bytes).ok());
+  VisitItem(item, from_item);
+  EXPECT_EQ(from_item.trace, from_bytes.trace);
+  // Numbers come as Number::ToString's text, in full.
+  for (const char* n : {"-12.345E-7", "9.9999999999999999999999999999999999999E+125", "-1E-130"}) {
+    EXPECT_NE(std::string::npos, from_bytes.trace.find("N:" + Num(n).ToString() + "\n")) << n;
+  }
+  EXPECT_NE(std::string::npos, from_bytes.trace.find("name:zero\nN:0\n"));
+  EXPECT_NE(std::string::npos, from_bytes.trace.find("name:ss\n[SS:3\nS:a\nS:b\nS:c\n]:\n"));
+  EXPECT_EQ(0u, from_bytes.trace.rfind("{:" + std::to_string(item.size()) + "\n", 0));
+
+  TraceVisitor empty;
+  ASSERT_TRUE(VisitEncodedItem(EncodeToString(Item{}), empty).ok());
+  EXPECT_EQ("{:0\n}:\n", empty.trace);
+}
+
+TEST(ItemCodecTest, VisitingRejectsWhatDecodingRejects) {
+  Item item = EveryType();
+  item.erase("big");
+  const std::string encoded = EncodeToString(item);
+  for (size_t len = 0; len < encoded.size(); ++len) {
+    TraceVisitor visitor;
+    std::string_view prefix = std::string_view(encoded).substr(0, len);
+    Status visited = VisitEncodedItem(prefix, visitor);
+    ASSERT_FALSE(visited.ok()) << len;
+    EXPECT_EQ(DecodeItem(prefix).status().ToString(), visited.ToString()) << len;
+  }
+  std::mt19937_64 rng(7);
+  const std::string valid = EncodeToString(TypicalItem(3));
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes = valid;
+    for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k) {
+      bytes[rng() % bytes.size()] = static_cast<char>(rng() % 256);
+    }
+    TraceVisitor visitor;
+    Status visited = VisitEncodedItem(bytes, visitor);
+    Result<Item> decoded = DecodeItem(bytes);
+    ASSERT_EQ(decoded.ok(), visited.ok()) << i << ": " << visited.ToString();
+    if (visited.ok()) {
+      ++accepted;
+      TraceVisitor again;
+      VisitItem(*decoded, again);
+      EXPECT_EQ(again.trace, visitor.trace) << i;
+    } else {
+      EXPECT_EQ(decoded.status().ToString(), visited.ToString()) << i;
+    }
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_LT(accepted, 20000);
 }
 
 }  // namespace

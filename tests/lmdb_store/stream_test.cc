@@ -349,6 +349,78 @@ TEST_F(StreamTest, TableHistoryReadsADeletedTablesTailThenItsSuccessor) {
   EXPECT_EQ(StatusCode::kNotFound, store_->ReadTableHistory("nope", 0, 10).status().code());
 }
 
+// The records ReadTableHistoryEncoded gives, decoded.
+std::vector<StreamRecord> Decoded(const EncodedStreamBatch& batch, const std::string& table) {
+  std::vector<StreamRecord> out;
+  for (const EncodedStreamRecord& encoded : batch.records) {
+    StreamRecord& r = out.emplace_back();
+    EXPECT_TRUE(DecodeStreamRecord(encoded, &r).ok());
+    r.table = table;
+  }
+  return out;
+}
+
+void ExpectSameRecords(const std::vector<StreamRecord>& want,
+                       const std::vector<StreamRecord>& got) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(want[i].sequence, got[i].sequence) << i;
+    EXPECT_EQ(want[i].table, got[i].table) << i;
+    EXPECT_EQ(want[i].type, got[i].type) << i;
+    EXPECT_EQ(want[i].timestamp_ms, got[i].timestamp_ms) << i;
+    EXPECT_EQ(want[i].view_type, got[i].view_type) << i;
+    EXPECT_EQ(want[i].keys, got[i].keys) << i;
+    EXPECT_EQ(want[i].old_image, got[i].old_image) << i;
+    EXPECT_EQ(want[i].new_image, got[i].new_image) << i;
+    EXPECT_EQ(want[i].size_bytes, got[i].size_bytes) << i;
+  }
+}
+
+TEST_F(StreamTest, EncodedHistoryHoldsWhatTheDecodedHistoryHolds) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "a").N("n", "1.5").Build()).ok());
+  uint64_t first = *store_->HeadSequence();
+  ASSERT_TRUE(
+      store_->Put("users", ItemBuilder().S("pk", "a").Set("ss", AV::SS({"x"})).Build()).ok());
+  ASSERT_TRUE(store_->Delete("users", Key("a")).ok());
+  ASSERT_TRUE(store_->Put("users", Key("b")).ok());
+  ASSERT_TRUE(store_->DeleteTable("users").ok());
+  ASSERT_TRUE(store_->CreateTable(UsersSchema()).ok());
+  ASSERT_TRUE(store_->Put("users", Key("c")).ok());
+  uint64_t last = *store_->HeadSequence();
+
+  // One batch reused for every read, as a source reuses it.
+  EncodedStreamBatch batch;
+  for (uint64_t after : {uint64_t{0}, first, last}) {
+    for (size_t max : {1, 2, 100}) {
+      auto want = store_->ReadTableHistory("users", after, max);
+      ASSERT_TRUE(want.ok()) << want.status().ToString();
+      ASSERT_TRUE(store_->ReadTableHistoryEncoded("users", after, max, &batch).ok());
+      EXPECT_EQ(want->head_sequence, batch.head_sequence);
+      ExpectSameRecords(want->records, Decoded(batch, "users"));
+    }
+  }
+  ASSERT_TRUE(store_->ReadTableHistoryEncoded("users", 0, 100, &batch).ok());
+  ASSERT_EQ(6u, batch.records.size());
+  EXPECT_EQ(StreamEventType::kRemove, batch.records[2].type);
+  EXPECT_FALSE(batch.records[2].new_image.has_value());
+  EXPECT_TRUE(batch.records[2].old_image.has_value());
+  EXPECT_EQ(StreamEventType::kTruncate, batch.records[4].type);
+  EXPECT_EQ(StatusCode::kNotFound, store_->ReadTableHistoryEncoded("nope", 0, 10, &batch).code());
+}
+
+TEST_F(StreamTest, EncodedHistoryReportsTrimmedRecords) {
+  auto small = UsersSchema(StreamViewType::kNewAndOldImages, 10);
+  small.name = "small";
+  ASSERT_TRUE(store_->CreateTable(small).ok());
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(store_->Put("small", Key("k" + std::to_string(i))).ok());
+  }
+  EncodedStreamBatch batch;
+  Status s = store_->ReadTableHistoryEncoded("small", 0, 10, &batch);
+  EXPECT_EQ(StatusCode::kTrimmed, s.code());
+  EXPECT_EQ(store_->ReadTableHistory("small", 0, 10).status().ToString(), s.ToString());
+}
+
 TEST_F(StreamTest, TruncateAndDeleteTableAppendATruncateRecord) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Put("users", Key(std::to_string(i))).ok());
   auto removed = store_->TruncateTable("users");
