@@ -21,7 +21,7 @@ class AckingSink : public cdc::EventSink {
     listener_ = listener;
     return Status::Ok();
   }
-  Status Send(cdc::EncodedEvent event) override {
+  Status Send(const cdc::EncodedEvent& event) override {
     Capture(event);
     bytes_ += event.ByteSize();
     ++events_;

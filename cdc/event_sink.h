@@ -92,11 +92,12 @@ class EventSink {
   // partition of `topics` already holds). `listener` must outlive the sink.
   virtual Status Start(DeliveryListener* listener, const std::vector<std::string>& topics) = 0;
 
-  // Accepts one event for delivery. kUnavailable: the sink's queue is full
-  // right now (backpressure); nothing was taken, Poll and try again. Other
-  // errors: the event was not taken and never will be (e.g. the sink is
-  // stopped).
-  virtual Status Send(EncodedEvent event) = 0;
+  // Accepts one event for delivery. The sink copies what it keeps: `event`
+  // is the caller's again once Send returns. kUnavailable: the sink's queue
+  // is full right now (backpressure); nothing was taken, Poll and try again.
+  // Other errors: the event was not taken and never will be (e.g. the sink
+  // is stopped).
+  virtual Status Send(const EncodedEvent& event) = 0;
 
   // Serves delivery reports, waiting up to `timeout` for the first one.
   virtual void Poll(std::chrono::milliseconds timeout) = 0;

@@ -60,20 +60,11 @@ std::optional<EventPosition> ParsePosition(const std::vector<HeaderView>& header
 }
 
 void AddPositionHeaders(cdc::EncodedEvent& event) {
-  if (event.sequence == 0) return;
-  bool has_seq = false, has_sub = false, has_snap = false;
-  for (const auto& [name, value] : event.headers) {
-    has_seq |= name == cdc::kHeaderSequence;
-    has_sub |= name == cdc::kHeaderSubIndex;
-    has_snap |= name == cdc::kHeaderSnapshotOrdinal;
-  }
-  if (!has_seq) event.headers.emplace_back(cdc::kHeaderSequence, std::to_string(event.sequence));
-  if (!has_sub && event.sub_index != 0) {
-    event.headers.emplace_back(cdc::kHeaderSubIndex, std::to_string(event.sub_index));
-  }
-  if (!has_snap && event.snapshot) {
-    event.headers.emplace_back(cdc::kHeaderSnapshotOrdinal, std::to_string(event.snapshot_ordinal));
-  }
+  std::vector<std::pair<std::string, std::string>> missing;
+  ForEachMissingPositionHeader(event, [&](std::string_view name, std::string_view value) {
+    missing.emplace_back(name, value);
+  });
+  for (auto& header : missing) event.headers.push_back(std::move(header));
 }
 
 }  // namespace keystone::kafka

@@ -18,6 +18,7 @@
 //
 // Value type; thread-compatible; pure functions.
 
+#include <charconv>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -66,12 +67,39 @@ struct HeaderView {
 // repeated header wins, as Kafka clients' lastHeader() does.
 std::optional<EventPosition> ParsePosition(const std::vector<HeaderView>& headers);
 
-// Adds to `event.headers` those of keystone.seq / keystone.sub / keystone.snap
-// that its fields call for and that are missing. Events with sequence 0 get
-// none.
+// Calls add(name, value) (both std::string_view, valid during the call) for
+// each of keystone.seq / keystone.sub / keystone.snap that the event's fields
+// call for and its headers lack. Events with sequence 0 get none.
+template <typename Add>
+void ForEachMissingPositionHeader(const cdc::EncodedEvent& event, Add&& add);
+
+// Adds to `event.headers` what ForEachMissingPositionHeader names.
 void AddPositionHeaders(cdc::EncodedEvent& event);
 
 // Parses a canonical unsigned decimal (see ParsePosition).
 std::optional<uint64_t> ParseDecimal(std::string_view text);
+
+template <typename Add>
+void ForEachMissingPositionHeader(const cdc::EncodedEvent& event, Add&& add) {
+  if (event.sequence == 0) return;
+  bool has_seq = false, has_sub = false, has_snap = false;
+  for (const auto& [name, value] : event.headers) {
+    has_seq |= name == cdc::kHeaderSequence;
+    has_sub |= name == cdc::kHeaderSubIndex;
+    has_snap |= name == cdc::kHeaderSnapshotOrdinal;
+  }
+  char text[24];
+  auto decimal = [&](uint64_t v) {
+    return std::string_view(
+        text, static_cast<size_t>(std::to_chars(text, text + sizeof(text), v).ptr - text));
+  };
+  if (!has_seq) add(std::string_view(cdc::kHeaderSequence), decimal(event.sequence));
+  if (!has_sub && event.sub_index != 0) {
+    add(std::string_view(cdc::kHeaderSubIndex), decimal(event.sub_index));
+  }
+  if (!has_snap && event.snapshot) {
+    add(std::string_view(cdc::kHeaderSnapshotOrdinal), decimal(event.snapshot_ordinal));
+  }
+}
 
 }  // namespace keystone::kafka

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <deque>
 #include <iterator>
-#include <list>
 #include <map>
 #include <optional>
 #include <set>
@@ -122,19 +121,57 @@ constexpr size_t kMaxSuspects = 10000;
 }  // namespace
 
 struct KafkaEventSink::Impl {
+  // One message handed to librdkafka and not yet reported. librdkafka copies
+  // each message (RD_KAFKA_MSG_F_COPY), so an ordinary event costs the sink
+  // only these few fields; the event itself is kept only where the sink may
+  // need it again.
   struct Pending {
     enum class Kind { kMain, kDeadLetter, kKeyOnly };
     uint64_t token = 0;
-    // librdkafka references the key and value bytes (no copy) until the
-    // delivery report; the Pending lives in `pending` until then.
-    cdc::EncodedEvent event;
+    // The event's fields that are not part of its message (its key, value
+    // and headers are librdkafka's).
+    uint64_t sequence = 0;
+    uint64_t snapshot_ordinal = 0;
+    uint32_t sub_index = 0;
+    bool snapshot = false;
     Kind kind = Kind::kMain;
     bool isolated = false;
+    // Reported (or given up): waits only to leave the front of `pending`.
+    bool done = false;
+    // Set for a suspect sent alone, a policy's copy (dead letter, key only),
+    // and a delivery that failed for a reason the policies handle (copied
+    // from the report).
+    std::unique_ptr<cdc::EncodedEvent> event;
     // The error that sent the event to the dead-letter topic.
     std::string error_text;
-    // Its place in `pending`.
-    std::list<Pending>::iterator self;
   };
+
+  // A copy of the event `msg` carries (librdkafka's copy is freed after its
+  // delivery report), for a policy that sends it again.
+  static cdc::EncodedEvent EventOf(const rd_kafka_message_t* msg, const Pending& p) {
+    cdc::EncodedEvent e;
+    e.token = p.token;
+    e.sequence = p.sequence;
+    e.sub_index = p.sub_index;
+    e.snapshot = p.snapshot;
+    e.snapshot_ordinal = p.snapshot_ordinal;
+    e.topic = rd_kafka_topic_name(msg->rkt);
+    if (msg->key != nullptr) e.key.emplace(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload != nullptr) e.value.emplace(static_cast<const char*>(msg->payload), msg->len);
+    rd_kafka_headers_t* headers = nullptr;
+    // Only a view: the message owns its headers.
+    if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        e.headers.emplace_back(name, std::string(static_cast<const char*>(value), size));
+      }
+    }
+    return e;
+  }
 
   struct Completion {
     Pending* pending;
@@ -162,9 +199,11 @@ struct KafkaEventSink::Impl {
   const std::string* last_topic_name = nullptr;
   rd_kafka_topic_t* last_topic = nullptr;
 
-  // Accepted and unreported, in Send order; librdkafka's opaque points at
-  // the element (list nodes do not move).
-  std::list<Pending> pending;
+  // Accepted, in Send order, from the oldest unreported one; librdkafka's
+  // opaque points at the element (a deque grown at the back and shrunk at
+  // the front does not move its elements). `live` of them are not done.
+  std::deque<Pending> pending;
+  size_t live = 0;
   std::deque<Pending*> to_produce;  // copies (dead letter, key only) not yet produced
   std::vector<std::pair<uint64_t, Status>> reports;  // decided, not yet dispatched
   std::vector<Completion> completions;               // filled by the report callback
@@ -198,7 +237,15 @@ struct KafkaEventSink::Impl {
 
   static void OnDeliveryReport(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
-    self->completions.push_back({static_cast<Pending*>(msg->_private), msg->err});
+    auto* p = static_cast<Pending*>(msg->_private);
+    // What the policies need of a failed event, while librdkafka still has
+    // it. Not for transient or unattributable failures (a reset's purge
+    // reports every outstanding message with one).
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && Classify(msg->err) != ErrorClass::kOther &&
+        !p->event) {
+      p->event = std::make_unique<cdc::EncodedEvent>(EventOf(msg, *p));
+    }
+    self->completions.push_back({p, msg->err});
   }
 
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -279,17 +326,18 @@ struct KafkaEventSink::Impl {
 
   // ---- producing ----
 
-  rd_kafka_resp_err_t Produce(Pending* p) {
-    rd_kafka_topic_t* rkt = TopicHandle(p->event.topic);
+  // Hands `e` to librdkafka as the message of `p`, with the position
+  // headers it lacks. librdkafka copies key, value and headers.
+  rd_kafka_resp_err_t Produce(Pending* p, const cdc::EncodedEvent& e) {
+    rd_kafka_topic_t* rkt = TopicHandle(e.topic);
     if (rkt == nullptr) return RD_KAFKA_RESP_ERR__INVALID_ARG;
-    const cdc::EncodedEvent& e = p->event;
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(e.headers.size());
-    for (const auto& [name, value] : e.headers) {
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(e.headers.size() + 3);
+    auto add = [&](std::string_view name, std::string_view value) {
       rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
                           static_cast<ssize_t>(value.size()));
-    }
-    // Flags 0: librdkafka neither copies nor frees the key and value; they
-    // live in `p` until the delivery report.
+    };
+    for (const auto& [name, value] : e.headers) add(name, value);
+    ForEachMissingPositionHeader(e, add);
     // (librdkafka's V_ macros cast their arguments unparenthesised.)
     const void* key = e.key ? e.key->data() : nullptr;
     size_t key_size = e.key ? e.key->size() : 0;
@@ -297,18 +345,26 @@ struct KafkaEventSink::Impl {
     size_t value_size = e.value ? e.value->size() : 0;
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE(value, value_size),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_size),
+        RD_KAFKA_V_VALUE(value, value_size), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(p),
+        RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
     return err;
   }
 
   void Report(uint64_t token, Status status) { reports.emplace_back(token, std::move(status)); }
 
-  // Moves the one element of `staged` to the end of `pending`.
-  void Accept(std::list<Pending>& staged) {
-    pending.splice(pending.end(), staged);
-    pending.back().self = std::prev(pending.end());
+  // The newest element of `pending` is now outstanding.
+  void Accept() { ++live; }
+
+  // `p` needs nothing more: frees what it holds, and the front of `pending`
+  // as far as it is done.
+  void Release(Pending* p) {
+    p->done = true;
+    p->event.reset();
+    p->error_text.clear();
+    --live;
+    while (!pending.empty() && pending.front().done) pending.pop_front();
   }
 
   // Reports event `token` with a permanent error.
@@ -318,34 +374,36 @@ struct KafkaEventSink::Impl {
     Report(token, std::move(status));
   }
 
-  // Reports `p` (in `pending`) with a permanent error and forgets it.
+  // Reports `p` (outstanding, holding its event) with a permanent error and
+  // forgets it.
   void Fail(Pending* p, Status status) {
-    FailReport(p->token, p->event, std::move(status));
-    pending.erase(p->self);
+    FailReport(p->token, *p->event, std::move(status));
+    Release(p);
   }
 
   static const char* CopyName(const Pending* p) {
     return p->kind == Pending::Kind::kDeadLetter ? "dead-letter copy of" : "key-only copy of";
   }
 
+  // REQUIRES: p->event.
   Status PermanentStatus(const Pending* p, rd_kafka_resp_err_t err, std::string_view what) {
-    return Status(CodeFor(err), std::string(what) + " " + Describe(p->event) +
+    return Status(CodeFor(err), std::string(what) + " " + Describe(*p->event) +
                                     " rejected by Kafka: " + ErrorText(err));
   }
 
-  // Applies the sink's policy to a main event `p` (not held by librdkafka)
-  // that failed for good with `err`: turns it into the copy to produce (key
-  // only, or for the dead-letter topic) and returns true, or returns false
-  // with the error to report in *failure.
+  // Applies the sink's policy to a main event `p` (not held by librdkafka,
+  // holding its event) that failed for good with `err`: turns its event into
+  // the copy to produce (key only, or for the dead-letter topic) and returns
+  // true, or returns false with the error to report in *failure.
   bool TransformForPolicy(Pending* p, rd_kafka_resp_err_t err, Status* failure) {
+    cdc::EncodedEvent& e = *p->event;
     if (Classify(err) == ErrorClass::kOversize) {
-      if (options.oversize == OversizeAction::kKeyOnly && p->event.value &&
-          !p->event.value->empty()) {
-        size_t bytes = p->event.value->size();
-        p->event.value = std::string();
-        p->event.headers.emplace_back(kHeaderOversize, std::to_string(bytes));
+      if (options.oversize == OversizeAction::kKeyOnly && e.value && !e.value->empty()) {
+        size_t bytes = e.value->size();
+        e.value = std::string();
+        e.headers.emplace_back(kHeaderOversize, std::to_string(bytes));
         p->kind = Pending::Kind::kKeyOnly;
-        LogWarn("kafka", client_id + ": " + Describe(p->event) + " is too large (" +
+        LogWarn("kafka", client_id + ": " + Describe(e) + " is too large (" +
                              std::to_string(bytes) + " value bytes, " + ErrorText(err) +
                              "); publishing it key-only");
         return true;
@@ -354,12 +412,12 @@ struct KafkaEventSink::Impl {
       return false;
     }
     if (options.on_permanent_error == PermanentErrorAction::kDeadLetter) {
-      std::string original_topic = p->event.topic;
+      std::string original_topic = e.topic;
       p->error_text = ErrorText(err);
-      p->event.headers.emplace_back(kHeaderError, p->error_text);
-      p->event.headers.emplace_back(kHeaderErrorCode, rd_kafka_err2name(err));
-      p->event.headers.emplace_back(kHeaderOriginalTopic, original_topic);
-      p->event.topic = options.dead_letter_topic;
+      e.headers.emplace_back(kHeaderError, p->error_text);
+      e.headers.emplace_back(kHeaderErrorCode, rd_kafka_err2name(err));
+      e.headers.emplace_back(kHeaderOriginalTopic, original_topic);
+      e.topic = options.dead_letter_topic;
       p->kind = Pending::Kind::kDeadLetter;
       LogWarn("kafka", client_id + ": event of topic '" + original_topic + "' rejected (" +
                            p->error_text + "); sending it to dead-letter topic '" +
@@ -374,7 +432,7 @@ struct KafkaEventSink::Impl {
   void ProduceDeferred() {
     while (!to_produce.empty() && ReadyToSend()) {
       Pending* p = to_produce.front();
-      rd_kafka_resp_err_t err = Produce(p);
+      rd_kafka_resp_err_t err = Produce(p, *p->event);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return;
       to_produce.pop_front();
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
@@ -411,10 +469,10 @@ struct KafkaEventSink::Impl {
         }
         if (p->isolated) {
           isolating = false;
-          suspects.erase(Identity(p->event));
+          suspects.erase(Identity(*p->event));
         }
         Report(p->token, Status::Ok());
-        pending.erase(p->self);
+        Release(p);
         continue;
       }
       ErrorClass cls = Classify(c.err);
@@ -430,7 +488,7 @@ struct KafkaEventSink::Impl {
         // guarantee): any event of the batch may be the cause. Remember it;
         // the reset reports it kUnavailable and a resend goes alone.
         if (suspects.size() >= kMaxSuspects) suspects.clear();
-        Suspect& s = suspects[Identity(p->event)];
+        Suspect& s = suspects[Identity(*p->event)];
         s.err = c.err;
         s.confirmed = p->isolated;
         if (p->isolated) isolating = false;
@@ -461,7 +519,7 @@ struct KafkaEventSink::Impl {
   void Reset(const std::string& reason) {
     stats->producer_recreations_total++;
     LogError("kafka", client_id + ": resetting the Kafka producer (" + reason + "); " +
-                          std::to_string(pending.size()) +
+                          std::to_string(live) +
                           " outstanding event(s) will be reported unavailable and sent again");
     if (producer) {
       // Requests already sent are answered (acked or failed) before the
@@ -479,8 +537,10 @@ struct KafkaEventSink::Impl {
       completions.clear();
     }
     std::vector<uint64_t> tokens;
-    tokens.reserve(pending.size());
-    for (const Pending& p : pending) tokens.push_back(p.token);
+    tokens.reserve(live);
+    for (const Pending& p : pending) {
+      if (!p.done) tokens.push_back(p.token);
+    }
     std::sort(tokens.begin(), tokens.end());
     for (uint64_t token : tokens) {
       stats->events_reset_total++;
@@ -488,6 +548,7 @@ struct KafkaEventSink::Impl {
                                 "); send again from the source's position"));
     }
     pending.clear();
+    live = 0;
     to_produce.clear();
     isolating = false;
     fatal = false;
@@ -768,7 +829,7 @@ Status KafkaEventSink::Start(cdc::DeliveryListener* listener,
   return Status::Ok();
 }
 
-Status KafkaEventSink::Send(cdc::EncodedEvent event) {
+Status KafkaEventSink::Send(const cdc::EncodedEvent& event) {
   Impl& s = *impl_;
   if (!s.started) return FailedPrecondition("kafka sink not started");
   if (!s.ReadyToSend()) {
@@ -779,7 +840,6 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
     stats_.queue_full_total++;
     return Unavailable("kafka sink is sending a suspect event alone; poll and send again");
   }
-  AddPositionHeaders(event);
   if (s.exactly_once()) {
     Result<bool> present = s.AlreadyPresent(event);
     if (!present.ok()) {
@@ -793,48 +853,55 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
       return Status::Ok();
     }
   }
-  // Built in a list of its own and spliced into `pending` (no copy, no
-  // allocation) once accepted.
-  std::list<Impl::Pending> owned(1);
-  Impl::Pending* p = &owned.front();
-  p->token = event.token;
-  p->event = std::move(event);
   std::string identity;
   std::optional<rd_kafka_resp_err_t> confirmed;
+  bool isolated = false;
   if (!s.suspects.empty()) {
-    identity = Identity(p->event);
+    identity = Identity(event);
     auto it = s.suspects.find(identity);
     if (it != s.suspects.end()) {
       if (it->second.confirmed) {
         // It failed on its own before: the policy applies without sending it
         // to its topic again.
         confirmed = it->second.err;
-      } else if (!s.pending.empty()) {
+      } else if (s.live > 0) {
         stats_.queue_full_total++;
         return Unavailable("kafka sink drains before sending a suspect event alone");
       } else {
-        p->isolated = true;
+        isolated = true;
       }
     }
   }
-  rd_kafka_resp_err_t err = confirmed ? *confirmed : s.Produce(p);
+  // Taken back (pop_back) unless accepted; nothing else grows `pending` here.
+  Impl::Pending* p = &s.pending.emplace_back();
+  p->token = event.token;
+  p->sequence = event.sequence;
+  p->snapshot_ordinal = event.snapshot_ordinal;
+  p->sub_index = event.sub_index;
+  p->snapshot = event.snapshot;
+  p->isolated = isolated;
+  // A suspect's identity and description are needed when it is reported.
+  if (isolated) p->event = std::make_unique<cdc::EncodedEvent>(event);
+  rd_kafka_resp_err_t err = confirmed ? *confirmed : s.Produce(p, event);
   if (!confirmed) {
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       stats_.events_sent_total++;
       if (p->isolated) {
         s.isolating = true;
         stats_.isolated_sends_total++;
-        LogWarn("kafka", s.client_id + ": sending suspect " + Describe(p->event) +
+        LogWarn("kafka", s.client_id + ": sending suspect " + Describe(event) +
                              " alone to find whether it fails on its own");
       }
-      s.Accept(owned);
+      s.Accept();
       return Status::Ok();
     }
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      s.pending.pop_back();
       stats_.queue_full_total++;
       return Unavailable("kafka producer queue is full; poll and send again");
     }
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      s.pending.pop_back();
       s.fatal = true;
       stats_.queue_full_total++;
       return Unavailable("kafka producer failed fatally; poll and send again");
@@ -843,18 +910,20 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
   // Failed for good before anything was queued (too large for
   // message.max.bytes, unknown partition, a confirmed culprit): the policy's
   // copy is produced now, so that it keeps its place in the key's order.
+  if (!p->event) p->event = std::make_unique<cdc::EncodedEvent>(event);
   Status failure;
   if (Classify(err) == ErrorClass::kOther) {
-    failure = Internal("producing " + Describe(p->event) + ": " + ErrorText(err));
+    failure = Internal("producing " + Describe(event) + ": " + ErrorText(err));
   } else if (s.TransformForPolicy(p, err, &failure)) {
-    rd_kafka_resp_err_t copy_err = s.Produce(p);
+    rd_kafka_resp_err_t copy_err = s.Produce(p, *p->event);
     if (copy_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (confirmed) s.suspects.erase(identity);
       stats_.events_sent_total++;
-      s.Accept(owned);
+      s.Accept();
       return Status::Ok();
     }
     if (copy_err == RD_KAFKA_RESP_ERR__QUEUE_FULL || copy_err == RD_KAFKA_RESP_ERR__FATAL) {
+      s.pending.pop_back();
       if (copy_err == RD_KAFKA_RESP_ERR__FATAL) s.fatal = true;
       stats_.queue_full_total++;
       return Unavailable("kafka producer cannot take the event now; poll and send again");
@@ -863,7 +932,8 @@ Status KafkaEventSink::Send(cdc::EncodedEvent event) {
   }
   if (confirmed) s.suspects.erase(identity);
   stats_.events_sent_total++;
-  s.FailReport(p->token, p->event, std::move(failure));
+  s.FailReport(p->token, event, std::move(failure));
+  s.pending.pop_back();
   return Status::Ok();
 }
 
@@ -888,7 +958,7 @@ Status KafkaEventSink::Flush(std::chrono::milliseconds timeout) {
   }
 }
 
-size_t KafkaEventSink::InFlight() const { return impl_->pending.size() + impl_->reports.size(); }
+size_t KafkaEventSink::InFlight() const { return impl_->live + impl_->reports.size(); }
 
 int32_t KafkaEventSink::PredictedPartition(const std::string& topic, const std::string& key) const {
   auto it = impl_->tails.find(topic);

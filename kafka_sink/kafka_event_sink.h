@@ -115,7 +115,7 @@ class KafkaEventSink final : public cdc::EventSink {
 
   // See cdc::EventSink. Also kUnavailable while the sink resets its producer
   // or sends a suspect alone. kFailedPrecondition before Start.
-  Status Send(cdc::EncodedEvent event) override;
+  Status Send(const cdc::EncodedEvent& event) override;
   void Poll(std::chrono::milliseconds timeout) override;
   Status Flush(std::chrono::milliseconds timeout) override;
   size_t InFlight() const override;

@@ -51,7 +51,7 @@ class FakeSink : public EventSink {
     return Status::Ok();
   }
 
-  Status Send(EncodedEvent event) override {
+  Status Send(const EncodedEvent& event) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (listener_ == nullptr) return FailedPrecondition("FakeSink not started");
     if (!send_error_.ok()) return send_error_;
@@ -62,7 +62,7 @@ class FakeSink : public EventSink {
     ++sent_count_;
     sent_bytes_ += event.ByteSize();
     if (options_.record_events) sent_.push_back(event);
-    pending_.push_back(std::move(event));
+    pending_.push_back(event);
     cv_.notify_all();
     return Status::Ok();
   }
