@@ -47,22 +47,23 @@ StreamViewType MakeView(bool new_image, bool old_image) {
   return StreamViewType::kKeysOnly;
 }
 
+ChangeOp OpOf(StreamEventType type) {
+  switch (type) {
+    case StreamEventType::kInsert:
+      return ChangeOp::kCreate;
+    case StreamEventType::kModify:
+      return ChangeOp::kUpdate;
+    case StreamEventType::kRemove:
+      return ChangeOp::kDelete;
+    case StreamEventType::kTruncate:
+      return ChangeOp::kTruncate;
+  }
+  return ChangeOp::kCreate;
+}
+
 ChangeEvent ChangeFromRecord(store::StreamRecord&& record) {
   ChangeEvent e;
-  switch (record.type) {
-    case StreamEventType::kInsert:
-      e.op = ChangeOp::kCreate;
-      break;
-    case StreamEventType::kModify:
-      e.op = ChangeOp::kUpdate;
-      break;
-    case StreamEventType::kRemove:
-      e.op = ChangeOp::kDelete;
-      break;
-    case StreamEventType::kTruncate:
-      e.op = ChangeOp::kTruncate;
-      break;
-  }
+  e.op = OpOf(record.type);
   e.sequence = record.sequence;
   e.timestamp_ms = record.timestamp_ms;
   e.view_type = record.view_type;
@@ -88,23 +89,26 @@ ChangeEvent ChangeFromSnapshotItem(Item item, Item keys, StreamViewType table_vi
   return e;
 }
 
-void NarrowView(ChangeEvent* event, std::optional<StreamViewType> source_view,
-                bool include_before) {
-  // The view an event reports is what its record's view type and the source's
-  // both allow, whether or not this particular change has that image.
-  bool view_new = ViewHasNewImage(event->view_type);
-  bool view_old = ViewHasOldImage(event->view_type) && include_before;
-  bool keep_new = event->new_image.has_value() && view_new;
-  bool keep_old = event->old_image.has_value() && view_old;
+PublishedView NarrowedView(StreamViewType record_view, bool has_new_image, bool has_old_image,
+                           std::optional<StreamViewType> source_view, bool include_before) {
+  bool view_new = ViewHasNewImage(record_view);
+  bool view_old = ViewHasOldImage(record_view) && include_before;
   if (source_view) {
-    keep_new = keep_new && ViewHasNewImage(*source_view);
-    keep_old = keep_old && ViewHasOldImage(*source_view);
     view_new = view_new && ViewHasNewImage(*source_view);
     view_old = view_old && ViewHasOldImage(*source_view);
   }
-  if (!keep_new) event->new_image.reset();
-  if (!keep_old) event->old_image.reset();
-  event->view_type = MakeView(view_new, view_old);
+  return PublishedView{.new_image = has_new_image && view_new,
+                       .old_image = has_old_image && view_old,
+                       .view_type = MakeView(view_new, view_old)};
+}
+
+void NarrowView(ChangeEvent* event, std::optional<StreamViewType> source_view,
+                bool include_before) {
+  PublishedView view = NarrowedView(event->view_type, event->new_image.has_value(),
+                                    event->old_image.has_value(), source_view, include_before);
+  if (!view.new_image) event->new_image.reset();
+  if (!view.old_image) event->old_image.reset();
+  event->view_type = view.view_type;
 }
 
 Item KeyOf(const Item& item, const store::TableSchema& schema) {

@@ -71,9 +71,25 @@ ChangeEvent ChangeFromSnapshotItem(store::Item item, store::Item keys,
                                    store::StreamViewType table_view, uint64_t sequence,
                                    int64_t read_ms, uint64_t ordinal, bool last);
 
-// Removes the images the source does not publish: a source view type narrower
-// than the record's (never wider: a record has only what it has), and the old
-// image when `include_before` is false. Sets view_type to what remains.
+// The op of a stream record's event type.
+ChangeOp OpOf(store::StreamEventType type);
+
+// What a source publishes of an event's images: a source view type narrower
+// than the record's (never wider: a record has only what it has), and no old
+// image when `include_before` is false. `view_type` is what the record's and
+// the source's view types both allow, whether or not this change has those
+// images.
+struct PublishedView {
+  bool new_image = false;
+  bool old_image = false;
+  store::StreamViewType view_type = store::StreamViewType::kNewAndOldImages;
+};
+PublishedView NarrowedView(store::StreamViewType record_view, bool has_new_image,
+                           bool has_old_image, std::optional<store::StreamViewType> source_view,
+                           bool include_before);
+
+// Applies NarrowedView to `event`: removes the images it drops and sets
+// view_type.
 void NarrowView(ChangeEvent* event, std::optional<store::StreamViewType> source_view,
                 bool include_before);
 

@@ -104,27 +104,11 @@ void WriteArraySchemaOf(std::string_view item_type, std::string_view field, bool
 }  // namespace
 
 void WritePlainValue(const AttributeValue& value, JsonWriter& w, bool connect_schema) {
-  switch (value.type()) {
-    case AttributeType::kS:
-      WriteString(value.s(), w);
-      return;
-    case AttributeType::kN:
-      WriteNumberText(value.n().ToString(), w);
-      return;
-    case AttributeType::kB:
-      WriteString(Base64(value.b()), w);
-      return;
-    case AttributeType::kBool:
-      w.Bool(value.boolean());
-      return;
-    case AttributeType::kNull:
-      w.Null();
-      return;
-    case AttributeType::kM:
-      WritePlainItem(value.m(), w, connect_schema);
-      return;
-    case AttributeType::kL:
-      if (connect_schema && !HomogeneousList(value.l())) {
+  if (connect_schema) {
+    // Only containers differ from the schemaless form.
+    if (value.type() == AttributeType::kM) return WritePlainItem(value.m(), w, true);
+    if (value.type() == AttributeType::kL) {
+      if (!HomogeneousList(value.l())) {
         JsonBuffer buffer;
         JsonWriter inner(buffer);
         WritePlainValue(value, inner, false);
@@ -132,98 +116,42 @@ void WritePlainValue(const AttributeValue& value, JsonWriter& w, bool connect_sc
         return;
       }
       w.StartArray();
-      for (const AttributeValue& v : value.l()) WritePlainValue(v, w, connect_schema);
+      for (const AttributeValue& v : value.l()) WritePlainValue(v, w, true);
       w.EndArray();
       return;
-    case AttributeType::kSS:
-      w.StartArray();
-      for (const std::string& s : value.ss()) WriteString(s, w);
-      w.EndArray();
-      return;
-    case AttributeType::kNS:
-      w.StartArray();
-      for (const Number& n : value.ns()) WriteNumberText(n.ToString(), w);
-      w.EndArray();
-      return;
-    case AttributeType::kBS:
-      w.StartArray();
-      for (const std::string& b : value.bs()) WriteString(Base64(b), w);
-      w.EndArray();
-      return;
+    }
   }
+  JsonValueWriter writer(w, /*typed=*/false, /*item_root=*/false);
+  store::VisitValue(value, writer);
 }
 
 void WritePlainItem(const Item& item, JsonWriter& w, bool connect_schema) {
+  if (!connect_schema) {
+    JsonValueWriter writer(w, /*typed=*/false, /*item_root=*/true);
+    store::VisitItem(item, writer);
+    return;
+  }
   w.StartObject();
   for (const auto& [name, value] : item) {
     WriteKey(name, w);
-    WritePlainValue(value, w, connect_schema);
+    WritePlainValue(value, w, true);
   }
   w.EndObject();
 }
 
 void WriteTypedValue(const AttributeValue& value, JsonWriter& w) {
-  w.StartObject();
-  switch (value.type()) {
-    case AttributeType::kS:
-      WriteKey("S", w);
-      WriteString(value.s(), w);
-      break;
-    case AttributeType::kN:
-      WriteKey("N", w);
-      WriteString(value.n().ToString(), w);
-      break;
-    case AttributeType::kB:
-      WriteKey("B", w);
-      WriteString(Base64(value.b()), w);
-      break;
-    case AttributeType::kBool:
-      WriteKey("BOOL", w);
-      w.Bool(value.boolean());
-      break;
-    case AttributeType::kNull:
-      WriteKey("NULL", w);
-      w.Bool(true);
-      break;
-    case AttributeType::kM:
-      WriteKey("M", w);
-      WriteTypedItem(value.m(), w);
-      break;
-    case AttributeType::kL:
-      WriteKey("L", w);
-      w.StartArray();
-      for (const AttributeValue& v : value.l()) WriteTypedValue(v, w);
-      w.EndArray();
-      break;
-    case AttributeType::kSS:
-      WriteKey("SS", w);
-      w.StartArray();
-      for (const std::string& s : value.ss()) WriteString(s, w);
-      w.EndArray();
-      break;
-    case AttributeType::kNS:
-      WriteKey("NS", w);
-      w.StartArray();
-      for (const Number& n : value.ns()) WriteString(n.ToString(), w);
-      w.EndArray();
-      break;
-    case AttributeType::kBS:
-      WriteKey("BS", w);
-      w.StartArray();
-      for (const std::string& b : value.bs()) WriteString(Base64(b), w);
-      w.EndArray();
-      break;
-  }
-  w.EndObject();
+  JsonValueWriter writer(w, /*typed=*/true, /*item_root=*/false);
+  store::VisitValue(value, writer);
 }
 
 void WriteTypedItem(const Item& item, JsonWriter& w) {
-  w.StartObject();
-  for (const auto& [name, value] : item) {
-    WriteKey(name, w);
-    WriteTypedValue(value, w);
-  }
-  w.EndObject();
+  JsonValueWriter writer(w, /*typed=*/true, /*item_root=*/true);
+  store::VisitItem(item, writer);
+}
+
+Status WriteEncodedItem(std::string_view encoded, bool typed, JsonWriter& w) {
+  JsonValueWriter writer(w, typed, /*item_root=*/true);
+  return store::VisitEncodedItem(encoded, writer);
 }
 
 void WriteConnectSchema(const AttributeValue& value, std::string_view field, bool optional,
@@ -353,6 +281,38 @@ struct Encoder::Scratch {
   JsonBuffer buffer;
 };
 
+namespace internal {
+
+// The keys or an image of a change: an Item, or a stored item's encoding.
+struct EnvelopeImage {
+  bool present = false;
+  const Item* item = nullptr;
+  std::string_view encoded;
+
+  static EnvelopeImage Of(const Item* item) { return {item != nullptr, item, {}}; }
+  static EnvelopeImage Of(const std::optional<Item>& item) { return Of(item ? &*item : nullptr); }
+  static EnvelopeImage Of(std::optional<std::string_view> encoded) {
+    return {encoded.has_value(), nullptr, encoded.value_or(std::string_view())};
+  }
+};
+
+// A ChangeEvent's fields, or a stream record's.
+struct Envelope {
+  ChangeOp op = ChangeOp::kCreate;
+  uint64_t sequence = 0;
+  int64_t timestamp_ms = 0;
+  store::StreamViewType view_type = store::StreamViewType::kNewAndOldImages;
+  bool snapshot = false;
+  uint64_t snapshot_ordinal = 0;
+  bool snapshot_last = false;
+  EnvelopeImage keys, old_image, new_image;
+  // DynamoDB's SizeBytes of the keys and images present.
+  size_t size_bytes = 0;
+  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
+};
+
+}  // namespace internal
+
 Encoder::~Encoder() = default;
 Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
@@ -367,11 +327,39 @@ void Encoder::AddHeaders(uint64_t sequence, char op, EncodedEvent* event) const 
   AddStandardHeaders(sequence, op, options_.table, options_.source, event);
 }
 
+namespace {
+
+// An image as JSON: typed (DynamoDB JSON) or plain, with the Connect
+// schema's conventions (Items only).
+Status WriteImage(const internal::EnvelopeImage& image, bool typed, bool connect_schema,
+                  JsonWriter& w) {
+  if (image.item == nullptr) return internal::WriteEncodedItem(image.encoded, typed, w);
+  if (typed) {
+    internal::WriteTypedItem(*image.item, w);
+  } else {
+    internal::WritePlainItem(*image.item, w, connect_schema);
+  }
+  return Status::Ok();
+}
+
+std::string TakeText(const JsonBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
 std::string Encoder::KeyJson(const Item& keys) {
+  std::string key;
+  (void)KeyJsonOf(Image::Of(&keys), &key);
+  return key;
+}
+
+Status Encoder::KeyJsonOf(const Image& keys, std::string* out) {
   JsonBuffer& buffer = scratch_->buffer;
   buffer.Clear();
   JsonWriter w(buffer);
   if (options_.format == EventFormat::kDebezium && options_.debezium_schema) {
+    // Only for Items (EncodeRecord decodes when the schema is on).
     w.StartObject();
     WriteKey("schema", w);
     w.StartObject();
@@ -379,7 +367,9 @@ std::string Encoder::KeyJson(const Item& keys) {
     WriteString("struct", w);
     WriteKey("fields", w);
     w.StartArray();
-    for (const auto& [name, value] : keys) internal::WriteConnectSchema(value, name, false, w);
+    for (const auto& [name, value] : *keys.item) {
+      internal::WriteConnectSchema(value, name, false, w);
+    }
     w.EndArray();
     WriteKey("optional", w);
     w.Bool(false);
@@ -387,12 +377,13 @@ std::string Encoder::KeyJson(const Item& keys) {
     WriteString(key_schema_name_, w);
     w.EndObject();
     WriteKey("payload", w);
-    internal::WritePlainItem(keys, w, true);
+    internal::WritePlainItem(*keys.item, w, true);
     w.EndObject();
   } else {
-    internal::WritePlainItem(keys, w);
+    KS_RETURN_IF_ERROR(WriteImage(keys, /*typed=*/false, false, w));
   }
-  return std::string(buffer.GetString(), buffer.GetSize());
+  *out = TakeText(buffer);
+  return Status::Ok();
 }
 
 namespace {
@@ -433,13 +424,14 @@ void WriteSourceSchema(JsonWriter& w) {
 
 }  // namespace
 
-std::string Encoder::DebeziumValue(const ChangeEvent& change, int64_t now_ms) {
+Status Encoder::DebeziumValue(const Envelope& change, int64_t now_ms, std::string* out) {
   const bool schema = options_.debezium_schema;
   JsonBuffer& buffer = scratch_->buffer;
   buffer.Clear();
   JsonWriter w(buffer);
   w.StartObject();
   if (schema) {
+    // Only for Items (EncodeRecord decodes when the schema is on).
     WriteKey("schema", w);
     w.StartObject();
     WriteKey("type", w);
@@ -447,10 +439,10 @@ std::string Encoder::DebeziumValue(const ChangeEvent& change, int64_t now_ms) {
     WriteKey("fields", w);
     w.StartArray();
     static const Item kEmpty;
-    internal::WriteItemConnectSchema(change.old_image ? *change.old_image : kEmpty, "before", true,
-                                     "", w);
-    internal::WriteItemConnectSchema(change.new_image ? *change.new_image : kEmpty, "after", true,
-                                     "", w);
+    internal::WriteItemConnectSchema(change.old_image.present ? *change.old_image.item : kEmpty,
+                                     "before", true, "", w);
+    internal::WriteItemConnectSchema(change.new_image.present ? *change.new_image.item : kEmpty,
+                                     "after", true, "", w);
     WriteSourceSchema(w);
     w.StartObject();
     WriteKey("type", w);
@@ -480,14 +472,14 @@ std::string Encoder::DebeziumValue(const ChangeEvent& change, int64_t now_ms) {
     w.StartObject();
   }
   WriteKey("before", w);
-  if (change.old_image) {
-    internal::WritePlainItem(*change.old_image, w, schema);
+  if (change.old_image.present) {
+    KS_RETURN_IF_ERROR(WriteImage(change.old_image, /*typed=*/false, schema, w));
   } else {
     w.Null();
   }
   WriteKey("after", w);
-  if (change.new_image) {
-    internal::WritePlainItem(*change.new_image, w, schema);
+  if (change.new_image.present) {
+    KS_RETURN_IF_ERROR(WriteImage(change.new_image, /*typed=*/false, schema, w));
   } else {
     w.Null();
   }
@@ -517,10 +509,11 @@ std::string Encoder::DebeziumValue(const ChangeEvent& change, int64_t now_ms) {
   w.Int64(now_ms);
   if (schema) w.EndObject();
   w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  *out = TakeText(buffer);
+  return Status::Ok();
 }
 
-std::string Encoder::DynamoDbValue(const ChangeEvent& change) {
+Status Encoder::DynamoDbValue(const Envelope& change, std::string* out) {
   JsonBuffer& buffer = scratch_->buffer;
   buffer.Clear();
   JsonWriter w(buffer);
@@ -560,49 +553,116 @@ std::string Encoder::DynamoDbValue(const ChangeEvent& change) {
   WriteKey("ApproximateCreationDateTime", w);
   w.Int64(change.timestamp_ms / 1000);
   WriteKey("Keys", w);
-  internal::WriteTypedItem(change.keys, w);
-  size_t size = store::ItemSizeBytes(change.keys);
-  if (change.new_image) {
+  KS_RETURN_IF_ERROR(WriteImage(change.keys, /*typed=*/true, false, w));
+  if (change.new_image.present) {
     WriteKey("NewImage", w);
-    internal::WriteTypedItem(*change.new_image, w);
-    size += store::ItemSizeBytes(*change.new_image);
+    KS_RETURN_IF_ERROR(WriteImage(change.new_image, /*typed=*/true, false, w));
   }
-  if (change.old_image) {
+  if (change.old_image.present) {
     WriteKey("OldImage", w);
-    internal::WriteTypedItem(*change.old_image, w);
-    size += store::ItemSizeBytes(*change.old_image);
+    KS_RETURN_IF_ERROR(WriteImage(change.old_image, /*typed=*/true, false, w));
   }
   WriteKey("SequenceNumber", w);
-  WriteString(SequenceNumberText(change.sequence), w);
+  char sequence[32];
+  std::snprintf(sequence, sizeof sequence, "%021" PRIu64, change.sequence);
+  WriteString(sequence, w);
   WriteKey("SizeBytes", w);
-  w.Uint64(std::max<uint64_t>(1, size));
+  w.Uint64(std::max<uint64_t>(1, change.size_bytes));
   WriteKey("StreamViewType", w);
   WriteString(store::StreamViewTypeName(change.view_type), w);
   w.EndObject();
   w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  *out = TakeText(buffer);
+  return Status::Ok();
 }
 
-void Encoder::Encode(const ChangeEvent& change, int64_t now_ms, std::vector<EncodedEvent>* out) {
-  EncodedEvent& event = out->emplace_back();
+Status Encoder::EncodeEnvelope(const Envelope& change, int64_t now_ms,
+                               std::vector<EncodedEvent>* out) {
+  EncodedEvent event;
   event.topic = options_.topic;
-  if (change.op != ChangeOp::kTruncate) event.key = KeyJson(change.keys);
-  event.value = options_.format == EventFormat::kDebezium ? DebeziumValue(change, now_ms)
-                                                          : DynamoDbValue(change);
+  if (change.op != ChangeOp::kTruncate) {
+    KS_RETURN_IF_ERROR(KeyJsonOf(change.keys, &event.key.emplace()));
+  }
+  KS_RETURN_IF_ERROR(options_.format == EventFormat::kDebezium
+                         ? DebeziumValue(change, now_ms, &event.value.emplace())
+                         : DynamoDbValue(change, &event.value.emplace()));
   event.sequence = change.sequence;
   event.snapshot = change.snapshot;
   event.snapshot_ordinal = change.snapshot_ordinal;
   AddHeaders(change.sequence, OpCode(change.op), &event);
-  for (const auto& header : change.headers) event.headers.push_back(header);
-  if (change.op == ChangeOp::kDelete && options_.tombstones) {
-    EncodedEvent tombstone;
-    tombstone.topic = event.topic;
-    tombstone.key = event.key;
-    tombstone.headers = event.headers;
-    tombstone.sequence = change.sequence;
-    tombstone.sub_index = 1;
-    out->push_back(std::move(tombstone));
+  if (change.headers != nullptr) {
+    for (const auto& header : *change.headers) event.headers.push_back(header);
   }
+  bool tombstone = change.op == ChangeOp::kDelete && options_.tombstones;
+  out->push_back(std::move(event));
+  if (tombstone) {
+    const EncodedEvent& item_event = out->back();
+    EncodedEvent t;
+    t.topic = item_event.topic;
+    t.key = item_event.key;
+    t.headers = item_event.headers;
+    t.sequence = change.sequence;
+    t.sub_index = 1;
+    out->push_back(std::move(t));
+  }
+  return Status::Ok();
+}
+
+void Encoder::Encode(const ChangeEvent& change, int64_t now_ms, std::vector<EncodedEvent>* out) {
+  Envelope e;
+  e.op = change.op;
+  e.sequence = change.sequence;
+  e.timestamp_ms = change.timestamp_ms;
+  e.view_type = change.view_type;
+  e.snapshot = change.snapshot;
+  e.snapshot_ordinal = change.snapshot_ordinal;
+  e.snapshot_last = change.snapshot_last;
+  e.keys = Image::Of(&change.keys);
+  e.old_image = Image::Of(change.old_image);
+  e.new_image = Image::Of(change.new_image);
+  if (options_.format == EventFormat::kDynamoDb) {
+    e.size_bytes = store::ItemSizeBytes(change.keys) +
+                   (change.new_image ? store::ItemSizeBytes(*change.new_image) : 0) +
+                   (change.old_image ? store::ItemSizeBytes(*change.old_image) : 0);
+  }
+  e.headers = &change.headers;
+  // Items cannot fail to encode.
+  (void)EncodeEnvelope(e, now_ms, out);
+}
+
+Status Encoder::EncodeRecord(const store::EncodedStreamRecord& record, const PublishedView& view,
+                             int64_t now_ms, std::vector<EncodedEvent>* out) {
+  const bool has_old = record.old_image.has_value(), has_new = record.new_image.has_value();
+  // The schema is derived from Items, and a narrowed record's SizeBytes from
+  // its remaining images: those take the decoding path.
+  bool narrowed = view.old_image != has_old || view.new_image != has_new;
+  if (options_.debezium_schema || (options_.format == EventFormat::kDynamoDb && narrowed)) {
+    store::StreamRecord decoded;
+    KS_RETURN_IF_ERROR(store::DecodeStreamRecord(record, &decoded));
+    if (!view.old_image) decoded.old_image.reset();
+    if (!view.new_image) decoded.new_image.reset();
+    ChangeEvent change = ChangeFromRecord(std::move(decoded));
+    change.view_type = view.view_type;
+    Encode(change, now_ms, out);
+    return Status::Ok();
+  }
+  Envelope e;
+  e.op = OpOf(record.type);
+  e.sequence = record.sequence;
+  e.timestamp_ms = record.timestamp_ms;
+  e.view_type = view.view_type;
+  e.keys = Image::Of(record.keys);
+  if (view.old_image) e.old_image = Image::Of(record.old_image);
+  if (view.new_image) e.new_image = Image::Of(record.new_image);
+  e.size_bytes = record.size_bytes;
+  size_t before = out->size();
+  Status s = EncodeEnvelope(e, now_ms, out);
+  if (!s.ok()) {
+    out->resize(before);
+    return s.WithContext("encoding the stream record of sequence " +
+                         std::to_string(record.sequence));
+  }
+  return Status::Ok();
 }
 
 namespace {

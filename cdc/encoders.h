@@ -45,8 +45,15 @@
 #include "cdc/event_sink.h"
 #include "cdc/source_options.h"
 #include "lmdb_store/attribute_value.h"
+#include "lmdb_store/stream_record.h"
 
 namespace keystone::cdc {
+
+namespace internal {
+// What the envelopes are written from (defined in encoders.cc).
+struct EnvelopeImage;
+struct Envelope;
+}  // namespace internal
 
 // Keystone's version, as debezium's source.version reports it.
 std::string_view KeystoneVersion();
@@ -89,6 +96,15 @@ class Encoder {
   // "ts_ms"}; sequence and header keystone.seq = `through`.
   EncodedEvent GapMarker(uint64_t after, uint64_t through, int64_t now_ms);
 
+  // As Encode for the change of `record`, a stream record left encoded, with
+  // what `view` (NarrowedView) keeps of its images. The envelope is written
+  // straight from the stored encoding, without building Items (except for
+  // the debezium schema, and a dynamodb record missing an image it has,
+  // which decode it). kInternal when the record is corrupt; nothing is
+  // appended then.
+  Status EncodeRecord(const store::EncodedStreamRecord& record, const PublishedView& view,
+                      int64_t now_ms, std::vector<EncodedEvent>* out);
+
   // The message key of an item (plain JSON object of `keys`, or the
   // schema+payload form).
   std::string KeyJson(const store::Item& keys);
@@ -96,8 +112,14 @@ class Encoder {
   const EncoderOptions& options() const { return options_; }
 
  private:
-  std::string DebeziumValue(const ChangeEvent& change, int64_t now_ms);
-  std::string DynamoDbValue(const ChangeEvent& change);
+  using Image = internal::EnvelopeImage;
+  using Envelope = internal::Envelope;
+  Status KeyJsonOf(const Image& keys, std::string* out);
+  Status DebeziumValue(const Envelope& change, int64_t now_ms, std::string* out);
+  Status DynamoDbValue(const Envelope& change, std::string* out);
+  // Appends the event (and tombstone) of `change`; kInternal only from a
+  // corrupt encoded image.
+  Status EncodeEnvelope(const Envelope& change, int64_t now_ms, std::vector<EncodedEvent>* out);
   void AddHeaders(uint64_t sequence, char op, EncodedEvent* event) const;
 
   // Reused JSON buffers (defined in the .cc: rapidjson stays private).

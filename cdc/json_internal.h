@@ -10,7 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "lmdb_store/attribute_value.h"
+#include "lmdb_store/item_codec.h"
 
 namespace keystone::cdc::internal {
 
@@ -27,6 +29,98 @@ inline void WriteKey(std::string_view s, JsonWriter& w) {
 inline void WriteNumberText(std::string_view text, JsonWriter& w) {
   w.RawValue(text.data(), text.size(), rapidjson::kNumberType);
 }
+
+std::string Base64(std::string_view bytes);
+
+// Writes the parts a store::ValueVisitor is shown as JSON, plain or typed
+// (the forms below). `item_root`: the first map is an item (typed form: no
+// {"M":...} around it) rather than a value.
+class JsonValueWriter final : public store::ValueVisitor {
+ public:
+  JsonValueWriter(JsonWriter& w, bool typed, bool item_root)
+      : w_(w), typed_(typed), item_root_(item_root) {}
+
+  void OnString(std::string_view s) override {
+    if (typed_ && !InSet()) return Wrapped("S", [&] { WriteString(s, w_); });
+    WriteString(s, w_);
+  }
+  void OnBinary(std::string_view bytes) override {
+    if (typed_ && !InSet()) return Wrapped("B", [&] { WriteString(Base64(bytes), w_); });
+    WriteString(Base64(bytes), w_);
+  }
+  void OnNumber(std::string_view text) override {
+    if (!typed_) return WriteNumberText(text, w_);
+    if (InSet()) return WriteString(text, w_);
+    Wrapped("N", [&] { WriteString(text, w_); });
+  }
+  void OnBool(bool b) override {
+    if (!typed_) return (void)w_.Bool(b);
+    Wrapped("BOOL", [&] { w_.Bool(b); });
+  }
+  void OnNull() override {
+    if (!typed_) return (void)w_.Null();
+    Wrapped("NULL", [&] { w_.Bool(true); });
+  }
+  void OnBeginMap(size_t) override {
+    bool wrap = typed_ && !(item_root_ && depth_ == 0);
+    Push(wrap ? kWrappedMap : kMap);
+    if (wrap) {
+      w_.StartObject();
+      WriteKey("M", w_);
+    }
+    w_.StartObject();
+  }
+  void OnName(std::string_view name) override { WriteKey(name, w_); }
+  void OnEndMap() override {
+    w_.EndObject();
+    if (Pop() == kWrappedMap) w_.EndObject();
+  }
+  void OnBeginList(store::AttributeType type, size_t) override {
+    Push(type == store::AttributeType::kL ? kList : kSet);
+    if (typed_) {
+      w_.StartObject();
+      WriteKey(store::AttributeTypeName(type), w_);
+    }
+    w_.StartArray();
+  }
+  void OnEndList() override {
+    w_.EndArray();
+    Pop();
+    if (typed_) w_.EndObject();
+  }
+
+ private:
+  enum Frame : uint8_t { kMap, kWrappedMap, kList, kSet };
+
+  bool InSet() const { return depth_ > 0 && frames_[depth_ - 1] == kSet; }
+  void Push(Frame f) {
+    // Deeper than any stored item; the frame is only needed for sets, whose
+    // members are never containers.
+    if (depth_ < sizeof(frames_)) frames_[depth_] = f;
+    ++depth_;
+  }
+  Frame Pop() {
+    --depth_;
+    return depth_ < sizeof(frames_) ? frames_[depth_] : kMap;
+  }
+  template <typename Body>
+  void Wrapped(std::string_view type, Body body) {
+    w_.StartObject();
+    WriteKey(type, w_);
+    body();
+    w_.EndObject();
+  }
+
+  JsonWriter& w_;
+  bool typed_;
+  bool item_root_;
+  size_t depth_ = 0;
+  Frame frames_[64];
+};
+
+// An encoded item (store::EncodeItem's bytes) as plain or typed JSON.
+// kInternal when the encoding is corrupt (the output is then partial).
+Status WriteEncodedItem(std::string_view encoded, bool typed, JsonWriter& w);
 
 // Plain JSON (Debezium): S as a string, N as a JSON number with its exact
 // decimal text, B as base64, BOOL, NULL as null, M as an object, L as an
@@ -48,7 +142,5 @@ void WriteConnectSchema(const store::AttributeValue& value, std::string_view fie
 // {"type":"struct","fields":[...]} for an item; `name` empty for none.
 void WriteItemConnectSchema(const store::Item& item, std::string_view field, bool optional,
                             std::string_view name, JsonWriter& w);
-
-std::string Base64(std::string_view bytes);
 
 }  // namespace keystone::cdc::internal

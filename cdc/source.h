@@ -306,6 +306,9 @@ class Source final : private DeliveryListener {
   Status BeginSnapshot(SnapshotReason reason);
   Outcome HandleGap(const Status& trimmed);
   void ProcessRecord(store::StreamRecord&& record, const std::optional<std::string>* limit);
+  // ProcessRecord for a stream record left encoded, when nothing needs its
+  // images decoded (direct_).
+  void ProcessEncodedRecord(const store::EncodedStreamRecord& record);
   void Emit(ChangeEvent&& change, const Cursor& after);
   // Applies SourceOptions::oversize to scratch_; false if the source failed.
   bool CheckSize(const ChangeEvent& change);
@@ -354,6 +357,10 @@ class Source final : private DeliveryListener {
   bool has_stream_ = false;
   store::StreamViewType table_view_ = store::StreamViewType::kNewAndOldImages;
   std::optional<EventFilter> filter_;
+  // Streamed records go from their stored encoding straight to the encoder:
+  // no filter, transform or aggregate looks at their images.
+  bool direct_ = false;
+  store::EncodedStreamBatch encoded_batch_;
   TransformChain transforms_;
   std::optional<Encoder> encoder_;
   std::optional<Aggregator> aggregator_;

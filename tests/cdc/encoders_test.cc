@@ -487,5 +487,104 @@ TEST(EncoderTest, Base64) {
   EXPECT_EQ("Zm9vYmFy", Base64Encode("foobar"));
 }
 
+// --- records encoded straight from the store's encoding -----------------------
+
+// `r` as a source reads it from the store: encoded, its views into `buffer`.
+store::EncodedStreamRecord EncodedOf(const StreamRecord& r, std::string* buffer) {
+  buffer->clear();
+  store::EncodeStreamRecord(r, buffer);
+  store::EncodedStreamRecord e;
+  EXPECT_TRUE(store::ParseStreamRecord(*buffer, &e).ok());
+  e.sequence = r.sequence;
+  return e;
+}
+
+void ExpectSameEvents(const std::vector<EncodedEvent>& want, const std::vector<EncodedEvent>& got,
+                      const std::string& what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(want[i].topic, got[i].topic) << what;
+    EXPECT_EQ(want[i].key, got[i].key) << what;
+    EXPECT_EQ(want[i].value, got[i].value) << what;
+    EXPECT_EQ(want[i].headers, got[i].headers) << what;
+    EXPECT_EQ(want[i].sequence, got[i].sequence) << what;
+    EXPECT_EQ(want[i].sub_index, got[i].sub_index) << what;
+    EXPECT_EQ(want[i].snapshot, got[i].snapshot) << what;
+  }
+}
+
+TEST(EncodeRecordTest, GivesTheEventsOfTheDecodedNarrowedChange) {
+  const std::vector<StreamViewType> views = {StreamViewType::kKeysOnly, StreamViewType::kNewImage,
+                                             StreamViewType::kOldImage,
+                                             StreamViewType::kNewAndOldImages};
+  std::vector<std::optional<StreamViewType>> source_views = {std::nullopt};
+  source_views.insert(source_views.end(), views.begin(), views.end());
+  struct Format {
+    EventFormat format;
+    bool schema;
+  };
+  std::string buffer;
+  int cases = 0;
+  for (Format f : {Format{EventFormat::kDebezium, false}, Format{EventFormat::kDebezium, true},
+                   Format{EventFormat::kDynamoDb, false}}) {
+    for (bool tombstones : {true, false}) {
+      EncoderOptions options = Options(f.format);
+      options.debezium_schema = f.schema;
+      options.tombstones = tombstones;
+      Encoder direct(options), decoded(options);
+      for (StreamEventType type : {StreamEventType::kInsert, StreamEventType::kModify,
+                                   StreamEventType::kRemove, StreamEventType::kTruncate}) {
+        for (StreamViewType view : views) {
+          StreamRecord r = Record(type, view);
+          if (r.new_image) r.new_image = SpecialItem();
+          r.size_bytes = store::ItemSizeBytes(r.keys) +
+                         (r.old_image ? store::ItemSizeBytes(*r.old_image) : 0) +
+                         (r.new_image ? store::ItemSizeBytes(*r.new_image) : 0);
+          for (const auto& source_view : source_views) {
+            for (bool include_before : {true, false}) {
+              std::string what =
+                  std::string(EventFormatName(f.format)) + (f.schema ? "+schema" : "") + " " +
+                  std::string(store::StreamEventTypeName(type)) + " " +
+                  std::string(store::StreamViewTypeName(view)) + " source view " +
+                  std::string(source_view ? store::StreamViewTypeName(*source_view) : "-") +
+                  (include_before ? "" : " no before") + (tombstones ? "" : " no tombstones");
+              ChangeEvent change = ChangeFromRecord(StreamRecord(r));
+              NarrowView(&change, source_view, include_before);
+              std::vector<EncodedEvent> want, got;
+              decoded.Encode(change, kNowMs, &want);
+              PublishedView published =
+                  NarrowedView(r.view_type, r.new_image.has_value(), r.old_image.has_value(),
+                               source_view, include_before);
+              Status s = direct.EncodeRecord(EncodedOf(r, &buffer), published, kNowMs, &got);
+              ASSERT_TRUE(s.ok()) << what << ": " << s.ToString();
+              ExpectSameEvents(want, got, what);
+              ++cases;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(3 * 2 * 4 * 4 * 5 * 2, cases);
+}
+
+TEST(EncodeRecordTest, CorruptImageIsAnErrorAndAppendsNothing) {
+  StreamRecord r = Record(StreamEventType::kModify, StreamViewType::kNewAndOldImages);
+  std::string buffer;
+  store::EncodedStreamRecord e = EncodedOf(r, &buffer);
+  std::string truncated(*e.new_image);
+  truncated.pop_back();
+  e.new_image = truncated;
+  for (EventFormat format : {EventFormat::kDebezium, EventFormat::kDynamoDb}) {
+    Encoder encoder(Options(format));
+    std::vector<EncodedEvent> out(1);  // what was there stays
+    PublishedView all{.new_image = true, .old_image = true};
+    Status s = encoder.EncodeRecord(e, all, kNowMs, &out);
+    EXPECT_EQ(StatusCode::kInternal, s.code());
+    EXPECT_NE(std::string::npos, s.message().find("sequence 42")) << s.ToString();
+    EXPECT_EQ(1u, out.size());
+  }
+}
+
 }  // namespace
 }  // namespace keystone::cdc
