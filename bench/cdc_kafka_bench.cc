@@ -14,11 +14,15 @@
 //      with a KafkaEventSink publishes the stream to keystone.users; timed
 //      until its position reaches the stream's head, i.e. until every event is
 //      acknowledged by the cluster (acks=all).
+// Phases 3 and 4 alternate for --rounds rounds (3 by default), so that both
+// see the same drift of a shared machine; the figures are each one's median
+// round, and the ratio is of the medians.
 // Cluster: keystone-mock-kafka, 3 brokers, topics of 6 partitions with 3
 // replicas, lz4. Resident memory (VmRSS, and RssAnon: RSS without the LMDB
-// map's file pages) is read before, sampled during and read after phase 4.
+// map's file pages) is read before the first pipeline round, sampled during
+// every one and read after the last.
 //
-// Usage: cdc_kafka_bench [--records N] [--dir PATH]
+// Usage: cdc_kafka_bench [--records N] [--rounds R] [--dir PATH]
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -118,15 +122,18 @@ cdc::SourceOptions PipelineSource(const std::string& name) {
 
 int main(int argc, char** argv) {
   uint64_t records = 1'000'000;
+  int rounds = 3;
   std::string base = std::filesystem::temp_directory_path().string();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--records" && i + 1 < argc) {
       records = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--dir" && i + 1 < argc) {
       base = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: cdc_kafka_bench [--records N] [--dir PATH]\n");
+      std::fprintf(stderr, "usage: cdc_kafka_bench [--records N] [--rounds R] [--dir PATH]\n");
       return 2;
     }
   }
@@ -193,70 +200,85 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(events),
               static_cast<double>(event_bytes) / static_cast<double>(events));
 
-  // 3. Raw producer, same messages.
-  bench::PhaseResult raw;
-  {
+  // 3 and 4, alternating.
+  std::vector<double> raw_rates, pipeline_rates;
+  uint64_t rss_before = 0, anon_before = 0, rss_peak = 0, anon_peak = 0, acked = 0;
+  for (int round = 1; round <= rounds; ++round) {
+    // 3. Raw producer, same messages.
     std::FILE* in = std::fopen(capture_path.c_str(), "rb");
     if (in == nullptr) return 1;
-    raw = bench::RunRawProducer(mock.bootstrap, "raw.users", events,
-                                [&](uint64_t, bench::RawMessage* m) {
-                                  uint32_t h = 0;
-                                  if (!GetString(in, &m->key) || !GetString(in, &m->value) ||
-                                      std::fread(&h, sizeof(h), 1, in) != 1) {
-                                    std::fprintf(stderr, "capture file truncated\n");
-                                    std::exit(1);
-                                  }
-                                  m->headers.resize(h);
-                                  for (auto& [name, value] : m->headers) {
-                                    GetString(in, &name);
-                                    GetString(in, &value);
-                                  }
-                                });
+    bench::PhaseResult raw = bench::RunRawProducer(
+        mock.bootstrap, "raw.users", events, [&](uint64_t, bench::RawMessage* m) {
+          uint32_t h = 0;
+          if (!GetString(in, &m->key) || !GetString(in, &m->value) ||
+              std::fread(&h, sizeof(h), 1, in) != 1) {
+            std::fprintf(stderr, "capture file truncated\n");
+            std::exit(1);
+          }
+          m->headers.resize(h);
+          for (auto& [name, value] : m->headers) {
+            GetString(in, &name);
+            GetString(in, &value);
+          }
+        });
     std::fclose(in);
+    raw_rates.push_back(raw.events_per_second);
+
+    // 4. The pipeline, as keystoned runs it: the source on its own thread.
+    malloc_trim(0);
+    if (round == 1) {
+      rss_before = bench::RssBytes();
+      anon_before = RssAnonBytes();
+    }
+    kafka::KafkaSinkOptions sink_options;
+    sink_options.bootstrap_servers = mock.bootstrap;
+    sink_options.properties = {{"compression.type", "lz4"}};
+    sink_options.source_name = "pipeline-" + std::to_string(round);
+    sink_options.topic_creation.create_topics = false;
+    auto created = kafka::KafkaEventSink::Create(sink_options);
+    if (!created.ok()) {
+      std::fprintf(stderr, "sink: %s\n", created.status().ToString().c_str());
+      return 1;
+    }
+    std::unique_ptr<kafka::KafkaEventSink> sink = std::move(created).value();
+    double pipeline_seconds = 0;
+    {
+      bench::RssSampler rss;
+      cdc::Source source(*store, *sink, PipelineSource(sink_options.source_name));
+      auto start = SteadyClock::now();
+      if (!source.Start().ok()) return 1;
+      while (source.position().sequence < head) {
+        if (source.GetStatus().state == cdc::SourceState::kFailed) {
+          std::fprintf(stderr, "pipeline: %s\n", source.GetStatus().error.c_str());
+          return 1;
+        }
+        anon_peak = std::max(anon_peak, RssAnonBytes());
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      pipeline_seconds = Seconds(SteadyClock::now() - start);
+      acked = source.stats().events_acked.load();
+      source.Stop();
+      rss_peak = std::max(rss_peak, rss.peak());
+    }
+    sink.reset();
+    pipeline_rates.push_back(static_cast<double>(events) / pipeline_seconds);
+    std::printf(
+        "round %d: raw producer %.0f events/s (%.2f s, peak RSS %.1f MiB); pipeline %.0f "
+        "events/s (%.2f s, %llu acknowledged)\n",
+        round, raw.events_per_second, raw.seconds, MiB(raw.peak_rss), pipeline_rates.back(),
+        pipeline_seconds, static_cast<unsigned long long>(acked));
+    std::fflush(stdout);
   }
   std::filesystem::remove(capture_path);
-  std::printf("raw producer: %.0f events/s (%.2f s), peak RSS %.1f MiB\n", raw.events_per_second,
-              raw.seconds, MiB(raw.peak_rss));
-
-  // 4. The pipeline, as keystoned runs it: the source on its own thread.
   malloc_trim(0);
-  uint64_t rss_before = bench::RssBytes(), anon_before = RssAnonBytes();
-  kafka::KafkaSinkOptions sink_options;
-  sink_options.bootstrap_servers = mock.bootstrap;
-  sink_options.properties = {{"compression.type", "lz4"}};
-  sink_options.source_name = "pipeline";
-  sink_options.topic_creation.create_topics = false;
-  auto created = kafka::KafkaEventSink::Create(sink_options);
-  if (!created.ok()) {
-    std::fprintf(stderr, "sink: %s\n", created.status().ToString().c_str());
-    return 1;
-  }
-  std::unique_ptr<kafka::KafkaEventSink> sink = std::move(created).value();
-  double pipeline_seconds = 0;
-  uint64_t rss_peak = 0, anon_peak = 0, acked = 0;
-  {
-    bench::RssSampler rss;
-    cdc::Source source(*store, *sink, PipelineSource("pipeline"));
-    auto start = SteadyClock::now();
-    if (!source.Start().ok()) return 1;
-    while (source.position().sequence < head) {
-      if (source.GetStatus().state == cdc::SourceState::kFailed) {
-        std::fprintf(stderr, "pipeline: %s\n", source.GetStatus().error.c_str());
-        return 1;
-      }
-      anon_peak = std::max(anon_peak, RssAnonBytes());
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    pipeline_seconds = Seconds(SteadyClock::now() - start);
-    acked = source.stats().events_acked.load();
-    source.Stop();
-    rss_peak = rss.peak();
-  }
-  sink.reset();
   uint64_t rss_after = bench::RssBytes(), anon_after = RssAnonBytes();
-  double pipeline_rate = static_cast<double>(events) / pipeline_seconds;
-  std::printf("pipeline: %llu events acknowledged, %.0f events/s (%.2f s)\n",
-              static_cast<unsigned long long>(acked), pipeline_rate, pipeline_seconds);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double raw_rate = median(raw_rates), pipeline_rate = median(pipeline_rates);
+  std::printf("medians of %d rounds: raw producer %.0f events/s, pipeline %.0f events/s\n", rounds,
+              raw_rate, pipeline_rate);
   std::printf("memory (MiB)   before   peak   after\n");
   std::printf("  VmRSS       %7.1f %6.1f %7.1f\n", MiB(rss_before), MiB(rss_peak), MiB(rss_after));
   std::printf("  RssAnon     %7.1f %6.1f %7.1f   (without LMDB's file pages)\n", MiB(anon_before),
@@ -265,9 +287,9 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 
   std::printf("RESULT cdc_kafka_events %llu events\n", static_cast<unsigned long long>(events));
-  std::printf("RESULT cdc_kafka_raw_catchup %.0f events/s\n", raw.events_per_second);
+  std::printf("RESULT cdc_kafka_raw_catchup %.0f events/s\n", raw_rate);
   std::printf("RESULT cdc_kafka_pipeline_catchup %.0f events/s\n", pipeline_rate);
-  std::printf("RESULT cdc_kafka_pipeline_vs_raw %.2f x\n", pipeline_rate / raw.events_per_second);
+  std::printf("RESULT cdc_kafka_pipeline_vs_raw %.2f x\n", pipeline_rate / raw_rate);
   std::printf("RESULT cdc_kafka_rss_before %.1f MiB\n", MiB(rss_before));
   std::printf("RESULT cdc_kafka_rss_peak %.1f MiB\n", MiB(rss_peak));
   std::printf("RESULT cdc_kafka_rss_after %.1f MiB\n", MiB(rss_after));
