@@ -1,6 +1,7 @@
 #include "cdc/encoders.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
@@ -279,7 +280,26 @@ void AddStandardHeaders(uint64_t sequence, char op, std::string_view table, std:
 
 struct Encoder::Scratch {
   JsonBuffer buffer;
+  std::string source;
 };
+
+namespace {
+
+template <typename Int>
+void AppendDecimal(Int v, std::string* out) {
+  char text[24];
+  out->append(text, static_cast<size_t>(std::to_chars(text, text + sizeof(text), v).ptr - text));
+}
+
+// The JSON text of `s` as a string value.
+std::string Quoted(std::string_view s) {
+  JsonBuffer buffer;
+  internal::JsonWriter w(buffer);
+  WriteString(s, w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
 
 namespace internal {
 
@@ -313,6 +333,23 @@ struct Envelope {
 
 }  // namespace internal
 
+void Encoder::Recycle(EncodedEvent&& event) {
+  if (spare_.size() < kMaxSpare) spare_.push_back(std::move(event));
+}
+
+EncodedEvent Encoder::Reuse() {
+  if (spare_.empty()) return EncodedEvent();
+  EncodedEvent event = std::move(spare_.back());
+  spare_.pop_back();
+  event.token = 0;
+  event.headers.clear();
+  event.sequence = 0;
+  event.sub_index = 0;
+  event.snapshot = false;
+  event.snapshot_ordinal = 0;
+  return event;
+}
+
 Encoder::~Encoder() = default;
 Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
@@ -320,6 +357,10 @@ Encoder& Encoder::operator=(Encoder&&) noexcept = default;
 Encoder::Encoder(EncoderOptions options)
     : scratch_(std::make_unique<Scratch>()), options_(std::move(options)) {
   envelope_name_ = options_.source + "." + options_.table + ".Envelope";
+  source_head_ = R"({"version":)" + Quoted(KeystoneVersion()) +
+                 R"(,"connector":"keystone","name":)" + Quoted(options_.source) + R"(,"ts_ms":)";
+  source_tail_ =
+      R"(,"db":)" + Quoted(options_.db) + R"(,"table":)" + Quoted(options_.table) + R"(,"seq":)";
   key_schema_name_ = options_.source + "." + options_.table + ".Key";
 }
 
@@ -342,8 +383,9 @@ Status WriteImage(const internal::EnvelopeImage& image, bool typed, bool connect
   return Status::Ok();
 }
 
-std::string TakeText(const JsonBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
+// Copies the buffer's text into *out, reusing its capacity.
+void TakeText(const JsonBuffer& buffer, std::string* out) {
+  out->assign(buffer.GetString(), buffer.GetSize());
 }
 
 }  // namespace
@@ -382,7 +424,7 @@ Status Encoder::KeyJsonOf(const Image& keys, std::string* out) {
   } else {
     KS_RETURN_IF_ERROR(WriteImage(keys, /*typed=*/false, false, w));
   }
-  *out = TakeText(buffer);
+  TakeText(buffer, out);
   return Status::Ok();
 }
 
@@ -484,24 +526,18 @@ Status Encoder::DebeziumValue(const Envelope& change, int64_t now_ms, std::strin
     w.Null();
   }
   WriteKey("source", w);
-  w.StartObject();
-  WriteKey("version", w);
-  WriteString(KeystoneVersion(), w);
-  WriteKey("connector", w);
-  WriteString("keystone", w);
-  WriteKey("name", w);
-  WriteString(options_.source, w);
-  WriteKey("ts_ms", w);
-  w.Int64(change.timestamp_ms);
-  WriteKey("snapshot", w);
-  WriteString(!change.snapshot ? "false" : change.snapshot_last ? "last" : "true", w);
-  WriteKey("db", w);
-  WriteString(options_.db, w);
-  WriteKey("table", w);
-  WriteString(options_.table, w);
-  WriteKey("seq", w);
-  w.Uint64(change.sequence);
-  w.EndObject();
+  // {"version","connector","name","ts_ms","snapshot","db","table","seq"}: the
+  // constant parts were written once, by the constructor.
+  std::string& source = scratch_->source;
+  source = source_head_;
+  AppendDecimal(change.timestamp_ms, &source);
+  source += !change.snapshot       ? R"(,"snapshot":"false")"
+            : change.snapshot_last ? R"(,"snapshot":"last")"
+                                   : R"(,"snapshot":"true")";
+  source += source_tail_;
+  AppendDecimal(change.sequence, &source);
+  source += '}';
+  w.RawValue(source.data(), source.size(), rapidjson::kObjectType);
   WriteKey("op", w);
   char op = OpCode(change.op);
   w.String(&op, 1);
@@ -509,7 +545,7 @@ Status Encoder::DebeziumValue(const Envelope& change, int64_t now_ms, std::strin
   w.Int64(now_ms);
   if (schema) w.EndObject();
   w.EndObject();
-  *out = TakeText(buffer);
+  TakeText(buffer, out);
   return Status::Ok();
 }
 
@@ -572,20 +608,24 @@ Status Encoder::DynamoDbValue(const Envelope& change, std::string* out) {
   WriteString(store::StreamViewTypeName(change.view_type), w);
   w.EndObject();
   w.EndObject();
-  *out = TakeText(buffer);
+  TakeText(buffer, out);
   return Status::Ok();
 }
 
 Status Encoder::EncodeEnvelope(const Envelope& change, int64_t now_ms,
                                std::vector<EncodedEvent>* out) {
-  EncodedEvent event;
+  EncodedEvent event = Reuse();
   event.topic = options_.topic;
   if (change.op != ChangeOp::kTruncate) {
-    KS_RETURN_IF_ERROR(KeyJsonOf(change.keys, &event.key.emplace()));
+    if (!event.key) event.key.emplace();
+    KS_RETURN_IF_ERROR(KeyJsonOf(change.keys, &*event.key));
+  } else {
+    event.key.reset();
   }
+  if (!event.value) event.value.emplace();
   KS_RETURN_IF_ERROR(options_.format == EventFormat::kDebezium
-                         ? DebeziumValue(change, now_ms, &event.value.emplace())
-                         : DynamoDbValue(change, &event.value.emplace()));
+                         ? DebeziumValue(change, now_ms, &*event.value)
+                         : DynamoDbValue(change, &*event.value));
   event.sequence = change.sequence;
   event.snapshot = change.snapshot;
   event.snapshot_ordinal = change.snapshot_ordinal;
@@ -597,9 +637,10 @@ Status Encoder::EncodeEnvelope(const Envelope& change, int64_t now_ms,
   out->push_back(std::move(event));
   if (tombstone) {
     const EncodedEvent& item_event = out->back();
-    EncodedEvent t;
+    EncodedEvent t = Reuse();
     t.topic = item_event.topic;
     t.key = item_event.key;
+    t.value.reset();
     t.headers = item_event.headers;
     t.sequence = change.sequence;
     t.sub_index = 1;

@@ -109,6 +109,12 @@ class Encoder {
   // schema+payload form).
   std::string KeyJson(const store::Item& keys);
 
+  // Takes back an event the caller is done with, so that a later Encode
+  // reuses its strings' memory (a source hands each event back once the
+  // sink took it). Keeps at most kMaxSpare.
+  void Recycle(EncodedEvent&& event);
+  static constexpr size_t kMaxSpare = 1024;
+
   const EncoderOptions& options() const { return options_; }
 
  private:
@@ -121,12 +127,20 @@ class Encoder {
   // corrupt encoded image.
   Status EncodeEnvelope(const Envelope& change, int64_t now_ms, std::vector<EncodedEvent>* out);
   void AddHeaders(uint64_t sequence, char op, EncodedEvent* event) const;
+  // A recycled event with its fields reset (its strings keep their memory),
+  // or a new one.
+  EncodedEvent Reuse();
 
   // Reused JSON buffers (defined in the .cc: rapidjson stays private).
   struct Scratch;
   std::unique_ptr<Scratch> scratch_;
   EncoderOptions options_;
+  std::vector<EncodedEvent> spare_;
   std::string envelope_name_;
+  // The debezium source block's constant text before ts_ms and after
+  // snapshot (through "seq":).
+  std::string source_head_;
+  std::string source_tail_;
   std::string key_schema_name_;
 };
 

@@ -478,11 +478,13 @@ Source::Outcome Source::StreamWork() {
   head_seen_ = std::max(head_seen_, head);
   size_t count = direct_ ? encoded_batch_.records.size() : read->records.size();
   size_t processed = 0;
+  // One envelope time (ts_ms) for the batch: the clock is read once.
+  const int64_t now_ms = NowMs();
   // The byte cap stops processing mid-batch; the rest is read again later.
   for (; processed < count && in_flight_bytes_ < options_.max_in_flight_bytes && !failed_;
        ++processed) {
     if (direct_) {
-      ProcessEncodedRecord(encoded_batch_.records[processed]);
+      ProcessEncodedRecord(encoded_batch_.records[processed], now_ms);
     } else {
       ProcessRecord(std::move(read->records[processed]), nullptr);
     }
@@ -746,7 +748,7 @@ void Source::ProcessRecord(StreamRecord&& record, const std::optional<std::strin
   Emit(std::move(change), after);
 }
 
-void Source::ProcessEncodedRecord(const store::EncodedStreamRecord& record) {
+void Source::ProcessEncodedRecord(const store::EncodedStreamRecord& record, int64_t now_ms) {
   Cursor after = read_;
   SetStream(&after, record.sequence);
   PublishedView view =
@@ -760,7 +762,7 @@ void Source::ProcessEncodedRecord(const store::EncodedStreamRecord& record) {
     return;
   }
   scratch_.clear();
-  Status s = encoder_->EncodeRecord(record, view, NowMs(), &scratch_);
+  Status s = encoder_->EncodeRecord(record, view, now_ms, &scratch_);
   if (!s.ok()) {
     Fail(s.WithContext("source " + options_.name));
     return;
@@ -969,23 +971,29 @@ void Source::FlushBatch(bool force) {
 void Source::SendPending() {
   if (pending_.empty()) return;
   sink_full_ = false;
+  uint64_t sent = 0, sent_bytes = 0;
+  Status s;
   while (!pending_.empty()) {
     // On kUnavailable nothing is taken: the event stays here to be offered
     // again.
-    const EncodedEvent& event = pending_.front();
+    EncodedEvent& event = pending_.front();
     size_t bytes = event.ByteSize();
-    Status s = sink_.Send(event);
-    if (s.ok()) {
-      stats_.events_sent.fetch_add(1, std::memory_order_relaxed);
-      stats_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
-      pending_.pop_front();
-      continue;
-    }
-    if (s.code() == StatusCode::kUnavailable) {
-      stats_.sink_full.fetch_add(1, std::memory_order_relaxed);
-      sink_full_ = true;
-      return;
-    }
+    s = sink_.Send(event);
+    if (!s.ok()) break;
+    ++sent;
+    sent_bytes += bytes;
+    // The sink copied what it keeps: the next events reuse the memory.
+    encoder_->Recycle(std::move(event));
+    pending_.pop_front();
+  }
+  stats_.events_sent.fetch_add(sent, std::memory_order_relaxed);
+  stats_.bytes_sent.fetch_add(sent_bytes, std::memory_order_relaxed);
+  if (s.code() == StatusCode::kUnavailable) {
+    stats_.sink_full.fetch_add(1, std::memory_order_relaxed);
+    sink_full_ = true;
+    return;
+  }
+  if (!s.ok()) {
     Fail(s.WithContext("source " + options_.name + ": the sink refused an event"));
     return;
   }

@@ -307,8 +307,8 @@ class Source final : private DeliveryListener {
   Outcome HandleGap(const Status& trimmed);
   void ProcessRecord(store::StreamRecord&& record, const std::optional<std::string>* limit);
   // ProcessRecord for a stream record left encoded, when nothing needs its
-  // images decoded (direct_).
-  void ProcessEncodedRecord(const store::EncodedStreamRecord& record);
+  // images decoded (direct_); `now_ms` is the envelope's time.
+  void ProcessEncodedRecord(const store::EncodedStreamRecord& record, int64_t now_ms);
   void Emit(ChangeEvent&& change, const Cursor& after);
   // Applies SourceOptions::oversize to scratch_; false if the source failed.
   bool CheckSize(const ChangeEvent& change);

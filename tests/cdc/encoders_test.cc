@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cdc/json_internal.h"
 #include "tests/cdc/cdc_test_util.h"
 
 namespace keystone::cdc {
@@ -583,6 +584,34 @@ TEST(EncodeRecordTest, CorruptImageIsAnErrorAndAppendsNothing) {
     EXPECT_EQ(StatusCode::kInternal, s.code());
     EXPECT_NE(std::string::npos, s.message().find("sequence 42")) << s.ToString();
     EXPECT_EQ(1u, out.size());
+  }
+}
+
+TEST(JsonWriterTest, WritesStringsExactlyAsRapidjson) {
+  // Every byte that matters to escaping, at every place of strings around the
+  // fast path's 8-byte words.
+  const std::string specials("\0\x01\x1f \"\\a\x7f\x80\xff", 10);
+  for (size_t length = 0; length <= 24; ++length) {
+    for (size_t at = 0; at < std::max<size_t>(length, 1); ++at) {
+      for (char special : specials) {
+        std::string text(length, 'x');
+        if (length > 0) text[at] = special;
+        internal::JsonBuffer ours_buffer;
+        internal::JsonWriter ours(ours_buffer);
+        rapidjson::StringBuffer theirs_buffer;
+        rapidjson::Writer<rapidjson::StringBuffer> theirs(theirs_buffer);
+        ours.StartObject();
+        theirs.StartObject();
+        ours.Key(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+        theirs.Key(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+        ours.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+        theirs.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+        ours.EndObject();
+        theirs.EndObject();
+        ASSERT_EQ(std::string(theirs_buffer.GetString()), std::string(ours_buffer.GetString()))
+            << "length " << length << " at " << at << " byte " << static_cast<int>(special);
+      }
+    }
   }
 }
 
