@@ -337,6 +337,11 @@ void Encoder::Recycle(EncodedEvent&& event) {
   if (spare_.size() < kMaxSpare) spare_.push_back(std::move(event));
 }
 
+void Encoder::TakeSpares(std::vector<EncodedEvent>* out) {
+  for (EncodedEvent& e : spare_) out->push_back(std::move(e));
+  spare_.clear();
+}
+
 EncodedEvent Encoder::Reuse() {
   if (spare_.empty()) return EncodedEvent();
   EncodedEvent event = std::move(spare_.back());

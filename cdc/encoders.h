@@ -114,6 +114,8 @@ class Encoder {
   // sink took it). Keeps at most kMaxSpare.
   void Recycle(EncodedEvent&& event);
   static constexpr size_t kMaxSpare = 1024;
+  // Moves the kept events to the end of *out (for another encoder's Recycle).
+  void TakeSpares(std::vector<EncodedEvent>* out);
 
   const EncoderOptions& options() const { return options_; }
 

@@ -49,6 +49,158 @@ std::string_view SourceStateName(SourceState state) {
   return "UNKNOWN";
 }
 
+// ---------------------------------------------------------------------------
+// Read-ahead.
+
+// A thread that reads and encodes the batches after a position for the
+// source thread (FillDirectBatch), up to kDepth batches ahead, with an
+// encoder of its own, while the source thread sends the earlier ones. It
+// goes on from batch to batch while each is full; a partial batch (caught
+// up), an error, or a record the decoding path must handle ends the run, and
+// the source reads inline again. Slots: the worker owns a kFilling slot; the
+// source thread owns the front kDone slot until Pop.
+class Source::ReadAhead {
+ public:
+  static constexpr size_t kDepth = 3;
+
+  ReadAhead(store::ItemStore& store, const SourceOptions& options, uint64_t max_message_bytes,
+            EncoderOptions encoder, Clock* clock)
+      : store_(store),
+        options_(options),
+        max_message_bytes_(max_message_bytes),
+        clock_(clock),
+        encoder_(std::move(encoder)),
+        thread_([this](std::stop_token stop) { Loop(stop); }) {}
+
+  ~ReadAhead() {
+    thread_.request_stop();
+    thread_.join();
+  }
+
+  // Whether a run is on or left a batch to take.
+  bool running() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return running_ || slots_[front_].state == State::kDone;
+  }
+
+  // Starts a run after sequence `after` (dropping what an earlier one read),
+  // `want` records a batch; the worker's encoder reuses the spares of
+  // `spares`.
+  void Start(uint64_t after, size_t want, Encoder& spares) {
+    std::lock_guard<std::mutex> lock(mu_);
+    DropLocked();
+    spares.TakeSpares(&spares_);
+    next_after_ = after;
+    want_ = want;
+    running_ = true;
+    cv_.notify_all();
+  }
+
+  // Ends the run and drops what it read.
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    DropLocked();
+  }
+
+  // The front batch once ready, waiting up to `timeout` for it; nullptr when
+  // it is not (or no run is on).
+  DirectBatch* Front(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout,
+                 [&] { return slots_[front_].state == State::kDone || !running_; });
+    return slots_[front_].state == State::kDone ? &slots_[front_].batch : nullptr;
+  }
+
+  // Done with the front batch; the spares of `spares` go to the worker.
+  void Pop(Encoder& spares) {
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_[front_].state = State::kFree;
+    front_ = (front_ + 1) % kDepth;
+    spares.TakeSpares(&spares_);
+    cv_.notify_all();
+  }
+
+ private:
+  enum class State { kFree, kFilling, kDone };
+  struct Slot {
+    State state = State::kFree;
+    DirectBatch batch;
+  };
+
+  // Ends the run and frees the done slots; the slot being filled (always
+  // slots_[fill_]) is freed by the worker, which sees the generation change.
+  void DropLocked() {
+    ++generation_;
+    running_ = false;
+    for (Slot& slot : slots_) {
+      if (slot.state == State::kDone) slot.state = State::kFree;
+    }
+    if (slots_[fill_].state == State::kFilling) fill_ = (fill_ + 1) % kDepth;
+    front_ = fill_;
+  }
+
+  void Loop(std::stop_token stop) {
+    std::stop_callback wake(stop, [this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] {
+        return stop.stop_requested() || (running_ && slots_[fill_].state == State::kFree);
+      });
+      if (stop.stop_requested()) return;
+      Slot& slot = slots_[fill_];
+      slot.state = State::kFilling;
+      const uint64_t generation = generation_;
+      slot.batch.after = next_after_;
+      slot.batch.want = want_;
+      std::vector<EncodedEvent> spares = std::move(spares_);
+      spares_.clear();
+      lock.unlock();
+      for (EncodedEvent& spare : spares) encoder_.Recycle(std::move(spare));
+      slot.batch.now_ms = clock_->NowMs();
+      FillDirectBatch(store_, encoder_, options_, max_message_bytes_, &slot.batch);
+      lock.lock();
+      if (generation != generation_) {
+        slot.state = State::kFree;  // a Start or Stop came meanwhile
+        continue;
+      }
+      slot.state = State::kDone;
+      fill_ = (fill_ + 1) % kDepth;
+      const DirectBatch& b = slot.batch;
+      bool full = b.status.ok() && b.error.ok() && b.read.records.size() == b.want &&
+                  std::none_of(b.results.begin(), b.results.end(), [](const auto& r) {
+                    return r.kind == DirectBatch::Kind::kDecode;
+                  });
+      if (full) {
+        next_after_ = b.read.records.back().sequence;
+      } else {
+        running_ = false;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  store::ItemStore& store_;
+  const SourceOptions& options_;
+  const uint64_t max_message_bytes_;
+  Clock* clock_;
+  Encoder encoder_;  // the worker's
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_ (a slot's batch: see the class comment).
+  Slot slots_[kDepth];
+  size_t front_ = 0;  // the next batch for the source thread
+  size_t fill_ = 0;   // the slot the worker fills next, or fills now
+  bool running_ = false;
+  uint64_t generation_ = 0;
+  uint64_t next_after_ = 0;
+  size_t want_ = 0;
+  std::vector<EncodedEvent> spares_;
+  std::jthread thread_;
+};
+
 Source::Source(store::ItemStore& store, EventSink& sink, SourceOptions options,
                SourceRuntime runtime)
     : store_(store),
@@ -191,6 +343,7 @@ Status Source::PollOnce() {
 }
 
 void Source::Run(std::stop_token stop) {
+  read_ahead_enabled_ = runtime_.read_ahead;
   std::stop_callback wake(stop, [this] {
     std::lock_guard<std::mutex> lock(command_mu_);
     command_cv_.notify_all();
@@ -227,6 +380,12 @@ void Source::Wait(Outcome outcome, const std::stop_token& stop) {
       return;
     case Outcome::kWaitDeliveries:
       sink_.Poll(ms);
+      return;
+    case Outcome::kWaitReadAhead:
+      // The next batch is a batch's encoding away; serve what acks there are
+      // meanwhile.
+      sink_.Poll(std::chrono::milliseconds(0));
+      read_ahead_->Front(std::min(ms, std::chrono::milliseconds(1)));
       return;
     case Outcome::kWaitRecords:
       if (!entries_.empty()) {
@@ -457,39 +616,54 @@ Source::Outcome Source::StreamWork() {
     FlushBatch(true);
     return Outcome::kWaitDeliveries;
   }
+  if (direct_ && read_ahead_ && read_ahead_->running()) {
+    DirectBatch* ahead = read_ahead_->Front(std::chrono::milliseconds(0));
+    if (ahead == nullptr) return Outcome::kWaitReadAhead;
+    // Read for where the source stands (no rewind, reset or new position
+    // since): publish it; else the run is dropped and reading goes inline.
+    if (ahead->after == read_.sequence && !read_.snapshot.active) {
+      Outcome outcome = ApplyDirectBatch(*ahead);
+      read_ahead_->Pop(*encoder_);
+      // A batch not wholly published (the byte cap, a failure, the end of
+      // the stream) ends the run: what follows is read from the position.
+      if (outcome != Outcome::kContinue) read_ahead_->Stop();
+      return outcome;
+    }
+    read_ahead_->Stop();
+  }
   size_t batch = std::max<size_t>(1, options_.batch_size);
   size_t want = std::min(budget, batch > pending_.size() ? batch - pending_.size() : 1);
+  if (direct_) {
+    direct_batch_.after = read_.sequence;
+    direct_batch_.want = want;
+    // One envelope time (ts_ms) for the batch: the clock is read once.
+    direct_batch_.now_ms = NowMs();
+    FillDirectBatch(store_, *encoder_, options_, runtime_.max_message_bytes, &direct_batch_);
+    Outcome outcome = ApplyDirectBatch(direct_batch_);
+    MaybeReadAhead(outcome);
+    return outcome;
+  }
   // Across incarnations: a table deleted (and recreated) while the source is
   // behind still has its tail, down to the deletion's TRUNCATE, published.
-  Result<store::StreamBatch> read{store::StreamBatch{}};
-  Status status;
-  if (direct_) {
-    status = store_.ReadTableHistoryEncoded(options_.table, read_.sequence, want, &encoded_batch_);
-  } else {
-    read = store_.ReadTableHistory(options_.table, read_.sequence, want);
-    status = read.status();
-  }
-  if (!status.ok()) {
-    if (status.code() == StatusCode::kTrimmed) return HandleGap(status);
-    Fail(status.WithContext("reading the stream of table " + options_.table));
+  auto read = store_.ReadTableHistory(options_.table, read_.sequence, want);
+  if (!read.ok()) {
+    if (read.status().code() == StatusCode::kTrimmed) return HandleGap(read.status());
+    Fail(read.status().WithContext("reading the stream of table " + options_.table));
     return Outcome::kIdle;
   }
-  uint64_t head = direct_ ? encoded_batch_.head_sequence : read->head_sequence;
-  head_seen_ = std::max(head_seen_, head);
-  size_t count = direct_ ? encoded_batch_.records.size() : read->records.size();
+  head_seen_ = std::max(head_seen_, read->head_sequence);
+  size_t count = read->records.size();
   size_t processed = 0;
-  // One envelope time (ts_ms) for the batch: the clock is read once.
-  const int64_t now_ms = NowMs();
   // The byte cap stops processing mid-batch; the rest is read again later.
   for (; processed < count && in_flight_bytes_ < options_.max_in_flight_bytes && !failed_;
        ++processed) {
-    if (direct_) {
-      ProcessEncodedRecord(encoded_batch_.records[processed], now_ms);
-    } else {
-      ProcessRecord(std::move(read->records[processed]), nullptr);
-    }
+    ProcessRecord(std::move(read->records[processed]), nullptr);
   }
   stats_.records_read.fetch_add(processed, std::memory_order_relaxed);
+  return AfterBatch(processed, count, want, read->head_sequence);
+}
+
+Source::Outcome Source::AfterBatch(size_t processed, size_t count, size_t want, uint64_t head) {
   if (failed_) return Outcome::kIdle;
   if (processed < count) {
     FlushBatch(true);
@@ -507,6 +681,109 @@ Source::Outcome Source::StreamWork() {
   }
   caught_up_ = false;
   return Outcome::kContinue;
+}
+
+void Source::FillDirectBatch(store::ItemStore& store, Encoder& encoder,
+                             const SourceOptions& options, uint64_t max_message_bytes,
+                             DirectBatch* batch) {
+  batch->results.clear();
+  batch->events.clear();
+  batch->error = Status::Ok();
+  // Across incarnations, as ReadTableHistory.
+  batch->status =
+      store.ReadTableHistoryEncoded(options.table, batch->after, batch->want, &batch->read);
+  if (!batch->status.ok()) return;
+  for (const store::EncodedStreamRecord& record : batch->read.records) {
+    PublishedView view =
+        NarrowedView(record.view_type, record.new_image.has_value(), record.old_image.has_value(),
+                     options.view_type, options.include_before);
+    // Encodings are canonical: equal items have equal bytes (IsNoopUpdate).
+    if (options.skip_noop_updates && record.type == store::StreamEventType::kModify &&
+        view.old_image && view.new_image && *record.old_image == *record.new_image) {
+      batch->results.push_back({DirectBatch::Kind::kFiltered, 0});
+      continue;
+    }
+    size_t first = batch->events.size();
+    Status s = encoder.EncodeRecord(record, view, batch->now_ms, &batch->events);
+    if (!s.ok()) {
+      batch->error = s;
+      return;
+    }
+    bool oversize = false;
+    for (size_t i = first; i < batch->events.size(); ++i) {
+      oversize |= max_message_bytes != 0 && batch->events[i].ByteSize() > max_message_bytes;
+    }
+    if (oversize) {
+      // Rare: the oversize policy works on the decoded change.
+      batch->events.resize(first);
+      batch->results.push_back({DirectBatch::Kind::kDecode, 0});
+      continue;
+    }
+    batch->results.push_back(
+        {DirectBatch::Kind::kEvents, static_cast<uint32_t>(batch->events.size() - first)});
+  }
+}
+
+Source::Outcome Source::ApplyDirectBatch(DirectBatch& batch) {
+  if (!batch.status.ok()) {
+    if (batch.status.code() == StatusCode::kTrimmed) return HandleGap(batch.status);
+    Fail(batch.status.WithContext("reading the stream of table " + options_.table));
+    return Outcome::kIdle;
+  }
+  const std::vector<store::EncodedStreamRecord>& records = batch.read.records;
+  head_seen_ = std::max(head_seen_, batch.read.head_sequence);
+  size_t processed = 0, next_event = 0;
+  // The caps stop processing mid-batch (a read-ahead batch was read without
+  // looking at them); the rest is read again later.
+  for (; processed < records.size() && in_flight_bytes_ < options_.max_in_flight_bytes &&
+         in_flight_records_ < options_.max_in_flight_records && !failed_;
+       ++processed) {
+    const store::EncodedStreamRecord& record = records[processed];
+    if (processed == batch.results.size()) {
+      Fail(batch.error.WithContext("source " + options_.name));
+      break;
+    }
+    const DirectBatch::Result& result = batch.results[processed];
+    Cursor after = read_;
+    SetStream(&after, record.sequence);
+    switch (result.kind) {
+      case DirectBatch::Kind::kFiltered:
+        stats_.events_filtered.fetch_add(1, std::memory_order_relaxed);
+        AdvanceRead(after);
+        break;
+      case DirectBatch::Kind::kDecode: {
+        store::StreamRecord decoded;
+        Status s = store::DecodeStreamRecord(record, &decoded);
+        if (!s.ok()) {
+          Fail(s.WithContext("source " + options_.name));
+          break;
+        }
+        decoded.table = options_.table;
+        ProcessRecord(std::move(decoded), nullptr);
+        break;
+      }
+      case DirectBatch::Kind::kEvents: {
+        std::span<EncodedEvent> events(batch.events.data() + next_event, result.events);
+        next_event += result.events;
+        Track(events, after, record.timestamp_ms);
+        if (!events.empty()) entries_.back().change = true;
+        read_ = after;
+        break;
+      }
+    }
+  }
+  stats_.records_read.fetch_add(processed, std::memory_order_relaxed);
+  return AfterBatch(processed, records.size(), batch.want, batch.read.head_sequence);
+}
+
+void Source::MaybeReadAhead(Outcome outcome) {
+  // A full batch was published: the stream likely holds more.
+  if (!read_ahead_enabled_ || outcome != Outcome::kContinue || failed_) return;
+  if (!read_ahead_) {
+    read_ahead_ = std::make_unique<ReadAhead>(store_, options_, runtime_.max_message_bytes,
+                                              encoder_->options(), clock_);
+  }
+  read_ahead_->Start(read_.sequence, std::max<uint32_t>(1, options_.batch_size), *encoder_);
 }
 
 Status Source::BeginSnapshot(SnapshotReason reason) {
@@ -712,7 +989,7 @@ Source::Outcome Source::HandleGap(const Status& trimmed) {
       SetStream(&next, through);
       std::vector<EncodedEvent> events;
       events.push_back(encoder_->GapMarker(after, through, NowMs()));
-      Track(std::move(events), next, NowMs());
+      Track(events, next, NowMs());
       read_ = next;
       FlushBatch(true);
       return Outcome::kContinue;
@@ -748,47 +1025,6 @@ void Source::ProcessRecord(StreamRecord&& record, const std::optional<std::strin
   Emit(std::move(change), after);
 }
 
-void Source::ProcessEncodedRecord(const store::EncodedStreamRecord& record, int64_t now_ms) {
-  Cursor after = read_;
-  SetStream(&after, record.sequence);
-  PublishedView view =
-      NarrowedView(record.view_type, record.new_image.has_value(), record.old_image.has_value(),
-                   options_.view_type, options_.include_before);
-  // Encodings are canonical: equal items have equal bytes (IsNoopUpdate).
-  if (options_.skip_noop_updates && record.type == store::StreamEventType::kModify &&
-      view.old_image && view.new_image && *record.old_image == *record.new_image) {
-    stats_.events_filtered.fetch_add(1, std::memory_order_relaxed);
-    AdvanceRead(after);
-    return;
-  }
-  scratch_.clear();
-  Status s = encoder_->EncodeRecord(record, view, now_ms, &scratch_);
-  if (!s.ok()) {
-    Fail(s.WithContext("source " + options_.name));
-    return;
-  }
-  if (runtime_.max_message_bytes != 0) {
-    for (const EncodedEvent& e : scratch_) {
-      if (e.ByteSize() <= runtime_.max_message_bytes) continue;
-      // Rare: the oversize policy works on the decoded change.
-      store::StreamRecord decoded;
-      s = store::DecodeStreamRecord(record, &decoded);
-      if (!s.ok()) {
-        Fail(s.WithContext("source " + options_.name));
-        return;
-      }
-      decoded.table = options_.table;
-      ProcessRecord(std::move(decoded), nullptr);
-      return;
-    }
-  }
-  bool tracked = !scratch_.empty();
-  Track(std::move(scratch_), after, record.timestamp_ms);
-  if (tracked) entries_.back().change = true;
-  scratch_.clear();
-  read_ = after;
-}
-
 void Source::Emit(ChangeEvent&& change, const Cursor& after) {
   if (!filter_->Matches(change)) {
     stats_.events_filtered.fetch_add(1, std::memory_order_relaxed);
@@ -820,7 +1056,7 @@ void Source::Emit(ChangeEvent&& change, const Cursor& after) {
   encoder_->Encode(change, NowMs(), &scratch_);
   if (!CheckSize(change)) return;  // failed: nothing tracked, the position stays
   bool tracked = !scratch_.empty();
-  Track(std::move(scratch_), after, change.timestamp_ms);
+  Track(scratch_, after, change.timestamp_ms);
   if (tracked) entries_.back().change = true;
   scratch_.clear();
   read_ = after;
@@ -866,10 +1102,10 @@ void Source::CloseWindow(AggregateWindow&& window, const Cursor& after) {
   std::vector<EncodedEvent> events;
   EncodeWindow(window, *options_.aggregate, encoder_->options(), &events);
   stats_.aggregate_windows.fetch_add(1, std::memory_order_relaxed);
-  Track(std::move(events), after, window.start_ms);
+  Track(events, after, window.start_ms);
 }
 
-void Source::Track(std::vector<EncodedEvent>&& events, const Cursor& after, int64_t timestamp_ms) {
+void Source::Track(std::span<EncodedEvent> events, const Cursor& after, int64_t timestamp_ms) {
   if (events.empty()) {
     AdvanceRead(after);
     return;
@@ -955,7 +1191,7 @@ void Source::MaybeHeartbeat() {
   if (now - last_activity_ms_ < static_cast<int64_t>(options_.heartbeat_interval_ms)) return;
   std::vector<EncodedEvent> events;
   events.push_back(encoder_->Heartbeat(std::max(head_seen_, acked_.sequence), now));
-  Track(std::move(events), acked_, now);
+  Track(events, acked_, now);
   stats_.heartbeats.fetch_add(1, std::memory_order_relaxed);
   SendPending();
 }

@@ -56,6 +56,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -200,6 +201,10 @@ struct SourceRuntime {
   // debezium source.db and dynamodb awsRegion.
   std::string db = "keystone";
   std::string region = "us-east-1";
+  // Run (not PollOnce), catching up on a source with no filters, transforms
+  // or aggregates, reads and encodes the next batch of records on a second
+  // thread while the source thread sends the previous one.
+  bool read_ahead = true;
 };
 
 class Source final : private DeliveryListener {
@@ -282,7 +287,7 @@ class Source final : private DeliveryListener {
     // none (then no stream record is published during catch-up).
     std::optional<std::string> limit;
   };
-  enum class Outcome { kContinue, kWaitRecords, kWaitDeliveries, kIdle };
+  enum class Outcome { kContinue, kWaitRecords, kWaitDeliveries, kWaitReadAhead, kIdle };
   enum class CommandType { kPause, kResume, kReset, kSetPosition, kTriggerSnapshot };
   struct Command {
     CommandType type;
@@ -302,17 +307,53 @@ class Source final : private DeliveryListener {
   Status Initialize();
   Outcome Work();
   Outcome StreamWork();
+  // The end of StreamWork: `processed` of `count` records read (asking for
+  // `want`) were handled; the read saw head sequence `head`.
+  Outcome AfterBatch(size_t processed, size_t count, size_t want, uint64_t head);
   Outcome SnapshotWork();
   Status BeginSnapshot(SnapshotReason reason);
   Outcome HandleGap(const Status& trimmed);
   void ProcessRecord(store::StreamRecord&& record, const std::optional<std::string>* limit);
-  // ProcessRecord for a stream record left encoded, when nothing needs its
-  // images decoded (direct_); `now_ms` is the envelope's time.
-  void ProcessEncodedRecord(const store::EncodedStreamRecord& record, int64_t now_ms);
+  // A batch of stream records read and encoded straight from their stored
+  // encoding (direct_), on the source thread or the read-ahead thread.
+  struct DirectBatch {
+    enum class Kind : uint8_t {
+      kEvents,    // `events` events of `events` (in order) are the record's
+      kFiltered,  // a no-op update (skip_noop_updates)
+      kDecode,    // needs the decoding path (an event over max_message_bytes)
+    };
+    struct Result {
+      Kind kind = Kind::kEvents;
+      uint32_t events = 0;
+    };
+    // The request: up to `want` records after `after`; envelope time now_ms.
+    uint64_t after = 0;
+    size_t want = 0;
+    int64_t now_ms = 0;
+    // The read's status, the records, one result per record up to the first
+    // that failed to encode (`error`), and the events in record order.
+    Status status;
+    store::EncodedStreamBatch read;
+    std::vector<Result> results;
+    Status error;
+    std::vector<EncodedEvent> events;
+    // Sent events handed to the encoding thread's encoder for reuse.
+    std::vector<EncodedEvent> spares;
+  };
+  class ReadAhead;
+  // Reads and encodes `batch` (a pure function of the store and options).
+  static void FillDirectBatch(store::ItemStore& store, Encoder& encoder,
+                              const SourceOptions& options, uint64_t max_message_bytes,
+                              DirectBatch* batch);
+  // Publishes what `batch` holds, as StreamWork does with the records it reads.
+  Outcome ApplyDirectBatch(DirectBatch& batch);
+  // After a full batch, starts reading the next one on the read-ahead thread.
+  void MaybeReadAhead(Outcome outcome);
   void Emit(ChangeEvent&& change, const Cursor& after);
   // Applies SourceOptions::oversize to scratch_; false if the source failed.
   bool CheckSize(const ChangeEvent& change);
-  void Track(std::vector<EncodedEvent>&& events, const Cursor& after, int64_t timestamp_ms);
+  // Moves `events` (may be empty) into pending_ as the events of one entry.
+  void Track(std::span<EncodedEvent> events, const Cursor& after, int64_t timestamp_ms);
   void AdvanceRead(const Cursor& after);
   void AdvanceAcked();
   void CloseWindow(AggregateWindow&& window, const Cursor& after);
@@ -360,7 +401,11 @@ class Source final : private DeliveryListener {
   // Streamed records go from their stored encoding straight to the encoder:
   // no filter, transform or aggregate looks at their images.
   bool direct_ = false;
-  store::EncodedStreamBatch encoded_batch_;
+  DirectBatch direct_batch_;
+  // Set by Run when runtime_.read_ahead; the thread starts with the first
+  // full batch.
+  bool read_ahead_enabled_ = false;
+  std::unique_ptr<ReadAhead> read_ahead_;
   TransformChain transforms_;
   std::optional<Encoder> encoder_;
   std::optional<Aggregator> aggregator_;
