@@ -106,8 +106,7 @@ class Source::ReadAhead {
   // it is not (or no run is on).
   DirectBatch* Front(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout,
-                 [&] { return slots_[front_].state == State::kDone || !running_; });
+    cv_.wait_for(lock, timeout, [&] { return slots_[front_].state == State::kDone || !running_; });
     return slots_[front_].state == State::kDone ? &slots_[front_].batch : nullptr;
   }
 
@@ -170,9 +169,8 @@ class Source::ReadAhead {
       fill_ = (fill_ + 1) % kDepth;
       const DirectBatch& b = slot.batch;
       bool full = b.status.ok() && b.error.ok() && b.read.records.size() == b.want &&
-                  std::none_of(b.results.begin(), b.results.end(), [](const auto& r) {
-                    return r.kind == DirectBatch::Kind::kDecode;
-                  });
+                  std::none_of(b.results.begin(), b.results.end(),
+                               [](const auto& r) { return r.kind == DirectBatch::Kind::kDecode; });
       if (full) {
         next_after_ = b.read.records.back().sequence;
       } else {
@@ -387,14 +385,22 @@ void Source::Wait(Outcome outcome, const std::stop_token& stop) {
       sink_.Poll(std::chrono::milliseconds(0));
       read_ahead_->Front(std::min(ms, std::chrono::milliseconds(1)));
       return;
-    case Outcome::kWaitRecords:
-      if (!entries_.empty()) {
-        // Acks and new records both matter: poll the sink in short slices.
-        sink_.Poll(std::min(ms, std::chrono::milliseconds(5)));
+    case Outcome::kWaitRecords: {
+      const uint64_t head = std::max(head_seen_, StreamOf(read_));
+      if (entries_.empty()) {
+        store_.WaitForSequence(head, ms);
         return;
       }
-      store_.WaitForSequence(std::max(head_seen_, StreamOf(read_)), ms);
+      // Acks and new records both matter. A commit wakes the wait at once
+      // (waiting on the sink instead kept new records until the next ack, up
+      // to linger.ms); acks are served every millisecond.
+      auto until = std::chrono::steady_clock::now() + ms;
+      while (store_.WaitForSequence(head, std::chrono::milliseconds(1)) <= head) {
+        sink_.Poll(std::chrono::milliseconds(0));
+        if (entries_.empty() || std::chrono::steady_clock::now() >= until) return;
+      }
       return;
+    }
     case Outcome::kIdle: {
       if (sink_started_ && !entries_.empty()) {
         // Paused or failed with events outstanding: their acks still move
@@ -766,7 +772,7 @@ Source::Outcome Source::ApplyDirectBatch(DirectBatch& batch) {
         std::span<EncodedEvent> events(batch.events.data() + next_event, result.events);
         next_event += result.events;
         Track(events, after, record.timestamp_ms);
-        if (!events.empty()) entries_.back().change = true;
+        if (!events.empty()) MarkChange(record.sequence);
         read_ = after;
         break;
       }
@@ -1057,7 +1063,7 @@ void Source::Emit(ChangeEvent&& change, const Cursor& after) {
   if (!CheckSize(change)) return;  // failed: nothing tracked, the position stays
   bool tracked = !scratch_.empty();
   Track(scratch_, after, change.timestamp_ms);
-  if (tracked) entries_.back().change = true;
+  if (tracked) MarkChange(change.sequence);
   scratch_.clear();
   read_ = after;
 }
@@ -1153,7 +1159,7 @@ void Source::OnDelivered(uint64_t token, const Status& status) {
   if (status.ok()) {
     stats_.events_acked.fetch_add(1, std::memory_order_relaxed);
     if (entry.remaining > 0 && --entry.remaining == 0) {
-      if (entry.change) stats_.delivery_latency.Observe(NowMs() - entry.timestamp_ms);
+      if (entry.change) ObserveLatency(entry);
       if (&entry == &entries_.front()) AdvanceAcked();
     }
     return;
@@ -1166,6 +1172,12 @@ void Source::OnDelivered(uint64_t token, const Status& status) {
   Fail(Status(status.code(), "source " + options_.name + ": event of sequence " +
                                  std::to_string(StreamOf(entry.after)) +
                                  " failed permanently: " + status.message()));
+}
+
+void Source::ObserveLatency(const Entry& entry) {
+  std::optional<int64_t> committed = store_.CommitTimeNs(entry.sequence);
+  stats_.delivery_latency.Observe(committed ? (clock_->MonotonicNs() - *committed) / 1000
+                                            : (NowMs() - entry.timestamp_ms) * 1000);
 }
 
 void Source::AdvanceAcked() {

@@ -92,22 +92,26 @@ enum class SourceState {
 };
 std::string_view SourceStateName(SourceState state);
 
-// Time from a change's commit (its stream record's timestamp) to Kafka's
-// acknowledgement of every event of it: the end-to-end latency a consumer
-// sees. Fixed buckets (upper bounds in ms, then +Inf); lock-free.
+// Time from a change's commit to Kafka's acknowledgement of every event of
+// it: the end-to-end latency a consumer sees. The commit's time is when the
+// store finished it, in microseconds, for the recent commits of this process
+// (ItemStore::CommitTimeNs), else its record's timestamp (milliseconds).
+// Fixed buckets (upper bounds in microseconds, then +Inf); lock-free.
 struct LatencyHistogram {
-  static constexpr std::array<int64_t, 22> kBoundsMs = {
-      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 30, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
-  std::array<std::atomic<uint64_t>, kBoundsMs.size() + 1> buckets{};  // not cumulative
+  static constexpr std::array<int64_t, 25> kBoundsUs = {
+      500,    1000,   1500,   2000,    2500,    3000,    4000,    5000,  6000,
+      7000,   8000,   9000,   10000,   12500,   15000,   20000,   30000, 50000,
+      100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+  std::array<std::atomic<uint64_t>, kBoundsUs.size() + 1> buckets{};  // not cumulative
   std::atomic<uint64_t> count{0};
-  std::atomic<uint64_t> sum_ms{0};
+  std::atomic<uint64_t> sum_us{0};
 
-  void Observe(int64_t ms) {
-    ms = std::max<int64_t>(0, ms);
+  void Observe(int64_t us) {
+    us = std::max<int64_t>(0, us);
     size_t i = 0;
-    while (i < kBoundsMs.size() && ms > kBoundsMs[i]) ++i;
+    while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
     buckets[i].fetch_add(1, std::memory_order_relaxed);
-    sum_ms.fetch_add(static_cast<uint64_t>(ms), std::memory_order_relaxed);
+    sum_us.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
     count.fetch_add(1, std::memory_order_relaxed);
   }
 };
@@ -276,8 +280,10 @@ class Source final : private DeliveryListener {
     uint64_t bytes = 0;
     int64_t timestamp_ms = 0;
     Cursor after;
-    // A streamed change (its latency is observed once all events are acked).
+    // A streamed change, and its record's sequence (its latency is observed
+    // once all events are acked).
     bool change = false;
+    uint64_t sequence = 0;
   };
   struct ChunkState {
     store::SnapshotChunk chunk;
@@ -355,6 +361,12 @@ class Source final : private DeliveryListener {
   // Moves `events` (may be empty) into pending_ as the events of one entry.
   void Track(std::span<EncodedEvent> events, const Cursor& after, int64_t timestamp_ms);
   void AdvanceRead(const Cursor& after);
+  // The newest entry is the streamed change of record `sequence`.
+  void MarkChange(uint64_t sequence) {
+    entries_.back().change = true;
+    entries_.back().sequence = sequence;
+  }
+  void ObserveLatency(const Entry& entry);
   void AdvanceAcked();
   void CloseWindow(AggregateWindow&& window, const Cursor& after);
   void MaybeHeartbeat();

@@ -250,13 +250,13 @@ class SourceManager::Impl {
       const cdc::LatencyHistogram& h = r.stats->delivery_latency;
       MetricSample sample{labels(r.status), 0, 0, {}};
       uint64_t cumulative = 0;
-      for (size_t i = 0; i < cdc::LatencyHistogram::kBoundsMs.size(); ++i) {
+      for (size_t i = 0; i < cdc::LatencyHistogram::kBoundsUs.size(); ++i) {
         cumulative += h.buckets[i].load(std::memory_order_relaxed);
-        sample.buckets.emplace_back(static_cast<double>(cdc::LatencyHistogram::kBoundsMs[i]) / 1000,
+        sample.buckets.emplace_back(static_cast<double>(cdc::LatencyHistogram::kBoundsUs[i]) / 1e6,
                                     cumulative);
       }
       sample.count = cumulative + h.buckets.back().load(std::memory_order_relaxed);
-      sample.value = static_cast<double>(h.sum_ms.load(std::memory_order_relaxed)) / 1000;
+      sample.value = static_cast<double>(h.sum_us.load(std::memory_order_relaxed)) / 1e6;
       latency.samples.push_back(std::move(sample));
     }
     out.push_back(std::move(latency));

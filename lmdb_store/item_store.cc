@@ -1,6 +1,7 @@
 #include "lmdb_store/item_store.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -559,6 +560,8 @@ class BatchContext {
   // Writes back dirty tables and the sequence; trims streams.
   Status Finish(uint64_t pin_max_records, uint64_t pin_max_bytes);
   uint64_t sequence() const { return sequence_; }
+  // The sequence before this batch's first record.
+  uint64_t start_sequence() const { return start_sequence_; }
   uint32_t AllocateTableId();
   // Records dropped by retention in this batch (all, and past a pin cap).
   uint64_t trimmed() const { return trimmed_; }
@@ -645,6 +648,7 @@ class ItemStoreImpl final : public ItemStore {
   Result<std::vector<StreamInfo>> ListStreams() override;
   Result<uint64_t> HeadSequence() override;
   uint64_t WaitForSequence(uint64_t after, std::chrono::milliseconds timeout) override;
+  std::optional<int64_t> CommitTimeNs(uint64_t sequence) override;
 
   Status SavePosition(const ReaderPosition& position) override;
   Result<std::optional<ReaderPosition>> LoadPosition(const std::string& name) override;
@@ -671,6 +675,8 @@ class ItemStoreImpl final : public ItemStore {
   void WriterLoop();
   void RunBatch(std::vector<PendingWrite*>& batch);
   void PublishHead(uint64_t sequence);
+  // Notes that this process's commit of records first..last just finished.
+  void RecordCommitTime(uint64_t first, uint64_t last);
 
   // Read-side helpers, inside a read transaction.
   Result<TableState> LoadLiveTable(Txn& txn, const std::string& name);
@@ -713,6 +719,16 @@ class ItemStoreImpl final : public ItemStore {
 
   std::mutex head_mu_;
   std::condition_variable head_cv_;
+  // This process's recent commits, for CommitTimeNs: a ring of the last
+  // commit_times_.size() batches that appended stream records.
+  struct CommitTime {
+    uint64_t first = 0;
+    uint64_t last = 0;
+    int64_t ns = 0;
+  };
+  std::mutex commit_times_mu_;
+  std::array<CommitTime, 4096> commit_times_;  // guarded by commit_times_mu_
+  size_t commit_times_end_ = 0;                // batches recorded; guarded too
   std::atomic<uint64_t> head_{0};
   StoreStats stats_;
 };
@@ -1145,7 +1161,7 @@ void ItemStoreImpl::WriterLoop() {
 void ItemStoreImpl::RunBatch(std::vector<PendingWrite*>& batch) {
   for (;;) {
     Status failure;
-    uint64_t sequence = 0;
+    uint64_t sequence = 0, start_sequence = 0;
     {
       auto txn = env_->BeginWrite();
       if (!txn.ok()) {
@@ -1165,6 +1181,7 @@ void ItemStoreImpl::RunBatch(std::vector<PendingWrite*>& batch) {
                                         std::memory_order_relaxed);
         }
         sequence = ctx.sequence();
+        start_sequence = ctx.start_sequence();
         stats_.stream_records_trimmed.fetch_add(ctx.trimmed(), std::memory_order_relaxed);
         stats_.stream_records_force_trimmed.fetch_add(ctx.force_trimmed(),
                                                       std::memory_order_relaxed);
@@ -1173,6 +1190,7 @@ void ItemStoreImpl::RunBatch(std::vector<PendingWrite*>& batch) {
     if (failure.ok()) {
       stats_.write_batches.fetch_add(1, std::memory_order_relaxed);
       stats_.writes.fetch_add(batch.size(), std::memory_order_relaxed);
+      if (sequence > start_sequence) RecordCommitTime(start_sequence + 1, sequence);
       PublishHead(sequence);
       return;
     }
@@ -1192,6 +1210,34 @@ void ItemStoreImpl::RunBatch(std::vector<PendingWrite*>& batch) {
     stats_.failed_batches.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+}
+
+void ItemStoreImpl::RecordCommitTime(uint64_t first, uint64_t last) {
+  int64_t now = clock_->MonotonicNs();
+  std::lock_guard<std::mutex> lock(commit_times_mu_);
+  commit_times_[commit_times_end_ % commit_times_.size()] = {first, last, now};
+  ++commit_times_end_;
+}
+
+std::optional<int64_t> ItemStoreImpl::CommitTimeNs(uint64_t sequence) {
+  std::lock_guard<std::mutex> lock(commit_times_mu_);
+  const size_t size = commit_times_.size();
+  size_t begin = commit_times_end_ > size ? commit_times_end_ - size : 0;
+  size_t end = commit_times_end_;
+  // Batches are recorded in commit order, so their sequences ascend: the
+  // first batch whose last record is at or after `sequence` holds it if any.
+  while (begin < end) {
+    size_t mid = begin + (end - begin) / 2;
+    if (commit_times_[mid % size].last < sequence) {
+      begin = mid + 1;
+    } else {
+      end = mid;
+    }
+  }
+  if (begin == commit_times_end_) return std::nullopt;
+  const CommitTime& t = commit_times_[begin % size];
+  if (t.first > sequence) return std::nullopt;  // another process's record
+  return t.ns;
 }
 
 void ItemStoreImpl::PublishHead(uint64_t sequence) {

@@ -376,6 +376,11 @@ class ItemStore {
   // passes; returns the head seen. Writes of this process wake it at once,
   // those of other processes within a few milliseconds (it polls cheaply).
   virtual uint64_t WaitForSequence(uint64_t after, std::chrono::milliseconds timeout) = 0;
+  // When this process's commit of stream record `sequence` became durable
+  // (StoreOptions::clock's MonotonicNs), for records of its last few
+  // thousand write batches; nullopt for older records and for those of
+  // other processes. What a reader measures delivery latency from.
+  virtual std::optional<int64_t> CommitTimeNs(uint64_t sequence) = 0;
 
   // Reader positions, stored atomically in the same environment.
   virtual Status SavePosition(const ReaderPosition& position) = 0;

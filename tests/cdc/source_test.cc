@@ -93,10 +93,13 @@ TEST(SourceTest, DeliveryLatencyIsObservedOncePerChangeWhenAllItsEventsAreAcked)
   store.clock.AdvanceMs(5);
   sink.Ack(pending[2].token);
   EXPECT_EQ(2u, h.count.load());
-  EXPECT_EQ(7u + 12u, h.sum_ms.load());
-  // Buckets (upper bounds 1..10, 12, ...): 7 ms in "<= 7", 12 ms in "<= 12".
-  EXPECT_EQ(1u, h.buckets[6].load());
-  EXPECT_EQ(1u, h.buckets[10].load());
+  // From the commit's time as the store recorded it (this process's
+  // commits), in microseconds.
+  EXPECT_EQ(7000u + 12000u, h.sum_us.load());
+  // Buckets (upper bounds ..., 6, 7, ..., 10, 12.5 ms, ...): 7 ms in "<= 7",
+  // 12 ms in "<= 12.5".
+  EXPECT_EQ(1u, h.buckets[9].load());
+  EXPECT_EQ(1u, h.buckets[13].load());
 }
 
 TEST(SourceTest, OutOfOrderAcksAdvanceToTheHighestContiguousSequence) {

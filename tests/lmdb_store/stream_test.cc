@@ -421,6 +421,38 @@ TEST_F(StreamTest, EncodedHistoryReportsTrimmedRecords) {
   EXPECT_EQ(store_->ReadTableHistory("small", 0, 10).status().ToString(), s.ToString());
 }
 
+TEST(StreamCommitTimeTest, RecentCommitsOfThisProcessHaveTheirTime) {
+  keystone::testing::TempDir dir;
+  FakeClock clock(1'700'000'000'000);
+  StoreOptions options;
+  options.clock = &clock;
+  auto store = OpenStore(dir.path(), options);
+  ASSERT_TRUE(store->CreateTable(UsersSchema()).ok());
+  uint64_t first = store->Put("users", Key("a"))->sequence;
+  clock.AdvanceMs(3);
+  uint64_t second = store->Put("users", Key("b"))->sequence;
+  EXPECT_EQ(1'700'000'000'000 * 1'000'000, store->CommitTimeNs(first));
+  EXPECT_EQ(1'700'000'000'003 * 1'000'000, store->CommitTimeNs(second));
+  EXPECT_EQ(std::nullopt, store->CommitTimeNs(second + 1));  // not written yet
+  // One batch of several records: each has the batch's time.
+  clock.AdvanceMs(1);
+  std::vector<BatchWriteEntry> batch;
+  for (const char* k : {"c", "d", "e"}) batch.push_back({"users", true, Key(k)});
+  ASSERT_TRUE(store->BatchWrite(batch).ok());
+  EXPECT_EQ(1'700'000'000'004 * 1'000'000, store->CommitTimeNs(second + 2));
+  // The last few thousand batches only.
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(store->Put("users", ItemBuilder().S("pk", "g").N("i", i).Build()).ok());
+  }
+  EXPECT_EQ(std::nullopt, store->CommitTimeNs(first));
+  uint64_t last = *store->HeadSequence();
+  EXPECT_TRUE(store->CommitTimeNs(last).has_value());
+  // Records of an earlier opening (as another process's) have no time here.
+  store.reset();
+  store = OpenStore(dir.path(), options);
+  EXPECT_EQ(std::nullopt, store->CommitTimeNs(last));
+}
+
 TEST_F(StreamTest, TruncateAndDeleteTableAppendATruncateRecord) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Put("users", Key(std::to_string(i))).ok());
   auto removed = store_->TruncateTable("users");
