@@ -70,7 +70,7 @@ const std::vector<std::pair<std::string, std::string>> kProducerSettings = {
     {"partitioner", "murmur2_random"},
     {"message.timeout.ms", "0"},
     {"enable.gapless.guarantee", "true"},
-    {"linger.ms", "5"},
+    {"linger.ms", "1"},
     {"batch.num.messages", "10000"},
     {"batch.size", "1000000"},
     {"queue.buffering.max.messages", "100000"},

@@ -45,7 +45,7 @@ const std::vector<FixedProperty>& FixedProperties() {
 
 const std::map<std::string, std::string>& DefaultProperties() {
   static const std::map<std::string, std::string> kDefaults = {
-      {"linger.ms", "5"},
+      {"linger.ms", "1"},
       {"batch.num.messages", "10000"},
       {"batch.size", "1000000"},
       {"queue.buffering.max.messages", "100000"},
