@@ -158,12 +158,13 @@ void Writers::Run(int thread) {
 }
 
 Result<std::unique_ptr<TopicFollower>> TopicFollower::Start(const std::string& bootstrap,
-                                                            const std::string& topic) {
+                                                            const std::string& topic,
+                                                            bool background) {
   std::unique_ptr<TopicFollower> f(new TopicFollower());
-  KS_ASSIGN_OR_RETURN(
-      f->process_,
-      kafka::testing::Subprocess::Spawn(
-          {KEYSTONE_PYTHON, KEYSTONE_FOLLOW_TOPIC_PY, bootstrap, topic, "60"}, true, true));
+  std::vector<std::string> argv = {KEYSTONE_PYTHON, KEYSTONE_FOLLOW_TOPIC_PY, bootstrap, topic,
+                                   "60"};
+  if (background) argv.insert(argv.begin(), {"/usr/bin/nice", "-n", "19"});
+  KS_ASSIGN_OR_RETURN(f->process_, kafka::testing::Subprocess::Spawn(argv, true, true));
   KS_ASSIGN_OR_RETURN(std::string ready, f->process_->ReadLine(milliseconds(60000)));
   if (ready != "READY") return Internal("follow_topic.py: unexpected first line: " + ready);
   f->reader_ = std::thread([p = f.get()] { p->Read(); });

@@ -80,8 +80,11 @@ class Writers {
 // follow_topic.py reading `topic` from the beginning as it is produced.
 class TopicFollower {
  public:
+  // `background`: at the lowest CPU priority (nice 19), for a benchmark whose
+  // check must not take the CPU from what it measures.
   static Result<std::unique_ptr<TopicFollower>> Start(const std::string& bootstrap,
-                                                      const std::string& topic);
+                                                      const std::string& topic,
+                                                      bool background = false);
   ~TopicFollower();
   // Messages received so far.
   std::vector<ConsumedMessage> messages() const;
