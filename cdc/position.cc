@@ -153,6 +153,11 @@ Status SaveCdcPosition(store::ItemStore& store, const CdcPosition& position, boo
   return store.SavePosition(ToReaderPosition(position, pins));
 }
 
+void SaveCdcPositionAsync(store::ItemStore& store, const CdcPosition& position, bool pins,
+                          std::function<void(Status)> done) {
+  store.SavePositionAsync(ToReaderPosition(position, pins), std::move(done));
+}
+
 Status DeleteCdcPosition(store::ItemStore& store, std::string_view source) {
   Status s = store.DeletePosition(PositionName(source));
   if (s.code() == StatusCode::kNotFound) return Status::Ok();

@@ -18,6 +18,7 @@
 // last chunk was read at.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,6 +92,9 @@ Result<std::optional<CdcPosition>> LoadCdcPosition(store::ItemStore& store,
 // Stores `position` atomically (replacing the previous one) and durably as the
 // store's options say.
 Status SaveCdcPosition(store::ItemStore& store, const CdcPosition& position, bool pins = true);
+// The same, queued: `done` gets the status on the store's writer thread.
+void SaveCdcPositionAsync(store::ItemStore& store, const CdcPosition& position, bool pins,
+                          std::function<void(Status)> done);
 // Removes the stored position; OK when there is none.
 Status DeleteCdcPosition(store::ItemStore& store, std::string_view source);
 

@@ -1296,7 +1296,22 @@ CdcPosition Source::PositionOf(const Cursor& cursor) const {
   return position;
 }
 
+void Source::CollectSave() {
+  if (!save_in_flight_ || !save_in_flight_->done.load(std::memory_order_acquire)) return;
+  if (save_in_flight_->status.ok()) {
+    saved_ = save_in_flight_->cursor;
+    saved_valid_ = true;
+    stats_.position_saves.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats_.position_save_failures.fetch_add(1, std::memory_order_relaxed);
+    LogWarn(kLog, "source " + options_.name +
+                      ": storing the position failed: " + save_in_flight_->status.ToString());
+  }
+  save_in_flight_.reset();
+}
+
 bool Source::MaybeSave(bool force) {
+  CollectSave();
   if (saved_valid_ && saved_.sequence == acked_.sequence && saved_.snapshot == acked_.snapshot &&
       !high_water_dirty_) {
     return true;
@@ -1305,7 +1320,27 @@ bool Source::MaybeSave(bool force) {
   if (!force && now - last_save_ms_ < runtime_.position_save_interval_ms) return true;
   // Before initialisation (SetPosition on a source not started yet) the
   // stream is assumed: a position that pins too much is harmless.
-  Status s = SaveCdcPosition(store_, PositionOf(acked_), initialized_ ? has_stream_ : true);
+  const bool pins = initialized_ ? has_stream_ : true;
+  if (!force && runtime_.position_save_interval_ms > 0 && !high_water_dirty_ &&
+      !acked_.snapshot.active) {
+    // A streaming source's periodic save only bounds what a crash repeats:
+    // queued, it costs the source thread no commit (a commit's wait held
+    // back deliveries and new records for milliseconds). One at a time.
+    if (save_in_flight_) return true;
+    auto save = std::make_shared<PendingSave>();
+    save->cursor = acked_;
+    save_in_flight_ = save;
+    last_save_ms_ = now;
+    SaveCdcPositionAsync(store_, PositionOf(acked_), pins, [save](Status status) {
+      save->status = std::move(status);
+      save->done.store(true, std::memory_order_release);
+    });
+    return true;
+  }
+  // Stored before it matters (a snapshot's progress, a stop): the caller
+  // relies on it. A queued save still running is committed first.
+  save_in_flight_.reset();
+  Status s = SaveCdcPosition(store_, PositionOf(acked_), pins);
   last_save_ms_ = now;
   if (!s.ok()) {
     // Degraded, not failed: the next step tries again; a crash meanwhile

@@ -190,7 +190,9 @@ struct SourceRuntime {
   // Not owned; must outlive the source. nullptr: SystemClock::Default().
   Clock* clock = nullptr;
   // Least time between two stores of an advancing position; 0 stores after
-  // every step that advanced it. A crash repeats at most this much more.
+  // every step that advanced it, before the step returns. A crash repeats at
+  // most this much more. Otherwise a streaming source queues the store to
+  // the store's writer and does not wait for it.
   int64_t position_save_interval_ms = 1000;
   // Longest Run waits before looking at controls and timers again.
   int64_t idle_wait_ms = 100;
@@ -378,6 +380,8 @@ class Source final : private DeliveryListener {
   // Stores the position if it changed (and `force` or the interval passed);
   // false if storing failed.
   bool MaybeSave(bool force);
+  // Takes the result of a queued save once it is done.
+  void CollectSave();
   void SetRecovery();
   bool InRecovery(const std::string& ordered_key) const;
   void RefreshLag();
@@ -428,6 +432,14 @@ class Source final : private DeliveryListener {
   Cursor read_;
   Cursor saved_;
   bool saved_valid_ = false;
+  // A periodic save queued to the store's writer, whose callback (on the
+  // writer thread) fills it; the source thread reads it once `done`.
+  struct PendingSave {
+    Cursor cursor;
+    Status status;
+    std::atomic<bool> done{false};
+  };
+  std::shared_ptr<PendingSave> save_in_flight_;
   int64_t last_save_ms_ = 0;
   std::deque<Entry> entries_;
   std::deque<EncodedEvent> pending_;

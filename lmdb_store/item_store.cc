@@ -651,6 +651,7 @@ class ItemStoreImpl final : public ItemStore {
   std::optional<int64_t> CommitTimeNs(uint64_t sequence) override;
 
   Status SavePosition(const ReaderPosition& position) override;
+  void SavePositionAsync(ReaderPosition position, StatusCallback done) override;
   Result<std::optional<ReaderPosition>> LoadPosition(const std::string& name) override;
   Status DeletePosition(const std::string& name) override;
   Result<std::vector<ReaderPosition>> ListPositions() override;
@@ -2276,17 +2277,39 @@ Status ItemStoreImpl::ForEachTableState(Txn& txn, const std::function<void(Table
 // ---------------------------------------------------------------------------
 // Positions.
 
-Status ItemStoreImpl::SavePosition(const ReaderPosition& position) {
+namespace {
+
+Status CheckPositionName(const ReaderPosition& position) {
   if (position.name.empty() || position.name.size() > 255) {
     return InvalidArgument("position name must be 1 to 255 bytes long");
   }
-  return Write([&](BatchContext& ctx) -> Status {
-    ReaderPosition stored = position;
-    stored.updated_ms = ctx.now_ms();
-    Status s = ctx.txn().Put(Db::kPositions, position.name, EncodePosition(stored));
-    if (!s.ok()) ctx.env_status = s;
-    return s;
-  });
+  return Status::Ok();
+}
+
+Status PutPosition(BatchContext& ctx, const ReaderPosition& position) {
+  ReaderPosition stored = position;
+  stored.updated_ms = ctx.now_ms();
+  Status s = ctx.txn().Put(Db::kPositions, position.name, EncodePosition(stored));
+  if (!s.ok()) ctx.env_status = s;
+  return s;
+}
+
+}  // namespace
+
+Status ItemStoreImpl::SavePosition(const ReaderPosition& position) {
+  KS_RETURN_IF_ERROR(CheckPositionName(position));
+  return Write([&](BatchContext& ctx) { return PutPosition(ctx, position); });
+}
+
+void ItemStoreImpl::SavePositionAsync(ReaderPosition position, StatusCallback done) {
+  Status valid = CheckPositionName(position);
+  if (!valid.ok()) {
+    done(std::move(valid));
+    return;
+  }
+  WriteAsync(
+      [position = std::move(position)](BatchContext& ctx) { return PutPosition(ctx, position); },
+      std::move(done));
 }
 
 Result<std::optional<ReaderPosition>> ItemStoreImpl::LoadPosition(const std::string& name) {

@@ -384,6 +384,11 @@ class ItemStore {
 
   // Reader positions, stored atomically in the same environment.
   virtual Status SavePosition(const ReaderPosition& position) = 0;
+  // SavePosition queued like the ...Async writes: `done` gets its status on
+  // the writer thread once committed (kInvalidArgument on the calling thread
+  // for a bad name). Positions saved one after the other are stored in that
+  // order, whichever way each was saved.
+  virtual void SavePositionAsync(ReaderPosition position, StatusCallback done) = 0;
   virtual Result<std::optional<ReaderPosition>> LoadPosition(const std::string& name) = 0;
   virtual Status DeletePosition(const std::string& name) = 0;
   virtual Result<std::vector<ReaderPosition>> ListPositions() = 0;

@@ -269,8 +269,12 @@ TEST(SourceTest, PositionIsStoredAtTheConfiguredInterval) {
   EXPECT_EQ(0u, (*LoadCdcPosition(*store, "src"))->sequence);
   store.clock.AdvanceMs(1000);
   ASSERT_TRUE(source.PollOnce().ok());
-  EXPECT_EQ(saves + 1, source.stats().position_saves.load());
+  // Queued to the store's writer, not waited for: counted at a step after
+  // it committed.
+  ASSERT_TRUE(testing::PollUntil(
+      source, [&] { return source.stats().position_saves.load() == saves + 1; }));
   EXPECT_EQ(2u, (*LoadCdcPosition(*store, "src"))->sequence);
+  EXPECT_EQ(2u, source.GetStatus().saved_sequence);
 }
 
 // --- crash at every step -----------------------------------------------------

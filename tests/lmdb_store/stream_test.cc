@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "lmdb_store/item_store.h"
@@ -245,6 +247,32 @@ TEST_F(StreamTest, PositionsRoundTripAndPersist) {
   EXPECT_FALSE(store_->LoadPosition("other")->has_value());
   ASSERT_TRUE(store_->DeletePosition("src").ok());
   EXPECT_EQ(StatusCode::kNotFound, store_->DeletePosition("src").code());
+}
+
+TEST_F(StreamTest, QueuedPositionSavesLandInOrder) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Status> results;
+  auto record = [&](Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    results.push_back(std::move(s));
+    cv.notify_all();
+  };
+  for (uint64_t sequence : {5, 6, 7}) {
+    store_->SavePositionAsync(ReaderPosition{"src", "users", sequence, ""}, record);
+  }
+  // Mixed with a synchronous save: queue order decides what is stored.
+  ASSERT_TRUE(store_->SavePosition(ReaderPosition{"src", "users", 8, ""}).ok());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return results.size() == 3; });
+  }
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(8u, (*store_->LoadPosition("src"))->sequence);
+  // A bad name is refused at once, on the calling thread.
+  Status refused;
+  store_->SavePositionAsync(ReaderPosition{"", "users", 1, ""}, [&](Status s) { refused = s; });
+  EXPECT_EQ(StatusCode::kInvalidArgument, refused.code());
 }
 
 TEST_F(StreamTest, DisabledStreamAppendsNothingAndCanBeEnabled) {
