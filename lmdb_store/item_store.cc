@@ -68,6 +68,9 @@ struct TableState {
   // The store's head sequence when the table was created (0 for tables
   // stored before this was kept).
   uint64_t created_sequence = 0;
+  // When schema.billing.mode last changed (created_ms for tables stored
+  // before billing was kept).
+  int64_t billing_changed_ms = 0;
 };
 
 constexpr uint8_t kTableStateFormat = 1;
@@ -96,6 +99,12 @@ std::string EncodeTableState(const TableState& t) {
   // Optional trailing fields (entries written before they existed end here).
   out.push_back(t.stream_since_creation ? 1 : 0);
   PutVarint(t.created_sequence, &out);
+  // Billing, added after created_sequence; entries without it are
+  // PAY_PER_REQUEST since creation.
+  out.push_back(static_cast<char>(t.schema.billing.mode));
+  PutVarint(t.schema.billing.read_capacity_units, &out);
+  PutVarint(t.schema.billing.write_capacity_units, &out);
+  PutVarint(static_cast<uint64_t>(t.billing_changed_ms), &out);
   return out;
 }
 
@@ -149,6 +158,22 @@ Status DecodeTableState(std::string_view in, TableState* t) {
   }
   t->created_sequence = 0;
   if (!in.empty() && !GetVarint(&in, &t->created_sequence)) return corrupt();
+  t->schema.billing = BillingConfig{};
+  t->billing_changed_ms = t->created_ms;
+  if (!in.empty()) {
+    auto mode = static_cast<BillingMode>(in[0]);
+    if (mode != BillingMode::kPayPerRequest && mode != BillingMode::kProvisioned) {
+      return corrupt();
+    }
+    in.remove_prefix(1);
+    uint64_t changed_ms = 0;
+    if (!GetVarint(&in, &t->schema.billing.read_capacity_units) ||
+        !GetVarint(&in, &t->schema.billing.write_capacity_units) || !GetVarint(&in, &changed_ms)) {
+      return corrupt();
+    }
+    t->schema.billing.mode = mode;
+    t->billing_changed_ms = static_cast<int64_t>(changed_ms);
+  }
   return Status::Ok();
 }
 
@@ -620,8 +645,7 @@ class ItemStoreImpl final : public ItemStore {
   Result<TableDescription> DeleteTable(const std::string& name) override;
   Result<TableDescription> DescribeTable(const std::string& name) override;
   Result<std::vector<std::string>> ListTables() override;
-  Result<TableDescription> UpdateStream(const std::string& name,
-                                        const StreamConfig& stream) override;
+  Result<TableDescription> UpdateTable(const std::string& name, const TableUpdate& update) override;
   Result<uint64_t> TruncateTable(const std::string& name) override;
 
   Result<WriteResult> PutItem(const PutItemRequest& request) override;
@@ -1279,6 +1303,7 @@ TableDescription Describe(const TableState& t) {
   d.table_id = t.id;
   d.created_ms = t.created_ms;
   d.stream_label_ms = t.stream_label_ms;
+  d.billing_mode_changed_ms = t.billing_changed_ms;
   d.item_count = t.item_count;
   d.size_bytes = t.item_bytes;
   return d;
@@ -1300,6 +1325,7 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     t.label_start_sequence = ctx.sequence();
     t.stream_since_creation = schema.stream.enabled;
     t.created_sequence = ctx.sequence();
+    t.billing_changed_ms = t.created_ms;
     std::string id_value = TableIdKey(t.id);
     Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
     if (!s.ok()) return ctx.env_status = s;
@@ -1337,18 +1363,28 @@ Result<uint64_t> ItemStoreImpl::TruncateTable(const std::string& name) {
   return removed;
 }
 
-Result<TableDescription> ItemStoreImpl::UpdateStream(const std::string& name,
-                                                     const StreamConfig& stream) {
-  if (stream.buffer_size == 0) return InvalidArgument("stream buffer_size must be at least 1");
+Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
+                                                    const TableUpdate& update) {
+  if (update.stream && update.stream->buffer_size == 0) {
+    return InvalidArgument("stream buffer_size must be at least 1");
+  }
+  if (update.billing) KS_RETURN_IF_ERROR(ValidateBillingConfig(*update.billing));
   TableDescription description;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
-    if (stream.enabled && !t->schema.stream.enabled) {
-      t->stream_label_ms = ctx.now_ms();
-      t->label_start_sequence = ctx.sequence();
+    if (update.stream) {
+      const StreamConfig& stream = *update.stream;
+      if (stream.enabled && !t->schema.stream.enabled) {
+        t->stream_label_ms = ctx.now_ms();
+        t->label_start_sequence = ctx.sequence();
+      }
+      if (!stream.enabled) t->stream_since_creation = false;
+      t->schema.stream = stream;
     }
-    if (!stream.enabled) t->stream_since_creation = false;
-    t->schema.stream = stream;
+    if (update.billing) {
+      if (update.billing->mode != t->schema.billing.mode) t->billing_changed_ms = ctx.now_ms();
+      t->schema.billing = *update.billing;
+    }
     ctx.MarkDirty(t);
     description = Describe(*t);
     return Status::Ok();
@@ -2377,6 +2413,13 @@ Result<std::unique_ptr<ItemStore>> ItemStore::Open(const StoreOptions& options) 
   auto store = std::make_unique<ItemStoreImpl>(options, std::move(env));
   KS_RETURN_IF_ERROR(store->Start());
   return std::unique_ptr<ItemStore>(std::move(store));
+}
+
+Result<TableDescription> ItemStore::UpdateStream(const std::string& name,
+                                                 const StreamConfig& stream) {
+  TableUpdate update;
+  update.stream = stream;
+  return UpdateTable(name, update);
 }
 
 Result<WriteResult> ItemStore::Put(const std::string& table, Item item) {

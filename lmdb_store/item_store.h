@@ -179,12 +179,21 @@ struct TransactWriteEntry {
   ExpressionInputs expression;
 };
 
+// What UpdateTable changes; absent members stay as they are.
+struct TableUpdate {
+  std::optional<StreamConfig> stream;
+  std::optional<BillingConfig> billing;
+};
+
 struct TableDescription {
   TableSchema schema;
   uint32_t table_id = 0;
   int64_t created_ms = 0;
   // When the stream was last enabled (it labels the stream ARN), 0 if never.
   int64_t stream_label_ms = 0;
+  // When schema.billing.mode last changed; created_ms if it never did (also
+  // for tables stored before billing was kept).
+  int64_t billing_mode_changed_ms = 0;
   uint64_t item_count = 0;
   uint64_t size_bytes = 0;
 };
@@ -304,9 +313,16 @@ class ItemStore {
   virtual Result<TableDescription> DeleteTable(const std::string& name) = 0;
   virtual Result<TableDescription> DescribeTable(const std::string& name) = 0;
   virtual Result<std::vector<std::string>> ListTables() = 0;
-  // Changes the table's stream config (enable, disable, view type, buffer).
-  virtual Result<TableDescription> UpdateStream(const std::string& name,
-                                                const StreamConfig& stream) = 0;
+  // Applies `update` in one transaction and returns the table's new
+  // description. update.stream replaces the stream config (enable, disable,
+  // view type, buffer); enabling a disabled stream starts a new stream label.
+  // update.billing replaces the billing config; a change of mode stamps
+  // billing_mode_changed_ms. kInvalidArgument (nothing changed) for a buffer
+  // size of 0 or a billing config that breaks ValidateBillingConfig.
+  virtual Result<TableDescription> UpdateTable(const std::string& name,
+                                               const TableUpdate& update) = 0;
+  // UpdateTable of the stream config alone.
+  Result<TableDescription> UpdateStream(const std::string& name, const StreamConfig& stream);
   // Removes every item of the table in one transaction and appends one
   // kTruncate record (no per-item records). Returns the number removed.
   virtual Result<uint64_t> TruncateTable(const std::string& name) = 0;
