@@ -56,7 +56,6 @@
 #include <string>
 #include <string_view>
 
-#include "base/clock.h"
 #include "lmdb_store/item_store.h"
 
 namespace keystone::daemon {
@@ -65,9 +64,6 @@ struct DynamoDbApiOptions {
   // Region and account that ARNs name and stream records carry (awsRegion).
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
-  // Clock for the times the API stamps itself (billing mode changes); not
-  // owned, must outlive the API. nullptr: the system clock.
-  Clock* clock = nullptr;
 };
 
 struct ApiResponse {

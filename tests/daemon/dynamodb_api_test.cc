@@ -315,8 +315,15 @@ class DynamoDbApiTest : public ::testing::Test {
     DynamoDbApiOptions api_options;
     api_options.region = "eu-west-1";
     api_options.account_id = "123456789012";
-    api_options.clock = &clock_;
     api_ = std::make_unique<DynamoDbApi>(*store_, api_options);
+  }
+
+  // Closes the API and the store and opens both again on the same files, as
+  // a restart of keystoned does.
+  void Reopen() {
+    api_.reset();
+    store_.reset();
+    SetUp();
   }
 
   ApiResponse Call(std::string_view op, std::string_view body) {
@@ -525,6 +532,43 @@ TEST_F(DynamoDbApiTest, ProvisionedThroughputIsEchoed) {
           "ProvisionedThroughput":{"ReadCapacityUnits":2,"WriteCapacityUnits":3}})");
   EXPECT_EQ("PROVISIONED", Str(d, "TableDescription.BillingModeSummary.BillingMode"));
   EXPECT_EQ(3, Int(d, "TableDescription.ProvisionedThroughput.WriteCapacityUnits"));
+}
+
+TEST_F(DynamoDbApiTest, BillingIsKeptByTheStore) {
+  Ok("CreateTable", R"({"TableName":"prov","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+     "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],
+     "BillingMode":"PROVISIONED",
+     "ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":7}})");
+  CreateTable("ondemand");
+  clock_.AdvanceMs(3000);
+  Ok("UpdateTable", R"({"TableName":"ondemand","BillingMode":"PROVISIONED",
+     "ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":2}})");
+  auto prov = store_->DescribeTable("prov");
+  ASSERT_TRUE(prov.ok());
+  EXPECT_EQ((store::BillingConfig{store::BillingMode::kProvisioned, 5, 7}), prov->schema.billing);
+
+  // A new API over the reopened store (as after a restart) reports the same.
+  Reopen();
+  rapidjson::Document d = Ok("DescribeTable", R"({"TableName":"prov"})");
+  EXPECT_EQ("PROVISIONED", Str(d, "Table.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(5, Int(d, "Table.ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_EQ(7, Int(d, "Table.ProvisionedThroughput.WriteCapacityUnits"));
+  d = Ok("DescribeTable", R"({"TableName":"ondemand"})");
+  EXPECT_EQ("PROVISIONED", Str(d, "Table.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(2, Int(d, "Table.ProvisionedThroughput.WriteCapacityUnits"));
+
+  clock_.AdvanceMs(4000);
+  d = Ok("UpdateTable", R"({"TableName":"ondemand","BillingMode":"PAY_PER_REQUEST"})");
+  Reopen();
+  d = Ok("DescribeTable", R"({"TableName":"ondemand"})");
+  EXPECT_EQ("PAY_PER_REQUEST", Str(d, "Table.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(0, Int(d, "Table.ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_DOUBLE_EQ(
+      (kStartMs + 7000) / 1000.0,
+      At(d, "Table.BillingModeSummary.LastUpdateToPayPerRequestDateTime")->GetDouble());
+  // DeleteTable's response describes the billing the table had.
+  d = Ok("DeleteTable", R"({"TableName":"prov"})");
+  EXPECT_EQ("PROVISIONED", Str(d, "TableDescription.BillingModeSummary.BillingMode"));
 }
 
 TEST_F(DynamoDbApiTest, CreateTableErrors) {
