@@ -656,12 +656,17 @@ class ItemStoreImpl final : public ItemStore {
   Result<QueryResult> Scan(const ScanRequest& request) override;
   Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
   Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) override;
-  Status TransactWrite(const std::vector<TransactWriteEntry>& entries) override;
+  Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                       std::vector<CancellationReason>* reasons) override;
   void PutItemAsync(PutItemRequest request, WriteCallback done) override;
   void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) override;
   void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) override;
   void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) override;
-  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) override;
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                          TransactWriteCallback done) override;
+  // The conveniences of ItemStore, which the overrides above would hide.
+  using ItemStore::TransactWrite;
+  using ItemStore::TransactWriteAsync;
 
   Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) override;
   Result<StreamBatch> ReadTableHistory(const std::string& table, uint64_t after,
@@ -1624,8 +1629,14 @@ Status CheckTransactWrite(const std::vector<TransactWriteEntry>& entries,
   return Status::Ok();
 }
 
+// Sets *reasons to one reason per action when the transaction is cancelled
+// (kTransactionCanceled) and leaves it empty otherwise. It may run more than
+// once for one transaction (a batch is applied again after the map grew), so
+// it starts from an empty list each time.
 Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntry>& entries,
-                          const std::vector<ParsedWrite>& parsed) {
+                          const std::vector<ParsedWrite>& parsed,
+                          std::vector<CancellationReason>* reasons) {
+  reasons->clear();
   struct Prepared {
     TableState* table;
     std::string key;
@@ -1636,7 +1647,7 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
   std::set<std::pair<uint32_t, std::string>> seen;
   // Phase 1: validate keys and evaluate every condition against the state
   // before the transaction.
-  std::vector<std::string> reasons(entries.size(), "None");
+  std::vector<CancellationReason> found(entries.size());
   bool cancelled = false;
   for (size_t i = 0; i < entries.size(); ++i) {
     const TransactWriteEntry& e = entries[i];
@@ -1651,7 +1662,8 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     if (exists) prepared[i].old_item = std::move(loaded);
     const Item* old_ptr = prepared[i].old_item ? &*prepared[i].old_item : nullptr;
     if (parsed[i].condition && !parsed[i].condition->Evaluate(old_ptr)) {
-      reasons[i] = "ConditionalCheckFailed";
+      found[i] = {CancellationReason::Code::kConditionalCheckFailed,
+                  "The conditional request failed"};
       cancelled = true;
       continue;
     }
@@ -1678,7 +1690,7 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
         }
         if (s.ok()) s = ValidateWholeItem(updated);
         if (!s.ok()) {
-          reasons[i] = "ValidationError";
+          found[i] = {CancellationReason::Code::kValidationError, s.message()};
           cancelled = true;
           continue;
         }
@@ -1688,12 +1700,15 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     }
   }
   if (cancelled) {
+    // Clients show this message, so it still names the codes; programs get
+    // them from *reasons.
     std::string message =
         "Transaction cancelled, please refer cancellation reasons for specific reasons [";
-    for (size_t i = 0; i < reasons.size(); ++i) {
+    for (size_t i = 0; i < found.size(); ++i) {
       if (i > 0) message += ", ";
-      message += reasons[i];
+      message += CancellationReasonCodeName(found[i].code);
     }
+    *reasons = std::move(found);
     return TransactionCanceled(message + "]");
   }
   // Phase 2: apply. Nothing below fails for a client reason.
@@ -1734,10 +1749,20 @@ Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
   return Write([&](BatchContext& ctx) { return ApplyBatchWrite(ctx, entries); });
 }
 
-Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
+Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                                    std::vector<CancellationReason>* reasons) {
+  std::vector<CancellationReason> found;
   std::vector<ParsedWrite> parsed;
-  KS_RETURN_IF_ERROR(CheckTransactWrite(entries, &parsed));
-  return Write([&](BatchContext& ctx) { return ApplyTransactWrite(ctx, entries, parsed); });
+  Status status = CheckTransactWrite(entries, &parsed);
+  if (status.ok()) {
+    status =
+        Write([&](BatchContext& ctx) { return ApplyTransactWrite(ctx, entries, parsed, &found); });
+  }
+  // A batch that failed as a whole replaces the transaction's own status; its
+  // reasons then describe nothing that happened.
+  if (status.code() != StatusCode::kTransactionCanceled) found.clear();
+  if (reasons != nullptr) *reasons = std::move(found);
+  return status;
 }
 
 // The asynchronous forms move the request into one heap object that the
@@ -1795,21 +1820,31 @@ void ItemStoreImpl::BatchWriteAsync(std::vector<BatchWriteEntry> entries, Status
 }
 
 void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
-                                       StatusCallback done) {
+                                       TransactWriteCallback done) {
   struct State {
     std::vector<TransactWriteEntry> entries;
     std::vector<ParsedWrite> parsed;
+    std::vector<CancellationReason> reasons;
+    TransactWriteCallback done;
   };
   auto state = std::make_shared<State>();
   state->entries = std::move(entries);
   Status checked = CheckTransactWrite(state->entries, &state->parsed);
   if (!checked.ok()) {
-    done(checked);
+    done(checked, {});
     return;
   }
+  state->done = std::move(done);
   WriteAsync(
-      [state](BatchContext& ctx) { return ApplyTransactWrite(ctx, state->entries, state->parsed); },
-      std::move(done));
+      [state](BatchContext& ctx) {
+        return ApplyTransactWrite(ctx, state->entries, state->parsed, &state->reasons);
+      },
+      [state](Status status) {
+        // As in TransactWrite: only the transaction's own cancellation has
+        // reasons.
+        if (status.code() != StatusCode::kTransactionCanceled) state->reasons.clear();
+        state->done(std::move(status), std::move(state->reasons));
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -2415,11 +2450,34 @@ Result<std::unique_ptr<ItemStore>> ItemStore::Open(const StoreOptions& options) 
   return std::unique_ptr<ItemStore>(std::move(store));
 }
 
+std::string_view CancellationReasonCodeName(CancellationReason::Code code) {
+  switch (code) {
+    case CancellationReason::Code::kNone:
+      return "None";
+    case CancellationReason::Code::kConditionalCheckFailed:
+      return "ConditionalCheckFailed";
+    case CancellationReason::Code::kValidationError:
+      return "ValidationError";
+  }
+  return "None";
+}
+
 Result<TableDescription> ItemStore::UpdateStream(const std::string& name,
                                                  const StreamConfig& stream) {
   TableUpdate update;
   update.stream = stream;
   return UpdateTable(name, update);
+}
+
+Status ItemStore::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
+  return TransactWrite(entries, nullptr);
+}
+
+void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) {
+  TransactWriteAsync(std::move(entries),
+                     [done = std::move(done)](Status status, std::vector<CancellationReason>) {
+                       done(std::move(status));
+                     });
 }
 
 Result<WriteResult> ItemStore::Put(const std::string& table, Item item) {

@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -179,6 +180,28 @@ struct TransactWriteEntry {
   ExpressionInputs expression;
 };
 
+// Why a cancelled TransactWrite did not apply an action (DynamoDB's
+// CancellationReason). A cancelled transaction has one reason per action, in
+// request order; kNone marks the actions that would have succeeded.
+struct CancellationReason {
+  enum class Code : uint8_t {
+    kNone = 0,
+    // The action's condition expression was false for the item as stored.
+    kConditionalCheckFailed,
+    // The action would have made an invalid item (an update that changes a
+    // key attribute or breaks the item limits).
+    kValidationError,
+  };
+  Code code = Code::kNone;
+  // What went wrong, for people; empty for kNone.
+  std::string message;
+  friend bool operator==(const CancellationReason&, const CancellationReason&) = default;
+};
+
+// DynamoDB's name of a code: "None", "ConditionalCheckFailed",
+// "ValidationError".
+std::string_view CancellationReasonCodeName(CancellationReason::Code code);
+
 // What UpdateTable changes; absent members stay as they are.
 struct TableUpdate {
   std::optional<StreamConfig> stream;
@@ -297,6 +320,9 @@ struct StoreStats {
 // wait for the thread running it), but may queue further ...Async writes.
 using WriteCallback = std::function<void(Result<WriteResult>)>;
 using StatusCallback = std::function<void(Status)>;
+// As StatusCallback, with the transaction's cancellation reasons: one per
+// action when the status is kTransactionCanceled, empty otherwise.
+using TransactWriteCallback = std::function<void(Status, std::vector<CancellationReason>)>;
 
 class ItemStore {
  public:
@@ -340,10 +366,17 @@ class ItemStore {
   // At most 100 keys in all.
   virtual Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) = 0;
   // All or nothing: at most 100 actions, no two on one item. When a condition
-  // fails: kTransactionCanceled, message "Transaction cancelled, please refer
-  // cancellation reasons for specific reasons [None, ConditionalCheckFailed,
-  // ...]" with one reason per action in order.
-  virtual Status TransactWrite(const std::vector<TransactWriteEntry>& entries) = 0;
+  // fails or an update would make an invalid item: kTransactionCanceled,
+  // message "Transaction cancelled, please refer cancellation reasons for
+  // specific reasons [None, ConditionalCheckFailed, ...]" naming one reason
+  // per action in order. `reasons` (may be null) receives the same reasons as
+  // data, one per action in request order, when the status is
+  // kTransactionCanceled; it is left empty for any other outcome. Read the
+  // reasons from there, not from the message.
+  virtual Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                               std::vector<CancellationReason>* reasons) = 0;
+  // TransactWrite without the reasons as data.
+  Status TransactWrite(const std::vector<TransactWriteEntry>& entries);
 
   // Asynchronous PutItem, UpdateItem, DeleteItem, BatchWrite and
   // TransactWrite: the same validation, effects and outcomes, reported to
@@ -353,7 +386,11 @@ class ItemStore {
   virtual void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) = 0;
   virtual void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) = 0;
   virtual void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) = 0;
-  virtual void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) = 0;
+  // `done` gets the reasons as TransactWrite's `reasons`.
+  virtual void TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                                  TransactWriteCallback done) = 0;
+  // TransactWriteAsync without the reasons as data.
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done);
 
   // Conveniences for code: unconditional put, get by key, delete by key.
   Result<WriteResult> Put(const std::string& table, Item item);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <thread>
 
 #include "base/clock.h"
@@ -523,6 +524,100 @@ TEST_F(ItemStoreTest, TransactWriteIsAllOrNothing) {
   check.condition_expression = "attribute_exists(pk)";
   TransactWriteEntry same = check;
   EXPECT_EQ(StatusCode::kInvalidArgument, store_->TransactWrite({check, same}).code());
+}
+
+// A transaction of three actions whose second one's condition is false.
+std::vector<TransactWriteEntry> SecondConditionFails() {
+  TransactWriteEntry put;
+  put.kind = TransactWriteEntry::Kind::kPut;
+  put.table = "users";
+  put.item = ItemBuilder().S("pk", "new").Build();
+  TransactWriteEntry check;
+  check.kind = TransactWriteEntry::Kind::kConditionCheck;
+  check.table = "users";
+  check.item = Key("acct");
+  check.condition_expression = "balance > :big";
+  check.expression.values = {{":big", AV::N(1000)}};
+  TransactWriteEntry update;
+  update.kind = TransactWriteEntry::Kind::kUpdate;
+  update.table = "events";
+  update.item = Key("audit", 1);
+  update.update_expression = "SET n = :one";
+  update.expression.values = {{":one", AV::N(1)}};
+  return {put, check, update};
+}
+
+TEST_F(ItemStoreTest, TransactWriteReportsOneReasonPerActionAsData) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "acct").N("balance", 10).Build()).ok());
+  using Code = CancellationReason::Code;
+
+  // Stale contents are replaced, not appended to.
+  std::vector<CancellationReason> reasons(5, {Code::kValidationError, "stale"});
+  Status failed = store_->TransactWrite(SecondConditionFails(), &reasons);
+  EXPECT_EQ(StatusCode::kTransactionCanceled, failed.code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_EQ((CancellationReason{Code::kNone, ""}), reasons[0]);
+  EXPECT_EQ((CancellationReason{Code::kConditionalCheckFailed, "The conditional request failed"}),
+            reasons[1]);
+  EXPECT_EQ((CancellationReason{Code::kNone, ""}), reasons[2]);
+  // The message is unchanged, for clients that show it.
+  EXPECT_EQ(
+      "Transaction cancelled, please refer cancellation reasons for specific reasons "
+      "[None, ConditionalCheckFailed, None]",
+      failed.message());
+  EXPECT_FALSE(store_->Get("users", Key("new"))->has_value());
+  EXPECT_FALSE(store_->Get("events", Key("audit", 1))->has_value());
+
+  // An update that would change a key cancels with ValidationError and says
+  // why.
+  std::vector<TransactWriteEntry> rekey = SecondConditionFails();
+  rekey[1].kind = TransactWriteEntry::Kind::kUpdate;
+  rekey[1].condition_expression.clear();
+  rekey[1].update_expression = "SET pk = :other";
+  rekey[1].expression.values = {{":other", AV::S("other")}};
+  EXPECT_EQ(StatusCode::kTransactionCanceled, store_->TransactWrite(rekey, &reasons).code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_EQ(Code::kNone, reasons[0].code);
+  EXPECT_EQ(Code::kValidationError, reasons[1].code);
+  EXPECT_NE(std::string::npos, reasons[1].message.find("Cannot update attribute pk"))
+      << reasons[1].message;
+  EXPECT_EQ(Code::kNone, reasons[2].code);
+
+  // Outcomes other than a cancellation carry no reasons.
+  std::vector<TransactWriteEntry> duplicate = SecondConditionFails();
+  duplicate[2] = duplicate[0];
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->TransactWrite(duplicate, &reasons).code());
+  EXPECT_TRUE(reasons.empty());
+  std::vector<TransactWriteEntry> passes = SecondConditionFails();
+  passes[1].expression.values[":big"] = AV::N(5);
+  reasons.resize(2);
+  ASSERT_TRUE(store_->TransactWrite(passes, &reasons).ok());
+  EXPECT_TRUE(reasons.empty());
+  EXPECT_TRUE(store_->Get("users", Key("new"))->has_value());
+}
+
+TEST_F(ItemStoreTest, TransactWriteAsyncReportsTheSameReasons) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "acct").N("balance", 10).Build()).ok());
+  std::promise<std::pair<Status, std::vector<CancellationReason>>> reported;
+  store_->TransactWriteAsync(SecondConditionFails(),
+                             [&](Status status, std::vector<CancellationReason> reasons) {
+                               reported.set_value({std::move(status), std::move(reasons)});
+                             });
+  auto [status, reasons] = reported.get_future().get();
+  EXPECT_EQ(StatusCode::kTransactionCanceled, status.code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_EQ(CancellationReason::Code::kNone, reasons[0].code);
+  EXPECT_EQ(CancellationReason::Code::kConditionalCheckFailed, reasons[1].code);
+  EXPECT_EQ(CancellationReason::Code::kNone, reasons[2].code);
+
+  // Rejected before queueing (nothing to cancel): no reasons either.
+  std::promise<std::pair<Status, std::vector<CancellationReason>>> rejected;
+  store_->TransactWriteAsync({}, [&](Status s, std::vector<CancellationReason> r) {
+    rejected.set_value({std::move(s), std::move(r)});
+  });
+  auto [rejected_status, rejected_reasons] = rejected.get_future().get();
+  EXPECT_EQ(StatusCode::kInvalidArgument, rejected_status.code());
+  EXPECT_TRUE(rejected_reasons.empty());
 }
 
 TEST_F(ItemStoreTest, ConcurrentWritersAreAllApplied) {
