@@ -101,27 +101,10 @@ ErrorShape ShapeOf(StatusCode code) {
   return {500, ns("InternalServerError")};
 }
 
-// The reasons listed at the end of the store's cancellation message:
-// "... specific reasons [None, ConditionalCheckFailed]".
-std::vector<std::string> CancellationCodes(const std::string& message) {
-  std::vector<std::string> codes;
-  size_t open = message.rfind('[');
-  size_t close = message.rfind(']');
-  if (open == std::string::npos || close == std::string::npos || close < open) return codes;
-  std::string_view list(message.data() + open + 1, close - open - 1);
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view code = list.substr(0, comma);
-    while (!code.empty() && code.front() == ' ') code.remove_prefix(1);
-    while (!code.empty() && code.back() == ' ') code.remove_suffix(1);
-    codes.emplace_back(code);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return codes;
-}
+}  // namespace
 
-ApiResponse ErrorResponse(const Status& status) {
+ApiResponse ErrorResponse(const Status& status,
+                          const std::vector<store::CancellationReason>& reasons) {
   ErrorShape shape = ShapeOf(status.code());
   if (shape.http_status == 500) {
     LogWarn("dynamodb_api", "request failed: " + status.ToString());
@@ -134,13 +117,13 @@ ApiResponse ErrorResponse(const Status& status) {
   if (status.code() == StatusCode::kTransactionCanceled) {
     WriteKey("CancellationReasons", out);
     out.StartArray();
-    for (const std::string& code : CancellationCodes(status.message())) {
+    for (const store::CancellationReason& reason : reasons) {
       out.StartObject();
       WriteKey("Code", out);
-      WriteString(code, out);
-      if (code == "ConditionalCheckFailed") {
+      WriteString(store::CancellationReasonCodeName(reason.code), out);
+      if (!reason.message.empty()) {
         WriteKey("Message", out);
-        WriteString("The conditional request failed", out);
+        WriteString(reason.message, out);
       }
       out.EndObject();
     }
@@ -155,6 +138,8 @@ ApiResponse ErrorResponse(const Status& status) {
   out.EndObject();
   return ApiResponse{shape.http_status, std::string(buffer.GetString(), buffer.GetSize())};
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Reading request members. A member that is absent or JSON null is absent.
@@ -1385,9 +1370,14 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
     entries.push_back(std::move(entry));
   }
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.TransactWriteAsync(std::move(entries), [done](Status status) mutable {
-    ReportStatus(done, std::move(status), "{}");
-  });
+  store_.TransactWriteAsync(
+      std::move(entries),
+      [done](Status status, std::vector<store::CancellationReason> reasons) mutable {
+        done([status = std::move(status), reasons = std::move(reasons)]() -> ApiResponse {
+          if (!status.ok()) return ErrorResponse(status, reasons);
+          return ApiResponse{200, "{}"};
+        });
+      });
   return Status::Ok();
 }
 

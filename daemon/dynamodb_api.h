@@ -55,7 +55,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "base/status.h"
 #include "lmdb_store/item_store.h"
 
 namespace keystone::daemon {
@@ -78,6 +80,14 @@ struct ApiResponse {
 using ResponseBuilder = std::function<ApiResponse()>;
 // Receives the outcome of an operation HandleAsync() queued.
 using AsyncDone = std::function<void(ResponseBuilder)>;
+
+// The error response for `status` (not ok), mapped as listed above. For
+// kTransactionCanceled, CancellationReasons lists `reasons` (the store's, one
+// per action in request order) with each one's Message when it has one; the
+// text of status.message() only becomes the response's Message and is never
+// parsed.
+ApiResponse ErrorResponse(const Status& status,
+                          const std::vector<store::CancellationReason>& reasons = {});
 
 class DynamoDbApi {
  public:

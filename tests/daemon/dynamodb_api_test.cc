@@ -1118,6 +1118,84 @@ TEST_F(DynamoDbApiTest, TransactWriteItems) {
   EXPECT_EQ(1u, CountItems("audit"));
 }
 
+TEST_F(DynamoDbApiTest, TransactWriteItemsReasonsFollowTheActions) {
+  CreateTable("users");
+  CreateTable("audit");
+  Put("users", R"({"pk":{"S":"a"},"n":{"N":"1"}})");
+  // Three actions, the second one's condition false.
+  ApiResponse cancelled = Call("TransactWriteItems", R"({"TransactItems":[
+      {"Put":{"TableName":"audit","Item":{"pk":{"S":"log"}}}},
+      {"ConditionCheck":{"TableName":"users","Key":{"pk":{"S":"a"}},
+                         "ConditionExpression":"n = :two",
+                         "ExpressionAttributeValues":{":two":{"N":"2"}}}},
+      {"Update":{"TableName":"users","Key":{"pk":{"S":"b"}},"UpdateExpression":"SET n = :n",
+                 "ExpressionAttributeValues":{":n":{"N":"7"}}}}]})");
+  EXPECT_EQ(400, cancelled.http_status);
+  rapidjson::Document error = ParseJson(cancelled.body);
+  EXPECT_EQ("TransactionCanceledException", ErrorName(cancelled));
+  ASSERT_EQ(3u, Size(error, "CancellationReasons"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.0.Code"));
+  EXPECT_FALSE(Has(error, "CancellationReasons.0.Message"));
+  EXPECT_EQ("ConditionalCheckFailed", Str(error, "CancellationReasons.1.Code"));
+  EXPECT_EQ("The conditional request failed", Str(error, "CancellationReasons.1.Message"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.2.Code"));
+  EXPECT_FALSE(Has(error, "CancellationReasons.2.Message"));
+  EXPECT_EQ(
+      "Transaction cancelled, please refer cancellation reasons for specific reasons [None, "
+      "ConditionalCheckFailed, None]",
+      Str(error, "Message"));
+  EXPECT_EQ(0u, CountItems("audit"));
+  EXPECT_EQ(1u, CountItems("users"));
+
+  // An update that would change the key: ValidationError, with the store's
+  // reason as its Message.
+  cancelled = Call("TransactWriteItems", R"({"TransactItems":[
+      {"Put":{"TableName":"audit","Item":{"pk":{"S":"log"}}}},
+      {"Update":{"TableName":"users","Key":{"pk":{"S":"a"}},"UpdateExpression":"SET pk = :b",
+                 "ExpressionAttributeValues":{":b":{"S":"b"}}}}]})");
+  error = ParseJson(cancelled.body);
+  ASSERT_EQ(2u, Size(error, "CancellationReasons"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.0.Code"));
+  EXPECT_EQ("ValidationError", Str(error, "CancellationReasons.1.Code"));
+  EXPECT_NE(std::string::npos,
+            Str(error, "CancellationReasons.1.Message").find("Cannot update attribute pk"))
+      << cancelled.body;
+  EXPECT_EQ(0u, CountItems("audit"));
+}
+
+TEST(DynamoDbApiErrorTest, CancellationReasonsComeFromTheStoresDataNotItsMessage) {
+  using Code = store::CancellationReason::Code;
+  // A message that names other reasons than the data: the data wins and the
+  // message is passed on verbatim.
+  Status status(StatusCode::kTransactionCanceled, "cancelled [ConditionalCheckFailed, None]");
+  ApiResponse r = ErrorResponse(status, {{Code::kNone, ""},
+                                         {Code::kValidationError, "bad item"},
+                                         {Code::kConditionalCheckFailed, "condition false"}});
+  EXPECT_EQ(400, r.http_status);
+  EXPECT_EQ("TransactionCanceledException", ErrorName(r));
+  rapidjson::Document error = ParseJson(r.body);
+  ASSERT_EQ(3u, Size(error, "CancellationReasons"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.0.Code"));
+  EXPECT_FALSE(Has(error, "CancellationReasons.0.Message"));
+  EXPECT_EQ("ValidationError", Str(error, "CancellationReasons.1.Code"));
+  EXPECT_EQ("bad item", Str(error, "CancellationReasons.1.Message"));
+  EXPECT_EQ("ConditionalCheckFailed", Str(error, "CancellationReasons.2.Code"));
+  EXPECT_EQ("condition false", Str(error, "CancellationReasons.2.Message"));
+  EXPECT_EQ("cancelled [ConditionalCheckFailed, None]", Str(error, "Message"));
+
+  // A message in the store's form but no reasons as data: none are made up.
+  r = ErrorResponse(Status(StatusCode::kTransactionCanceled,
+                           "Transaction cancelled, please refer cancellation reasons for "
+                           "specific reasons [None, ConditionalCheckFailed]"));
+  error = ParseJson(r.body);
+  EXPECT_EQ(0u, Size(error, "CancellationReasons"));
+
+  // Other errors have no CancellationReasons, whatever is passed.
+  r = ErrorResponse(InvalidArgument("nope"), {{Code::kConditionalCheckFailed, "x"}});
+  EXPECT_EQ("ValidationException", ErrorName(r));
+  EXPECT_FALSE(Has(ParseJson(r.body), "CancellationReasons"));
+}
+
 // --- Streams ------------------------------------------------------------------
 
 TEST_F(DynamoDbApiTest, ListStreams) {
