@@ -9,7 +9,6 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -102,27 +101,10 @@ ErrorShape ShapeOf(StatusCode code) {
   return {500, ns("InternalServerError")};
 }
 
-// The reasons listed at the end of the store's cancellation message:
-// "... specific reasons [None, ConditionalCheckFailed]".
-std::vector<std::string> CancellationCodes(const std::string& message) {
-  std::vector<std::string> codes;
-  size_t open = message.rfind('[');
-  size_t close = message.rfind(']');
-  if (open == std::string::npos || close == std::string::npos || close < open) return codes;
-  std::string_view list(message.data() + open + 1, close - open - 1);
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view code = list.substr(0, comma);
-    while (!code.empty() && code.front() == ' ') code.remove_prefix(1);
-    while (!code.empty() && code.back() == ' ') code.remove_suffix(1);
-    codes.emplace_back(code);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return codes;
-}
+}  // namespace
 
-ApiResponse ErrorResponse(const Status& status) {
+ApiResponse ErrorResponse(const Status& status,
+                          const std::vector<store::CancellationReason>& reasons) {
   ErrorShape shape = ShapeOf(status.code());
   if (shape.http_status == 500) {
     LogWarn("dynamodb_api", "request failed: " + status.ToString());
@@ -135,13 +117,13 @@ ApiResponse ErrorResponse(const Status& status) {
   if (status.code() == StatusCode::kTransactionCanceled) {
     WriteKey("CancellationReasons", out);
     out.StartArray();
-    for (const std::string& code : CancellationCodes(status.message())) {
+    for (const store::CancellationReason& reason : reasons) {
       out.StartObject();
       WriteKey("Code", out);
-      WriteString(code, out);
-      if (code == "ConditionalCheckFailed") {
+      WriteString(store::CancellationReasonCodeName(reason.code), out);
+      if (!reason.message.empty()) {
         WriteKey("Message", out);
-        WriteString("The conditional request failed", out);
+        WriteString(reason.message, out);
       }
       out.EndObject();
     }
@@ -156,6 +138,8 @@ ApiResponse ErrorResponse(const Status& status) {
   out.EndObject();
   return ApiResponse{shape.http_status, std::string(buffer.GetString(), buffer.GetSize())};
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Reading request members. A member that is absent or JSON null is absent.
@@ -494,15 +478,7 @@ Result<ShardIterator> DecodeIterator(std::string_view text) {
   return it;
 }
 
-// Table settings DynamoDB echoes that the store's schema does not hold.
-struct BillingInfo {
-  bool pay_per_request = true;
-  int64_t read_capacity = 0;
-  int64_t write_capacity = 0;
-  int64_t changed_ms = 0;  // when PAY_PER_REQUEST was last chosen
-};
-
-Status ReadThroughput(const Value& throughput, BillingInfo* info) {
+Status ReadThroughput(const Value& throughput, store::BillingConfig* billing) {
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> rcu, OptInt(throughput, "ReadCapacityUnits"));
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> wcu, OptInt(throughput, "WriteCapacityUnits"));
   if (!rcu) return MissingMember("provisionedThroughput.readCapacityUnits");
@@ -515,24 +491,24 @@ Status ReadThroughput(const Value& throughput, BillingInfo* info) {
     return ConstraintError(std::to_string(*wcu), "provisionedThroughput.writeCapacityUnits",
                            "Member must have value greater than or equal to 1");
   }
-  info->read_capacity = *rcu;
-  info->write_capacity = *wcu;
+  billing->read_capacity_units = static_cast<uint64_t>(*rcu);
+  billing->write_capacity_units = static_cast<uint64_t>(*wcu);
   return Status::Ok();
 }
 
-// BillingMode and ProvisionedThroughput of a CreateTable (`info` null) or
-// UpdateTable request applied over *info; `*named` tells whether the request
-// named either. Unlike DynamoDB, a CreateTable naming neither gets
-// PAY_PER_REQUEST rather than an error.
-Status ApplyBilling(const Value& request, bool creating, BillingInfo* info, bool* named,
-                    int64_t now_ms) {
+// BillingMode and ProvisionedThroughput of a CreateTable (`creating`, over a
+// default *billing) or UpdateTable request (over the table's) applied to
+// *billing; `*named` tells whether the request named either. Unlike DynamoDB,
+// a CreateTable naming neither gets PAY_PER_REQUEST rather than an error.
+Status ApplyBilling(const Value& request, bool creating, store::BillingConfig* billing,
+                    bool* named) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> mode, OptString(request, "BillingMode"));
   KS_ASSIGN_OR_RETURN(const Value* throughput, OptObject(request, "ProvisionedThroughput"));
   *named = mode.has_value() || throughput != nullptr;
   if (mode) {
     KS_RETURN_IF_ERROR(CheckEnum(*mode, "billingMode", {"PROVISIONED", "PAY_PER_REQUEST"}));
   }
-  bool was_ppr = creating ? true : info->pay_per_request;
+  bool was_ppr = creating || billing->mode == store::BillingMode::kPayPerRequest;
   bool ppr = mode ? *mode == "PAY_PER_REQUEST" : (creating ? throughput == nullptr : was_ppr);
   if (ppr && throughput != nullptr) {
     return InvalidArgument(
@@ -544,13 +520,12 @@ Status ApplyBilling(const Value& request, bool creating, BillingInfo* info, bool
         "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits "
         "must both be specified when BillingMode is PROVISIONED");
   }
-  if (throughput != nullptr) KS_RETURN_IF_ERROR(ReadThroughput(*throughput, info));
+  if (throughput != nullptr) KS_RETURN_IF_ERROR(ReadThroughput(*throughput, billing));
   if (ppr) {
-    info->read_capacity = 0;
-    info->write_capacity = 0;
-    if (creating || !was_ppr) info->changed_ms = now_ms;
+    billing->read_capacity_units = 0;
+    billing->write_capacity_units = 0;
   }
-  info->pay_per_request = ppr;
+  billing->mode = ppr ? store::BillingMode::kPayPerRequest : store::BillingMode::kProvisioned;
   return Status::Ok();
 }
 
@@ -561,9 +536,7 @@ Status ApplyBilling(const Value& request, bool creating, BillingInfo* info, bool
 class DynamoDbApi::Impl {
  public:
   Impl(store::ItemStore& store, DynamoDbApiOptions options)
-      : store_(store),
-        options_(std::move(options)),
-        clock_(options_.clock != nullptr ? options_.clock : SystemClock::Default()) {}
+      : store_(store), options_(std::move(options)) {}
 
   std::optional<ApiResponse> HandleAsync(std::string_view target, std::string_view body,
                                          AsyncDone& done);
@@ -609,21 +582,14 @@ class DynamoDbApi::Impl {
   // no stream or its current stream has another label.
   Result<StreamInfo> StreamOfArn(const std::string& arn);
 
-  BillingInfo Billing(const std::string& table);
   void WriteTableDescription(const TableDescription& d, std::string_view status, JsonWriter& out);
   Result<std::string> TableDescriptionResponse(std::string_view member, const TableDescription& d,
                                                std::string_view status);
   Result<std::string> QueryResponse(const store::QueryResult& result, bool count_only);
   void WriteStreamRecord(const store::StreamRecord& record, JsonWriter& out);
 
-  int64_t NowMs() const { return clock_->NowMs(); }
-
   store::ItemStore& store_;
   const DynamoDbApiOptions options_;
-  Clock* const clock_;
-
-  std::mutex billing_mu_;
-  std::map<std::string, BillingInfo> billing_;  // guarded by billing_mu_
 };
 
 std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view target,
@@ -709,16 +675,11 @@ void ReportStatus(AsyncDone& done, Status status, std::string_view body) {
 // ---------------------------------------------------------------------------
 // Tables
 
-BillingInfo DynamoDbApi::Impl::Billing(const std::string& table) {
-  std::lock_guard<std::mutex> lock(billing_mu_);
-  auto it = billing_.find(table);
-  return it == billing_.end() ? BillingInfo{} : it->second;
-}
-
 void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::string_view status,
                                               JsonWriter& out) {
   const store::TableSchema& schema = d.schema;
-  BillingInfo billing = Billing(schema.name);
+  const store::BillingConfig& billing = schema.billing;
+  const bool pay_per_request = billing.mode == store::BillingMode::kPayPerRequest;
   out.StartObject();
   WriteKey("AttributeDefinitions", out);
   out.StartArray();
@@ -746,9 +707,9 @@ void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::st
   WriteKey("NumberOfDecreasesToday", out);
   out.Int64(0);
   WriteKey("ReadCapacityUnits", out);
-  out.Int64(billing.read_capacity);
+  out.Uint64(billing.read_capacity_units);
   WriteKey("WriteCapacityUnits", out);
-  out.Int64(billing.write_capacity);
+  out.Uint64(billing.write_capacity_units);
   out.EndObject();
   WriteKey("TableSizeBytes", out);
   out.Uint64(d.size_bytes);
@@ -764,11 +725,10 @@ void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::st
   WriteKey("BillingModeSummary", out);
   out.StartObject();
   WriteKey("BillingMode", out);
-  WriteString(billing.pay_per_request ? "PAY_PER_REQUEST" : "PROVISIONED", out);
-  if (billing.pay_per_request) {
+  WriteString(store::BillingModeName(billing.mode), out);
+  if (pay_per_request) {
     WriteKey("LastUpdateToPayPerRequestDateTime", out);
-    int64_t changed = billing.changed_ms != 0 ? billing.changed_ms : d.created_ms;
-    out.Double(static_cast<double>(changed) / 1000.0);
+    out.Double(static_cast<double>(d.billing_mode_changed_ms) / 1000.0);
   }
   out.EndObject();
   if (schema.stream.enabled) {
@@ -907,18 +867,12 @@ Result<std::string> DynamoDbApi::Impl::CreateTable(const Value& request) {
     }
   }
 
-  BillingInfo billing;
   bool billing_named = false;
-  KS_RETURN_IF_ERROR(ApplyBilling(request, true, &billing, &billing_named, 0));
+  KS_RETURN_IF_ERROR(ApplyBilling(request, true, &schema.billing, &billing_named));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
 
   KS_RETURN_IF_ERROR(store_.CreateTable(schema));
   KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(name));
-  if (billing.pay_per_request) billing.changed_ms = d.created_ms;
-  {
-    std::lock_guard<std::mutex> lock(billing_mu_);
-    billing_[name] = billing;
-  }
   return TableDescriptionResponse("TableDescription", d, "ACTIVE");
 }
 
@@ -975,9 +929,9 @@ Result<std::string> DynamoDbApi::Impl::UpdateTable(const Value& request) {
     new_stream = config;
   }
 
-  BillingInfo billing = Billing(name);
+  store::BillingConfig billing = current.schema.billing;
   bool billing_named = false;
-  KS_RETURN_IF_ERROR(ApplyBilling(request, false, &billing, &billing_named, NowMs()));
+  KS_RETURN_IF_ERROR(ApplyBilling(request, false, &billing, &billing_named));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
   bool other_named = Member(request, "SSESpecification") != nullptr ||
                      Member(request, "TableClass") != nullptr ||
@@ -989,12 +943,12 @@ Result<std::string> DynamoDbApi::Impl::UpdateTable(const Value& request) {
   }
 
   TableDescription updated = current;
-  if (new_stream) {
-    KS_ASSIGN_OR_RETURN(updated, store_.UpdateStream(name, *new_stream));
-  }
-  if (billing_named) {
-    std::lock_guard<std::mutex> lock(billing_mu_);
-    billing_[name] = billing;
+  // Stream and billing change in one store transaction.
+  store::TableUpdate update;
+  update.stream = new_stream;
+  if (billing_named) update.billing = billing;
+  if (update.stream || update.billing) {
+    KS_ASSIGN_OR_RETURN(updated, store_.UpdateTable(name, update));
   }
   return TableDescriptionResponse("TableDescription", updated, "ACTIVE");
 }
@@ -1004,10 +958,7 @@ Result<std::string> DynamoDbApi::Impl::DeleteTable(const Value& request) {
   KS_ASSIGN_OR_RETURN(TableDescription d, store_.DeleteTable(name));
   d.item_count = 0;
   d.size_bytes = 0;
-  Result<std::string> response = TableDescriptionResponse("TableDescription", d, "DELETING");
-  std::lock_guard<std::mutex> lock(billing_mu_);
-  billing_.erase(name);
-  return response;
+  return TableDescriptionResponse("TableDescription", d, "DELETING");
 }
 
 Result<std::string> DynamoDbApi::Impl::ListTables(const Value& request) {
@@ -1419,9 +1370,14 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
     entries.push_back(std::move(entry));
   }
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.TransactWriteAsync(std::move(entries), [done](Status status) mutable {
-    ReportStatus(done, std::move(status), "{}");
-  });
+  store_.TransactWriteAsync(
+      std::move(entries),
+      [done](Status status, std::vector<store::CancellationReason> reasons) mutable {
+        done([status = std::move(status), reasons = std::move(reasons)]() -> ApiResponse {
+          if (!status.ok()) return ErrorResponse(status, reasons);
+          return ApiResponse{200, "{}"};
+        });
+      });
   return Status::Ok();
 }
 

@@ -55,8 +55,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
-#include "base/clock.h"
+#include "base/status.h"
 #include "lmdb_store/item_store.h"
 
 namespace keystone::daemon {
@@ -65,9 +66,6 @@ struct DynamoDbApiOptions {
   // Region and account that ARNs name and stream records carry (awsRegion).
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
-  // Clock for the times the API stamps itself (billing mode changes); not
-  // owned, must outlive the API. nullptr: the system clock.
-  Clock* clock = nullptr;
 };
 
 struct ApiResponse {
@@ -82,6 +80,14 @@ struct ApiResponse {
 using ResponseBuilder = std::function<ApiResponse()>;
 // Receives the outcome of an operation HandleAsync() queued.
 using AsyncDone = std::function<void(ResponseBuilder)>;
+
+// The error response for `status` (not ok), mapped as listed above. For
+// kTransactionCanceled, CancellationReasons lists `reasons` (the store's, one
+// per action in request order) with each one's Message when it has one; the
+// text of status.message() only becomes the response's Message and is never
+// parsed.
+ApiResponse ErrorResponse(const Status& status,
+                          const std::vector<store::CancellationReason>& reasons = {});
 
 class DynamoDbApi {
  public:

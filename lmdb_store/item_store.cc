@@ -68,6 +68,9 @@ struct TableState {
   // The store's head sequence when the table was created (0 for tables
   // stored before this was kept).
   uint64_t created_sequence = 0;
+  // When schema.billing.mode last changed (created_ms for tables stored
+  // before billing was kept).
+  int64_t billing_changed_ms = 0;
 };
 
 constexpr uint8_t kTableStateFormat = 1;
@@ -96,6 +99,12 @@ std::string EncodeTableState(const TableState& t) {
   // Optional trailing fields (entries written before they existed end here).
   out.push_back(t.stream_since_creation ? 1 : 0);
   PutVarint(t.created_sequence, &out);
+  // Billing, added after created_sequence; entries without it are
+  // PAY_PER_REQUEST since creation.
+  out.push_back(static_cast<char>(t.schema.billing.mode));
+  PutVarint(t.schema.billing.read_capacity_units, &out);
+  PutVarint(t.schema.billing.write_capacity_units, &out);
+  PutVarint(static_cast<uint64_t>(t.billing_changed_ms), &out);
   return out;
 }
 
@@ -149,6 +158,22 @@ Status DecodeTableState(std::string_view in, TableState* t) {
   }
   t->created_sequence = 0;
   if (!in.empty() && !GetVarint(&in, &t->created_sequence)) return corrupt();
+  t->schema.billing = BillingConfig{};
+  t->billing_changed_ms = t->created_ms;
+  if (!in.empty()) {
+    auto mode = static_cast<BillingMode>(in[0]);
+    if (mode != BillingMode::kPayPerRequest && mode != BillingMode::kProvisioned) {
+      return corrupt();
+    }
+    in.remove_prefix(1);
+    uint64_t changed_ms = 0;
+    if (!GetVarint(&in, &t->schema.billing.read_capacity_units) ||
+        !GetVarint(&in, &t->schema.billing.write_capacity_units) || !GetVarint(&in, &changed_ms)) {
+      return corrupt();
+    }
+    t->schema.billing.mode = mode;
+    t->billing_changed_ms = static_cast<int64_t>(changed_ms);
+  }
   return Status::Ok();
 }
 
@@ -620,8 +645,7 @@ class ItemStoreImpl final : public ItemStore {
   Result<TableDescription> DeleteTable(const std::string& name) override;
   Result<TableDescription> DescribeTable(const std::string& name) override;
   Result<std::vector<std::string>> ListTables() override;
-  Result<TableDescription> UpdateStream(const std::string& name,
-                                        const StreamConfig& stream) override;
+  Result<TableDescription> UpdateTable(const std::string& name, const TableUpdate& update) override;
   Result<uint64_t> TruncateTable(const std::string& name) override;
 
   Result<WriteResult> PutItem(const PutItemRequest& request) override;
@@ -632,12 +656,17 @@ class ItemStoreImpl final : public ItemStore {
   Result<QueryResult> Scan(const ScanRequest& request) override;
   Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
   Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) override;
-  Status TransactWrite(const std::vector<TransactWriteEntry>& entries) override;
+  Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                       std::vector<CancellationReason>* reasons) override;
   void PutItemAsync(PutItemRequest request, WriteCallback done) override;
   void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) override;
   void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) override;
   void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) override;
-  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) override;
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                          TransactWriteCallback done) override;
+  // The conveniences of ItemStore, which the overrides above would hide.
+  using ItemStore::TransactWrite;
+  using ItemStore::TransactWriteAsync;
 
   Result<StreamBatch> ReadStream(const std::string& table, uint64_t after, size_t max) override;
   Result<StreamBatch> ReadTableHistory(const std::string& table, uint64_t after,
@@ -1280,6 +1309,7 @@ TableDescription Describe(const TableState& t) {
   d.table_id = t.id;
   d.created_ms = t.created_ms;
   d.stream_label_ms = t.stream_label_ms;
+  d.billing_mode_changed_ms = t.billing_changed_ms;
   d.item_count = t.item_count;
   d.size_bytes = t.item_bytes;
   return d;
@@ -1301,6 +1331,7 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     t.label_start_sequence = ctx.sequence();
     t.stream_since_creation = schema.stream.enabled;
     t.created_sequence = ctx.sequence();
+    t.billing_changed_ms = t.created_ms;
     std::string id_value = TableIdKey(t.id);
     Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
     if (!s.ok()) return ctx.env_status = s;
@@ -1338,18 +1369,28 @@ Result<uint64_t> ItemStoreImpl::TruncateTable(const std::string& name) {
   return removed;
 }
 
-Result<TableDescription> ItemStoreImpl::UpdateStream(const std::string& name,
-                                                     const StreamConfig& stream) {
-  if (stream.buffer_size == 0) return InvalidArgument("stream buffer_size must be at least 1");
+Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
+                                                    const TableUpdate& update) {
+  if (update.stream && update.stream->buffer_size == 0) {
+    return InvalidArgument("stream buffer_size must be at least 1");
+  }
+  if (update.billing) KS_RETURN_IF_ERROR(ValidateBillingConfig(*update.billing));
   TableDescription description;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
-    if (stream.enabled && !t->schema.stream.enabled) {
-      t->stream_label_ms = ctx.now_ms();
-      t->label_start_sequence = ctx.sequence();
+    if (update.stream) {
+      const StreamConfig& stream = *update.stream;
+      if (stream.enabled && !t->schema.stream.enabled) {
+        t->stream_label_ms = ctx.now_ms();
+        t->label_start_sequence = ctx.sequence();
+      }
+      if (!stream.enabled) t->stream_since_creation = false;
+      t->schema.stream = stream;
     }
-    if (!stream.enabled) t->stream_since_creation = false;
-    t->schema.stream = stream;
+    if (update.billing) {
+      if (update.billing->mode != t->schema.billing.mode) t->billing_changed_ms = ctx.now_ms();
+      t->schema.billing = *update.billing;
+    }
     ctx.MarkDirty(t);
     description = Describe(*t);
     return Status::Ok();
@@ -1589,8 +1630,14 @@ Status CheckTransactWrite(const std::vector<TransactWriteEntry>& entries,
   return Status::Ok();
 }
 
+// Sets *reasons to one reason per action when the transaction is cancelled
+// (kTransactionCanceled) and leaves it empty otherwise. It may run more than
+// once for one transaction (a batch is applied again after the map grew), so
+// it starts from an empty list each time.
 Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntry>& entries,
-                          const std::vector<ParsedWrite>& parsed) {
+                          const std::vector<ParsedWrite>& parsed,
+                          std::vector<CancellationReason>* reasons) {
+  reasons->clear();
   struct Prepared {
     TableState* table;
     std::string key;
@@ -1601,7 +1648,7 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
   std::set<std::pair<uint32_t, std::string>> seen;
   // Phase 1: validate keys and evaluate every condition against the state
   // before the transaction.
-  std::vector<std::string> reasons(entries.size(), "None");
+  std::vector<CancellationReason> found(entries.size());
   bool cancelled = false;
   for (size_t i = 0; i < entries.size(); ++i) {
     const TransactWriteEntry& e = entries[i];
@@ -1616,7 +1663,8 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     if (exists) prepared[i].old_item = std::move(loaded);
     const Item* old_ptr = prepared[i].old_item ? &*prepared[i].old_item : nullptr;
     if (parsed[i].condition && !parsed[i].condition->Evaluate(old_ptr)) {
-      reasons[i] = "ConditionalCheckFailed";
+      found[i] = {CancellationReason::Code::kConditionalCheckFailed,
+                  "The conditional request failed"};
       cancelled = true;
       continue;
     }
@@ -1643,7 +1691,7 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
         }
         if (s.ok()) s = ValidateWholeItem(updated);
         if (!s.ok()) {
-          reasons[i] = "ValidationError";
+          found[i] = {CancellationReason::Code::kValidationError, s.message()};
           cancelled = true;
           continue;
         }
@@ -1653,12 +1701,15 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     }
   }
   if (cancelled) {
+    // Clients show this message, so it still names the codes; programs get
+    // them from *reasons.
     std::string message =
         "Transaction cancelled, please refer cancellation reasons for specific reasons [";
-    for (size_t i = 0; i < reasons.size(); ++i) {
+    for (size_t i = 0; i < found.size(); ++i) {
       if (i > 0) message += ", ";
-      message += reasons[i];
+      message += CancellationReasonCodeName(found[i].code);
     }
+    *reasons = std::move(found);
     return TransactionCanceled(message + "]");
   }
   // Phase 2: apply. Nothing below fails for a client reason.
@@ -1699,10 +1750,20 @@ Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
   return Write([&](BatchContext& ctx) { return ApplyBatchWrite(ctx, entries); });
 }
 
-Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
+Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                                    std::vector<CancellationReason>* reasons) {
+  std::vector<CancellationReason> found;
   std::vector<ParsedWrite> parsed;
-  KS_RETURN_IF_ERROR(CheckTransactWrite(entries, &parsed));
-  return Write([&](BatchContext& ctx) { return ApplyTransactWrite(ctx, entries, parsed); });
+  Status status = CheckTransactWrite(entries, &parsed);
+  if (status.ok()) {
+    status =
+        Write([&](BatchContext& ctx) { return ApplyTransactWrite(ctx, entries, parsed, &found); });
+  }
+  // A batch that failed as a whole replaces the transaction's own status; its
+  // reasons then describe nothing that happened.
+  if (status.code() != StatusCode::kTransactionCanceled) found.clear();
+  if (reasons != nullptr) *reasons = std::move(found);
+  return status;
 }
 
 // The asynchronous forms move the request into one heap object that the
@@ -1760,21 +1821,31 @@ void ItemStoreImpl::BatchWriteAsync(std::vector<BatchWriteEntry> entries, Status
 }
 
 void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
-                                       StatusCallback done) {
+                                       TransactWriteCallback done) {
   struct State {
     std::vector<TransactWriteEntry> entries;
     std::vector<ParsedWrite> parsed;
+    std::vector<CancellationReason> reasons;
+    TransactWriteCallback done;
   };
   auto state = std::make_shared<State>();
   state->entries = std::move(entries);
   Status checked = CheckTransactWrite(state->entries, &state->parsed);
   if (!checked.ok()) {
-    done(checked);
+    done(checked, {});
     return;
   }
+  state->done = std::move(done);
   WriteAsync(
-      [state](BatchContext& ctx) { return ApplyTransactWrite(ctx, state->entries, state->parsed); },
-      std::move(done));
+      [state](BatchContext& ctx) {
+        return ApplyTransactWrite(ctx, state->entries, state->parsed, &state->reasons);
+      },
+      [state](Status status) {
+        // As in TransactWrite: only the transaction's own cancellation has
+        // reasons.
+        if (status.code() != StatusCode::kTransactionCanceled) state->reasons.clear();
+        state->done(std::move(status), std::move(state->reasons));
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -2400,6 +2471,36 @@ Result<std::unique_ptr<ItemStore>> ItemStore::Open(const StoreOptions& options) 
   auto store = std::make_unique<ItemStoreImpl>(options, std::move(env));
   KS_RETURN_IF_ERROR(store->Start());
   return std::unique_ptr<ItemStore>(std::move(store));
+}
+
+std::string_view CancellationReasonCodeName(CancellationReason::Code code) {
+  switch (code) {
+    case CancellationReason::Code::kNone:
+      return "None";
+    case CancellationReason::Code::kConditionalCheckFailed:
+      return "ConditionalCheckFailed";
+    case CancellationReason::Code::kValidationError:
+      return "ValidationError";
+  }
+  return "None";
+}
+
+Result<TableDescription> ItemStore::UpdateStream(const std::string& name,
+                                                 const StreamConfig& stream) {
+  TableUpdate update;
+  update.stream = stream;
+  return UpdateTable(name, update);
+}
+
+Status ItemStore::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
+  return TransactWrite(entries, nullptr);
+}
+
+void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) {
+  TransactWriteAsync(std::move(entries),
+                     [done = std::move(done)](Status status, std::vector<CancellationReason>) {
+                       done(std::move(status));
+                     });
 }
 
 Result<WriteResult> ItemStore::Put(const std::string& table, Item item) {

@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -179,12 +180,43 @@ struct TransactWriteEntry {
   ExpressionInputs expression;
 };
 
+// Why a cancelled TransactWrite did not apply an action (DynamoDB's
+// CancellationReason). A cancelled transaction has one reason per action, in
+// request order; kNone marks the actions that would have succeeded.
+struct CancellationReason {
+  enum class Code : uint8_t {
+    kNone = 0,
+    // The action's condition expression was false for the item as stored.
+    kConditionalCheckFailed,
+    // The action would have made an invalid item (an update that changes a
+    // key attribute or breaks the item limits).
+    kValidationError,
+  };
+  Code code = Code::kNone;
+  // What went wrong, for people; empty for kNone.
+  std::string message;
+  friend bool operator==(const CancellationReason&, const CancellationReason&) = default;
+};
+
+// DynamoDB's name of a code: "None", "ConditionalCheckFailed",
+// "ValidationError".
+std::string_view CancellationReasonCodeName(CancellationReason::Code code);
+
+// What UpdateTable changes; absent members stay as they are.
+struct TableUpdate {
+  std::optional<StreamConfig> stream;
+  std::optional<BillingConfig> billing;
+};
+
 struct TableDescription {
   TableSchema schema;
   uint32_t table_id = 0;
   int64_t created_ms = 0;
   // When the stream was last enabled (it labels the stream ARN), 0 if never.
   int64_t stream_label_ms = 0;
+  // When schema.billing.mode last changed; created_ms if it never did (also
+  // for tables stored before billing was kept).
+  int64_t billing_mode_changed_ms = 0;
   uint64_t item_count = 0;
   uint64_t size_bytes = 0;
 };
@@ -288,6 +320,9 @@ struct StoreStats {
 // wait for the thread running it), but may queue further ...Async writes.
 using WriteCallback = std::function<void(Result<WriteResult>)>;
 using StatusCallback = std::function<void(Status)>;
+// As StatusCallback, with the transaction's cancellation reasons: one per
+// action when the status is kTransactionCanceled, empty otherwise.
+using TransactWriteCallback = std::function<void(Status, std::vector<CancellationReason>)>;
 
 class ItemStore {
  public:
@@ -304,9 +339,16 @@ class ItemStore {
   virtual Result<TableDescription> DeleteTable(const std::string& name) = 0;
   virtual Result<TableDescription> DescribeTable(const std::string& name) = 0;
   virtual Result<std::vector<std::string>> ListTables() = 0;
-  // Changes the table's stream config (enable, disable, view type, buffer).
-  virtual Result<TableDescription> UpdateStream(const std::string& name,
-                                                const StreamConfig& stream) = 0;
+  // Applies `update` in one transaction and returns the table's new
+  // description. update.stream replaces the stream config (enable, disable,
+  // view type, buffer); enabling a disabled stream starts a new stream label.
+  // update.billing replaces the billing config; a change of mode stamps
+  // billing_mode_changed_ms. kInvalidArgument (nothing changed) for a buffer
+  // size of 0 or a billing config that breaks ValidateBillingConfig.
+  virtual Result<TableDescription> UpdateTable(const std::string& name,
+                                               const TableUpdate& update) = 0;
+  // UpdateTable of the stream config alone.
+  Result<TableDescription> UpdateStream(const std::string& name, const StreamConfig& stream);
   // Removes every item of the table in one transaction and appends one
   // kTruncate record (no per-item records). Returns the number removed.
   virtual Result<uint64_t> TruncateTable(const std::string& name) = 0;
@@ -324,10 +366,17 @@ class ItemStore {
   // At most 100 keys in all.
   virtual Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) = 0;
   // All or nothing: at most 100 actions, no two on one item. When a condition
-  // fails: kTransactionCanceled, message "Transaction cancelled, please refer
-  // cancellation reasons for specific reasons [None, ConditionalCheckFailed,
-  // ...]" with one reason per action in order.
-  virtual Status TransactWrite(const std::vector<TransactWriteEntry>& entries) = 0;
+  // fails or an update would make an invalid item: kTransactionCanceled,
+  // message "Transaction cancelled, please refer cancellation reasons for
+  // specific reasons [None, ConditionalCheckFailed, ...]" naming one reason
+  // per action in order. `reasons` (may be null) receives the same reasons as
+  // data, one per action in request order, when the status is
+  // kTransactionCanceled; it is left empty for any other outcome. Read the
+  // reasons from there, not from the message.
+  virtual Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                               std::vector<CancellationReason>* reasons) = 0;
+  // TransactWrite without the reasons as data.
+  Status TransactWrite(const std::vector<TransactWriteEntry>& entries);
 
   // Asynchronous PutItem, UpdateItem, DeleteItem, BatchWrite and
   // TransactWrite: the same validation, effects and outcomes, reported to
@@ -337,7 +386,11 @@ class ItemStore {
   virtual void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) = 0;
   virtual void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) = 0;
   virtual void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) = 0;
-  virtual void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) = 0;
+  // `done` gets the reasons as TransactWrite's `reasons`.
+  virtual void TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                                  TransactWriteCallback done) = 0;
+  // TransactWriteAsync without the reasons as data.
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done);
 
   // Conveniences for code: unconditional put, get by key, delete by key.
   Result<WriteResult> Put(const std::string& table, Item item);

@@ -48,6 +48,34 @@ bool ParseStreamViewType(std::string_view name, StreamViewType* out) {
   return false;
 }
 
+std::string_view BillingModeName(BillingMode mode) {
+  switch (mode) {
+    case BillingMode::kPayPerRequest:
+      return "PAY_PER_REQUEST";
+    case BillingMode::kProvisioned:
+      return "PROVISIONED";
+  }
+  return "PAY_PER_REQUEST";
+}
+
+Status ValidateBillingConfig(const BillingConfig& billing) {
+  switch (billing.mode) {
+    case BillingMode::kPayPerRequest:
+      if (billing.read_capacity_units != 0 || billing.write_capacity_units != 0) {
+        return InvalidArgument("billing mode PAY_PER_REQUEST takes no capacity units");
+      }
+      return Status::Ok();
+    case BillingMode::kProvisioned:
+      if (billing.read_capacity_units == 0 || billing.write_capacity_units == 0) {
+        return InvalidArgument(
+            "billing mode PROVISIONED needs read and write capacity units of at least 1");
+      }
+      return Status::Ok();
+  }
+  return InvalidArgument("unknown billing mode " +
+                         std::to_string(static_cast<unsigned>(billing.mode)));
+}
+
 Status ValidateTableSchema(const TableSchema& schema) {
   if (schema.name.size() < 3 || schema.name.size() > 255) {
     return InvalidArgument(
@@ -70,7 +98,7 @@ Status ValidateTableSchema(const TableSchema& schema) {
   if (schema.stream.buffer_size == 0) {
     return InvalidArgument("stream buffer_size must be at least 1");
   }
-  return Status::Ok();
+  return ValidateBillingConfig(schema.billing);
 }
 
 }  // namespace keystone::store

@@ -37,6 +37,27 @@ struct StreamConfig {
   friend bool operator==(const StreamConfig&, const StreamConfig&) = default;
 };
 
+// How a table's capacity is billed (DynamoDB's BillingMode). The store keeps
+// and reports it; it enforces no capacity either way.
+enum class BillingMode : uint8_t {
+  kPayPerRequest = 0,
+  kProvisioned = 1,
+};
+
+// "PAY_PER_REQUEST", "PROVISIONED".
+std::string_view BillingModeName(BillingMode mode);
+
+// A table's billing mode and, when provisioned, its capacity units (DynamoDB's
+// ProvisionedThroughput). The default, which is also what tables stored before
+// billing was kept load as, is kPayPerRequest without units.
+struct BillingConfig {
+  BillingMode mode = BillingMode::kPayPerRequest;
+  // Both at least 1 when mode is kProvisioned, both 0 when kPayPerRequest.
+  uint64_t read_capacity_units = 0;
+  uint64_t write_capacity_units = 0;
+  friend bool operator==(const BillingConfig&, const BillingConfig&) = default;
+};
+
 // A key attribute: its name and type (S, N or B).
 struct KeyAttribute {
   std::string name;
@@ -49,13 +70,18 @@ struct TableSchema {
   KeyAttribute partition_key;
   std::optional<KeyAttribute> sort_key;
   StreamConfig stream;
+  BillingConfig billing;
   friend bool operator==(const TableSchema&, const TableSchema&) = default;
 };
 
 // DynamoDB's rules: table name 3-255 characters of [a-zA-Z0-9_.-], key
 // attribute names 1-255 bytes, key types S/N/B, partition and sort key names
-// distinct, buffer size >= 1. The message names the offending field.
+// distinct, buffer size >= 1, billing as ValidateBillingConfig. The message
+// names the offending field.
 Status ValidateTableSchema(const TableSchema& schema);
+
+// kInvalidArgument unless the capacity units fit the mode (see BillingConfig).
+Status ValidateBillingConfig(const BillingConfig& billing);
 
 // Limits DynamoDB enforces on items and requests.
 inline constexpr size_t kMaxItemBytes = 400 * 1024;

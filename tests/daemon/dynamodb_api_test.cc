@@ -315,8 +315,15 @@ class DynamoDbApiTest : public ::testing::Test {
     DynamoDbApiOptions api_options;
     api_options.region = "eu-west-1";
     api_options.account_id = "123456789012";
-    api_options.clock = &clock_;
     api_ = std::make_unique<DynamoDbApi>(*store_, api_options);
+  }
+
+  // Closes the API and the store and opens both again on the same files, as
+  // a restart of keystoned does.
+  void Reopen() {
+    api_.reset();
+    store_.reset();
+    SetUp();
   }
 
   ApiResponse Call(std::string_view op, std::string_view body) {
@@ -525,6 +532,43 @@ TEST_F(DynamoDbApiTest, ProvisionedThroughputIsEchoed) {
           "ProvisionedThroughput":{"ReadCapacityUnits":2,"WriteCapacityUnits":3}})");
   EXPECT_EQ("PROVISIONED", Str(d, "TableDescription.BillingModeSummary.BillingMode"));
   EXPECT_EQ(3, Int(d, "TableDescription.ProvisionedThroughput.WriteCapacityUnits"));
+}
+
+TEST_F(DynamoDbApiTest, BillingIsKeptByTheStore) {
+  Ok("CreateTable", R"({"TableName":"prov","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+     "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],
+     "BillingMode":"PROVISIONED",
+     "ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":7}})");
+  CreateTable("ondemand");
+  clock_.AdvanceMs(3000);
+  Ok("UpdateTable", R"({"TableName":"ondemand","BillingMode":"PROVISIONED",
+     "ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":2}})");
+  auto prov = store_->DescribeTable("prov");
+  ASSERT_TRUE(prov.ok());
+  EXPECT_EQ((store::BillingConfig{store::BillingMode::kProvisioned, 5, 7}), prov->schema.billing);
+
+  // A new API over the reopened store (as after a restart) reports the same.
+  Reopen();
+  rapidjson::Document d = Ok("DescribeTable", R"({"TableName":"prov"})");
+  EXPECT_EQ("PROVISIONED", Str(d, "Table.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(5, Int(d, "Table.ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_EQ(7, Int(d, "Table.ProvisionedThroughput.WriteCapacityUnits"));
+  d = Ok("DescribeTable", R"({"TableName":"ondemand"})");
+  EXPECT_EQ("PROVISIONED", Str(d, "Table.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(2, Int(d, "Table.ProvisionedThroughput.WriteCapacityUnits"));
+
+  clock_.AdvanceMs(4000);
+  d = Ok("UpdateTable", R"({"TableName":"ondemand","BillingMode":"PAY_PER_REQUEST"})");
+  Reopen();
+  d = Ok("DescribeTable", R"({"TableName":"ondemand"})");
+  EXPECT_EQ("PAY_PER_REQUEST", Str(d, "Table.BillingModeSummary.BillingMode"));
+  EXPECT_EQ(0, Int(d, "Table.ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_DOUBLE_EQ(
+      (kStartMs + 7000) / 1000.0,
+      At(d, "Table.BillingModeSummary.LastUpdateToPayPerRequestDateTime")->GetDouble());
+  // DeleteTable's response describes the billing the table had.
+  d = Ok("DeleteTable", R"({"TableName":"prov"})");
+  EXPECT_EQ("PROVISIONED", Str(d, "TableDescription.BillingModeSummary.BillingMode"));
 }
 
 TEST_F(DynamoDbApiTest, CreateTableErrors) {
@@ -1072,6 +1116,84 @@ TEST_F(DynamoDbApiTest, TransactWriteItems) {
         {"Delete":{"TableName":"audit","Key":{"pk":{"S":"x"}}}}]})",
         "ValidationException");
   EXPECT_EQ(1u, CountItems("audit"));
+}
+
+TEST_F(DynamoDbApiTest, TransactWriteItemsReasonsFollowTheActions) {
+  CreateTable("users");
+  CreateTable("audit");
+  Put("users", R"({"pk":{"S":"a"},"n":{"N":"1"}})");
+  // Three actions, the second one's condition false.
+  ApiResponse cancelled = Call("TransactWriteItems", R"({"TransactItems":[
+      {"Put":{"TableName":"audit","Item":{"pk":{"S":"log"}}}},
+      {"ConditionCheck":{"TableName":"users","Key":{"pk":{"S":"a"}},
+                         "ConditionExpression":"n = :two",
+                         "ExpressionAttributeValues":{":two":{"N":"2"}}}},
+      {"Update":{"TableName":"users","Key":{"pk":{"S":"b"}},"UpdateExpression":"SET n = :n",
+                 "ExpressionAttributeValues":{":n":{"N":"7"}}}}]})");
+  EXPECT_EQ(400, cancelled.http_status);
+  rapidjson::Document error = ParseJson(cancelled.body);
+  EXPECT_EQ("TransactionCanceledException", ErrorName(cancelled));
+  ASSERT_EQ(3u, Size(error, "CancellationReasons"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.0.Code"));
+  EXPECT_FALSE(Has(error, "CancellationReasons.0.Message"));
+  EXPECT_EQ("ConditionalCheckFailed", Str(error, "CancellationReasons.1.Code"));
+  EXPECT_EQ("The conditional request failed", Str(error, "CancellationReasons.1.Message"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.2.Code"));
+  EXPECT_FALSE(Has(error, "CancellationReasons.2.Message"));
+  EXPECT_EQ(
+      "Transaction cancelled, please refer cancellation reasons for specific reasons [None, "
+      "ConditionalCheckFailed, None]",
+      Str(error, "Message"));
+  EXPECT_EQ(0u, CountItems("audit"));
+  EXPECT_EQ(1u, CountItems("users"));
+
+  // An update that would change the key: ValidationError, with the store's
+  // reason as its Message.
+  cancelled = Call("TransactWriteItems", R"({"TransactItems":[
+      {"Put":{"TableName":"audit","Item":{"pk":{"S":"log"}}}},
+      {"Update":{"TableName":"users","Key":{"pk":{"S":"a"}},"UpdateExpression":"SET pk = :b",
+                 "ExpressionAttributeValues":{":b":{"S":"b"}}}}]})");
+  error = ParseJson(cancelled.body);
+  ASSERT_EQ(2u, Size(error, "CancellationReasons"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.0.Code"));
+  EXPECT_EQ("ValidationError", Str(error, "CancellationReasons.1.Code"));
+  EXPECT_NE(std::string::npos,
+            Str(error, "CancellationReasons.1.Message").find("Cannot update attribute pk"))
+      << cancelled.body;
+  EXPECT_EQ(0u, CountItems("audit"));
+}
+
+TEST(DynamoDbApiErrorTest, CancellationReasonsComeFromTheStoresDataNotItsMessage) {
+  using Code = store::CancellationReason::Code;
+  // A message that names other reasons than the data: the data wins and the
+  // message is passed on verbatim.
+  Status status(StatusCode::kTransactionCanceled, "cancelled [ConditionalCheckFailed, None]");
+  ApiResponse r = ErrorResponse(status, {{Code::kNone, ""},
+                                         {Code::kValidationError, "bad item"},
+                                         {Code::kConditionalCheckFailed, "condition false"}});
+  EXPECT_EQ(400, r.http_status);
+  EXPECT_EQ("TransactionCanceledException", ErrorName(r));
+  rapidjson::Document error = ParseJson(r.body);
+  ASSERT_EQ(3u, Size(error, "CancellationReasons"));
+  EXPECT_EQ("None", Str(error, "CancellationReasons.0.Code"));
+  EXPECT_FALSE(Has(error, "CancellationReasons.0.Message"));
+  EXPECT_EQ("ValidationError", Str(error, "CancellationReasons.1.Code"));
+  EXPECT_EQ("bad item", Str(error, "CancellationReasons.1.Message"));
+  EXPECT_EQ("ConditionalCheckFailed", Str(error, "CancellationReasons.2.Code"));
+  EXPECT_EQ("condition false", Str(error, "CancellationReasons.2.Message"));
+  EXPECT_EQ("cancelled [ConditionalCheckFailed, None]", Str(error, "Message"));
+
+  // A message in the store's form but no reasons as data: none are made up.
+  r = ErrorResponse(Status(StatusCode::kTransactionCanceled,
+                           "Transaction cancelled, please refer cancellation reasons for "
+                           "specific reasons [None, ConditionalCheckFailed]"));
+  error = ParseJson(r.body);
+  EXPECT_EQ(0u, Size(error, "CancellationReasons"));
+
+  // Other errors have no CancellationReasons, whatever is passed.
+  r = ErrorResponse(InvalidArgument("nope"), {{Code::kConditionalCheckFailed, "x"}});
+  EXPECT_EQ("ValidationException", ErrorName(r));
+  EXPECT_FALSE(Has(ParseJson(r.body), "CancellationReasons"));
 }
 
 // --- Streams ------------------------------------------------------------------

@@ -397,6 +397,58 @@ TEST(KeystonedLifecycleTest, SigtermDuringLoadLosesNoAcknowledgedWrite) {
   EXPECT_EQ(0, again.Stop());
 }
 
+TEST(KeystonedLifecycleTest, BillingModeAndThroughputSurviveRestarts) {
+  TempDir dir;
+  Keystoned k(dir, "k", "");
+  ASSERT_TRUE(k.Start()) << k.log();
+  // Calls `op` and sums up the billing of the table description at `member`
+  // of its response: "PROVISIONED 5/7".
+  auto billing = [&](const std::string& op, const std::string& body, const char* member) {
+    auto r = k.Call(op, body);
+    EXPECT_EQ(200, r.first) << op << " " << r.second;
+    rapidjson::Document doc;
+    doc.Parse(r.second.c_str());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(member)) {
+      ADD_FAILURE() << op << ": no " << member << " in " << r.second;
+      return std::string();
+    }
+    const rapidjson::Value& t = doc[member];
+    return std::string(t["BillingModeSummary"]["BillingMode"].GetString()) + " " +
+           std::to_string(t["ProvisionedThroughput"]["ReadCapacityUnits"].GetInt64()) + "/" +
+           std::to_string(t["ProvisionedThroughput"]["WriteCapacityUnits"].GetInt64());
+  };
+  auto restart = [&](bool kill) {
+    if (kill) {
+      k.Kill();
+    } else {
+      ASSERT_EQ(0, k.Stop());
+    }
+    ASSERT_TRUE(k.Start()) << k.log();
+  };
+  const std::string describe = R"({"TableName":"billed"})";
+  const std::string create = R"({"TableName":"billed",
+      "KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+      "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],
+      "BillingMode":"PROVISIONED",
+      "ProvisionedThroughput":{"ReadCapacityUnits":5,"WriteCapacityUnits":7}})";
+  const std::string on_demand = R"({"TableName":"billed","BillingMode":"PAY_PER_REQUEST"})";
+  const std::string provisioned = R"({"TableName":"billed","BillingMode":"PROVISIONED",
+      "ProvisionedThroughput":{"ReadCapacityUnits":2,"WriteCapacityUnits":3}})";
+
+  EXPECT_EQ("PROVISIONED 5/7", billing("CreateTable", create, "TableDescription"));
+  ASSERT_NO_FATAL_FAILURE(restart(false));
+  EXPECT_EQ("PROVISIONED 5/7", billing("DescribeTable", describe, "Table"));
+
+  EXPECT_EQ("PAY_PER_REQUEST 0/0", billing("UpdateTable", on_demand, "TableDescription"));
+  ASSERT_NO_FATAL_FAILURE(restart(false));
+  EXPECT_EQ("PAY_PER_REQUEST 0/0", billing("DescribeTable", describe, "Table"));
+
+  EXPECT_EQ("PROVISIONED 2/3", billing("UpdateTable", provisioned, "TableDescription"));
+  ASSERT_NO_FATAL_FAILURE(restart(true));  // a SIGKILL loses no acknowledged update either
+  EXPECT_EQ("PROVISIONED 2/3", billing("DescribeTable", describe, "Table"));
+  EXPECT_EQ(0, k.Stop());
+}
+
 // ---------------------------------------------------------------------------
 // Clients.
 

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <thread>
 
+#include "base/clock.h"
+#include "lmdb_store/lmdb_env.h"
+#include "lmdb_store/varint.h"
 #include "tests/lmdb_store/store_test_util.h"
 
 namespace keystone::store {
@@ -522,6 +526,100 @@ TEST_F(ItemStoreTest, TransactWriteIsAllOrNothing) {
   EXPECT_EQ(StatusCode::kInvalidArgument, store_->TransactWrite({check, same}).code());
 }
 
+// A transaction of three actions whose second one's condition is false.
+std::vector<TransactWriteEntry> SecondConditionFails() {
+  TransactWriteEntry put;
+  put.kind = TransactWriteEntry::Kind::kPut;
+  put.table = "users";
+  put.item = ItemBuilder().S("pk", "new").Build();
+  TransactWriteEntry check;
+  check.kind = TransactWriteEntry::Kind::kConditionCheck;
+  check.table = "users";
+  check.item = Key("acct");
+  check.condition_expression = "balance > :big";
+  check.expression.values = {{":big", AV::N(1000)}};
+  TransactWriteEntry update;
+  update.kind = TransactWriteEntry::Kind::kUpdate;
+  update.table = "events";
+  update.item = Key("audit", 1);
+  update.update_expression = "SET n = :one";
+  update.expression.values = {{":one", AV::N(1)}};
+  return {put, check, update};
+}
+
+TEST_F(ItemStoreTest, TransactWriteReportsOneReasonPerActionAsData) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "acct").N("balance", 10).Build()).ok());
+  using Code = CancellationReason::Code;
+
+  // Stale contents are replaced, not appended to.
+  std::vector<CancellationReason> reasons(5, {Code::kValidationError, "stale"});
+  Status failed = store_->TransactWrite(SecondConditionFails(), &reasons);
+  EXPECT_EQ(StatusCode::kTransactionCanceled, failed.code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_EQ((CancellationReason{Code::kNone, ""}), reasons[0]);
+  EXPECT_EQ((CancellationReason{Code::kConditionalCheckFailed, "The conditional request failed"}),
+            reasons[1]);
+  EXPECT_EQ((CancellationReason{Code::kNone, ""}), reasons[2]);
+  // The message is unchanged, for clients that show it.
+  EXPECT_EQ(
+      "Transaction cancelled, please refer cancellation reasons for specific reasons "
+      "[None, ConditionalCheckFailed, None]",
+      failed.message());
+  EXPECT_FALSE(store_->Get("users", Key("new"))->has_value());
+  EXPECT_FALSE(store_->Get("events", Key("audit", 1))->has_value());
+
+  // An update that would change a key cancels with ValidationError and says
+  // why.
+  std::vector<TransactWriteEntry> rekey = SecondConditionFails();
+  rekey[1].kind = TransactWriteEntry::Kind::kUpdate;
+  rekey[1].condition_expression.clear();
+  rekey[1].update_expression = "SET pk = :other";
+  rekey[1].expression.values = {{":other", AV::S("other")}};
+  EXPECT_EQ(StatusCode::kTransactionCanceled, store_->TransactWrite(rekey, &reasons).code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_EQ(Code::kNone, reasons[0].code);
+  EXPECT_EQ(Code::kValidationError, reasons[1].code);
+  EXPECT_NE(std::string::npos, reasons[1].message.find("Cannot update attribute pk"))
+      << reasons[1].message;
+  EXPECT_EQ(Code::kNone, reasons[2].code);
+
+  // Outcomes other than a cancellation carry no reasons.
+  std::vector<TransactWriteEntry> duplicate = SecondConditionFails();
+  duplicate[2] = duplicate[0];
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->TransactWrite(duplicate, &reasons).code());
+  EXPECT_TRUE(reasons.empty());
+  std::vector<TransactWriteEntry> passes = SecondConditionFails();
+  passes[1].expression.values[":big"] = AV::N(5);
+  reasons.resize(2);
+  ASSERT_TRUE(store_->TransactWrite(passes, &reasons).ok());
+  EXPECT_TRUE(reasons.empty());
+  EXPECT_TRUE(store_->Get("users", Key("new"))->has_value());
+}
+
+TEST_F(ItemStoreTest, TransactWriteAsyncReportsTheSameReasons) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "acct").N("balance", 10).Build()).ok());
+  std::promise<std::pair<Status, std::vector<CancellationReason>>> reported;
+  store_->TransactWriteAsync(SecondConditionFails(),
+                             [&](Status status, std::vector<CancellationReason> reasons) {
+                               reported.set_value({std::move(status), std::move(reasons)});
+                             });
+  auto [status, reasons] = reported.get_future().get();
+  EXPECT_EQ(StatusCode::kTransactionCanceled, status.code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_EQ(CancellationReason::Code::kNone, reasons[0].code);
+  EXPECT_EQ(CancellationReason::Code::kConditionalCheckFailed, reasons[1].code);
+  EXPECT_EQ(CancellationReason::Code::kNone, reasons[2].code);
+
+  // Rejected before queueing (nothing to cancel): no reasons either.
+  std::promise<std::pair<Status, std::vector<CancellationReason>>> rejected;
+  store_->TransactWriteAsync({}, [&](Status s, std::vector<CancellationReason> r) {
+    rejected.set_value({std::move(s), std::move(r)});
+  });
+  auto [rejected_status, rejected_reasons] = rejected.get_future().get();
+  EXPECT_EQ(StatusCode::kInvalidArgument, rejected_status.code());
+  EXPECT_TRUE(rejected_reasons.empty());
+}
+
 TEST_F(ItemStoreTest, ConcurrentWritersAreAllApplied) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 200;
@@ -594,6 +692,173 @@ TEST_F(ItemStoreTest, DataSurvivesReopen) {
   store_.reset();
   store_ = OpenStore(dir_.path());
   EXPECT_EQ(AV::N(1), MustGet("users", Key("persist")).at("v"));
+}
+
+// --- Billing ------------------------------------------------------------------
+
+constexpr int64_t kStartMs = 1'700'000'000'000;
+
+TEST(ItemStoreBillingTest, BillingPersistsAcrossReopenAndUpdates) {
+  keystone::testing::TempDir dir;
+  FakeClock clock(kStartMs);
+  StoreOptions options;
+  options.clock = &clock;
+  auto store = OpenStore(dir.path(), options);
+  ASSERT_NE(nullptr, store);
+  TableSchema schema = UsersSchema();
+  schema.billing = {BillingMode::kProvisioned, 5, 7};
+  ASSERT_TRUE(store->CreateTable(schema).ok());
+  ASSERT_TRUE(store->CreateTable(EventsSchema()).ok());
+
+  store.reset();
+  store = OpenStore(dir.path(), options);
+  auto described = store->DescribeTable("users");
+  ASSERT_TRUE(described.ok()) << described.status().ToString();
+  EXPECT_EQ(schema, described->schema);
+  EXPECT_EQ(kStartMs, described->billing_mode_changed_ms);
+  // The default is on demand.
+  EXPECT_EQ(BillingConfig{}, store->DescribeTable("events")->schema.billing);
+  EXPECT_EQ(BillingMode::kPayPerRequest, store->DescribeTable("events")->schema.billing.mode);
+
+  // A change of mode is stamped; stream and billing change together.
+  clock.AdvanceMs(5000);
+  TableUpdate update;
+  update.billing = BillingConfig{};
+  update.stream = schema.stream;
+  update.stream->enabled = false;
+  auto updated = store->UpdateTable("users", update);
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  EXPECT_EQ(BillingConfig{}, updated->schema.billing);
+  EXPECT_FALSE(updated->schema.stream.enabled);
+  EXPECT_EQ(kStartMs + 5000, updated->billing_mode_changed_ms);
+
+  clock.AdvanceMs(5000);
+  update = {};
+  update.billing = BillingConfig{BillingMode::kProvisioned, 2, 3};
+  ASSERT_TRUE(store->UpdateTable("users", update).ok());
+  // New units in the same mode are no mode change; stream updates leave
+  // billing alone.
+  clock.AdvanceMs(5000);
+  update.billing = BillingConfig{BillingMode::kProvisioned, 20, 30};
+  ASSERT_TRUE(store->UpdateTable("users", update).ok());
+  ASSERT_TRUE(store->UpdateStream("users", schema.stream).ok());
+
+  store.reset();
+  store = OpenStore(dir.path(), options);
+  described = store->DescribeTable("users");
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ((BillingConfig{BillingMode::kProvisioned, 20, 30}), described->schema.billing);
+  EXPECT_EQ(kStartMs + 10000, described->billing_mode_changed_ms);
+  EXPECT_TRUE(described->schema.stream.enabled);
+}
+
+TEST(ItemStoreBillingTest, UnitsThatDoNotFitTheModeAreRejected) {
+  keystone::testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  ASSERT_NE(nullptr, store);
+  TableSchema schema = UsersSchema();
+  schema.billing = {BillingMode::kProvisioned, 0, 7};
+  EXPECT_EQ(StatusCode::kInvalidArgument, store->CreateTable(schema).code());
+  schema.billing = {BillingMode::kPayPerRequest, 1, 1};
+  EXPECT_EQ(StatusCode::kInvalidArgument, store->CreateTable(schema).code());
+  EXPECT_EQ(StatusCode::kNotFound, store->DescribeTable("users").status().code());
+
+  schema.billing = {};
+  ASSERT_TRUE(store->CreateTable(schema).ok());
+  TableUpdate update;
+  update.billing = BillingConfig{BillingMode::kProvisioned, 3, 0};
+  update.stream = schema.stream;
+  update.stream->enabled = false;
+  EXPECT_EQ(StatusCode::kInvalidArgument, store->UpdateTable("users", update).status().code());
+  auto described = store->DescribeTable("users");
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ(schema, described->schema);  // nothing of the update was applied
+}
+
+// Overwrites `table`'s catalog entry with the encoding the store used before
+// it kept billing (format 1, ending with created_sequence), built here byte
+// by byte so that it does not depend on today's encoder.
+void WriteEntryWithoutBilling(const std::string& path, const TableDescription& d,
+                              const StreamInfo& s) {
+  LmdbOptions lmdb;
+  lmdb.path = path;
+  lmdb.sync = false;
+  auto env = LmdbEnv::Open(lmdb);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  auto txn = (*env)->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  auto id = txn->Get(LmdbEnv::kCatalog, d.schema.name);
+  ASSERT_TRUE(id.ok());
+  ASSERT_EQ(d.table_id, ReadBigEndian32(*id));
+  std::string id_key(*id);
+  std::string entry;
+  entry.push_back(1);  // format
+  PutVarint(d.table_id, &entry);
+  PutLengthPrefixed(d.schema.name, &entry);
+  PutLengthPrefixed(d.schema.partition_key.name, &entry);
+  entry.push_back(static_cast<char>(d.schema.partition_key.type));
+  entry.push_back(0);  // no sort key
+  entry.push_back(1);  // stream enabled
+  entry.push_back(static_cast<char>(d.schema.stream.view_type));
+  PutVarint(d.schema.stream.buffer_size, &entry);
+  entry.push_back(1);  // exists
+  for (uint64_t v : {static_cast<uint64_t>(d.created_ms), static_cast<uint64_t>(d.stream_label_ms),
+                     d.item_count, d.size_bytes, s.record_count, s.record_bytes, s.oldest_sequence,
+                     s.latest_sequence, s.trimmed_through, s.label_start_sequence}) {
+    PutVarint(v, &entry);
+  }
+  entry.push_back(1);  // stream since creation
+  PutVarint(s.created_sequence, &entry);
+  ASSERT_TRUE(txn->Put(LmdbEnv::kTables, id_key, entry).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+}
+
+TEST(ItemStoreBillingTest, TableStoredWithoutBillingLoadsAsPayPerRequest) {
+  keystone::testing::TempDir dir;
+  FakeClock clock(kStartMs);
+  StoreOptions options;
+  options.clock = &clock;
+  auto store = OpenStore(dir.path(), options);
+  ASSERT_NE(nullptr, store);
+  TableSchema schema = UsersSchema();
+  schema.billing = {BillingMode::kProvisioned, 5, 7};  // to see that it is not kept
+  ASSERT_TRUE(store->CreateTable(schema).ok());
+  ASSERT_TRUE(store->Put("users", ItemBuilder().S("pk", "old").N("v", 1).Build()).ok());
+  auto before = store->DescribeTable("users");
+  auto stream = store->GetStreamInfo("users");
+  ASSERT_TRUE(before.ok() && stream.ok());
+  store.reset();
+  WriteEntryWithoutBilling(dir.path(), *before, *stream);
+  if (HasFatalFailure()) return;
+
+  clock.AdvanceMs(5000);
+  store = OpenStore(dir.path(), options);
+  ASSERT_NE(nullptr, store);
+  auto described = store->DescribeTable("users");
+  ASSERT_TRUE(described.ok()) << described.status().ToString();
+  EXPECT_EQ(BillingConfig{}, described->schema.billing);
+  EXPECT_EQ(kStartMs, described->billing_mode_changed_ms);  // since creation
+  schema.billing = {};
+  EXPECT_EQ(schema, described->schema);
+  EXPECT_EQ(before->created_ms, described->created_ms);
+  EXPECT_EQ(1u, described->item_count);
+  // The rest of the entry reads as before: items, stream and its counters.
+  EXPECT_EQ(ItemBuilder().S("pk", "old").N("v", 1).Build(), **store->Get("users", Key("old")));
+  auto records = store->ReadStream("users", 0, 10);
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  EXPECT_EQ(1u, records->records.size());
+  EXPECT_TRUE(store->GetStreamInfo("users")->holds_whole_history);
+
+  // Written again, the entry keeps billing from then on.
+  TableUpdate update;
+  update.billing = BillingConfig{BillingMode::kProvisioned, 1, 2};
+  ASSERT_TRUE(store->UpdateTable("users", update).ok());
+  store.reset();
+  store = OpenStore(dir.path(), options);
+  described = store->DescribeTable("users");
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ((BillingConfig{BillingMode::kProvisioned, 1, 2}), described->schema.billing);
+  EXPECT_EQ(kStartMs + 5000, described->billing_mode_changed_ms);
 }
 
 }  // namespace

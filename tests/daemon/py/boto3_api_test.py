@@ -255,6 +255,24 @@ class Transactions(unittest.TestCase):
         self.assertEqual(["None", "ConditionalCheckFailed"], reasons)
         self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(4)))
 
+        # Three actions, the second one's condition false: one reason each,
+        # in order.
+        with self.assertRaises(ClientError) as cm:
+            ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": name, "Item": {**k(5), "x": {"S": "never"}}}},
+                {"ConditionCheck": {"TableName": name, "Key": k(1),
+                                    "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Update": {"TableName": name, "Key": k(2), "UpdateExpression": "SET bal = :z",
+                            "ExpressionAttributeValues": {":z": {"N": "0"}}}},
+            ])
+        self.assertEqual("TransactionCanceledException", code(cm.exception))
+        reasons = cm.exception.response["CancellationReasons"]
+        self.assertEqual(["None", "ConditionalCheckFailed", "None"], [r["Code"] for r in reasons])
+        self.assertEqual("The conditional request failed", reasons[1]["Message"])
+        self.assertNotIn("Message", reasons[0])
+        self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(5)))
+        self.assertEqual("30", bal(2))
+
 
 class Streams(unittest.TestCase):
     def read_all(self, streams, arn, shard, **iterator_args):
