@@ -237,8 +237,9 @@ class RateWriters {
   }
 
   // A complete response at the front of c.in: its status, and erases it;
-  // -1 when incomplete.
-  static int TakeResponse(std::string& in) {
+  // -1 when incomplete. *close: the server closes the connection after it
+  // (keep_alive_max_count), so no request may follow on it.
+  static int TakeResponse(std::string& in, bool* close) {
     size_t end = in.find("\r\n\r\n");
     if (end == std::string::npos) return -1;
     size_t length = 0;
@@ -247,6 +248,8 @@ class RateWriters {
       length = std::strtoull(in.c_str() + cl + 16, nullptr, 10);
     if (in.size() < end + 4 + length) return -1;
     int status = std::atoi(in.c_str() + 9);  // "HTTP/1.1 200"
+    size_t connection = in.find("Connection: close");
+    *close = connection != std::string::npos && connection < end;
     in.erase(0, end + 4 + length);
     return status;
   }
@@ -299,7 +302,10 @@ class RateWriters {
           break;
         }
         if (c.busy) {
-          int status = TakeResponse(c.in);
+          bool close_after = false;
+          int status = TakeResponse(c.in, &close_after);
+          // Closing: reconnect now rather than send the next write into it.
+          closed |= close_after;
           if (status == 200) {
             c.write.acked_ns = Now();
             acked_.push_back(c.write);
