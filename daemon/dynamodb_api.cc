@@ -104,7 +104,8 @@ ErrorShape ShapeOf(StatusCode code) {
 }  // namespace
 
 ApiResponse ErrorResponse(const Status& status,
-                          const std::vector<store::CancellationReason>& reasons) {
+                          const std::vector<store::CancellationReason>& reasons,
+                          const std::optional<Item>& condition_failure_item) {
   ErrorShape shape = ShapeOf(status.code());
   if (shape.http_status == 500) {
     LogWarn("dynamodb_api", "request failed: " + status.ToString());
@@ -125,9 +126,17 @@ ApiResponse ErrorResponse(const Status& status,
         WriteKey("Message", out);
         WriteString(reason.message, out);
       }
+      if (reason.item) {
+        WriteKey("Item", out);
+        WriteItem(*reason.item, out);
+      }
       out.EndObject();
     }
     out.EndArray();
+  }
+  if (status.code() == StatusCode::kConditionFailed && condition_failure_item) {
+    WriteKey("Item", out);
+    WriteItem(*condition_failure_item, out);
   }
   // DynamoDB spells the member "Message" for these two and "message" for the
   // rest; SDKs read either.
@@ -331,6 +340,16 @@ Result<ReturnValues> ReturnValuesOf(const Value& object) {
   if (*rv == "UPDATED_NEW") return ReturnValues::kUpdatedNew;
   return CheckEnum(*rv, "returnValues",
                    {"ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"});
+}
+
+// ReturnValuesOnConditionCheckFailure of a write or a transaction's action
+// (`path` names it in errors): true for ALL_OLD.
+Result<bool> ReturnOldOnConditionFailure(const Value& object, std::string_view path) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> on_failure,
+                      OptString(object, "ReturnValuesOnConditionCheckFailure"));
+  if (!on_failure) return false;
+  KS_RETURN_IF_ERROR(CheckEnum(*on_failure, path, {"ALL_OLD", "NONE"}));
+  return *on_failure == "ALL_OLD";
 }
 
 // Members every item operation may carry that Keystone accepts and ignores
@@ -654,10 +673,19 @@ namespace {
 
 // Hands `done` a builder for a write's response: `format` on success, the
 // error response otherwise.
+// `failed_item` (may be null) holds what the write's on_condition_failure
+// received, for ReturnValuesOnConditionCheckFailure=ALL_OLD.
 template <typename Format>
-void Report(AsyncDone& done, Result<store::WriteResult>& result, Format format) {
+void Report(AsyncDone& done, Result<store::WriteResult>& result, Format format,
+            const std::shared_ptr<std::optional<Item>>& failed_item) {
   if (!result.ok()) {
-    done([status = result.status()]() { return ErrorResponse(status); });
+    std::optional<Item> item;
+    if (failed_item != nullptr && result.status().code() == StatusCode::kConditionFailed) {
+      item = std::move(*failed_item);
+    }
+    done([status = result.status(), item = std::move(item)]() {
+      return ErrorResponse(status, {}, item);
+    });
     return;
   }
   done([written = std::move(*result), format]() { return ApiResponse{200, format(written)}; });
@@ -991,6 +1019,19 @@ Result<std::string> DynamoDbApi::Impl::ListTables(const Value& request) {
 
 namespace {
 
+// For ReturnValuesOnConditionCheckFailure=ALL_OLD: a place the store's
+// on_condition_failure hook fills, and the hook; nullptr and no hook
+// otherwise.
+Result<std::shared_ptr<std::optional<Item>>> CaptureConditionFailure(
+    const Value& request, store::ConditionFailureHook* hook) {
+  KS_ASSIGN_OR_RETURN(bool wanted,
+                      ReturnOldOnConditionFailure(request, "returnValuesOnConditionCheckFailure"));
+  if (!wanted) return std::shared_ptr<std::optional<Item>>();
+  auto failed_item = std::make_shared<std::optional<Item>>();
+  *hook = [failed_item](const std::optional<Item>& item) { *failed_item = item; };
+  return failed_item;
+}
+
 std::string AttributesResponse(const std::optional<Item>& attributes) {
   if (!attributes) return EmptyObject();
   JsonOut out;
@@ -1013,10 +1054,14 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
   put.condition_expression = condition.value_or("");
   KS_ASSIGN_OR_RETURN(put.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(put.return_values, ReturnValuesOf(request));
+  KS_ASSIGN_OR_RETURN(auto failed_item,
+                      CaptureConditionFailure(request, &put.on_condition_failure));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.PutItemAsync(std::move(put), [done](Result<store::WriteResult> result) mutable {
-    Report(done, result,
-           [](const store::WriteResult& r) { return AttributesResponse(r.attributes); });
+  store_.PutItemAsync(std::move(put), [done,
+                                       failed_item](Result<store::WriteResult> result) mutable {
+    Report(
+        done, result, [](const store::WriteResult& r) { return AttributesResponse(r.attributes); },
+        failed_item);
   });
   return Status::Ok();
 }
@@ -1055,10 +1100,14 @@ Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
   update.condition_expression = condition.value_or("");
   KS_ASSIGN_OR_RETURN(update.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(update.return_values, ReturnValuesOf(request));
+  KS_ASSIGN_OR_RETURN(auto failed_item,
+                      CaptureConditionFailure(request, &update.on_condition_failure));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.UpdateItemAsync(std::move(update), [done](Result<store::WriteResult> result) mutable {
-    Report(done, result,
-           [](const store::WriteResult& r) { return AttributesResponse(r.attributes); });
+  store_.UpdateItemAsync(std::move(update), [done, failed_item](
+                                                Result<store::WriteResult> result) mutable {
+    Report(
+        done, result, [](const store::WriteResult& r) { return AttributesResponse(r.attributes); },
+        failed_item);
   });
   return Status::Ok();
 }
@@ -1073,10 +1122,14 @@ Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
   del.condition_expression = condition.value_or("");
   KS_ASSIGN_OR_RETURN(del.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(del.return_values, ReturnValuesOf(request));
+  KS_ASSIGN_OR_RETURN(auto failed_item,
+                      CaptureConditionFailure(request, &del.on_condition_failure));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.DeleteItemAsync(std::move(del), [done](Result<store::WriteResult> result) mutable {
-    Report(done, result,
-           [](const store::WriteResult& r) { return AttributesResponse(r.attributes); });
+  store_.DeleteItemAsync(std::move(del), [done,
+                                          failed_item](Result<store::WriteResult> result) mutable {
+    Report(
+        done, result, [](const store::WriteResult& r) { return AttributesResponse(r.attributes); },
+        failed_item);
   });
   return Status::Ok();
 }
@@ -1361,12 +1414,9 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
     }
     entry.condition_expression = condition.value_or("");
     KS_ASSIGN_OR_RETURN(entry.expression, ExpressionInputsOf(*action, true));
-    KS_ASSIGN_OR_RETURN(std::optional<std::string> on_failure,
-                        OptString(*action, "ReturnValuesOnConditionCheckFailure"));
-    if (on_failure) {
-      KS_RETURN_IF_ERROR(CheckEnum(*on_failure, path + ".returnValuesOnConditionCheckFailure",
-                                   {"ALL_OLD", "NONE"}));
-    }
+    KS_ASSIGN_OR_RETURN(
+        entry.return_old_on_condition_failure,
+        ReturnOldOnConditionFailure(*action, path + ".returnValuesOnConditionCheckFailure"));
     entries.push_back(std::move(entry));
   }
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));

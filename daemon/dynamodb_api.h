@@ -83,11 +83,13 @@ using AsyncDone = std::function<void(ResponseBuilder)>;
 
 // The error response for `status` (not ok), mapped as listed above. For
 // kTransactionCanceled, CancellationReasons lists `reasons` (the store's, one
-// per action in request order) with each one's Message when it has one; the
-// text of status.message() only becomes the response's Message and is never
-// parsed.
+// per action in request order) with each one's Message and Item when it has
+// them; the text of status.message() only becomes the response's Message and
+// is never parsed. For kConditionFailed, `condition_failure_item` (when
+// present) becomes the response's Item (ReturnValuesOnConditionCheckFailure).
 ApiResponse ErrorResponse(const Status& status,
-                          const std::vector<store::CancellationReason>& reasons = {});
+                          const std::vector<store::CancellationReason>& reasons = {},
+                          const std::optional<store::Item>& condition_failure_item = std::nullopt);
 
 class DynamoDbApi {
  public:

@@ -568,9 +568,11 @@ class BatchContext {
   // Reads the stored item at `storage_key` into *item; false when absent.
   Result<bool> ReadItem(std::string_view storage_key, Item* item);
   // The item at `storage_key` (nullopt when absent), once `condition` (if
-  // any) holds for it; kConditionFailed otherwise.
+  // any) holds for it; kConditionFailed otherwise, after handing the item to
+  // `on_failure` (when set).
   Result<std::optional<Item>> ReadChecked(std::string_view storage_key,
-                                          const std::optional<ConditionExpression>& condition);
+                                          const std::optional<ConditionExpression>& condition,
+                                          const ConditionFailureHook& on_failure);
   // Deletes every item of `t` (counters too); returns how many.
   Result<uint64_t> DeleteAllItems(TableState* t);
 
@@ -850,12 +852,14 @@ Result<bool> BatchContext::ReadItem(std::string_view full_key, Item* item) {
 }
 
 Result<std::optional<Item>> BatchContext::ReadChecked(
-    std::string_view storage_key, const std::optional<ConditionExpression>& condition) {
+    std::string_view storage_key, const std::optional<ConditionExpression>& condition,
+    const ConditionFailureHook& on_failure) {
   std::optional<Item> item;
   Item loaded;
   KS_ASSIGN_OR_RETURN(bool exists, ReadItem(storage_key, &loaded));
   if (exists) item = std::move(loaded);
   if (condition && !condition->Evaluate(item ? &*item : nullptr)) {
+    if (on_failure) on_failure(item);
     return ConditionFailed("The conditional request failed");
   }
   return item;
@@ -1500,7 +1504,8 @@ Status ApplyPut(BatchContext& ctx, const PutItemRequest& request, const ParsedWr
                 WriteResult* result) {
   KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.item, false));
-  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
+  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item,
+                      ctx.ReadChecked(key, parsed.condition, request.on_condition_failure));
   KS_ASSIGN_OR_RETURN(result->sequence,
                       ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &request.item));
   result->attributes =
@@ -1519,7 +1524,8 @@ Status ApplyUpdate(BatchContext& ctx, const UpdateItemRequest& request, const Pa
                    WriteResult* result) {
   KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
-  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
+  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item,
+                      ctx.ReadChecked(key, parsed.condition, request.on_condition_failure));
   Item new_item = old_item ? *old_item : request.key;
   if (parsed.update) {
     KS_RETURN_IF_ERROR(parsed.update->Apply(&new_item));
@@ -1555,7 +1561,8 @@ Status ApplyDelete(BatchContext& ctx, const DeleteItemRequest& request, const Pa
                    WriteResult* result) {
   KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
-  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item, ctx.ReadChecked(key, parsed.condition));
+  KS_ASSIGN_OR_RETURN(std::optional<Item> old_item,
+                      ctx.ReadChecked(key, parsed.condition, request.on_condition_failure));
   KS_ASSIGN_OR_RETURN(result->sequence,
                       ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr));
   result->attributes =
@@ -1664,7 +1671,8 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     const Item* old_ptr = prepared[i].old_item ? &*prepared[i].old_item : nullptr;
     if (parsed[i].condition && !parsed[i].condition->Evaluate(old_ptr)) {
       found[i] = {CancellationReason::Code::kConditionalCheckFailed,
-                  "The conditional request failed"};
+                  "The conditional request failed", std::nullopt};
+      if (e.return_old_on_condition_failure) found[i].item = prepared[i].old_item;
       cancelled = true;
       continue;
     }
@@ -1691,7 +1699,7 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
         }
         if (s.ok()) s = ValidateWholeItem(updated);
         if (!s.ok()) {
-          found[i] = {CancellationReason::Code::kValidationError, s.message()};
+          found[i] = {CancellationReason::Code::kValidationError, s.message(), std::nullopt};
           cancelled = true;
           continue;
         }

@@ -70,6 +70,9 @@ struct StoreOptions {
 
 enum class ReturnValues { kNone, kAllOld, kUpdatedOld, kAllNew, kUpdatedNew };
 
+// See PutItemRequest::on_condition_failure.
+using ConditionFailureHook = std::function<void(const std::optional<Item>&)>;
+
 // ExpressionAttributeNames and ExpressionAttributeValues of a request.
 struct ExpressionInputs {
   std::map<std::string, std::string> names;
@@ -82,6 +85,12 @@ struct PutItemRequest {
   std::string condition_expression;  // empty: unconditional
   ExpressionInputs expression;
   ReturnValues return_values = ReturnValues::kNone;  // kNone or kAllOld
+  // DynamoDB's ReturnValuesOnConditionCheckFailure=ALL_OLD: when set and the
+  // condition fails, it receives the item the condition was evaluated against
+  // (nullopt when there was none), on the thread applying the write, before
+  // the write reports kConditionFailed. It may run more than once for one
+  // write (a batch is applied again after the map grew); the last call counts.
+  ConditionFailureHook on_condition_failure;
 };
 
 struct UpdateItemRequest {
@@ -91,6 +100,8 @@ struct UpdateItemRequest {
   std::string condition_expression;
   ExpressionInputs expression;
   ReturnValues return_values = ReturnValues::kNone;
+  // As PutItemRequest::on_condition_failure.
+  ConditionFailureHook on_condition_failure;
 };
 
 struct DeleteItemRequest {
@@ -99,6 +110,8 @@ struct DeleteItemRequest {
   std::string condition_expression;
   ExpressionInputs expression;
   ReturnValues return_values = ReturnValues::kNone;  // kNone or kAllOld
+  // As PutItemRequest::on_condition_failure.
+  ConditionFailureHook on_condition_failure;
 };
 
 struct WriteResult {
@@ -178,6 +191,9 @@ struct TransactWriteEntry {
   std::string update_expression;  // kUpdate
   std::string condition_expression;
   ExpressionInputs expression;
+  // ReturnValuesOnConditionCheckFailure=ALL_OLD: a failed condition's
+  // CancellationReason carries the item it was evaluated against.
+  bool return_old_on_condition_failure = false;
 };
 
 // Why a cancelled TransactWrite did not apply an action (DynamoDB's
@@ -195,6 +211,9 @@ struct CancellationReason {
   Code code = Code::kNone;
   // What went wrong, for people; empty for kNone.
   std::string message;
+  // kConditionalCheckFailed of an action with return_old_on_condition_failure:
+  // the item as stored (absent when there was none).
+  std::optional<Item> item;
   friend bool operator==(const CancellationReason&, const CancellationReason&) = default;
 };
 

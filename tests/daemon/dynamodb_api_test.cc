@@ -770,6 +770,67 @@ TEST_F(DynamoDbApiTest, PutItemReturnValuesAndConditions) {
   EXPECT_EQ("4", Str(now, "Item.v.N"));
 }
 
+TEST_F(DynamoDbApiTest, ReturnValuesOnConditionCheckFailureReturnsTheStoredItem) {
+  CreateTable("users");
+  Put("users", R"j({"pk":{"S":"a"},"v":{"N":"1"},"tags":{"SS":["x","y"]}})j");
+
+  ApiResponse put = Call("PutItem", R"j({"TableName":"users","Item":{"pk":{"S":"a"}},
+      "ConditionExpression":"attribute_not_exists(pk)",
+      "ReturnValuesOnConditionCheckFailure":"ALL_OLD"
+})j");
+  EXPECT_EQ(400, put.http_status);
+  rapidjson::Document error = ParseJson(put.body);
+  EXPECT_EQ("com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            Str(error, "__type"));
+  EXPECT_EQ("The conditional request failed", ErrorMessage(put));
+  EXPECT_EQ("1", Str(error, "Item.v.N"));
+  EXPECT_EQ("x", Str(error, "Item.tags.SS.0"));
+
+  ApiResponse update = Call("UpdateItem", R"j({"TableName":"users","Key":{"pk":{"S":"a"}},
+      "UpdateExpression":"SET v = :two","ConditionExpression":"v = :zero",
+      "ExpressionAttributeValues":{":two":{"N":"2"},":zero":{"N":"0"}},
+      "ReturnValuesOnConditionCheckFailure":"ALL_OLD"})j");
+  EXPECT_EQ(400, update.http_status);
+  EXPECT_EQ("a", Str(ParseJson(update.body), "Item.pk.S"));
+
+  // NONE, the default, and a missing item: no Item member.
+  ApiResponse none = Call("DeleteItem", R"j({"TableName":"users","Key":{"pk":{"S":"a"}},
+      "ConditionExpression":"v = :zero","ExpressionAttributeValues":{":zero":{"N":"0"}},
+      "ReturnValuesOnConditionCheckFailure":"NONE"})j");
+  EXPECT_EQ(400, none.http_status);
+  EXPECT_FALSE(Has(ParseJson(none.body), "Item"));
+  ApiResponse missing = Call("DeleteItem", R"j({"TableName":"users","Key":{"pk":{"S":"b"}},
+      "ConditionExpression":"attribute_exists(pk)",
+      "ReturnValuesOnConditionCheckFailure":"ALL_OLD"
+  })j");
+  EXPECT_EQ(400, missing.http_status);
+  EXPECT_FALSE(Has(ParseJson(missing.body), "Item"));
+
+  // A bad value is a validation error naming the member, with nothing done.
+  std::string message = Fails("PutItem", R"j({"TableName":"users","Item":{"pk":{"S":"c"}},
+        "ReturnValuesOnConditionCheckFailure":"ALL_NEW"})j",
+                              "ValidationException");
+  EXPECT_NE(std::string::npos, message.find("returnValuesOnConditionCheckFailure")) << message;
+  EXPECT_EQ(1u, CountItems("users"));
+  rapidjson::Document now = Ok("GetItem", R"j({"TableName":"users","Key":{"pk":{"S":"a"}}})j");
+  EXPECT_EQ("1", Str(now, "Item.v.N"));
+
+  // In a transaction, the failed action's reason carries the item.
+  ApiResponse cancelled = Call("TransactWriteItems", R"j({"TransactItems":[
+      {"Put":{"TableName":"users","Item":{"pk":{"S":"c"}},
+              "ReturnValuesOnConditionCheckFailure":"ALL_OLD"}},
+      {"ConditionCheck":{"TableName":"users","Key":{"pk":{"S":"a"}},
+                         "ConditionExpression":"v = :two",
+                         "ExpressionAttributeValues":{":two":{"N":"2"}},
+                         "ReturnValuesOnConditionCheckFailure":"ALL_OLD"}}]})j");
+  EXPECT_EQ(400, cancelled.http_status);
+  rapidjson::Document reasons = ParseJson(cancelled.body);
+  EXPECT_FALSE(Has(reasons, "CancellationReasons.0.Item"));
+  EXPECT_EQ("ConditionalCheckFailed", Str(reasons, "CancellationReasons.1.Code"));
+  EXPECT_EQ("1", Str(reasons, "CancellationReasons.1.Item.v.N"));
+  EXPECT_EQ(1u, CountItems("users"));
+}
+
 TEST_F(DynamoDbApiTest, ItemValidationErrors) {
   CreateTable("users", /*sort=*/true);
   struct Case {

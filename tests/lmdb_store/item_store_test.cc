@@ -114,6 +114,57 @@ TEST_F(ItemStoreTest, ConditionalWrites) {
   EXPECT_EQ(AV::N(2), MustGet("users", Key("u1")).at("v"));
 }
 
+TEST_F(ItemStoreTest, FailedConditionHandsTheItemItWasEvaluatedAgainstToTheHook) {
+  // The hook records every call: how many and the last item.
+  int calls = 0;
+  std::optional<Item> seen;
+  ConditionFailureHook hook = [&](const std::optional<Item>& item) {
+    ++calls;
+    seen = item;
+  };
+
+  // No item: the condition saw none, and the hook says so.
+  UpdateItemRequest must_exist{"users", Key("u1"), "SET v = :one", "attribute_exists(pk)"};
+  must_exist.expression.values = {{":one", AV::N(1)}};
+  must_exist.on_condition_failure = hook;
+  EXPECT_EQ(StatusCode::kConditionFailed, store_->UpdateItem(must_exist).status().code());
+  EXPECT_EQ(1, calls);
+  EXPECT_FALSE(seen.has_value());
+
+  Item stored = ItemBuilder().S("pk", "u1").N("v", 7).S("name", "Ann").Build();
+  PutItemRequest create{"users", stored, "attribute_not_exists(pk)"};
+  create.on_condition_failure = hook;
+  ASSERT_TRUE(store_->PutItem(create).ok());
+  EXPECT_EQ(1, calls);  // a condition that holds does not call it
+
+  create.item = ItemBuilder().S("pk", "u1").N("v", 8).Build();
+  EXPECT_EQ(StatusCode::kConditionFailed, store_->PutItem(create).status().code());
+  EXPECT_EQ(2, calls);
+  EXPECT_EQ(stored, seen);
+
+  DeleteItemRequest del{"users", Key("u1"), "v > :limit"};
+  del.expression.values = {{":limit", AV::N(10)}};
+  del.on_condition_failure = hook;
+  seen.reset();
+  EXPECT_EQ(StatusCode::kConditionFailed, store_->DeleteItem(del).status().code());
+  EXPECT_EQ(3, calls);
+  EXPECT_EQ(stored, seen);
+
+  // The asynchronous form calls it before reporting the failure.
+  seen.reset();
+  std::promise<StatusCode> outcome;
+  UpdateItemRequest bump{"users", Key("u1"), "SET v = :one", "v = :zero"};
+  bump.expression.values = {{":one", AV::N(1)}, {":zero", AV::N(0)}};
+  std::optional<Item> seen_async;
+  bump.on_condition_failure = [&](const std::optional<Item>& item) { seen_async = item; };
+  store_->UpdateItemAsync(bump, [&](Result<WriteResult> result) {
+    EXPECT_EQ(stored, seen_async);
+    outcome.set_value(result.status().code());
+  });
+  EXPECT_EQ(StatusCode::kConditionFailed, outcome.get_future().get());
+  EXPECT_EQ(stored, MustGet("users", Key("u1")));  // nothing written
+}
+
 TEST_F(ItemStoreTest, UpdateReturnValues) {
   ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "u1").N("a", 1).N("b", 2).Build()).ok());
   UpdateItemRequest req{"users", Key("u1"), "SET a = :x"};
@@ -556,10 +607,11 @@ TEST_F(ItemStoreTest, TransactWriteReportsOneReasonPerActionAsData) {
   Status failed = store_->TransactWrite(SecondConditionFails(), &reasons);
   EXPECT_EQ(StatusCode::kTransactionCanceled, failed.code());
   ASSERT_EQ(3u, reasons.size());
-  EXPECT_EQ((CancellationReason{Code::kNone, ""}), reasons[0]);
-  EXPECT_EQ((CancellationReason{Code::kConditionalCheckFailed, "The conditional request failed"}),
+  EXPECT_EQ((CancellationReason{Code::kNone, "", std::nullopt}), reasons[0]);
+  EXPECT_EQ((CancellationReason{Code::kConditionalCheckFailed, "The conditional request failed",
+                                std::nullopt}),
             reasons[1]);
-  EXPECT_EQ((CancellationReason{Code::kNone, ""}), reasons[2]);
+  EXPECT_EQ((CancellationReason{Code::kNone, "", std::nullopt}), reasons[2]);
   // The message is unchanged, for clients that show it.
   EXPECT_EQ(
       "Transaction cancelled, please refer cancellation reasons for specific reasons "
@@ -594,6 +646,36 @@ TEST_F(ItemStoreTest, TransactWriteReportsOneReasonPerActionAsData) {
   ASSERT_TRUE(store_->TransactWrite(passes, &reasons).ok());
   EXPECT_TRUE(reasons.empty());
   EXPECT_TRUE(store_->Get("users", Key("new"))->has_value());
+}
+
+TEST_F(ItemStoreTest, TransactWriteReasonCarriesTheItemWhenAsked) {
+  Item acct = ItemBuilder().S("pk", "acct").N("balance", 10).Build();
+  ASSERT_TRUE(store_->Put("users", acct).ok());
+  using Code = CancellationReason::Code;
+  std::vector<TransactWriteEntry> entries = SecondConditionFails();
+  std::vector<CancellationReason> reasons;
+
+  // Not asked: no item.
+  ASSERT_EQ(StatusCode::kTransactionCanceled, store_->TransactWrite(entries, &reasons).code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_FALSE(reasons[1].item.has_value());
+
+  // Asked on every action: only the failed one carries its item.
+  for (TransactWriteEntry& e : entries) e.return_old_on_condition_failure = true;
+  ASSERT_EQ(StatusCode::kTransactionCanceled, store_->TransactWrite(entries, &reasons).code());
+  ASSERT_EQ(3u, reasons.size());
+  EXPECT_EQ(Code::kConditionalCheckFailed, reasons[1].code);
+  EXPECT_EQ(acct, reasons[1].item);
+  EXPECT_FALSE(reasons[0].item.has_value());
+  EXPECT_FALSE(reasons[2].item.has_value());
+
+  // A condition on a missing item: the reason says there was none.
+  entries[1].item = Key("nobody");
+  entries[1].condition_expression = "attribute_exists(pk)";
+  entries[1].expression.values.clear();
+  ASSERT_EQ(StatusCode::kTransactionCanceled, store_->TransactWrite(entries, &reasons).code());
+  EXPECT_EQ(Code::kConditionalCheckFailed, reasons[1].code);
+  EXPECT_FALSE(reasons[1].item.has_value());
 }
 
 TEST_F(ItemStoreTest, TransactWriteAsyncReportsTheSameReasons) {

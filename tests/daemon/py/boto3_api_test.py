@@ -273,6 +273,22 @@ class Transactions(unittest.TestCase):
         self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(5)))
         self.assertEqual("30", bal(2))
 
+        # ReturnValuesOnConditionCheckFailure=ALL_OLD: the failed action's
+        # reason carries the item its condition saw.
+        with self.assertRaises(ClientError) as cm:
+            ddb.transact_write_items(TransactItems=[
+                {"ConditionCheck": {"TableName": name, "Key": k(2),
+                                    "ConditionExpression": "bal = :zero",
+                                    "ExpressionAttributeValues": {":zero": {"N": "0"}},
+                                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                {"Put": {"TableName": name, "Item": {**k(6), "x": {"S": "never"}}}},
+            ])
+        reasons = cm.exception.response["CancellationReasons"]
+        self.assertEqual(["ConditionalCheckFailed", "None"], [r["Code"] for r in reasons])
+        self.assertEqual("30", reasons[0]["Item"]["bal"]["N"])
+        self.assertNotIn("Item", reasons[1])
+        self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(6)))
+
 
 class Streams(unittest.TestCase):
     def read_all(self, streams, arn, shard, **iterator_args):
