@@ -115,7 +115,6 @@ cdc::SourceOptions PipelineSource(const std::string& name) {
   o.table = "users";
   o.topic = "keystone.{table}";
   o.snapshot = cdc::SnapshotMode::kNever;
-  if (getenv("INFLIGHT")) o.max_in_flight_records = std::strtoull(getenv("INFLIGHT"), nullptr, 10);
   return o;
 }
 
