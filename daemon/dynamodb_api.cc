@@ -671,26 +671,6 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
 
 namespace {
 
-// Hands `done` a builder for a write's response: `format` on success, the
-// error response otherwise.
-// `failed_item` (may be null) holds what the write's on_condition_failure
-// received, for ReturnValuesOnConditionCheckFailure=ALL_OLD.
-template <typename Format>
-void Report(AsyncDone& done, Result<store::WriteResult>& result, Format format,
-            const std::shared_ptr<std::optional<Item>>& failed_item) {
-  if (!result.ok()) {
-    std::optional<Item> item;
-    if (failed_item != nullptr && result.status().code() == StatusCode::kConditionFailed) {
-      item = std::move(*failed_item);
-    }
-    done([status = result.status(), item = std::move(item)]() {
-      return ErrorResponse(status, {}, item);
-    });
-    return;
-  }
-  done([written = std::move(*result), format]() { return ApiResponse{200, format(written)}; });
-}
-
 void ReportStatus(AsyncDone& done, Status status, std::string_view body) {
   done([status = std::move(status), body]() -> ApiResponse {
     if (!status.ok()) return ErrorResponse(status);
@@ -1042,6 +1022,29 @@ std::string AttributesResponse(const std::optional<Item>& attributes) {
   return out.Take();
 }
 
+// The store's callback for a single-item write: hands `done` a builder for
+// its Attributes, or for the error with the item `failed_item` (may be null)
+// got from the write's on_condition_failure hook.
+store::WriteCallback ReportAttributes(AsyncDone done,
+                                      std::shared_ptr<std::optional<Item>> failed_item) {
+  return [done = std::move(done),
+          failed_item = std::move(failed_item)](Result<store::WriteResult> result) mutable {
+    if (!result.ok()) {
+      std::optional<Item> item;
+      if (failed_item != nullptr && result.status().code() == StatusCode::kConditionFailed) {
+        item = std::move(*failed_item);
+      }
+      done([status = result.status(), item = std::move(item)]() {
+        return ErrorResponse(status, {}, item);
+      });
+      return;
+    }
+    done([written = std::move(*result)]() {
+      return ApiResponse{200, AttributesResponse(written.attributes)};
+    });
+  };
+}
+
 }  // namespace
 
 Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
@@ -1057,12 +1060,7 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(auto failed_item,
                       CaptureConditionFailure(request, &put.on_condition_failure));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.PutItemAsync(std::move(put), [done,
-                                       failed_item](Result<store::WriteResult> result) mutable {
-    Report(
-        done, result, [](const store::WriteResult& r) { return AttributesResponse(r.attributes); },
-        failed_item);
-  });
+  store_.PutItemAsync(std::move(put), ReportAttributes(done, std::move(failed_item)));
   return Status::Ok();
 }
 
@@ -1103,12 +1101,7 @@ Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(auto failed_item,
                       CaptureConditionFailure(request, &update.on_condition_failure));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.UpdateItemAsync(std::move(update), [done, failed_item](
-                                                Result<store::WriteResult> result) mutable {
-    Report(
-        done, result, [](const store::WriteResult& r) { return AttributesResponse(r.attributes); },
-        failed_item);
-  });
+  store_.UpdateItemAsync(std::move(update), ReportAttributes(done, std::move(failed_item)));
   return Status::Ok();
 }
 
@@ -1125,12 +1118,7 @@ Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(auto failed_item,
                       CaptureConditionFailure(request, &del.on_condition_failure));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.DeleteItemAsync(std::move(del), [done,
-                                          failed_item](Result<store::WriteResult> result) mutable {
-    Report(
-        done, result, [](const store::WriteResult& r) { return AttributesResponse(r.attributes); },
-        failed_item);
-  });
+  store_.DeleteItemAsync(std::move(del), ReportAttributes(done, std::move(failed_item)));
   return Status::Ok();
 }
 
