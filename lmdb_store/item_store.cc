@@ -1145,19 +1145,29 @@ void ItemStoreImpl::WriterLoop() {
   std::vector<std::unique_ptr<PendingWrite>> completions;
   size_t expected_writers = 1;
   int64_t last_commit_ns = 0;
+  bool waits_fill_batches = true;
+  uint32_t batches_since_wait = 0;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
       // Group commit: when N callers were writing during the last batch, the
-      // ones it just released come back within microseconds. Waiting for
-      // them, at most a quarter of a commit, lets each batch carry every
-      // active writer instead of alternating half batches.
+      // ones it just released may come back within microseconds (callers in
+      // this process). Waiting for them, at most a quarter of a commit, lets
+      // each batch carry every active writer instead of alternating half
+      // batches. Callers that take longer to come back (HTTP clients: a
+      // response and a new request each way) miss such a wait, and it would
+      // only delay every batch; so after a wait that did not fill the batch
+      // the writer stops waiting, and tries again every kWaitProbeBatches.
+      constexpr uint32_t kWaitProbeBatches = 8;
       size_t target = std::min(expected_writers, options_.max_batch_writes);
-      if (queue_.size() < target && last_commit_ns > 0) {
+      if (queue_.size() < target && last_commit_ns > 0 &&
+          (waits_fill_batches || ++batches_since_wait >= kWaitProbeBatches)) {
+        batches_since_wait = 0;
         auto wait = std::chrono::nanoseconds(std::min<int64_t>(last_commit_ns / 4, 500'000));
-        queue_cv_.wait_for(lock, wait, [&] { return stopping_ || queue_.size() >= target; });
+        waits_fill_batches =
+            queue_cv_.wait_for(lock, wait, [&] { return stopping_ || queue_.size() >= target; });
       }
       while (!queue_.empty() && batch.size() < options_.max_batch_writes) {
         batch.push_back(queue_.front());
