@@ -300,10 +300,21 @@ TEST_F(FaultTest, PartitionLeaderUnavailableForSeconds) {
 
 // ---- fatal errors: reset, kUnavailable, replay ----
 
+// The sink for the fatal-error tests: one produce request in flight per
+// connection, because the mock cluster appends the requests pipelined after
+// the one it fails (see FaultTest.RetriableProduceErrors), which a real
+// broker refuses; their events would then precede the replayed ones.
+std::unique_ptr<KafkaEventSink> FatalErrorSink(const std::string& bootstrap,
+                                               SinkDelivery delivery) {
+  KafkaSinkOptions o = Options(bootstrap, delivery);
+  o.properties["max.in.flight.requests.per.connection"] = "1";
+  return MakeSink(std::move(o));
+}
+
 TEST(KafkaEventSinkTest, FatalErrorResetsAndExactlyOnceReplayHasNoDuplicates) {
   auto mock = MockKafka::Start(3, {"users:6"});
   ASSERT_TRUE(mock.ok()) << mock.status().ToString();
-  auto sink = MakeSink(Options((*mock)->bootstrap(), SinkDelivery::kExactlyOnce));
+  auto sink = FatalErrorSink((*mock)->bootstrap(), SinkDelivery::kExactlyOnce);
   ASSERT_NE(nullptr, sink);
   std::vector<cdc::EncodedEvent> events = MakeStream("users", 1, 3000, 40);
   SourceEmulator source(events, 500);
@@ -328,7 +339,7 @@ TEST(KafkaEventSinkTest, FatalErrorResetsAndExactlyOnceReplayHasNoDuplicates) {
 TEST(KafkaEventSinkTest, FatalErrorAtLeastOnceReplayLosesNothing) {
   auto mock = MockKafka::Start(3, {"users:6"});
   ASSERT_TRUE(mock.ok()) << mock.status().ToString();
-  auto sink = MakeSink(Options((*mock)->bootstrap(), SinkDelivery::kAtLeastOnce));
+  auto sink = FatalErrorSink((*mock)->bootstrap(), SinkDelivery::kAtLeastOnce);
   ASSERT_NE(nullptr, sink);
   std::vector<cdc::EncodedEvent> events = MakeStream("users", 1, 2000, 40);
   SourceEmulator source(events, 500);
