@@ -23,6 +23,9 @@
 // every one and read after the last.
 //
 // Usage: cdc_kafka_bench [--records N] [--rounds R] [--dir PATH]
+//                        [--batch-size N] [--max-in-flight N]
+//   --batch-size, --max-in-flight: the source's batch_size and
+//   max_in_flight_records instead of their defaults (500, 10000).
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -109,8 +112,17 @@ class CaptureSink : public bench::AckingSink {
   std::FILE* out_;
 };
 
-cdc::SourceOptions PipelineSource(const std::string& name) {
+// The source's settings other than its defaults (--batch-size,
+// --max-in-flight); 0 keeps the default.
+struct SourceTuning {
+  uint32_t batch_size = 0;
+  uint64_t max_in_flight_records = 0;
+};
+
+cdc::SourceOptions PipelineSource(const std::string& name, const SourceTuning& tuning) {
   cdc::SourceOptions o;
+  if (tuning.batch_size != 0) o.batch_size = tuning.batch_size;
+  if (tuning.max_in_flight_records != 0) o.max_in_flight_records = tuning.max_in_flight_records;
   o.name = name;
   o.table = "users";
   o.topic = "keystone.{table}";
@@ -124,6 +136,7 @@ int main(int argc, char** argv) {
   uint64_t records = 1'000'000;
   int rounds = 3;
   std::string base = std::filesystem::temp_directory_path().string();
+  SourceTuning tuning;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--records" && i + 1 < argc) {
@@ -132,8 +145,14 @@ int main(int argc, char** argv) {
       rounds = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--dir" && i + 1 < argc) {
       base = argv[++i];
+    } else if (a == "--batch-size" && i + 1 < argc) {
+      tuning.batch_size = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+    } else if (a == "--max-in-flight" && i + 1 < argc) {
+      tuning.max_in_flight_records = std::strtoull(argv[++i], nullptr, 10);
     } else {
-      std::fprintf(stderr, "usage: cdc_kafka_bench [--records N] [--rounds R] [--dir PATH]\n");
+      std::fprintf(stderr,
+                   "usage: cdc_kafka_bench [--records N] [--rounds R] [--dir PATH] "
+                   "[--batch-size N] [--max-in-flight N]\n");
       return 2;
     }
   }
@@ -184,7 +203,7 @@ int main(int argc, char** argv) {
     std::FILE* out = std::fopen(capture_path.c_str(), "wb");
     if (out == nullptr) return 1;
     CaptureSink capture(out);
-    cdc::Source source(*store, capture, PipelineSource("capture"));
+    cdc::Source source(*store, capture, PipelineSource("capture", tuning));
     while (source.position().sequence < head) {
       Status s = source.PollOnce();
       if (!s.ok()) {
@@ -244,7 +263,7 @@ int main(int argc, char** argv) {
     double pipeline_seconds = 0;
     {
       bench::RssSampler rss;
-      cdc::Source source(*store, *sink, PipelineSource(sink_options.source_name));
+      cdc::Source source(*store, *sink, PipelineSource(sink_options.source_name, tuning));
       auto start = SteadyClock::now();
       if (!source.Start().ok()) return 1;
       while (source.position().sequence < head) {

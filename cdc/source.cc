@@ -154,10 +154,11 @@ class Source::ReadAhead {
       const uint64_t generation = generation_;
       slot.batch.after = next_after_;
       slot.batch.want = want_;
-      std::vector<EncodedEvent> spares = std::move(spares_);
-      spares_.clear();
+      // Swapped, not moved, so that both vectors keep their capacity.
+      recycling_.swap(spares_);
       lock.unlock();
-      for (EncodedEvent& spare : spares) encoder_.Recycle(std::move(spare));
+      for (EncodedEvent& spare : recycling_) encoder_.Recycle(std::move(spare));
+      recycling_.clear();
       slot.batch.now_ms = clock_->NowMs();
       FillDirectBatch(store_, encoder_, options_, max_message_bytes_, &slot.batch);
       lock.lock();
@@ -196,6 +197,8 @@ class Source::ReadAhead {
   uint64_t next_after_ = 0;
   size_t want_ = 0;
   std::vector<EncodedEvent> spares_;
+  // The worker's: the spares it takes from spares_ and hands to its encoder.
+  std::vector<EncodedEvent> recycling_;
   std::jthread thread_;
 };
 
