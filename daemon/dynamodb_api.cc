@@ -999,16 +999,27 @@ Result<std::string> DynamoDbApi::Impl::ListTables(const Value& request) {
 
 namespace {
 
-// For ReturnValuesOnConditionCheckFailure=ALL_OLD: a place the store's
-// on_condition_failure hook fills, and the hook; nullptr and no hook
-// otherwise.
-Result<std::shared_ptr<std::optional<Item>>> CaptureConditionFailure(
-    const Value& request, store::ConditionFailureHook* hook) {
-  KS_ASSIGN_OR_RETURN(bool wanted,
+// Reads the members PutItem, UpdateItem and DeleteItem share into `write`:
+// ConditionExpression, the expression attributes, ReturnValues and
+// ReturnValuesOnConditionCheckFailure, and checks the ignored ones. For
+// ReturnValuesOnConditionCheckFailure=ALL_OLD it returns a place that
+// write->on_condition_failure fills; nullptr (and no hook) otherwise.
+template <typename ItemWriteRequest>
+Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& request,
+                                                                  ItemWriteRequest* write) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
+                      OptString(request, "ConditionExpression"));
+  write->condition_expression = condition.value_or("");
+  KS_ASSIGN_OR_RETURN(write->expression, ExpressionInputsOf(request, true));
+  KS_ASSIGN_OR_RETURN(write->return_values, ReturnValuesOf(request));
+  KS_ASSIGN_OR_RETURN(bool return_old,
                       ReturnOldOnConditionFailure(request, "returnValuesOnConditionCheckFailure"));
-  if (!wanted) return std::shared_ptr<std::optional<Item>>();
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  if (!return_old) return std::shared_ptr<std::optional<Item>>();
   auto failed_item = std::make_shared<std::optional<Item>>();
-  *hook = [failed_item](const std::optional<Item>& item) { *failed_item = item; };
+  write->on_condition_failure = [failed_item](const std::optional<Item>& item) {
+    *failed_item = item;
+  };
   return failed_item;
 }
 
@@ -1052,14 +1063,7 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
   store::PutItemRequest put;
   KS_ASSIGN_OR_RETURN(put.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(put.item, ReqItem(request, "Item", "item"));
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
-                      OptString(request, "ConditionExpression"));
-  put.condition_expression = condition.value_or("");
-  KS_ASSIGN_OR_RETURN(put.expression, ExpressionInputsOf(request, true));
-  KS_ASSIGN_OR_RETURN(put.return_values, ReturnValuesOf(request));
-  KS_ASSIGN_OR_RETURN(auto failed_item,
-                      CaptureConditionFailure(request, &put.on_condition_failure));
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &put));
   store_.PutItemAsync(std::move(put), ReportAttributes(done, std::move(failed_item)));
   return Status::Ok();
 }
@@ -1093,14 +1097,7 @@ Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> expression,
                       OptString(request, "UpdateExpression"));
   update.update_expression = expression.value_or("");
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
-                      OptString(request, "ConditionExpression"));
-  update.condition_expression = condition.value_or("");
-  KS_ASSIGN_OR_RETURN(update.expression, ExpressionInputsOf(request, true));
-  KS_ASSIGN_OR_RETURN(update.return_values, ReturnValuesOf(request));
-  KS_ASSIGN_OR_RETURN(auto failed_item,
-                      CaptureConditionFailure(request, &update.on_condition_failure));
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &update));
   store_.UpdateItemAsync(std::move(update), ReportAttributes(done, std::move(failed_item)));
   return Status::Ok();
 }
@@ -1110,14 +1107,7 @@ Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
   store::DeleteItemRequest del;
   KS_ASSIGN_OR_RETURN(del.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(del.key, ReqItem(request, "Key", "key"));
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
-                      OptString(request, "ConditionExpression"));
-  del.condition_expression = condition.value_or("");
-  KS_ASSIGN_OR_RETURN(del.expression, ExpressionInputsOf(request, true));
-  KS_ASSIGN_OR_RETURN(del.return_values, ReturnValuesOf(request));
-  KS_ASSIGN_OR_RETURN(auto failed_item,
-                      CaptureConditionFailure(request, &del.on_condition_failure));
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &del));
   store_.DeleteItemAsync(std::move(del), ReportAttributes(done, std::move(failed_item)));
   return Status::Ok();
 }
