@@ -7,15 +7,10 @@
 // through the admin endpoints and the keystone CLI, and scraped for metrics
 // (checked with promtool when it is installed).
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <poll.h>
 #include <rapidjson/document.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +25,7 @@
 #include <vector>
 
 #include "tests/kafka_sink/kafka_test_util.h"
+#include "tests/testing/keystoned.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -70,107 +66,25 @@ const rapidjson::Value& At(const rapidjson::Value& v, const char* key) {
   return v.IsObject() && v.HasMember(key) ? v[key] : kNull;
 }
 
-// A datagram socket standing in for systemd's notify socket.
-class NotifySocket {
+// keystoned (tests/testing/keystoned.h) with what these tests ask of it:
+// writes to table `users`, the sources' status, the metrics.
+class KafkaKeystoned : public Keystoned {
  public:
-  explicit NotifySocket(const std::string& path) : path_(path) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-    unlink(path.c_str());
-    EXPECT_EQ(0, bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)));
-  }
-  ~NotifySocket() {
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  bool WaitFor(const std::string& state, milliseconds timeout, const std::function<bool()>& alive) {
-    auto deadline = steady_clock::now() + timeout;
-    while (steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) > 0) {
-        char buf[4096];
-        ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-        if (n > 0 && std::string(buf, static_cast<size_t>(n)).find(state) != std::string::npos) {
-          return true;
-        }
-      }
-      if (!alive()) return false;
-    }
-    return false;
-  }
+  KafkaKeystoned(const TempDir& dir, std::string body) : Keystoned(dir, "k", std::move(body)) {}
 
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-// A keystoned process with a generated config in the test's temp dir.
-class Keystoned {
- public:
-  Keystoned(const TempDir& dir, std::string body)
-      : dir_(dir), body_(std::move(body)), notify_(dir.Sub("k.notify")) {}
-
-  std::string config_path() const { return dir_.Sub("k.yaml"); }
-  std::string log() const { return ReadFile(dir_.Sub("k.log")); }
-  int port() const { return http_port_; }
-  int metrics_port() const { return metrics_port_; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
-  ChildProcess& process() { return *proc_; }
-
-  void WriteConfig() {
-    WriteFile(config_path(),
-              "data_dir: " + dir_.Sub("data") +
-                  "\nsync: nosync\nhttp: {listen: 127.0.0.1:" + std::to_string(http_port_) +
-                  "}\nmetrics: {listen: 127.0.0.1:" + std::to_string(metrics_port_) + "}\n" +
-                  body_);
-  }
-  void set_body(std::string body) { body_ = std::move(body); }
-
-  // Starts keystoned (new ports unless `same_ports`); true once READY=1.
-  bool Start(bool same_ports = false) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      if (!same_ports || http_port_ == 0) {
-        http_port_ = FreePort();
-        metrics_port_ = FreePort();
-      }
-      WriteConfig();
-      proc_ = std::make_unique<ChildProcess>(
-          std::vector<std::string>{KEYSTONED_BIN, "--config", config_path()},
-          std::map<std::string, std::string>{{"NOTIFY_SOCKET", notify_.path()}}, dir_.Sub("k.log"));
-      if (notify_.WaitFor("READY=1", seconds(60), [&] { return !proc_->Exited(); })) return true;
-      proc_->Wait(seconds(5));
-      if (log().find("cannot listen") == std::string::npos) return false;
-      same_ports = false;
-    }
-    return false;
-  }
-  int Stop() {
-    proc_->Signal(SIGTERM);
-    return proc_->Wait(seconds(40));
-  }
-
-  int Call(const std::string& op, const std::string& body) {
-    httplib::Client c("127.0.0.1", http_port_);
-    c.set_read_timeout(30, 0);
-    auto r = c.Post("/", {{"X-Amz-Target", "DynamoDB_20120810." + op}}, body,
-                    "application/x-amz-json-1.0");
-    return r ? r->status : 0;
-  }
   int Put(const std::string& pk, int v) {
     return Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":")" + pk + R"("},"v":{"N":")" +
-                               std::to_string(v) + R"("}}})");
+                               std::to_string(v) + R"("}}})")
+        .first;
   }
   int Delete(const std::string& pk) {
-    return Call("DeleteItem", R"({"TableName":"users","Key":{"pk":{"S":")" + pk + R"("}}})");
+    return Call("DeleteItem", R"({"TableName":"users","Key":{"pk":{"S":")" + pk + R"("}}})").first;
   }
 
   // GET /sources parsed; an empty array when it cannot be read.
   rapidjson::Document Sources() {
     rapidjson::Document doc;
-    httplib::Client c("127.0.0.1", http_port_);
+    httplib::Client c("127.0.0.1", port());
     auto r = c.Get("/sources");
     if (!r || r->status != 200 || doc.Parse(r->body.c_str()).HasParseError() || !doc.IsArray()) {
       doc.SetArray();
@@ -208,17 +122,10 @@ class Keystoned {
   }
 
   std::string Scrape() {
-    httplib::Client c("127.0.0.1", metrics_port_);
+    httplib::Client c("127.0.0.1", metrics_port());
     auto r = c.Get("/metrics");
     return r ? r->body : "";
   }
-
- private:
-  const TempDir& dir_;
-  std::string body_;
-  NotifySocket notify_;
-  std::unique_ptr<ChildProcess> proc_;
-  int http_port_ = 0, metrics_port_ = 0;
 };
 
 std::string UsersTable() {
@@ -270,7 +177,7 @@ std::map<std::string, std::vector<const ConsumedMessage*>> ByKey(
 
 // Writes: for each of keys a..e, put v=1 then v=2; then delete a and b.
 // Returns the expected per-key ops (debezium op letters).
-std::map<std::string, std::string> WriteWorkload(Keystoned& k) {
+std::map<std::string, std::string> WriteWorkload(KafkaKeystoned& k) {
   std::map<std::string, std::string> ops;
   for (const std::string pk : {"a", "b", "c", "d", "e"}) {
     EXPECT_EQ(200, k.Put(pk, 1));
@@ -350,9 +257,9 @@ TEST(KeystonedKafkaTest, TwoSourcesPublishEveryWriteOnceInOrderBothFormats) {
   auto mock = MockKafka::Start(1, {});
   ASSERT_TRUE(mock.ok()) << mock.status().ToString();
   const std::string bootstrap = (*mock)->bootstrap();
-  Keystoned k(dir, UsersTable() + KafkaSection(bootstrap) + "sources:\n" +
-                       Source("users-debezium", "keystone.{table}", "debezium") +
-                       Source("users-ddb", "ddb.{source}", "dynamodb"));
+  KafkaKeystoned k(dir, UsersTable() + KafkaSection(bootstrap) + "sources:\n" +
+                            Source("users-debezium", "keystone.{table}", "debezium") +
+                            Source("users-ddb", "ddb.{source}", "dynamodb"));
   ASSERT_TRUE(k.Start()) << k.log();
   // Each source's initial snapshot (of the empty table) runs once its
   // producer is connected, possibly after READY; a snapshot that ran after
@@ -449,8 +356,8 @@ TEST(KeystonedKafkaTest, PauseResumeAndRestartResumeFromPosition) {
   auto mock = MockKafka::Start(1, {});
   ASSERT_TRUE(mock.ok()) << mock.status().ToString();
   const std::string bootstrap = (*mock)->bootstrap();
-  Keystoned k(dir, UsersTable() + KafkaSection(bootstrap) + "sources:\n" +
-                       Source("users-to-kafka", "keystone.{table}", "debezium"));
+  KafkaKeystoned k(dir, UsersTable() + KafkaSection(bootstrap) + "sources:\n" +
+                            Source("users-to-kafka", "keystone.{table}", "debezium"));
   ASSERT_TRUE(k.Start()) << k.log();
   auto cli = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = {KEYSTONE_CLI_BIN, "--endpoint", k.endpoint()};
@@ -516,7 +423,7 @@ TEST(KeystonedKafkaTest, SighupAddsRemovesAndRestartsSources) {
   ASSERT_TRUE(mock.ok()) << mock.status().ToString();
   const std::string bootstrap = (*mock)->bootstrap();
   const std::string base = UsersTable() + KafkaSection(bootstrap) + "sources:\n";
-  Keystoned k(dir, base + Source("one", "t.{source}", "debezium"));
+  KafkaKeystoned k(dir, base + Source("one", "t.{source}", "debezium"));
   ASSERT_TRUE(k.Start()) << k.log();
   ASSERT_TRUE(k.WaitCaughtUp("one")) << k.log();
   ASSERT_EQ(200, k.Put("a", 1));
@@ -543,8 +450,8 @@ TEST(KeystonedKafkaTest, SighupAddsRemovesAndRestartsSources) {
 
 TEST(KeystonedKafkaTest, EmbeddedBrokerServesKcatAndMetricsPassPromtool) {
   TempDir dir;
-  Keystoned k(dir, UsersTable() + "kafka:\n  bootstrap_servers: embedded\nsources:\n" +
-                       Source("users-to-kafka", "keystone.{table}", "debezium"));
+  KafkaKeystoned k(dir, UsersTable() + "kafka:\n  bootstrap_servers: embedded\nsources:\n" +
+                            Source("users-to-kafka", "keystone.{table}", "debezium"));
   ASSERT_TRUE(k.Start()) << k.log();
   ASSERT_TRUE(k.WaitCaughtUp("users-to-kafka")) << k.log();
   std::smatch match;

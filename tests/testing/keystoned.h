@@ -100,6 +100,10 @@ class Keystoned {
   ChildProcess& process() { return *proc_; }
   NotifySocket& notify() { return *notify_; }
   void set_tls(bool tls) { tls_ = tls; }
+  // Replaces the config's extra lines; WriteConfig() then rewrites the file
+  // (for a reload: SIGHUP).
+  void set_body(std::string body) { body_ = std::move(body); }
+  void WriteConfig() const { WriteFile(config_path(), Config()); }
   void set_data_dir(std::string d) { data_dir_override_ = std::move(d); }
   // Restarts (Start after a Stop or Kill) reuse the ports of the first start
   // while they are free, so that clients keep their endpoint.
@@ -131,12 +135,12 @@ class Keystoned {
         http_port_ = FreePort();
         metrics_port_ = FreePort();
       }
-      WriteFile(config_path(), Config());
+      WriteConfig();
       std::vector<std::string> argv = {binary_, "--config", config_path()};
       argv.insert(argv.end(), args.begin(), args.end());
       env["NOTIFY_SOCKET"] = notify_->path();
       proc_ = std::make_unique<ChildProcess>(argv, env, log_path());
-      if (notify_->WaitFor("READY=1", seconds(30), [&] { return !proc_->Exited(); })) return true;
+      if (notify_->WaitFor("READY=1", seconds(60), [&] { return !proc_->Exited(); })) return true;
       proc_->Wait(seconds(5));
       if (log().find("cannot listen") == std::string::npos) return false;
     }
