@@ -780,12 +780,22 @@ TEST_F(ItemStoreTest, DataSurvivesReopen) {
 
 constexpr int64_t kStartMs = 1'700'000'000'000;
 
-TEST(ItemStoreBillingTest, BillingPersistsAcrossReopenAndUpdates) {
+// A store in its own directory on a fake clock starting at kStartMs;
+// Open() (re)opens it.
+class ItemStoreBillingTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ItemStore> Open() {
+    StoreOptions options;
+    options.clock = &clock;
+    return OpenStore(dir.path(), options);
+  }
+
   keystone::testing::TempDir dir;
-  FakeClock clock(kStartMs);
-  StoreOptions options;
-  options.clock = &clock;
-  auto store = OpenStore(dir.path(), options);
+  FakeClock clock{kStartMs};
+};
+
+TEST_F(ItemStoreBillingTest, BillingPersistsAcrossReopenAndUpdates) {
+  auto store = Open();
   ASSERT_NE(nullptr, store);
   TableSchema schema = UsersSchema();
   schema.billing = {BillingMode::kProvisioned, 5, 7};
@@ -793,7 +803,7 @@ TEST(ItemStoreBillingTest, BillingPersistsAcrossReopenAndUpdates) {
   ASSERT_TRUE(store->CreateTable(EventsSchema()).ok());
 
   store.reset();
-  store = OpenStore(dir.path(), options);
+  store = Open();
   auto described = store->DescribeTable("users");
   ASSERT_TRUE(described.ok()) << described.status().ToString();
   EXPECT_EQ(schema, described->schema);
@@ -826,7 +836,7 @@ TEST(ItemStoreBillingTest, BillingPersistsAcrossReopenAndUpdates) {
   ASSERT_TRUE(store->UpdateStream("users", schema.stream).ok());
 
   store.reset();
-  store = OpenStore(dir.path(), options);
+  store = Open();
   described = store->DescribeTable("users");
   ASSERT_TRUE(described.ok());
   EXPECT_EQ((BillingConfig{BillingMode::kProvisioned, 20, 30}), described->schema.billing);
@@ -834,9 +844,8 @@ TEST(ItemStoreBillingTest, BillingPersistsAcrossReopenAndUpdates) {
   EXPECT_TRUE(described->schema.stream.enabled);
 }
 
-TEST(ItemStoreBillingTest, UnitsThatDoNotFitTheModeAreRejected) {
-  keystone::testing::TempDir dir;
-  auto store = OpenStore(dir.path());
+TEST_F(ItemStoreBillingTest, UnitsThatDoNotFitTheModeAreRejected) {
+  auto store = Open();
   ASSERT_NE(nullptr, store);
   TableSchema schema = UsersSchema();
   schema.billing = {BillingMode::kProvisioned, 0, 7};
@@ -895,12 +904,8 @@ void WriteEntryWithoutBilling(const std::string& path, const TableDescription& d
   ASSERT_TRUE(txn->Commit().ok());
 }
 
-TEST(ItemStoreBillingTest, TableStoredWithoutBillingLoadsAsPayPerRequest) {
-  keystone::testing::TempDir dir;
-  FakeClock clock(kStartMs);
-  StoreOptions options;
-  options.clock = &clock;
-  auto store = OpenStore(dir.path(), options);
+TEST_F(ItemStoreBillingTest, TableStoredWithoutBillingLoadsAsPayPerRequest) {
+  auto store = Open();
   ASSERT_NE(nullptr, store);
   TableSchema schema = UsersSchema();
   schema.billing = {BillingMode::kProvisioned, 5, 7};  // to see that it is not kept
@@ -914,7 +919,7 @@ TEST(ItemStoreBillingTest, TableStoredWithoutBillingLoadsAsPayPerRequest) {
   if (HasFatalFailure()) return;
 
   clock.AdvanceMs(5000);
-  store = OpenStore(dir.path(), options);
+  store = Open();
   ASSERT_NE(nullptr, store);
   auto described = store->DescribeTable("users");
   ASSERT_TRUE(described.ok()) << described.status().ToString();
@@ -936,7 +941,7 @@ TEST(ItemStoreBillingTest, TableStoredWithoutBillingLoadsAsPayPerRequest) {
   update.billing = BillingConfig{BillingMode::kProvisioned, 1, 2};
   ASSERT_TRUE(store->UpdateTable("users", update).ok());
   store.reset();
-  store = OpenStore(dir.path(), options);
+  store = Open();
   described = store->DescribeTable("users");
   ASSERT_TRUE(described.ok());
   EXPECT_EQ((BillingConfig{BillingMode::kProvisioned, 1, 2}), described->schema.billing);
