@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,6 +83,13 @@ class DeliveryListener {
   //       policy did not absorb (dead-lettered events are reported OK). The
   //       source applies its policy (stop, loudly).
   virtual void OnDelivered(uint64_t token, const Status& status) = 0;
+  // The reports of one Poll or Flush round, in the order the sink decided
+  // them: the same as OnDelivered for each in turn, which is what the default
+  // does. A listener overrides it to do once per round what it would
+  // otherwise do per event (read the clock, update shared counters).
+  virtual void OnDeliveredBatch(std::span<const std::pair<uint64_t, Status>> reports) {
+    for (const auto& [token, status] : reports) OnDelivered(token, status);
+  }
 };
 
 class EventSink {

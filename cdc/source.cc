@@ -709,7 +709,7 @@ void Source::FillDirectBatch(store::ItemStore& store, Encoder& encoder,
     // Encodings are canonical: equal items have equal bytes (IsNoopUpdate).
     if (options.skip_noop_updates && record.type == store::StreamEventType::kModify &&
         view.old_image && view.new_image && *record.old_image == *record.new_image) {
-      batch->results.push_back({DirectBatch::Kind::kFiltered, 0});
+      batch->results.push_back({DirectBatch::Kind::kFiltered, 0, 0});
       continue;
     }
     size_t first = batch->events.size();
@@ -719,17 +719,20 @@ void Source::FillDirectBatch(store::ItemStore& store, Encoder& encoder,
       return;
     }
     bool oversize = false;
+    uint64_t bytes = 0;
     for (size_t i = first; i < batch->events.size(); ++i) {
-      oversize |= max_message_bytes != 0 && batch->events[i].ByteSize() > max_message_bytes;
+      size_t size = batch->events[i].ByteSize();
+      oversize |= max_message_bytes != 0 && size > max_message_bytes;
+      bytes += size;
     }
     if (oversize) {
       // Rare: the oversize policy works on the decoded change.
       batch->events.resize(first);
-      batch->results.push_back({DirectBatch::Kind::kDecode, 0});
+      batch->results.push_back({DirectBatch::Kind::kDecode, 0, 0});
       continue;
     }
     batch->results.push_back(
-        {DirectBatch::Kind::kEvents, static_cast<uint32_t>(batch->events.size() - first)});
+        {DirectBatch::Kind::kEvents, static_cast<uint32_t>(batch->events.size() - first), bytes});
   }
 }
 
@@ -741,6 +744,9 @@ Source::Outcome Source::ApplyDirectBatch(DirectBatch& batch) {
   }
   const std::vector<store::EncodedStreamRecord>& records = batch.read.records;
   head_seen_ = std::max(head_seen_, batch.read.head_sequence);
+  // No snapshot runs (StreamWork's precondition): the cursors are sequences.
+  KS_CHECK(!read_.snapshot.active);
+  const bool plain = read_.snapshot == SnapshotProgress{};
   size_t processed = 0, next_event = 0;
   // The caps stop processing mid-batch (a read-ahead batch was read without
   // looking at them); the rest is read again later.
@@ -753,12 +759,16 @@ Source::Outcome Source::ApplyDirectBatch(DirectBatch& batch) {
       break;
     }
     const DirectBatch::Result& result = batch.results[processed];
-    Cursor after = read_;
-    SetStream(&after, record.sequence);
+    // (Copied only off the common path: a cursor holds a SnapshotProgress.)
+    auto after_record = [&] {
+      Cursor after = read_;
+      SetStream(&after, record.sequence);
+      return after;
+    };
     switch (result.kind) {
       case DirectBatch::Kind::kFiltered:
         stats_.events_filtered.fetch_add(1, std::memory_order_relaxed);
-        AdvanceRead(after);
+        AdvanceRead(after_record());
         break;
       case DirectBatch::Kind::kDecode: {
         store::StreamRecord decoded;
@@ -774,9 +784,15 @@ Source::Outcome Source::ApplyDirectBatch(DirectBatch& batch) {
       case DirectBatch::Kind::kEvents: {
         std::span<EncodedEvent> events(batch.events.data() + next_event, result.events);
         next_event += result.events;
-        Track(events, after, record.timestamp_ms);
+        if (plain) {
+          TrackStreamed(events, record.sequence, record.timestamp_ms, result.bytes);
+          read_.sequence = record.sequence;
+        } else {
+          Cursor after = after_record();
+          Track(events, after, record.timestamp_ms);
+          read_ = after;
+        }
         if (!events.empty()) MarkChange(record.sequence);
-        read_ = after;
         break;
       }
     }
@@ -1114,26 +1130,54 @@ void Source::CloseWindow(AggregateWindow&& window, const Cursor& after) {
   Track(events, after, window.start_ms);
 }
 
-void Source::Track(std::span<EncodedEvent> events, const Cursor& after, int64_t timestamp_ms) {
-  if (events.empty()) {
-    AdvanceRead(after);
-    return;
+void Source::SetAfter(Entry* entry, const Cursor& after) {
+  entry->after_sequence = after.sequence;
+  if (after.snapshot == SnapshotProgress{}) {
+    entry->after_snapshot.reset();
+  } else if (entry->after_snapshot) {
+    *entry->after_snapshot = after.snapshot;
+  } else {
+    entry->after_snapshot = std::make_unique<SnapshotProgress>(after.snapshot);
   }
-  Entry entry;
+}
+
+Source::Entry& Source::AddEntry(std::span<EncodedEvent> events, int64_t timestamp_ms,
+                                uint64_t bytes) {
+  Entry& entry = entries_.emplace_back();
   entry.first_token = next_token_;
   entry.count = static_cast<uint32_t>(events.size());
   entry.remaining = entry.count;
   entry.timestamp_ms = timestamp_ms;
-  entry.after = after;
+  entry.bytes = bytes;
   for (EncodedEvent& event : events) {
     event.token = next_token_++;
-    entry.bytes += event.ByteSize();
     pending_.push_back(std::move(event));
   }
   in_flight_records_ += entry.count;
   in_flight_bytes_ += entry.bytes;
   if (batch_started_ms_ < 0) batch_started_ms_ = NowMs();
-  entries_.push_back(std::move(entry));
+  return entry;
+}
+
+void Source::Track(std::span<EncodedEvent> events, const Cursor& after, int64_t timestamp_ms) {
+  if (events.empty()) {
+    AdvanceRead(after);
+    return;
+  }
+  uint64_t bytes = 0;
+  for (const EncodedEvent& event : events) bytes += event.ByteSize();
+  SetAfter(&AddEntry(events, timestamp_ms, bytes), after);
+}
+
+void Source::TrackStreamed(std::span<EncodedEvent> events, uint64_t after_sequence,
+                           int64_t timestamp_ms, uint64_t bytes) {
+  if (events.empty()) {
+    Cursor after = read_;
+    after.sequence = after_sequence;
+    AdvanceRead(after);
+    return;
+  }
+  AddEntry(events, timestamp_ms, bytes).after_sequence = after_sequence;
 }
 
 void Source::AdvanceRead(const Cursor& after) {
@@ -1142,28 +1186,56 @@ void Source::AdvanceRead(const Cursor& after) {
     window_cursor_ = after;
   } else if (!entries_.empty()) {
     // Handled once the events before it are: ride on the last entry.
-    entries_.back().after = after;
+    SetAfter(&entries_.back(), after);
   } else {
     acked_ = after;
     PublishPosition();
   }
 }
 
-void Source::OnDelivered(uint64_t token, const Status& status) {
-  if (token < stale_below_) return;  // abandoned by a rewind or reset
-  auto it = std::upper_bound(entries_.begin(), entries_.end(), token,
+Source::Entry* Source::FindEntry(uint64_t token) {
+  if (entries_.empty() || token < entries_.front().first_token) return nullptr;
+  // While every entry holds one event (the common case), the entry of token
+  // t is t - first's; otherwise it is at or before that index.
+  size_t guess = std::min<uint64_t>(token - entries_.front().first_token, entries_.size() - 1);
+  if (entries_[guess].first_token <= token) {
+    Entry& e = entries_[guess];
+    return token < e.first_token + e.count ? &e : nullptr;
+  }
+  auto end = entries_.begin() + static_cast<std::ptrdiff_t>(guess);
+  auto it = std::upper_bound(entries_.begin(), end, token,
                              [](uint64_t t, const Entry& e) { return t < e.first_token; });
-  if (it == entries_.begin() || token >= std::prev(it)->first_token + std::prev(it)->count) {
+  Entry& e = *std::prev(it);  // it > begin: the front's first_token <= token
+  return token < e.first_token + e.count ? &e : nullptr;
+}
+
+void Source::OnDelivered(uint64_t token, const Status& status) {
+  delivery_clock_ = {};
+  uint64_t acked = 0;
+  Deliver(token, status, &acked);
+  stats_.events_acked.fetch_add(acked, std::memory_order_relaxed);
+}
+
+void Source::OnDeliveredBatch(std::span<const std::pair<uint64_t, Status>> reports) {
+  delivery_clock_ = {};
+  uint64_t acked = 0;
+  for (const auto& [token, status] : reports) Deliver(token, status, &acked);
+  stats_.events_acked.fetch_add(acked, std::memory_order_relaxed);
+}
+
+void Source::Deliver(uint64_t token, const Status& status, uint64_t* acked) {
+  if (token < stale_below_) return;  // abandoned by a rewind or reset
+  Entry* entry = FindEntry(token);
+  if (entry == nullptr) {
     LogWarn(kLog, "source " + options_.name + ": delivery report for unknown event " +
                       std::to_string(token) + " ignored");
     return;
   }
-  Entry& entry = *std::prev(it);
   if (status.ok()) {
-    stats_.events_acked.fetch_add(1, std::memory_order_relaxed);
-    if (entry.remaining > 0 && --entry.remaining == 0) {
-      if (entry.change) ObserveLatency(entry);
-      if (&entry == &entries_.front()) AdvanceAcked();
+    ++*acked;
+    if (entry->remaining > 0 && --entry->remaining == 0) {
+      if (entry->change) ObserveLatency(*entry);
+      if (entry == &entries_.front()) AdvanceAcked();
     }
     return;
   }
@@ -1172,22 +1244,35 @@ void Source::OnDelivered(uint64_t token, const Status& status) {
     return;
   }
   stats_.events_failed.fetch_add(1, std::memory_order_relaxed);
+  uint64_t sequence = entry->after_snapshot && entry->after_snapshot->active
+                          ? entry->after_snapshot->stream_sequence
+                          : entry->after_sequence;
   Fail(Status(status.code(), "source " + options_.name + ": event of sequence " +
-                                 std::to_string(StreamOf(entry.after)) +
+                                 std::to_string(sequence) +
                                  " failed permanently: " + status.message()));
 }
 
 void Source::ObserveLatency(const Entry& entry) {
   std::optional<int64_t> committed = store_.CommitTimeNs(entry.sequence);
-  stats_.delivery_latency.Observe(committed ? (clock_->MonotonicNs() - *committed) / 1000
-                                            : (NowMs() - entry.timestamp_ms) * 1000);
+  if (committed) {
+    if (!delivery_clock_.monotonic_ns) delivery_clock_.monotonic_ns = clock_->MonotonicNs();
+    stats_.delivery_latency.Observe((*delivery_clock_.monotonic_ns - *committed) / 1000);
+  } else {
+    if (!delivery_clock_.wall_ms) delivery_clock_.wall_ms = NowMs();
+    stats_.delivery_latency.Observe((*delivery_clock_.wall_ms - entry.timestamp_ms) * 1000);
+  }
 }
 
 void Source::AdvanceAcked() {
   bool moved = false;
   while (!entries_.empty() && entries_.front().remaining == 0) {
     Entry& front = entries_.front();
-    acked_ = std::move(front.after);
+    acked_.sequence = front.after_sequence;
+    if (front.after_snapshot) {
+      acked_.snapshot = std::move(*front.after_snapshot);
+    } else if (!(acked_.snapshot == SnapshotProgress{})) {
+      acked_.snapshot = SnapshotProgress{};
+    }
     in_flight_records_ -= front.count;
     in_flight_bytes_ -= front.bytes;
     entries_.pop_front();

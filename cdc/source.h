@@ -274,14 +274,19 @@ class Source final : private DeliveryListener {
     SnapshotProgress snapshot;
   };
   // Events that must all be acknowledged before the position may move to
-  // `after`; one per record (or snapshot item, heartbeat, gap marker, window).
+  // the cursor `after_sequence` + `after_snapshot`; one per record (or
+  // snapshot item, heartbeat, gap marker, window). There is one per event in
+  // flight, so the cursor's snapshot part, nearly always empty, is kept
+  // apart.
   struct Entry {
     uint64_t first_token = 0;
     uint32_t count = 0;
     uint32_t remaining = 0;
     uint64_t bytes = 0;
     int64_t timestamp_ms = 0;
-    Cursor after;
+    uint64_t after_sequence = 0;
+    // nullptr: SnapshotProgress{} (no snapshot running).
+    std::unique_ptr<SnapshotProgress> after_snapshot;
     // A streamed change, and its record's sequence (its latency is observed
     // once all events are acked).
     bool change = false;
@@ -307,6 +312,11 @@ class Source final : private DeliveryListener {
   static void SetStream(Cursor* cursor, uint64_t sequence);
 
   void OnDelivered(uint64_t token, const Status& status) override;
+  void OnDeliveredBatch(std::span<const std::pair<uint64_t, Status>> reports) override;
+  // OnDelivered's work; acknowledgements are counted in `*acked`.
+  void Deliver(uint64_t token, const Status& status, uint64_t* acked);
+  // The entry holding event `token`; nullptr when none does.
+  Entry* FindEntry(uint64_t token);
 
   Outcome Step();
   void Wait(Outcome outcome, const std::stop_token& stop);
@@ -333,6 +343,9 @@ class Source final : private DeliveryListener {
     struct Result {
       Kind kind = Kind::kEvents;
       uint32_t events = 0;
+      // kEvents: their ByteSize summed, while the encoding thread has them
+      // in cache.
+      uint64_t bytes = 0;
     };
     // The request: up to `want` records after `after`; envelope time now_ms.
     uint64_t after = 0;
@@ -362,6 +375,13 @@ class Source final : private DeliveryListener {
   bool CheckSize(const ChangeEvent& change);
   // Moves `events` (may be empty) into pending_ as the events of one entry.
   void Track(std::span<EncodedEvent> events, const Cursor& after, int64_t timestamp_ms);
+  // Track for a streamed record while no snapshot runs (read_'s snapshot
+  // part is SnapshotProgress{}); `bytes` is the events' ByteSize.
+  void TrackStreamed(std::span<EncodedEvent> events, uint64_t after_sequence, int64_t timestamp_ms,
+                     uint64_t bytes);
+  // Appends the entry of `events` (not empty) and moves them into pending_.
+  Entry& AddEntry(std::span<EncodedEvent> events, int64_t timestamp_ms, uint64_t bytes);
+  static void SetAfter(Entry* entry, const Cursor& after);
   void AdvanceRead(const Cursor& after);
   // The newest entry is the streamed change of record `sequence`.
   void MarkChange(uint64_t sequence) {
@@ -442,6 +462,12 @@ class Source final : private DeliveryListener {
   std::shared_ptr<PendingSave> save_in_flight_;
   int64_t last_save_ms_ = 0;
   std::deque<Entry> entries_;
+  // The clocks as read once per round of delivery reports (on first need).
+  struct DeliveryClock {
+    std::optional<int64_t> monotonic_ns;
+    std::optional<int64_t> wall_ms;
+  };
+  DeliveryClock delivery_clock_;
   std::deque<EncodedEvent> pending_;
   uint64_t next_token_ = 1;
   uint64_t stale_below_ = 0;

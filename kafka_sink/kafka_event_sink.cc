@@ -734,7 +734,7 @@ struct KafkaEventSink::Impl {
       std::vector<std::pair<uint64_t, Status>>& batch = reports_spare;
       batch.clear();
       batch.swap(reports);
-      for (const auto& [token, status] : batch) listener->OnDelivered(token, status);
+      listener->OnDeliveredBatch(batch);
       batch.clear();
     }
   }

@@ -158,6 +158,33 @@ class FakeSink : public EventSink {
     return true;
   }
   bool Ack(uint64_t token) { return Report(token, Status::Ok()); }
+  // Acknowledges `tokens` (all pending) in that order in one round, as a real
+  // sink's Poll does (DeliveryListener::OnDeliveredBatch). False if one is
+  // not pending; then none is reported.
+  bool AckRound(const std::vector<uint64_t>& tokens) {
+    DeliveryListener* listener = nullptr;
+    std::vector<std::pair<uint64_t, Status>> reports;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (uint64_t token : tokens) {
+        if (std::none_of(pending_.begin(), pending_.end(),
+                         [&](const EncodedEvent& e) { return e.token == token; })) {
+          return false;
+        }
+      }
+      for (uint64_t token : tokens) {
+        auto it = std::find_if(pending_.begin(), pending_.end(),
+                               [&](const EncodedEvent& e) { return e.token == token; });
+        ++acked_count_;
+        if (options_.record_events) acked_.push_back(*it);
+        pending_.erase(it);
+        reports.emplace_back(token, Status::Ok());
+      }
+      listener = listener_;
+    }
+    listener->OnDeliveredBatch(reports);
+    return true;
+  }
   bool Fail(uint64_t token, Status status) { return Report(token, status); }
 
   // Acknowledges every pending event, oldest first; returns how many.

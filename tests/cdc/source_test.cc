@@ -151,6 +151,37 @@ TEST(SourceTest, ADeleteAndItsTombstoneAreOneUnit) {
   EXPECT_EQ(2u, source.position().sequence);
 }
 
+// One round of reports (OnDeliveredBatch), out of order, over entries of one
+// and of two events (a delete and its tombstone), and with a report for an
+// event no longer in flight.
+TEST(SourceTest, ARoundOfReportsFindsEachEventsEntry) {
+  TestStore store;
+  Fill(store, 4);
+  for (const char* pk : {"u1", "u3"}) ASSERT_TRUE(store->Delete("users", Key(pk)).ok());
+  ASSERT_TRUE(store->Put("users", ItemBuilder().S("pk", "u9").Build()).ok());
+  FakeSink sink;
+  Source source(*store, sink, StreamOnly(), TestRuntime(&store.clock));
+  ASSERT_TRUE(source.PollOnce().ok());
+  auto pending = sink.pending();
+  // 4 inserts, 2 deletes with their tombstones, 1 insert.
+  ASSERT_EQ(9u, pending.size());
+  EXPECT_EQ((std::vector<uint64_t>{1, 2, 3, 4, 5, 5, 6, 6, 7}), Sequences(pending));
+  auto token = [&](size_t i) { return pending[i].token; };
+
+  // The last insert, the second delete's tombstone, the first delete's event.
+  ASSERT_TRUE(sink.AckRound({token(8), token(7), token(4)}));
+  EXPECT_EQ(0u, source.position().sequence);
+  // The inserts before the deletes, newest first: up to the first delete,
+  // which waits for its tombstone.
+  ASSERT_TRUE(sink.AckRound({token(3), token(2), token(1), token(0)}));
+  EXPECT_EQ(4u, source.position().sequence);
+  ASSERT_TRUE(sink.AckRound({token(5)}));
+  EXPECT_EQ(5u, source.position().sequence);
+  ASSERT_TRUE(sink.AckRound({token(6)}));
+  EXPECT_EQ(7u, source.position().sequence);
+  EXPECT_EQ(9u, source.stats().events_acked.load());
+}
+
 TEST(SourceTest, FilteredRecordsAdvanceThePosition) {
   TestStore store;
   ASSERT_TRUE(CreateTableWithLateStream(*store, Users()).ok());
