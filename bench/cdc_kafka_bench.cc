@@ -17,6 +17,10 @@
 // Phases 3 and 4 alternate for --rounds rounds (3 by default), so that both
 // see the same drift of a shared machine; the figures are each one's median
 // round, and the ratio is of the medians.
+// Each phase's CPU time (this process's user + system time, so without the
+// mock cluster's) is also printed per event: it varies far less than
+// throughput on a shared machine, and the difference is what the pipeline
+// adds to a raw producer.
 // Cluster: keystone-mock-kafka, 3 brokers, topics of 6 partitions with 3
 // replicas, lz4. Resident memory (VmRSS, and RssAnon: RSS without the LMDB
 // map's file pages) is read before the first pipeline round, sampled during
@@ -30,6 +34,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,6 +71,15 @@ namespace {
 constexpr int kPartitions = 6;
 
 double MiB(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+// CPU time (user + system) this process has used, in microseconds; the mock
+// cluster runs in its own process, so this is the producing side's alone.
+double ProcessCpuMicros() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto micros = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
+  return micros(usage.ru_utime) + micros(usage.ru_stime);
+}
 
 uint64_t RssAnonBytes() {
   std::ifstream in("/proc/self/status");
@@ -221,11 +235,14 @@ int main(int argc, char** argv) {
 
   // 3 and 4, alternating.
   std::vector<double> raw_rates, pipeline_rates;
+  // CPU µs per event of this process (the producer side) in each phase.
+  std::vector<double> raw_cpu, pipeline_cpu;
   uint64_t rss_before = 0, anon_before = 0, rss_peak = 0, anon_peak = 0, acked = 0;
   for (int round = 1; round <= rounds; ++round) {
     // 3. Raw producer, same messages.
     std::FILE* in = std::fopen(capture_path.c_str(), "rb");
     if (in == nullptr) return 1;
+    const double raw_cpu_start = ProcessCpuMicros();
     bench::PhaseResult raw = bench::RunRawProducer(
         mock.bootstrap, "raw.users", events, [&](uint64_t, bench::RawMessage* m) {
           uint32_t h = 0;
@@ -242,6 +259,7 @@ int main(int argc, char** argv) {
         });
     std::fclose(in);
     raw_rates.push_back(raw.events_per_second);
+    raw_cpu.push_back((ProcessCpuMicros() - raw_cpu_start) / static_cast<double>(events));
 
     // 4. The pipeline, as keystoned runs it: the source on its own thread.
     malloc_trim(0);
@@ -260,10 +278,13 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::unique_ptr<kafka::KafkaEventSink> sink = std::move(created).value();
-    double pipeline_seconds = 0;
+    double pipeline_seconds = 0, pipeline_cpu_start = 0;
+    bench::ThreadCpu pipeline_threads;
     {
       bench::RssSampler rss;
       cdc::Source source(*store, *sink, PipelineSource(sink_options.source_name, tuning));
+      pipeline_cpu_start = ProcessCpuMicros();
+      bench::ThreadCpu threads_start = bench::ThreadCpuByGroup();
       auto start = SteadyClock::now();
       if (!source.Start().ok()) return 1;
       while (source.position().sequence < head) {
@@ -275,6 +296,9 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       pipeline_seconds = Seconds(SteadyClock::now() - start);
+      pipeline_threads = bench::CpuSpent(threads_start, bench::ThreadCpuByGroup());
+      pipeline_cpu.push_back((ProcessCpuMicros() - pipeline_cpu_start) /
+                             static_cast<double>(events));
       acked = source.stats().events_acked.load();
       source.Stop();
       rss_peak = std::max(rss_peak, rss.peak());
@@ -282,10 +306,14 @@ int main(int argc, char** argv) {
     sink.reset();
     pipeline_rates.push_back(static_cast<double>(events) / pipeline_seconds);
     std::printf(
-        "round %d: raw producer %.0f events/s (%.2f s, peak RSS %.1f MiB); pipeline %.0f "
-        "events/s (%.2f s, %llu acknowledged)\n",
-        round, raw.events_per_second, raw.seconds, MiB(raw.peak_rss), pipeline_rates.back(),
-        pipeline_seconds, static_cast<unsigned long long>(acked));
+        "round %d: raw producer %.0f events/s (%.2f s, %.2f CPU us/event, peak RSS %.1f MiB); "
+        "pipeline %.0f events/s (%.2f s, %.2f CPU us/event, %llu acknowledged)\n",
+        round, raw.events_per_second, raw.seconds, raw_cpu.back(), MiB(raw.peak_rss),
+        pipeline_rates.back(), pipeline_seconds, pipeline_cpu.back(),
+        static_cast<unsigned long long>(acked));
+    std::printf("  CPU by thread: raw %s; pipeline %s\n",
+                bench::DescribeCpuPerEvent(raw.cpu, events).c_str(),
+                bench::DescribeCpuPerEvent(pipeline_threads, events).c_str());
     std::fflush(stdout);
   }
   std::filesystem::remove(capture_path);
@@ -298,6 +326,13 @@ int main(int argc, char** argv) {
   const double raw_rate = median(raw_rates), pipeline_rate = median(pipeline_rates);
   std::printf("medians of %d rounds: raw producer %.0f events/s, pipeline %.0f events/s\n", rounds,
               raw_rate, pipeline_rate);
+  // The machine's drift moves throughput by tens of percent between rounds;
+  // CPU per event moves far less, and shows the pipeline's own cost.
+  const double raw_cpu_us = median(raw_cpu), pipeline_cpu_us = median(pipeline_cpu);
+  std::printf(
+      "producer-side CPU per event (medians): raw %.2f us, pipeline %.2f us (+%.2f us: reading "
+      "the stream, encoding, tracking positions)\n",
+      raw_cpu_us, pipeline_cpu_us, pipeline_cpu_us - raw_cpu_us);
   std::printf("memory (MiB)   before   peak   after\n");
   std::printf("  VmRSS       %7.1f %6.1f %7.1f\n", MiB(rss_before), MiB(rss_peak), MiB(rss_after));
   std::printf("  RssAnon     %7.1f %6.1f %7.1f   (without LMDB's file pages)\n", MiB(anon_before),
@@ -309,6 +344,8 @@ int main(int argc, char** argv) {
   std::printf("RESULT cdc_kafka_raw_catchup %.0f events/s\n", raw_rate);
   std::printf("RESULT cdc_kafka_pipeline_catchup %.0f events/s\n", pipeline_rate);
   std::printf("RESULT cdc_kafka_pipeline_vs_raw %.2f x\n", pipeline_rate / raw_rate);
+  std::printf("RESULT cdc_kafka_raw_cpu_per_event %.2f us\n", raw_cpu_us);
+  std::printf("RESULT cdc_kafka_pipeline_cpu_per_event %.2f us\n", pipeline_cpu_us);
   std::printf("RESULT cdc_kafka_rss_before %.1f MiB\n", MiB(rss_before));
   std::printf("RESULT cdc_kafka_rss_peak %.1f MiB\n", MiB(rss_peak));
   std::printf("RESULT cdc_kafka_rss_after %.1f MiB\n", MiB(rss_after));

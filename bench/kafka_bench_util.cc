@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 extern char** environ;
 
@@ -78,6 +81,56 @@ const std::vector<std::pair<std::string, std::string>> kProducerSettings = {
     {"compression.type", "lz4"},
 };
 
+ThreadCpu ThreadCpuByGroup() {
+  static const double kMicrosPerTick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  ThreadCpu cpu;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    // "tid (comm) state ...": comm may hold spaces; utime and stime are the
+    // 12th and 13th fields after it.
+    size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::string comm = stat.substr(open + 1, close - open - 1);
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 1; i <= 13 && rest >> field; ++i) {
+      if (i >= 12) ticks += std::strtod(field.c_str(), nullptr);
+    }
+    std::string group = comm.rfind("src:", 0) == 0    ? "source"
+                        : comm.rfind("read:", 0) == 0 ? "read-ahead"
+                        : comm.rfind("rdk:", 0) == 0  ? "librdkafka"
+                                                      : "other";
+    cpu[group] += ticks * kMicrosPerTick;
+  }
+  return cpu;
+}
+
+ThreadCpu CpuSpent(const ThreadCpu& before, const ThreadCpu& after) {
+  ThreadCpu spent;
+  for (const auto& [group, micros] : after) {
+    auto it = before.find(group);
+    spent[group] = std::max(0.0, micros - (it == before.end() ? 0.0 : it->second));
+  }
+  return spent;
+}
+
+std::string DescribeCpuPerEvent(const ThreadCpu& spent, uint64_t events) {
+  std::string out;
+  char text[64];
+  for (const char* group : {"source", "read-ahead", "other", "librdkafka"}) {
+    auto it = spent.find(group);
+    if (it == spent.end()) continue;
+    std::snprintf(text, sizeof text, "%s%s %.2f", out.empty() ? "" : ", ", group,
+                  it->second / static_cast<double>(events));
+    out += text;
+  }
+  return out + " us/event";
+}
+
 PhaseResult RunRawProducer(const std::string& bootstrap, const std::string& topic, uint64_t events,
                            const std::function<void(uint64_t, RawMessage*)>& next) {
   char errstr[512];
@@ -103,6 +156,7 @@ PhaseResult RunRawProducer(const std::string& bootstrap, const std::string& topi
   {
     RssSampler rss;
     RawMessage m;
+    ThreadCpu cpu_start = ThreadCpuByGroup();
     Clock::time_point start = Clock::now();
     bool have = false;
     for (uint64_t i = 0; i < events;) {
@@ -134,6 +188,7 @@ PhaseResult RunRawProducer(const std::string& bootstrap, const std::string& topi
     }
     while (g_raw_delivered + g_raw_failed < events) rd_kafka_poll(rk, 50);
     r.seconds = Seconds(Clock::now() - start);
+    r.cpu = CpuSpent(cpu_start, ThreadCpuByGroup());
     r.events_per_second = static_cast<double>(events) / r.seconds;
     r.peak_rss = rss.peak();
   }

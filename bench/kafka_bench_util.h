@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <utility>
@@ -52,11 +53,23 @@ struct RawMessage {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// CPU time (user + system, µs) of this process's live threads, summed per
+// group of thread names: "source" (src:*), "read-ahead" (read:*), "librdkafka"
+// (rdk:*), "other". Clock-tick resolution (10 ms): for phases of seconds.
+using ThreadCpu = std::map<std::string, double>;
+ThreadCpu ThreadCpuByGroup();
+// after - before, per group (threads started meanwhile count from 0).
+ThreadCpu CpuSpent(const ThreadCpu& before, const ThreadCpu& after);
+// "group 1.23 us/event, ..." for `events` events.
+std::string DescribeCpuPerEvent(const ThreadCpu& spent, uint64_t events);
+
 struct PhaseResult {
   double events_per_second = 0;
   double seconds = 0;
   uint64_t peak_rss = 0;
   uint64_t rss_after = 0;
+  // From start to the last acknowledgement (the producer's threads alive).
+  ThreadCpu cpu;
 };
 
 // A tight produce loop of `events` messages to `topic` (polling every 500),

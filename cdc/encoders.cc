@@ -104,6 +104,44 @@ void WriteArraySchemaOf(std::string_view item_type, std::string_view field, bool
 
 }  // namespace
 
+void AppendJsonString(std::string_view s, std::string* out) {
+  if (!JsonWriter::NeedsEscape(s.data(), s.size())) {
+    out->reserve(out->size() + s.size() + 2);
+    out->push_back('"');
+    out->append(s);
+    out->push_back('"');
+    return;
+  }
+  // Rare: rapidjson's escaping, so that both writers agree byte for byte.
+  JsonBuffer buffer;
+  JsonWriter w(buffer);
+  WriteString(s, w);
+  out->append(buffer.GetString(), buffer.GetSize());
+}
+
+Status AppendEncodedItem(std::string_view encoded, bool typed, std::string* out) {
+  JsonAppender appender(out, typed, /*item_root=*/true);
+  return store::VisitEncodedItem(encoded, appender);
+}
+
+namespace {
+
+// Writes what `visit` shows a JsonAppender as one value of `w`.
+template <typename Visit>
+Status WriteAppended(JsonWriter& w, bool typed, bool item_root, Visit visit) {
+  // Reused by the thread (a source's): no allocation per image. A large
+  // item's text is not kept.
+  thread_local std::string text;
+  text.clear();
+  JsonAppender appender(&text, typed, item_root);
+  Status s = visit(appender);
+  if (s.ok()) w.RawJson(text);
+  if (text.capacity() > (64u << 10)) std::string().swap(text);
+  return s;
+}
+
+}  // namespace
+
 void WritePlainValue(const AttributeValue& value, JsonWriter& w, bool connect_schema) {
   if (connect_schema) {
     // Only containers differ from the schemaless form.
@@ -122,14 +160,18 @@ void WritePlainValue(const AttributeValue& value, JsonWriter& w, bool connect_sc
       return;
     }
   }
-  JsonValueWriter writer(w, /*typed=*/false, /*item_root=*/false);
-  store::VisitValue(value, writer);
+  (void)WriteAppended(w, /*typed=*/false, /*item_root=*/false, [&](JsonAppender& a) {
+    store::VisitValue(value, a);
+    return Status::Ok();
+  });
 }
 
 void WritePlainItem(const Item& item, JsonWriter& w, bool connect_schema) {
   if (!connect_schema) {
-    JsonValueWriter writer(w, /*typed=*/false, /*item_root=*/true);
-    store::VisitItem(item, writer);
+    (void)WriteAppended(w, /*typed=*/false, /*item_root=*/true, [&](JsonAppender& a) {
+      store::VisitItem(item, a);
+      return Status::Ok();
+    });
     return;
   }
   w.StartObject();
@@ -141,18 +183,22 @@ void WritePlainItem(const Item& item, JsonWriter& w, bool connect_schema) {
 }
 
 void WriteTypedValue(const AttributeValue& value, JsonWriter& w) {
-  JsonValueWriter writer(w, /*typed=*/true, /*item_root=*/false);
-  store::VisitValue(value, writer);
+  (void)WriteAppended(w, /*typed=*/true, /*item_root=*/false, [&](JsonAppender& a) {
+    store::VisitValue(value, a);
+    return Status::Ok();
+  });
 }
 
 void WriteTypedItem(const Item& item, JsonWriter& w) {
-  JsonValueWriter writer(w, /*typed=*/true, /*item_root=*/true);
-  store::VisitItem(item, writer);
+  (void)WriteAppended(w, /*typed=*/true, /*item_root=*/true, [&](JsonAppender& a) {
+    store::VisitItem(item, a);
+    return Status::Ok();
+  });
 }
 
 Status WriteEncodedItem(std::string_view encoded, bool typed, JsonWriter& w) {
-  JsonValueWriter writer(w, typed, /*item_root=*/true);
-  return store::VisitEncodedItem(encoded, writer);
+  return WriteAppended(w, typed, /*item_root=*/true,
+                       [&](JsonAppender& a) { return store::VisitEncodedItem(encoded, a); });
 }
 
 void WriteConnectSchema(const AttributeValue& value, std::string_view field, bool optional,
@@ -280,7 +326,17 @@ void AddStandardHeaders(uint64_t sequence, char op, std::string_view table, std:
 
 struct Encoder::Scratch {
   JsonBuffer buffer;
+  // Reset per use rather than constructed: a Writer allocates its nesting
+  // stack on first use, twice per event otherwise.
+  JsonWriter writer{buffer};
   std::string source;
+
+  // The writer, ready to write a new text into the cleared buffer.
+  JsonWriter& Begin() {
+    buffer.Clear();
+    writer.Reset(buffer);
+    return writer;
+  }
 };
 
 namespace {
@@ -347,7 +403,7 @@ EncodedEvent Encoder::Reuse() {
   EncodedEvent event = std::move(spare_.back());
   spare_.pop_back();
   event.token = 0;
-  event.headers.clear();
+  // The headers stay: SetHeaders overwrites them in place.
   event.sequence = 0;
   event.sub_index = 0;
   event.snapshot = false;
@@ -369,8 +425,21 @@ Encoder::Encoder(EncoderOptions options)
   key_schema_name_ = options_.source + "." + options_.table + ".Key";
 }
 
-void Encoder::AddHeaders(uint64_t sequence, char op, EncodedEvent* event) const {
-  AddStandardHeaders(sequence, op, options_.table, options_.source, event);
+void Encoder::SetHeaders(uint64_t sequence, char op, EncodedEvent* event) const {
+  // In place: a reused event's headers keep their strings' memory.
+  std::vector<std::pair<std::string, std::string>>& headers = event->headers;
+  headers.resize(4);
+  char decimal[24];
+  size_t n =
+      static_cast<size_t>(std::to_chars(decimal, decimal + sizeof decimal, sequence).ptr - decimal);
+  auto set = [&](size_t i, std::string_view name, std::string_view value) {
+    headers[i].first.assign(name);
+    headers[i].second.assign(value);
+  };
+  set(0, kHeaderSequence, std::string_view(decimal, n));
+  set(1, kHeaderOp, std::string_view(&op, 1));
+  set(2, kHeaderTable, options_.table);
+  set(3, kHeaderSource, options_.source);
 }
 
 namespace {
@@ -388,6 +457,15 @@ Status WriteImage(const internal::EnvelopeImage& image, bool typed, bool connect
   return Status::Ok();
 }
 
+// Appends an image as plain JSON (Debezium without the Connect schema) or
+// typed (DynamoDB JSON).
+Status AppendImage(const internal::EnvelopeImage& image, bool typed, std::string* out) {
+  if (image.item == nullptr) return internal::AppendEncodedItem(image.encoded, typed, out);
+  internal::JsonAppender appender(out, typed, /*item_root=*/true);
+  store::VisitItem(*image.item, appender);
+  return Status::Ok();
+}
+
 // Copies the buffer's text into *out, reusing its capacity.
 void TakeText(const JsonBuffer& buffer, std::string* out) {
   out->assign(buffer.GetString(), buffer.GetSize());
@@ -402,11 +480,10 @@ std::string Encoder::KeyJson(const Item& keys) {
 }
 
 Status Encoder::KeyJsonOf(const Image& keys, std::string* out) {
-  JsonBuffer& buffer = scratch_->buffer;
-  buffer.Clear();
-  JsonWriter w(buffer);
   if (options_.format == EventFormat::kDebezium && options_.debezium_schema) {
     // Only for Items (EncodeRecord decodes when the schema is on).
+    JsonBuffer& buffer = scratch_->buffer;
+    JsonWriter& w = scratch_->Begin();
     w.StartObject();
     WriteKey("schema", w);
     w.StartObject();
@@ -426,11 +503,11 @@ Status Encoder::KeyJsonOf(const Image& keys, std::string* out) {
     WriteKey("payload", w);
     internal::WritePlainItem(*keys.item, w, true);
     w.EndObject();
-  } else {
-    KS_RETURN_IF_ERROR(WriteImage(keys, /*typed=*/false, false, w));
+    TakeText(buffer, out);
+    return Status::Ok();
   }
-  TakeText(buffer, out);
-  return Status::Ok();
+  out->clear();
+  return AppendImage(keys, /*typed=*/false, out);
 }
 
 namespace {
@@ -473,9 +550,32 @@ void WriteSourceSchema(JsonWriter& w) {
 
 Status Encoder::DebeziumValue(const Envelope& change, int64_t now_ms, std::string* out) {
   const bool schema = options_.debezium_schema;
+  if (!schema) {
+    // The common form, written straight into *out.
+    out->clear();
+    out->append(R"({"before":)");
+    if (change.old_image.present) {
+      KS_RETURN_IF_ERROR(AppendImage(change.old_image, /*typed=*/false, out));
+    } else {
+      out->append("null");
+    }
+    out->append(R"(,"after":)");
+    if (change.new_image.present) {
+      KS_RETURN_IF_ERROR(AppendImage(change.new_image, /*typed=*/false, out));
+    } else {
+      out->append("null");
+    }
+    out->append(R"(,"source":)");
+    AppendSourceBlock(change, out);
+    out->append(R"(,"op":")");
+    out->push_back(OpCode(change.op));
+    out->append(R"(","ts_ms":)");
+    AppendDecimal(now_ms, out);
+    out->push_back('}');
+    return Status::Ok();
+  }
   JsonBuffer& buffer = scratch_->buffer;
-  buffer.Clear();
-  JsonWriter w(buffer);
+  JsonWriter& w = scratch_->Begin();
   w.StartObject();
   if (schema) {
     // Only for Items (EncodeRecord decodes when the schema is on).
@@ -531,18 +631,10 @@ Status Encoder::DebeziumValue(const Envelope& change, int64_t now_ms, std::strin
     w.Null();
   }
   WriteKey("source", w);
-  // {"version","connector","name","ts_ms","snapshot","db","table","seq"}: the
-  // constant parts were written once, by the constructor.
   std::string& source = scratch_->source;
-  source = source_head_;
-  AppendDecimal(change.timestamp_ms, &source);
-  source += !change.snapshot       ? R"(,"snapshot":"false")"
-            : change.snapshot_last ? R"(,"snapshot":"last")"
-                                   : R"(,"snapshot":"true")";
-  source += source_tail_;
-  AppendDecimal(change.sequence, &source);
-  source += '}';
-  w.RawValue(source.data(), source.size(), rapidjson::kObjectType);
+  source.clear();
+  AppendSourceBlock(change, &source);
+  w.RawJson(source);
   WriteKey("op", w);
   char op = OpCode(change.op);
   w.String(&op, 1);
@@ -554,66 +646,69 @@ Status Encoder::DebeziumValue(const Envelope& change, int64_t now_ms, std::strin
   return Status::Ok();
 }
 
+void Encoder::AppendSourceBlock(const Envelope& change, std::string* out) const {
+  // {"version","connector","name","ts_ms","snapshot","db","table","seq"}: the
+  // constant parts were written once, by the constructor.
+  out->append(source_head_);
+  AppendDecimal(change.timestamp_ms, out);
+  out->append(!change.snapshot       ? R"(,"snapshot":"false")"
+              : change.snapshot_last ? R"(,"snapshot":"last")"
+                                     : R"(,"snapshot":"true")");
+  out->append(source_tail_);
+  AppendDecimal(change.sequence, out);
+  out->push_back('}');
+}
+
 Status Encoder::DynamoDbValue(const Envelope& change, std::string* out) {
-  JsonBuffer& buffer = scratch_->buffer;
-  buffer.Clear();
-  JsonWriter w(buffer);
-  w.StartObject();
-  WriteKey("eventID", w);
+  // Written straight into *out (as DebeziumValue's common form).
+  out->clear();
   char id[40];
   // Stream records: the sequence number in 32 hex digits (as the HTTP streams
   // API names them). Snapshot reads: the ordinal + 1 in the upper half, so that
   // they never collide with a record's.
   std::snprintf(id, sizeof id, "%016" PRIx64 "%016" PRIx64,
                 change.snapshot ? change.snapshot_ordinal + 1 : 0, change.sequence);
-  WriteString(id, w);
-  WriteKey("eventName", w);
+  out->append(R"({"eventID":")");
+  out->append(id);
+  out->append(R"(","eventName":")");
   switch (change.op) {
     case ChangeOp::kCreate:
     case ChangeOp::kRead:
-      WriteString("INSERT", w);
+      out->append("INSERT");
       break;
     case ChangeOp::kUpdate:
-      WriteString("MODIFY", w);
+      out->append("MODIFY");
       break;
     case ChangeOp::kDelete:
-      WriteString("REMOVE", w);
+      out->append("REMOVE");
       break;
     case ChangeOp::kTruncate:
-      WriteString("TRUNCATE", w);
+      out->append("TRUNCATE");
       break;
   }
-  WriteKey("eventVersion", w);
-  WriteString("1.1", w);
-  WriteKey("eventSource", w);
-  WriteString("aws:dynamodb", w);
-  WriteKey("awsRegion", w);
-  WriteString(options_.region, w);
-  WriteKey("dynamodb", w);
-  w.StartObject();
-  WriteKey("ApproximateCreationDateTime", w);
-  w.Int64(change.timestamp_ms / 1000);
-  WriteKey("Keys", w);
-  KS_RETURN_IF_ERROR(WriteImage(change.keys, /*typed=*/true, false, w));
+  out->append(R"(","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":)");
+  internal::AppendJsonString(options_.region, out);
+  out->append(R"(,"dynamodb":{"ApproximateCreationDateTime":)");
+  AppendDecimal(change.timestamp_ms / 1000, out);
+  out->append(R"(,"Keys":)");
+  KS_RETURN_IF_ERROR(AppendImage(change.keys, /*typed=*/true, out));
   if (change.new_image.present) {
-    WriteKey("NewImage", w);
-    KS_RETURN_IF_ERROR(WriteImage(change.new_image, /*typed=*/true, false, w));
+    out->append(R"(,"NewImage":)");
+    KS_RETURN_IF_ERROR(AppendImage(change.new_image, /*typed=*/true, out));
   }
   if (change.old_image.present) {
-    WriteKey("OldImage", w);
-    KS_RETURN_IF_ERROR(WriteImage(change.old_image, /*typed=*/true, false, w));
+    out->append(R"(,"OldImage":)");
+    KS_RETURN_IF_ERROR(AppendImage(change.old_image, /*typed=*/true, out));
   }
-  WriteKey("SequenceNumber", w);
   char sequence[32];
   std::snprintf(sequence, sizeof sequence, "%021" PRIu64, change.sequence);
-  WriteString(sequence, w);
-  WriteKey("SizeBytes", w);
-  w.Uint64(std::max<uint64_t>(1, change.size_bytes));
-  WriteKey("StreamViewType", w);
-  WriteString(store::StreamViewTypeName(change.view_type), w);
-  w.EndObject();
-  w.EndObject();
-  TakeText(buffer, out);
+  out->append(R"(,"SequenceNumber":")");
+  out->append(sequence);
+  out->append(R"(","SizeBytes":)");
+  AppendDecimal(std::max<uint64_t>(1, change.size_bytes), out);
+  out->append(R"(,"StreamViewType":")");
+  out->append(store::StreamViewTypeName(change.view_type));
+  out->append(R"("}})");
   return Status::Ok();
 }
 
@@ -634,7 +729,7 @@ Status Encoder::EncodeEnvelope(const Envelope& change, int64_t now_ms,
   event.sequence = change.sequence;
   event.snapshot = change.snapshot;
   event.snapshot_ordinal = change.snapshot_ordinal;
-  AddHeaders(change.sequence, OpCode(change.op), &event);
+  SetHeaders(change.sequence, OpCode(change.op), &event);
   if (change.headers != nullptr) {
     for (const auto& header : *change.headers) event.headers.push_back(header);
   }
@@ -755,7 +850,7 @@ EncodedEvent Encoder::Heartbeat(uint64_t head_sequence, int64_t now_ms) {
     WriteKey("seq", w);
     w.Uint64(head_sequence);
   });
-  AddHeaders(head_sequence, 'h', &event);
+  SetHeaders(head_sequence, 'h', &event);
   return event;
 }
 
@@ -775,7 +870,7 @@ EncodedEvent Encoder::GapMarker(uint64_t after, uint64_t through, int64_t now_ms
     w.EndObject();
   });
   event.sequence = through;
-  AddHeaders(through, 'g', &event);
+  SetHeaders(through, 'g', &event);
   return event;
 }
 

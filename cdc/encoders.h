@@ -125,10 +125,14 @@ class Encoder {
   Status KeyJsonOf(const Image& keys, std::string* out);
   Status DebeziumValue(const Envelope& change, int64_t now_ms, std::string* out);
   Status DynamoDbValue(const Envelope& change, std::string* out);
+  // Appends the Debezium `source` block of `change`.
+  void AppendSourceBlock(const Envelope& change, std::string* out) const;
   // Appends the event (and tombstone) of `change`; kInternal only from a
   // corrupt encoded image.
   Status EncodeEnvelope(const Envelope& change, int64_t now_ms, std::vector<EncodedEvent>* out);
-  void AddHeaders(uint64_t sequence, char op, EncodedEvent* event) const;
+  // Makes `event`'s headers the four standard ones (as AddStandardHeaders),
+  // dropping any others.
+  void SetHeaders(uint64_t sequence, char op, EncodedEvent* event) const;
   // A recycled event with its fields reset (its strings keep their memory),
   // or a new one.
   EncodedEvent Reuse();

@@ -39,8 +39,14 @@ class JsonWriter : public rapidjson::Writer<JsonBuffer> {
     return EndValue(true);
   }
   bool Key(const char* s, rapidjson::SizeType n, bool copy = false) { return String(s, n, copy); }
+  // Writes `json` (one valid JSON value, not a string) verbatim; RawValue
+  // copies it a character at a time.
+  bool RawJson(std::string_view json) {
+    Prefix(rapidjson::kObjectType);
+    if (!json.empty()) std::memcpy(os_->Push(json.size()), json.data(), json.size());
+    return EndValue(true);
+  }
 
- private:
   // Whether `s` has a byte below 0x20, '"' or '\\'; eight bytes at a time
   // (the classic "has a byte less than / equal to" word tests, exact).
   static bool NeedsEscape(const char* s, size_t n) {
@@ -70,99 +76,140 @@ inline void WriteKey(std::string_view s, JsonWriter& w) {
 }
 // Writes `text` (a valid JSON number) verbatim, keeping every digit.
 inline void WriteNumberText(std::string_view text, JsonWriter& w) {
-  w.RawValue(text.data(), text.size(), rapidjson::kNumberType);
+  w.RawJson(text);
 }
 
 std::string Base64(std::string_view bytes);
 
-// Writes the parts a store::ValueVisitor is shown as JSON, plain or typed
-// (the forms below). `item_root`: the first map is an item (typed form: no
-// {"M":...} around it) rather than a value.
-class JsonValueWriter final : public store::ValueVisitor {
+// Appends `s` to *out as a JSON string, exactly as JsonWriter writes it.
+void AppendJsonString(std::string_view s, std::string* out);
+
+// Appends the JSON of the parts a store::ValueVisitor is shown, plain or typed
+// (the forms below), to a string: plain text, without a rapidjson Writer's
+// bookkeeping per value (which was most of a source's encoding time).
+// `item_root`: the first map is an item (typed form: no {"M":...} around it)
+// rather than a value.
+class JsonAppender final : public store::ValueVisitor {
  public:
-  JsonValueWriter(JsonWriter& w, bool typed, bool item_root)
-      : w_(w), typed_(typed), item_root_(item_root) {}
+  JsonAppender(std::string* out, bool typed, bool item_root)
+      : out_(*out), typed_(typed), item_root_(item_root) {}
 
   void OnString(std::string_view s) override {
-    if (typed_ && !InSet()) return Wrapped("S", [&] { WriteString(s, w_); });
-    WriteString(s, w_);
+    Separate();
+    if (typed_ && !InSet()) return Wrapped("S", [&] { AppendJsonString(s, &out_); });
+    AppendJsonString(s, &out_);
   }
   void OnBinary(std::string_view bytes) override {
-    if (typed_ && !InSet()) return Wrapped("B", [&] { WriteString(Base64(bytes), w_); });
-    WriteString(Base64(bytes), w_);
+    Separate();
+    if (typed_ && !InSet()) return Wrapped("B", [&] { AppendJsonString(Base64(bytes), &out_); });
+    AppendJsonString(Base64(bytes), &out_);
   }
   void OnNumber(std::string_view text) override {
-    if (!typed_) return WriteNumberText(text, w_);
-    if (InSet()) return WriteString(text, w_);
-    Wrapped("N", [&] { WriteString(text, w_); });
+    Separate();
+    if (!typed_) return (void)out_.append(text);  // the exact decimal text, as a JSON number
+    if (InSet()) return AppendJsonString(text, &out_);
+    Wrapped("N", [&] { AppendJsonString(text, &out_); });
   }
   void OnBool(bool b) override {
-    if (!typed_) return (void)w_.Bool(b);
-    Wrapped("BOOL", [&] { w_.Bool(b); });
+    Separate();
+    if (!typed_) return (void)out_.append(b ? "true" : "false");
+    Wrapped("BOOL", [&] { out_.append(b ? "true" : "false"); });
   }
   void OnNull() override {
-    if (!typed_) return (void)w_.Null();
-    Wrapped("NULL", [&] { w_.Bool(true); });
+    Separate();
+    if (!typed_) return (void)out_.append("null");
+    Wrapped("NULL", [&] { out_.append("true"); });
   }
   void OnBeginMap(size_t) override {
+    Separate();
     bool wrap = typed_ && !(item_root_ && depth_ == 0);
+    if (wrap) out_.append(R"({"M":)");
+    out_.push_back('{');
     Push(wrap ? kWrappedMap : kMap);
-    if (wrap) {
-      w_.StartObject();
-      WriteKey("M", w_);
-    }
-    w_.StartObject();
   }
-  void OnName(std::string_view name) override { WriteKey(name, w_); }
+  void OnName(std::string_view name) override {
+    if (!TakeFirst()) out_.push_back(',');
+    AppendJsonString(name, &out_);
+    out_.push_back(':');
+  }
   void OnEndMap() override {
-    w_.EndObject();
-    if (Pop() == kWrappedMap) w_.EndObject();
+    out_.push_back('}');
+    if (Pop() == kWrappedMap) out_.push_back('}');
   }
   void OnBeginList(store::AttributeType type, size_t) override {
-    Push(type == store::AttributeType::kL ? kList : kSet);
+    Separate();
     if (typed_) {
-      w_.StartObject();
-      WriteKey(store::AttributeTypeName(type), w_);
+      out_.append(R"({")");
+      out_.append(store::AttributeTypeName(type));
+      out_.append(R"(":)");
     }
-    w_.StartArray();
+    out_.push_back('[');
+    Push(type == store::AttributeType::kL ? kList : kSet);
   }
   void OnEndList() override {
-    w_.EndArray();
+    out_.push_back(']');
     Pop();
-    if (typed_) w_.EndObject();
+    if (typed_) out_.push_back('}');
   }
 
  private:
   enum Frame : uint8_t { kMap, kWrappedMap, kList, kSet };
+  // Deeper than any item can be (the guards below only keep a bug from
+  // writing out of bounds).
+  static constexpr size_t kMaxFrames = 64;
+  static_assert(kMaxFrames > store::kMaxDecodeDepth);
 
-  bool InSet() const { return depth_ > 0 && frames_[depth_ - 1] == kSet; }
+  Frame Top() const { return depth_ <= kMaxFrames ? frames_[depth_ - 1] : kMap; }
+  bool InSet() const { return depth_ > 0 && Top() == kSet; }
+  // Whether the innermost container has had no member yet (and now has).
+  bool TakeFirst() {
+    if (depth_ == 0 || depth_ > kMaxFrames) return false;
+    bool first = first_[depth_ - 1];
+    first_[depth_ - 1] = false;
+    return first;
+  }
+  // A list member after the first is preceded by a comma (a map's by its
+  // name, written with the comma).
+  void Separate() {
+    if (depth_ > 0 && Top() != kMap && Top() != kWrappedMap && !TakeFirst()) out_.push_back(',');
+  }
   void Push(Frame f) {
-    // Deeper than any stored item; the frame is only needed for sets, whose
-    // members are never containers.
-    if (depth_ < sizeof(frames_)) frames_[depth_] = f;
+    if (depth_ < kMaxFrames) {
+      frames_[depth_] = f;
+      first_[depth_] = true;
+    }
     ++depth_;
   }
   Frame Pop() {
+    Frame f = Top();
     --depth_;
-    return depth_ < sizeof(frames_) ? frames_[depth_] : kMap;
+    return f;
   }
   template <typename Body>
   void Wrapped(std::string_view type, Body body) {
-    w_.StartObject();
-    WriteKey(type, w_);
+    out_.append(R"({")");
+    out_.append(type);
+    out_.append(R"(":)");
     body();
-    w_.EndObject();
+    out_.push_back('}');
   }
 
-  JsonWriter& w_;
+  std::string& out_;
   bool typed_;
   bool item_root_;
   size_t depth_ = 0;
-  Frame frames_[64];
+  Frame frames_[kMaxFrames];
+  bool first_[kMaxFrames];
 };
 
-// An encoded item (store::EncodeItem's bytes) as plain or typed JSON.
-// kInternal when the encoding is corrupt (the output is then partial).
+// Appends the JSON of an encoded item (store::EncodeItem's bytes), plain or
+// typed, to *out. kInternal when the encoding is corrupt (*out then holds a
+// partial text).
+Status AppendEncodedItem(std::string_view encoded, bool typed, std::string* out);
+
+// An encoded item (store::EncodeItem's bytes) as plain or typed JSON, one
+// value of `w`. kInternal when the encoding is corrupt (then nothing is
+// written).
 Status WriteEncodedItem(std::string_view encoded, bool typed, JsonWriter& w);
 
 // Plain JSON (Debezium): S as a string, N as a JSON number with its exact

@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 
 namespace keystone::cdc {
 
@@ -139,6 +140,7 @@ class Source::ReadAhead {
   }
 
   void Loop(std::stop_token stop) {
+    SetThreadName("read:" + options_.name);
     std::stop_callback wake(stop, [this] {
       std::lock_guard<std::mutex> lock(mu_);
       cv_.notify_all();
@@ -344,6 +346,7 @@ Status Source::PollOnce() {
 }
 
 void Source::Run(std::stop_token stop) {
+  SetThreadName("src:" + options_.name);
   read_ahead_enabled_ = runtime_.read_ahead;
   std::stop_callback wake(stop, [this] {
     std::lock_guard<std::mutex> lock(command_mu_);

@@ -468,7 +468,35 @@ class Source final : private DeliveryListener {
     std::optional<int64_t> wall_ms;
   };
   DeliveryClock delivery_clock_;
-  std::deque<EncodedEvent> pending_;
+  // Events tracked but not yet accepted by the sink, oldest first: a vector
+  // consumed from the front (a deque allocated a block per three events).
+  class PendingEvents {
+   public:
+    bool empty() const { return head_ == events_.size(); }
+    size_t size() const { return events_.size() - head_; }
+    EncodedEvent& front() { return events_[head_]; }
+    void push_back(EncodedEvent&& event) {
+      // Taken events are dropped once they are most of the vector, so that
+      // it does not grow while never quite emptied (a sink kept full).
+      if (head_ >= 64 && head_ * 2 >= events_.size()) {
+        events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+      }
+      events_.push_back(std::move(event));
+    }
+    void pop_front() {
+      if (++head_ == events_.size()) clear();
+    }
+    void clear() {
+      events_.clear();
+      head_ = 0;
+    }
+
+   private:
+    std::vector<EncodedEvent> events_;
+    size_t head_ = 0;
+  };
+  PendingEvents pending_;
   uint64_t next_token_ = 1;
   uint64_t stale_below_ = 0;
   uint64_t in_flight_records_ = 0;

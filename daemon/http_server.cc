@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "daemon/dynamodb_json.h"
 #include "daemon/sigv4.h"
 
@@ -401,7 +402,10 @@ class HttpServer::Impl::Loop {
   // Accepts on `fd` (owned from here).
   Status Listen(evutil_socket_t fd);
   void Run() {
-    thread_ = std::thread([this] { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); });
+    thread_ = std::thread([this] {
+      SetThreadName("http");
+      event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+    });
   }
   void Join() {
     if (thread_.joinable()) thread_.join();

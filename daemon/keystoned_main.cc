@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
@@ -82,6 +83,7 @@ class ShutdownDeadline {
  public:
   ShutdownDeadline() {
     thread_ = std::thread([this] {
+      SetThreadName("shutdown-limit");
       std::unique_lock<std::mutex> lock(mu_);
       if (!cv_.wait_for(lock, kShutdownTimeout, [&] { return done_; })) {
         LogError(kComponent, "shutdown took longer than " +

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/thread_name.h"
 
 namespace keystone::daemon {
 namespace {
@@ -155,7 +156,10 @@ class Metrics::Impl : public prometheus::Collectable {
     }
     if (store_ != nullptr) {
       PollStore();
-      poller_ = std::thread([this] { PollLoop(); });
+      poller_ = std::thread([this] {
+        SetThreadName("metrics-poll");
+        PollLoop();
+      });
     }
     return Status::Ok();
   }

@@ -453,12 +453,13 @@ struct KafkaEventSink::Impl {
     batch.clear();
     batch.swap(completions);
     bool is_fatal = ProducerFatal();
+    uint64_t acked = 0;  // counted once per round: the counter is shared with readers
     for (const Completion& c : batch) {
       Pending* p = c.pending;
       if (c.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         switch (p->kind) {
           case Pending::Kind::kMain:
-            stats->events_acked_total++;
+            ++acked;
             break;
           case Pending::Kind::kDeadLetter:
             stats->events_dead_lettered_total++;
@@ -512,6 +513,7 @@ struct KafkaEventSink::Impl {
         reset_reason = "delivery failed: " + ErrorText(c.err);
       }
     }
+    stats->events_acked_total += acked;
   }
 
   // ---- reset ----

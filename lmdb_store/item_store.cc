@@ -14,6 +14,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "lmdb_store/expression.h"
 #include "lmdb_store/item_codec.h"
 #include "lmdb_store/key_codec.h"
@@ -761,6 +762,10 @@ class ItemStoreImpl final : public ItemStore {
   std::mutex commit_times_mu_;
   std::array<CommitTime, 4096> commit_times_;  // guarded by commit_times_mu_
   size_t commit_times_end_ = 0;                // batches recorded; guarded too
+  // The first sequence of the oldest batch in commit_times_ (none below it is
+  // there), read without the lock: a source catching up asks about records
+  // older than the ring for every event. Only grows.
+  std::atomic<uint64_t> commit_times_floor_{UINT64_MAX};
   std::atomic<uint64_t> head_{0};
   StoreStats stats_;
 };
@@ -1141,6 +1146,7 @@ void ItemStoreImpl::WriteAsync(WriteFn fn, StatusCallback done) {
 }
 
 void ItemStoreImpl::WriterLoop() {
+  SetThreadName("store-writer");
   std::vector<PendingWrite*> batch;
   std::vector<std::unique_ptr<PendingWrite>> completions;
   size_t expected_writers = 1;
@@ -1261,9 +1267,14 @@ void ItemStoreImpl::RecordCommitTime(uint64_t first, uint64_t last) {
   std::lock_guard<std::mutex> lock(commit_times_mu_);
   commit_times_[commit_times_end_ % commit_times_.size()] = {first, last, now};
   ++commit_times_end_;
+  size_t oldest = commit_times_end_ > commit_times_.size() ? commit_times_end_ : 0;
+  commit_times_floor_.store(commit_times_[oldest % commit_times_.size()].first,
+                            std::memory_order_relaxed);
 }
 
 std::optional<int64_t> ItemStoreImpl::CommitTimeNs(uint64_t sequence) {
+  // A stale floor is lower than the current one: the search below decides.
+  if (sequence < commit_times_floor_.load(std::memory_order_relaxed)) return std::nullopt;
   std::lock_guard<std::mutex> lock(commit_times_mu_);
   const size_t size = commit_times_.size();
   size_t begin = commit_times_end_ > size ? commit_times_end_ - size : 0;

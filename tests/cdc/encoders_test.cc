@@ -462,6 +462,32 @@ TEST(EncoderTest, ExtraHeadersFollowTheStandardOnes) {
   EXPECT_EQ((std::pair<std::string, std::string>("team", "growth")), events[0].headers[4]);
 }
 
+// A recycled event is encoded over: nothing of its earlier content remains.
+TEST(EncoderTest, ARecycledEventKeepsNothingOfItsPast) {
+  Encoder encoder(Options(EventFormat::kDebezium));
+  ChangeEvent first = Change(StreamEventType::kRemove, StreamViewType::kNewAndOldImages);
+  first.sequence = 123456789;
+  first.headers = {{"team", "growth"}, {"region", "eu"}};
+  std::vector<EncodedEvent> out;
+  encoder.Encode(first, kNowMs, &out);
+  ASSERT_EQ(2u, out.size());  // the delete and its tombstone
+  for (EncodedEvent& e : out) encoder.Recycle(std::move(e));
+
+  ChangeEvent second = Change(StreamEventType::kInsert, StreamViewType::kNewAndOldImages);
+  std::vector<EncodedEvent> reused;
+  encoder.Encode(second, kNowMs, &reused);
+  std::vector<EncodedEvent> fresh = Encode(Options(EventFormat::kDebezium), second);
+  ASSERT_EQ(1u, reused.size());
+  ASSERT_EQ(1u, fresh.size());
+  EXPECT_EQ(fresh[0].key, reused[0].key);
+  EXPECT_EQ(fresh[0].value, reused[0].value);
+  EXPECT_EQ(fresh[0].headers, reused[0].headers);
+  EXPECT_EQ(4u, reused[0].headers.size());
+  EXPECT_EQ(fresh[0].sub_index, reused[0].sub_index);
+  EXPECT_EQ(fresh[0].sequence, reused[0].sequence);
+  EXPECT_EQ("42", Header(reused[0], kHeaderSequence));
+}
+
 TEST(EncoderTest, HeartbeatAndGapMarker) {
   Encoder encoder(Options(EventFormat::kDebezium));
   EncodedEvent h = encoder.Heartbeat(99, kNowMs);
@@ -610,9 +636,51 @@ TEST(JsonWriterTest, WritesStringsExactlyAsRapidjson) {
         theirs.EndObject();
         ASSERT_EQ(std::string(theirs_buffer.GetString()), std::string(ours_buffer.GetString()))
             << "length " << length << " at " << at << " byte " << static_cast<int>(special);
+        // The appender's strings, too.
+        rapidjson::StringBuffer alone_buffer;
+        rapidjson::Writer<rapidjson::StringBuffer> alone(alone_buffer);
+        alone.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+        std::string appended = "x";
+        internal::AppendJsonString(text, &appended);
+        ASSERT_EQ("x" + std::string(alone_buffer.GetString()), appended)
+            << "length " << length << " at " << at << " byte " << static_cast<int>(special);
       }
     }
   }
+}
+
+// Separators and wrappers around empty and nested containers, in both forms,
+// from an Item and from its encoding.
+TEST(JsonAppenderTest, NestedAndEmptyContainers) {
+  using store::AttributeList;
+  using store::AttributeMap;
+  AttributeMap inner;
+  inner.emplace("k", AV::L(AttributeList{AV::N(int64_t{1}), AV::N(int64_t{2})}));
+  Item item =
+      ItemBuilder()
+          .Set("a", AV::L(AttributeList{AV::M(inner), AV::L({}), AV::M({}), AV::SS({"p", "q"})}))
+          .Set("e", AV::M({}))
+          .Set("z", AV::L(AttributeList{AV::Null(), AV::Bool(false)}))
+          .Build();
+  const std::string plain = R"({"a":[{"k":[1,2]},[],{},["p","q"]],"e":{},"z":[null,false]})";
+  const std::string typed =
+      R"({"a":{"L":[{"M":{"k":{"L":[{"N":"1"},{"N":"2"}]}}},{"L":[]},{"M":{}},{"SS":["p","q"]}]},)"
+      R"("e":{"M":{}},"z":{"L":[{"NULL":true},{"BOOL":false}]}})";
+  std::string encoded;
+  store::EncodeItem(item, &encoded);
+  for (bool is_typed : {false, true}) {
+    std::string from_item;
+    internal::JsonAppender appender(&from_item, is_typed, /*item_root=*/true);
+    store::VisitItem(item, appender);
+    EXPECT_EQ(is_typed ? typed : plain, from_item);
+    std::string from_encoding;
+    ASSERT_TRUE(internal::AppendEncodedItem(encoded, is_typed, &from_encoding).ok());
+    EXPECT_EQ(is_typed ? typed : plain, from_encoding);
+  }
+  // A corrupt encoding is an error.
+  std::string partial;
+  EXPECT_FALSE(
+      internal::AppendEncodedItem(encoded.substr(0, encoded.size() - 3), false, &partial).ok());
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -252,6 +254,19 @@ std::vector<ConsumedMessage> MustConsume(const std::string& bootstrap, const std
 
 // ---------------------------------------------------------------------------
 
+// The names of process `pid`'s threads (/proc/PID/task/*/comm).
+std::multiset<std::string> ThreadNames(pid_t pid) {
+  std::multiset<std::string> names;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
 TEST(KeystonedKafkaTest, TwoSourcesPublishEveryWriteOnceInOrderBothFormats) {
   TempDir dir;
   auto mock = MockKafka::Start(1, {});
@@ -267,6 +282,12 @@ TEST(KeystonedKafkaTest, TwoSourcesPublishEveryWriteOnceInOrderBothFormats) {
   // changes. Wait for it to finish.
   ASSERT_TRUE(k.WaitCaughtUp("users-debezium")) << k.log();
   ASSERT_TRUE(k.WaitCaughtUp("users-ddb")) << k.log();
+  // Operators tell the threads apart in top -H and perf (15 bytes at most).
+  std::multiset<std::string> threads = ThreadNames(k.process().pid());
+  for (const char* name : {"store-writer", "metrics-poll", "src:users-debez", "src:users-ddb"}) {
+    EXPECT_EQ(1u, threads.count(name)) << name;
+  }
+  EXPECT_LE(1u, threads.count("http"));  // one per HTTP worker thread
 
   std::map<std::string, std::string> expected = WriteWorkload(k);
   ASSERT_TRUE(k.WaitCaughtUp("users-debezium", 12)) << k.log();

@@ -475,6 +475,9 @@ TEST(StreamCommitTimeTest, RecentCommitsOfThisProcessHaveTheirTime) {
   EXPECT_EQ(std::nullopt, store->CommitTimeNs(first));
   uint64_t last = *store->HeadSequence();
   EXPECT_TRUE(store->CommitTimeNs(last).has_value());
+  // One record per batch: the ring's 4096 batches reach back to last - 4095.
+  EXPECT_TRUE(store->CommitTimeNs(last - 4095).has_value());
+  EXPECT_EQ(std::nullopt, store->CommitTimeNs(last - 4096));
   // Records of an earlier opening (as another process's) have no time here.
   store.reset();
   store = OpenStore(dir.path(), options);
