@@ -104,24 +104,29 @@ void WriteArraySchemaOf(std::string_view item_type, std::string_view field, bool
 
 }  // namespace
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  if (!JsonWriter::NeedsEscape(s.data(), s.size())) {
-    out->reserve(out->size() + s.size() + 2);
-    out->push_back('"');
-    out->append(s);
-    out->push_back('"');
-    return;
-  }
-  // Rare: rapidjson's escaping, so that both writers agree byte for byte.
+void AppendEscapedJsonString(std::string_view s, TextOut& out) {
+  // rapidjson's escaping, so that both writers agree byte for byte.
   JsonBuffer buffer;
   JsonWriter w(buffer);
   WriteString(s, w);
-  out->append(buffer.GetString(), buffer.GetSize());
+  out.Append(std::string_view(buffer.GetString(), buffer.GetSize()));
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  TextOut text(out);
+  AppendJsonString(s, text);
 }
 
 Status AppendEncodedItem(std::string_view encoded, bool typed, std::string* out) {
-  JsonAppender appender(out, typed, /*item_root=*/true);
+  TextOut text(out);
+  JsonAppender appender(text, typed, /*item_root=*/true);
   return store::VisitEncodedItem(encoded, appender);
+}
+
+void AppendItem(const Item& item, bool typed, std::string* out) {
+  TextOut text(out);
+  JsonAppender appender(text, typed, /*item_root=*/true);
+  store::VisitItem(item, appender);
 }
 
 namespace {
@@ -133,8 +138,12 @@ Status WriteAppended(JsonWriter& w, bool typed, bool item_root, Visit visit) {
   // item's text is not kept.
   thread_local std::string text;
   text.clear();
-  JsonAppender appender(&text, typed, item_root);
-  Status s = visit(appender);
+  Status s;
+  {
+    TextOut out(&text);  // `text` holds just the JSON once `out` is gone
+    JsonAppender appender(out, typed, item_root);
+    s = visit(appender);
+  }
   if (s.ok()) w.RawJson(text);
   if (text.capacity() > (64u << 10)) std::string().swap(text);
   return s;
@@ -461,8 +470,7 @@ Status WriteImage(const internal::EnvelopeImage& image, bool typed, bool connect
 // typed (DynamoDB JSON).
 Status AppendImage(const internal::EnvelopeImage& image, bool typed, std::string* out) {
   if (image.item == nullptr) return internal::AppendEncodedItem(image.encoded, typed, out);
-  internal::JsonAppender appender(out, typed, /*item_root=*/true);
-  store::VisitItem(*image.item, appender);
+  internal::AppendItem(*image.item, typed, out);
   return Status::Ok();
 }
 

@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -75,14 +76,57 @@ inline void WriteKey(std::string_view s, JsonWriter& w) {
   w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 // Writes `text` (a valid JSON number) verbatim, keeping every digit.
-inline void WriteNumberText(std::string_view text, JsonWriter& w) {
-  w.RawJson(text);
-}
+inline void WriteNumberText(std::string_view text, JsonWriter& w) { w.RawJson(text); }
 
 std::string Base64(std::string_view bytes);
 
 // Appends `s` to *out as a JSON string, exactly as JsonWriter writes it.
 void AppendJsonString(std::string_view s, std::string* out);
+
+// Appends to a string through a cursor: one capacity check per piece and no
+// size update per piece (std::string::append's cost when pieces are a few
+// bytes, as JSON's punctuation is). The string holds slack while a TextOut
+// writes to it; its size is right again once the TextOut is destroyed.
+class TextOut {
+ public:
+  explicit TextOut(std::string* s) : s_(*s), used_(s->size()) { s_.resize(s_.capacity()); }
+  ~TextOut() { s_.resize(used_); }
+  TextOut(const TextOut&) = delete;
+  TextOut& operator=(const TextOut&) = delete;
+
+  void Put(char c) {
+    Reserve(1);
+    s_[used_++] = c;
+  }
+  void Append(std::string_view text) {
+    Reserve(text.size());
+    std::memcpy(s_.data() + used_, text.data(), text.size());
+    used_ += text.size();
+  }
+
+ private:
+  void Reserve(size_t more) {
+    if (used_ + more > s_.size()) [[unlikely]]
+      Grow(more);
+  }
+  [[gnu::noinline]] void Grow(size_t more) {
+    s_.resize(std::max(2 * s_.size(), used_ + more + 64));
+  }
+
+  std::string& s_;
+  size_t used_;
+};
+
+// Appends `s` to `out` as a JSON string, exactly as AppendJsonString does.
+void AppendEscapedJsonString(std::string_view s, TextOut& out);  // the rare case
+inline void AppendJsonString(std::string_view s, TextOut& out) {
+  if (JsonWriter::NeedsEscape(s.data(), s.size())) [[unlikely]] {
+    return AppendEscapedJsonString(s, out);
+  }
+  out.Put('"');
+  out.Append(s);
+  out.Put('"');
+}
 
 // Appends the JSON of the parts a store::ValueVisitor is shown, plain or typed
 // (the forms below), to a string: plain text, without a rapidjson Writer's
@@ -91,65 +135,66 @@ void AppendJsonString(std::string_view s, std::string* out);
 // rather than a value.
 class JsonAppender final : public store::ValueVisitor {
  public:
-  JsonAppender(std::string* out, bool typed, bool item_root)
-      : out_(*out), typed_(typed), item_root_(item_root) {}
+  // `out` must outlive the appender.
+  JsonAppender(TextOut& out, bool typed, bool item_root)
+      : out_(out), typed_(typed), item_root_(item_root) {}
 
   void OnString(std::string_view s) override {
     Separate();
-    if (typed_ && !InSet()) return Wrapped("S", [&] { AppendJsonString(s, &out_); });
-    AppendJsonString(s, &out_);
+    if (typed_ && !InSet()) return Wrapped("S", [&] { AppendJsonString(s, out_); });
+    AppendJsonString(s, out_);
   }
   void OnBinary(std::string_view bytes) override {
     Separate();
-    if (typed_ && !InSet()) return Wrapped("B", [&] { AppendJsonString(Base64(bytes), &out_); });
-    AppendJsonString(Base64(bytes), &out_);
+    if (typed_ && !InSet()) return Wrapped("B", [&] { AppendJsonString(Base64(bytes), out_); });
+    AppendJsonString(Base64(bytes), out_);
   }
   void OnNumber(std::string_view text) override {
     Separate();
-    if (!typed_) return (void)out_.append(text);  // the exact decimal text, as a JSON number
-    if (InSet()) return AppendJsonString(text, &out_);
-    Wrapped("N", [&] { AppendJsonString(text, &out_); });
+    if (!typed_) return (void)out_.Append(text);  // the exact decimal text, as a JSON number
+    if (InSet()) return AppendJsonString(text, out_);
+    Wrapped("N", [&] { AppendJsonString(text, out_); });
   }
   void OnBool(bool b) override {
     Separate();
-    if (!typed_) return (void)out_.append(b ? "true" : "false");
-    Wrapped("BOOL", [&] { out_.append(b ? "true" : "false"); });
+    if (!typed_) return (void)out_.Append(b ? "true" : "false");
+    Wrapped("BOOL", [&] { out_.Append(b ? "true" : "false"); });
   }
   void OnNull() override {
     Separate();
-    if (!typed_) return (void)out_.append("null");
-    Wrapped("NULL", [&] { out_.append("true"); });
+    if (!typed_) return (void)out_.Append("null");
+    Wrapped("NULL", [&] { out_.Append("true"); });
   }
   void OnBeginMap(size_t) override {
     Separate();
     bool wrap = typed_ && !(item_root_ && depth_ == 0);
-    if (wrap) out_.append(R"({"M":)");
-    out_.push_back('{');
+    if (wrap) out_.Append(R"({"M":)");
+    out_.Put('{');
     Push(wrap ? kWrappedMap : kMap);
   }
   void OnName(std::string_view name) override {
-    if (!TakeFirst()) out_.push_back(',');
-    AppendJsonString(name, &out_);
-    out_.push_back(':');
+    if (!TakeFirst()) out_.Put(',');
+    AppendJsonString(name, out_);
+    out_.Put(':');
   }
   void OnEndMap() override {
-    out_.push_back('}');
-    if (Pop() == kWrappedMap) out_.push_back('}');
+    out_.Put('}');
+    if (Pop() == kWrappedMap) out_.Put('}');
   }
   void OnBeginList(store::AttributeType type, size_t) override {
     Separate();
     if (typed_) {
-      out_.append(R"({")");
-      out_.append(store::AttributeTypeName(type));
-      out_.append(R"(":)");
+      out_.Append(R"({")");
+      out_.Append(store::AttributeTypeName(type));
+      out_.Append(R"(":)");
     }
-    out_.push_back('[');
+    out_.Put('[');
     Push(type == store::AttributeType::kL ? kList : kSet);
   }
   void OnEndList() override {
-    out_.push_back(']');
+    out_.Put(']');
     Pop();
-    if (typed_) out_.push_back('}');
+    if (typed_) out_.Put('}');
   }
 
  private:
@@ -171,7 +216,7 @@ class JsonAppender final : public store::ValueVisitor {
   // A list member after the first is preceded by a comma (a map's by its
   // name, written with the comma).
   void Separate() {
-    if (depth_ > 0 && Top() != kMap && Top() != kWrappedMap && !TakeFirst()) out_.push_back(',');
+    if (depth_ > 0 && Top() != kMap && Top() != kWrappedMap && !TakeFirst()) out_.Put(',');
   }
   void Push(Frame f) {
     if (depth_ < kMaxFrames) {
@@ -187,14 +232,14 @@ class JsonAppender final : public store::ValueVisitor {
   }
   template <typename Body>
   void Wrapped(std::string_view type, Body body) {
-    out_.append(R"({")");
-    out_.append(type);
-    out_.append(R"(":)");
+    out_.Append(R"({")");
+    out_.Append(type);
+    out_.Append(R"(":)");
     body();
-    out_.push_back('}');
+    out_.Put('}');
   }
 
-  std::string& out_;
+  TextOut& out_;
   bool typed_;
   bool item_root_;
   size_t depth_ = 0;
@@ -206,6 +251,8 @@ class JsonAppender final : public store::ValueVisitor {
 // typed, to *out. kInternal when the encoding is corrupt (*out then holds a
 // partial text).
 Status AppendEncodedItem(std::string_view encoded, bool typed, std::string* out);
+// The same for an Item.
+void AppendItem(const store::Item& item, bool typed, std::string* out);
 
 // An encoded item (store::EncodeItem's bytes) as plain or typed JSON, one
 // value of `w`. kInternal when the encoding is corrupt (then nothing is

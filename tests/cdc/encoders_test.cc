@@ -669,10 +669,9 @@ TEST(JsonAppenderTest, NestedAndEmptyContainers) {
   std::string encoded;
   store::EncodeItem(item, &encoded);
   for (bool is_typed : {false, true}) {
-    std::string from_item;
-    internal::JsonAppender appender(&from_item, is_typed, /*item_root=*/true);
-    store::VisitItem(item, appender);
-    EXPECT_EQ(is_typed ? typed : plain, from_item);
+    std::string from_item = "x";
+    internal::AppendItem(item, is_typed, &from_item);
+    EXPECT_EQ("x" + (is_typed ? typed : plain), from_item);
     std::string from_encoding;
     ASSERT_TRUE(internal::AppendEncodedItem(encoded, is_typed, &from_encoding).ok());
     EXPECT_EQ(is_typed ? typed : plain, from_encoding);
