@@ -476,8 +476,10 @@ class Source final : private DeliveryListener {
     size_t size() const { return events_.size() - head_; }
     EncodedEvent& front() { return events_[head_]; }
     void push_back(EncodedEvent&& event) {
-      // Taken events are dropped once they are most of the vector, so that
-      // it does not grow while never quite emptied (a sink kept full).
+      // The queue empties whenever the sink takes all it holds, and new
+      // events are tracked only then (a refusal stops reading until the rest
+      // is taken): it is reused from the start. Should a path track events
+      // while some wait, taken ones are dropped once they are most of it.
       if (head_ >= 64 && head_ * 2 >= events_.size()) {
         events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -492,6 +493,22 @@ TEST(SourceTest, AFullSinkIsRetriedWithoutLossOrReorder) {
   ASSERT_TRUE(Drain(source, sink, *store));
   EXPECT_EQ((std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}), Sequences(sink.sent()));
   EXPECT_GT(source.stats().sink_full.load(), 0u);
+}
+
+// A sink that takes a few events per step while the source reads batches of
+// 100: every event reaches it once, in order, over many refusals.
+TEST(SourceTest, ASinkKeptFullOverManyBatchesGetsEveryEventOnceInOrder) {
+  TestStore store;
+  Fill(store, 1000);
+  SourceOptions o = StreamOnly();
+  o.batch_size = 100;
+  FakeSink sink(FakeSink::Options{.capacity = 7});
+  Source source(*store, sink, o, TestRuntime(&store.clock));
+  ASSERT_TRUE(Drain(source, sink, *store));
+  std::vector<uint64_t> want(1000);
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_EQ(want, Sequences(sink.sent()));
+  EXPECT_EQ(1000u, source.position().sequence);
 }
 
 TEST(SourceTest, BatchesWaitForBatchSizeOrTimeout) {
