@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
   // CPU per event moves far less, and shows the pipeline's own cost.
   const double raw_cpu_us = median(raw_cpu), pipeline_cpu_us = median(pipeline_cpu);
   std::printf(
-      "producer-side CPU per event (medians): raw %.2f us, pipeline %.2f us (+%.2f us: reading "
+      "producer-side CPU per event (medians): raw %.2f us, pipeline %.2f us (%+.2f us: reading "
       "the stream, encoding, tracking positions)\n",
       raw_cpu_us, pipeline_cpu_us, pipeline_cpu_us - raw_cpu_us);
   std::printf("memory (MiB)   before   peak   after\n");
