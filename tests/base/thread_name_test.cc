@@ -7,26 +7,25 @@
 namespace keystone {
 namespace {
 
-TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
-  std::string before = ThreadName();
+// The name a new thread reads back after naming itself `name`.
+std::string NameSeenByNewThread(const std::string& name) {
   std::string seen;
   std::thread t([&] {
-    SetThreadName("src:orders");
+    SetThreadName(name);
     seen = ThreadName();
   });
   t.join();
-  EXPECT_EQ("src:orders", seen);
+  return seen;
+}
+
+TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
+  std::string before = ThreadName();
+  EXPECT_EQ("src:orders", NameSeenByNewThread("src:orders"));
   EXPECT_EQ(before, ThreadName());
 }
 
 TEST(ThreadNameTest, LongNamesAreCutTo15Bytes) {
-  std::string seen;
-  std::thread t([&] {
-    SetThreadName("read:a-source-with-a-long-name");
-    seen = ThreadName();
-  });
-  t.join();
-  EXPECT_EQ("read:a-source-w", seen);
+  EXPECT_EQ("read:a-source-w", NameSeenByNewThread("read:a-source-with-a-long-name"));
 }
 
 }  // namespace
