@@ -255,7 +255,7 @@ void EncodeWindow(const AggregateWindow& window, const AggregateOptions& options
     w.Uint64(window.last_sequence);
     w.EndObject();
     event.value = std::string(buffer.GetString(), buffer.GetSize());
-    AddStandardHeaders(window.last_sequence, 'a', encoder.table, encoder.source, &event);
+    SetStandardHeaders(window.last_sequence, 'a', encoder.table, encoder.source, &event);
   }
 }
 

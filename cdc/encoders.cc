@@ -324,13 +324,22 @@ std::string SequenceNumberText(uint64_t sequence) {
   return buf;
 }
 
-void AddStandardHeaders(uint64_t sequence, char op, std::string_view table, std::string_view source,
+void SetStandardHeaders(uint64_t sequence, char op, std::string_view table, std::string_view source,
                         EncodedEvent* event) {
-  event->headers.reserve(event->headers.size() + 4);
-  event->headers.emplace_back(kHeaderSequence, std::to_string(sequence));
-  event->headers.emplace_back(kHeaderOp, std::string(1, op));
-  event->headers.emplace_back(kHeaderTable, std::string(table));
-  event->headers.emplace_back(kHeaderSource, std::string(source));
+  // In place: a reused event's headers keep their strings' memory.
+  std::vector<std::pair<std::string, std::string>>& headers = event->headers;
+  headers.resize(4);
+  char decimal[24];
+  size_t n =
+      static_cast<size_t>(std::to_chars(decimal, decimal + sizeof decimal, sequence).ptr - decimal);
+  auto set = [&](size_t i, std::string_view name, std::string_view value) {
+    headers[i].first.assign(name);
+    headers[i].second.assign(value);
+  };
+  set(0, kHeaderSequence, std::string_view(decimal, n));
+  set(1, kHeaderOp, std::string_view(&op, 1));
+  set(2, kHeaderTable, table);
+  set(3, kHeaderSource, source);
 }
 
 struct Encoder::Scratch {
@@ -435,20 +444,7 @@ Encoder::Encoder(EncoderOptions options)
 }
 
 void Encoder::SetHeaders(uint64_t sequence, char op, EncodedEvent* event) const {
-  // In place: a reused event's headers keep their strings' memory.
-  std::vector<std::pair<std::string, std::string>>& headers = event->headers;
-  headers.resize(4);
-  char decimal[24];
-  size_t n =
-      static_cast<size_t>(std::to_chars(decimal, decimal + sizeof decimal, sequence).ptr - decimal);
-  auto set = [&](size_t i, std::string_view name, std::string_view value) {
-    headers[i].first.assign(name);
-    headers[i].second.assign(value);
-  };
-  set(0, kHeaderSequence, std::string_view(decimal, n));
-  set(1, kHeaderOp, std::string_view(&op, 1));
-  set(2, kHeaderTable, options_.table);
-  set(3, kHeaderSource, options_.source);
+  SetStandardHeaders(sequence, op, options_.table, options_.source, event);
 }
 
 namespace {

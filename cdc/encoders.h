@@ -130,8 +130,7 @@ class Encoder {
   // Appends the event (and tombstone) of `change`; kInternal only from a
   // corrupt encoded image.
   Status EncodeEnvelope(const Envelope& change, int64_t now_ms, std::vector<EncodedEvent>* out);
-  // Makes `event`'s headers the four standard ones (as AddStandardHeaders),
-  // dropping any others.
+  // SetStandardHeaders with this encoder's table and source.
   void SetHeaders(uint64_t sequence, char op, EncodedEvent* event) const;
   // A recycled event with its fields reset (its strings keep their memory),
   // or a new one.
@@ -150,8 +149,10 @@ class Encoder {
   std::string key_schema_name_;
 };
 
-// Adds keystone.seq, keystone.op, keystone.table, keystone.source to `event`.
-void AddStandardHeaders(uint64_t sequence, char op, std::string_view table, std::string_view source,
+// Makes `event`'s headers keystone.seq, keystone.op, keystone.table and
+// keystone.source, dropping any others (overwritten in place, so that a
+// reused event keeps its strings' memory).
+void SetStandardHeaders(uint64_t sequence, char op, std::string_view table, std::string_view source,
                         EncodedEvent* event);
 
 // Standard base64 with padding.
