@@ -35,6 +35,7 @@
 
 #include "base/log.h"
 #include "base/thread_name.h"
+#include "base/wake_batch.h"
 #include "daemon/dynamodb_json.h"
 #include "daemon/sigv4.h"
 
@@ -418,7 +419,9 @@ class HttpServer::Impl::Loop {
       if (wake_pending_) return;
       wake_pending_ = true;
     }
-    event_active(wake_, EV_READ, 0);
+    // The queued task keeps this loop running (its connection waits for it),
+    // so a deferred wake finds the loop alive.
+    if (!WakeBatch::Defer(&Loop::Wake, this)) Wake(this);
   }
   void RequestStop() {
     {
@@ -455,6 +458,7 @@ class HttpServer::Impl::Loop {
 
  private:
   static void OnWake(evutil_socket_t, short, void* arg);
+  static void Wake(void* loop) { event_active(static_cast<Loop*>(loop)->wake_, EV_READ, 0); }
   static void OnReap(evutil_socket_t, short, void* arg);
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
   static void OnAcceptError(evconnlistener* listener, void* arg);

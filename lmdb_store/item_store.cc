@@ -15,6 +15,7 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "base/thread_name.h"
+#include "base/wake_batch.h"
 #include "lmdb_store/expression.h"
 #include "lmdb_store/item_codec.h"
 #include "lmdb_store/key_codec.h"
@@ -1201,8 +1202,12 @@ void ItemStoreImpl::WriterLoop() {
       expected_writers = peak_writers_;
     }
     // Asynchronous completions run outside the lock, in queue order, so that
-    // they may queue further writes.
-    for (std::unique_ptr<PendingWrite>& w : completions) w->on_done(std::move(w->status));
+    // they may queue further writes. Their wakes of event loops are coalesced:
+    // one per loop for the whole batch rather than one per write.
+    {
+      WakeBatch wakes;
+      for (std::unique_ptr<PendingWrite>& w : completions) w->on_done(std::move(w->status));
+    }
     completions.clear();
     batch.clear();
   }
