@@ -4,7 +4,10 @@
 # (build/bench/http_bench), 64 connections, ~200-byte items. Prints RESULT
 # lines including the keystone/dynalite throughput ratios. For reference it
 # also measures keystoned with sync: nosync (keystone_nosync), which shows the
-# HTTP path without the fsync bound.
+# HTTP path without the fsync bound, and http_ceiling_server (ceiling), a server
+# that does no work at all: its rate is the most any server can reach on this
+# machine with this generator, so its ratio to dynalite is the highest ratio
+# the machine allows.
 #
 #   bench/http_bench.sh [http_bench options, e.g. --seconds 10]
 #
@@ -17,9 +20,10 @@ root="$PWD"
 build="${KEYSTONE_BUILD_DIR:-$root/build}"
 cache="${KEYSTONE_BENCH_CACHE:-$HOME/.cache/keystone-bench}"
 
-if [ ! -x "$build/bench/http_bench" ] || [ ! -x "$build/daemon/keystoned" ]; then
+if [ ! -x "$build/bench/http_bench" ] || [ ! -x "$build/bench/http_ceiling_server" ] ||
+   [ ! -x "$build/daemon/keystoned" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  ninja -C "$build" http_bench keystoned
+  ninja -C "$build" http_bench http_ceiling_server keystoned
 fi
 if [ ! -x "$cache/node_modules/.bin/dynalite" ]; then
   mkdir -p "$cache"
@@ -67,10 +71,15 @@ node "$cache/node_modules/dynalite/cli.js" --port "$dl_port" --createTableMs 0 \
   --deleteTableMs 0 > "$work/dynalite.log" 2>&1 &
 pids+=($!)
 
+ceiling_port="$(free_port)"
+"$build/bench/http_ceiling_server" --port "$ceiling_port" &
+pids+=($!)
+
 echo "keystoned $("$build/daemon/keystoned" --version | cut -d' ' -f2) (sync: full, data on" \
      "$(df -T "$work" | awk 'NR==2 {print $2}')), dynalite $(node -p \
      "require('$cache/node_modules/dynalite/package.json').version") (in memory)," \
      "node $(node --version), $(nproc) CPUs"
 "$build/bench/http_bench" --target "keystone=127.0.0.1:$port_keystone" \
   --target "keystone_nosync=127.0.0.1:$port_keystone_nosync" \
-  --target "dynalite=127.0.0.1:$dl_port" --baseline dynalite "$@"
+  --target "dynalite=127.0.0.1:$dl_port" --target "ceiling=127.0.0.1:$ceiling_port" \
+  --baseline dynalite "$@"
