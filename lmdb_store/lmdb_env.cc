@@ -61,6 +61,7 @@ Result<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const LmdbOptions& options) {
   unsigned flags = MDB_NOTLS | (options.sync ? 0 : MDB_NOSYNC);
   rc = mdb_env_open(env->env_, options.path.c_str(), flags, 0644);
   if (rc != 0) return env->Error(rc, "opening the LMDB environment");
+  env->opened_ = true;
 
   // Another process may have grown the map already; adopt its size (passing 0
   // makes LMDB use the larger of ours and the file's).
@@ -83,7 +84,15 @@ Result<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const LmdbOptions& options) {
 }
 
 LmdbEnv::~LmdbEnv() {
-  if (env_ != nullptr) mdb_env_close(env_);
+  if (env_ == nullptr) return;
+  // With MDB_NOSYNC ("nosync") commits reach the disk when the OS writes them
+  // back; a clean close flushes them, so that a clean shutdown never leaves
+  // acknowledged writes only in the page cache. With syncing on it is a no-op.
+  if (opened_ && !options_.sync) {
+    int rc = mdb_env_sync(env_, 1);
+    if (rc != 0) LogWarn("store", Error(rc, "flushing on close").ToString());
+  }
+  mdb_env_close(env_);
 }
 
 Result<LmdbEnv::Txn> LmdbEnv::Begin(bool read_only) {

@@ -94,6 +94,7 @@ class LmdbEnv {
   Result<Txn> Begin(bool read_only);
 
   LmdbOptions options_;
+  bool opened_ = false;  // mdb_env_open succeeded: there is a file to flush
   MDB_env* env_ = nullptr;
   MDB_dbi dbis_[kDbCount] = {};
   std::shared_mutex gate_;
