@@ -285,7 +285,9 @@ class Fields {
 
 class ConfigParser {
  public:
-  ConfigParser(std::string_view file_name, const EnvLookup& env) : file_(file_name), env_(env) {}
+  ConfigParser(std::string_view file_name, const EnvLookup& env,
+               const PropertyCheck& check_kafka_property)
+      : file_(file_name), env_(env), check_kafka_property_(check_kafka_property) {}
 
   Result<DaemonOptions> Parse(std::string_view text) {
     try {
@@ -942,7 +944,16 @@ class ConfigParser {
         }
         // Values are passed to librdkafka as text, whatever YAML type they
         // look like (lz4, 5, true).
-        KS_RETURN_IF_ERROR(String(e.value, &k->properties[e.key]));
+        std::string& value = k->properties[e.key];
+        KS_RETURN_IF_ERROR(String(e.value, &value));
+        if (check_kafka_property_) {
+          Status checked = check_kafka_property_(e.key, value);
+          if (checked.code() == StatusCode::kNotFound) {
+            return Error(e.key_mark, x->path,
+                         "unknown property '" + e.key + "' (" + checked.message() + ")");
+          }
+          if (!checked.ok()) return Error(e.value, "invalid value: " + checked.message());
+        }
       }
     }
     if (const Value* x = f.Find("embedded_brokers")) {
@@ -1202,6 +1213,7 @@ class ConfigParser {
 
   std::string file_;
   const EnvLookup& env_;
+  const PropertyCheck& check_kafka_property_;
 };
 
 // --- printing -------------------------------------------------------------
@@ -1398,15 +1410,16 @@ Result<DaemonOptions> ParseConfig(std::string_view yaml_text, std::string_view f
 }
 
 Result<DaemonOptions> ParseConfig(std::string_view yaml_text, std::string_view file_name,
-                                  const EnvLookup& env) {
-  return ConfigParser(file_name, env).Parse(yaml_text);
+                                  const EnvLookup& env, const PropertyCheck& check_kafka_property) {
+  return ConfigParser(file_name, env, check_kafka_property).Parse(yaml_text);
 }
 
 Result<DaemonOptions> LoadConfigFile(const std::string& path) {
   return LoadConfigFile(path, ProcessEnvironment());
 }
 
-Result<DaemonOptions> LoadConfigFile(const std::string& path, const EnvLookup& env) {
+Result<DaemonOptions> LoadConfigFile(const std::string& path, const EnvLookup& env,
+                                     const PropertyCheck& check_kafka_property) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return IoError("cannot read config file " + path + ": " + std::strerror(errno));
@@ -1414,7 +1427,7 @@ Result<DaemonOptions> LoadConfigFile(const std::string& path, const EnvLookup& e
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return IoError("cannot read config file " + path + ": " + std::strerror(errno));
-  return ParseConfig(text.str(), path, env);
+  return ParseConfig(text.str(), path, env, check_kafka_property);
 }
 
 std::string PrintConfig(const DaemonOptions& o) {

@@ -43,15 +43,24 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 // Reads the process environment (getenv).
 EnvLookup ProcessEnvironment();
 
+// Checks one `kafka.properties` entry: OK, kNotFound when the client library
+// has no property `name`, kInvalidArgument when it rejects `value`; the message
+// says why and never contains a secret. config/ does not link the Kafka client,
+// so the daemon passes kafka::CheckProperty; without a check, any name passes
+// here and a wrong one fails only when the sink starts.
+using PropertyCheck = std::function<Status(const std::string& name, const std::string& value)>;
+
 // Parses `yaml_text`; `file_name` only labels error messages. An empty
 // document gives all defaults (no tables, no sources).
 Result<daemon::DaemonOptions> ParseConfig(std::string_view yaml_text, std::string_view file_name);
 Result<daemon::DaemonOptions> ParseConfig(std::string_view yaml_text, std::string_view file_name,
-                                          const EnvLookup& env);
+                                          const EnvLookup& env,
+                                          const PropertyCheck& check_kafka_property = nullptr);
 
 // Reads and parses the file at `path` (kIoError when it cannot be read).
 Result<daemon::DaemonOptions> LoadConfigFile(const std::string& path);
-Result<daemon::DaemonOptions> LoadConfigFile(const std::string& path, const EnvLookup& env);
+Result<daemon::DaemonOptions> LoadConfigFile(const std::string& path, const EnvLookup& env,
+                                             const PropertyCheck& check_kafka_property = nullptr);
 
 // The effective configuration as YAML, every default filled in, in the shape
 // ParseConfig reads, with each secret (auth.access_keys[].secret_access_key,

@@ -34,6 +34,7 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "kafka_sink/kafka_options.h"
 
 #ifndef KEYSTONE_VERSION
 #define KEYSTONE_VERSION "0.0.0"
@@ -54,9 +55,14 @@ struct CommandLine {
   std::string log_format;  // empty: from the config
 };
 
+// The config file at `path`, with kafka.properties checked by librdkafka.
+Result<DaemonOptions> LoadConfigFile(const std::string& path) {
+  return config::LoadConfigFile(path, config::ProcessEnvironment(), kafka::CheckProperty);
+}
+
 Result<DaemonOptions> LoadOptions(const CommandLine& cl) {
   Result<DaemonOptions> options = cl.config_path.empty() ? config::ParseConfig("", "(defaults)")
-                                                         : config::LoadConfigFile(cl.config_path);
+                                                         : LoadConfigFile(cl.config_path);
   if (!options.ok()) return options;
   if (!cl.log_format.empty()) {
     LogFormat format;
@@ -228,7 +234,7 @@ int main(int argc, char** argv) {
   }
 
   if (!cl.check_config_path.empty()) {
-    auto options = keystone::config::LoadConfigFile(cl.check_config_path);
+    auto options = keystone::daemon::LoadConfigFile(cl.check_config_path);
     if (!options.ok()) {
       std::fprintf(stderr, "keystoned: %s\n", options.status().message().c_str());
       return 1;

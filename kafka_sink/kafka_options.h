@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
+
 namespace keystone::kafka {
 
 inline constexpr std::string_view kEmbeddedBootstrap = "embedded";
@@ -61,5 +63,15 @@ inline bool IsSecretProperty(std::string_view name) {
 inline bool IsEmbedded(const KafkaOptions& options) {
   return options.bootstrap_servers == kEmbeddedBootstrap;
 }
+
+// Whether librdkafka accepts property `name` = `value` (checked on a fresh
+// client configuration; no client is created, nothing is connected). OK, or
+// kNotFound when librdkafka has no such property, or kInvalidArgument when it
+// rejects the value; the message is librdkafka's reason, with a secret's value
+// (IsSecretProperty) never in it. Values that are only inconsistent together
+// (acks=1 with enable.idempotence) pass here and fail when the client starts.
+// config/ gets this through config::PropertyCheck so that --check-config
+// catches a typo with its file, line and column.
+Status CheckProperty(const std::string& name, const std::string& value);
 
 }  // namespace keystone::kafka

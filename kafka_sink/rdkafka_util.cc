@@ -48,17 +48,39 @@ std::string ErrorText(rd_kafka_resp_err_t err) {
   return std::string(rd_kafka_err2name(err)) + " (" + rd_kafka_err2str(err) + ")";
 }
 
-Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+namespace {
+
+// Sets `name` = `value` on `conf`: kNotFound when librdkafka has no such
+// property, kInvalidArgument when it rejects the value, each with librdkafka's
+// reason (a secret's value redacted).
+Status ApplyProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
   std::array<char, 512> errstr{};
   rd_kafka_conf_res_t res =
       rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr.data(), errstr.size());
   if (res == RD_KAFKA_CONF_OK) return Status::Ok();
   std::string reason = errstr.data();
+  // Some reasons end in a newline; errors here are one line.
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
   if (IsSecretProperty(name)) reason = Redact(reason, value) + " (secret value not shown)";
-  if (res == RD_KAFKA_CONF_UNKNOWN) {
-    return InvalidArgument("kafka property '" + name + "' is unknown to librdkafka: " + reason);
+  if (res == RD_KAFKA_CONF_UNKNOWN) return NotFound(std::move(reason));
+  return InvalidArgument(std::move(reason));
+}
+
+}  // namespace
+
+Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+  Status status = ApplyProperty(conf, name, value);
+  if (status.ok()) return status;
+  if (status.code() == StatusCode::kNotFound) {
+    return InvalidArgument("kafka property '" + name +
+                           "' is unknown to librdkafka: " + status.message());
   }
-  return InvalidArgument("kafka property '" + name + "' has an invalid value: " + reason);
+  return InvalidArgument("kafka property '" + name + "' has an invalid value: " + status.message());
+}
+
+Status CheckProperty(const std::string& name, const std::string& value) {
+  ConfPtr conf(rd_kafka_conf_new());
+  return ApplyProperty(conf.get(), name, value);
 }
 
 Status SetProperties(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& properties) {

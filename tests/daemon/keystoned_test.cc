@@ -111,6 +111,9 @@ TEST(KeystonedCommandLineTest, CheckConfigExitCodesAndMessages) {
            {"sync: full\nhtpp: {}\n", ":2:1: unknown key 'htpp'"},
            {"sources:\n  - name: s\n    table: missing\n", "sources[0].table"},
            {"tables:\n  - name: tbl\n", ":2:5: tables[0]: missing required key 'partition_key'"},
+           // kafka.properties are checked by librdkafka before anything starts.
+           {"kafka:\n  properties:\n    compresion.type: lz4\n",
+            ":3:5: kafka.properties: unknown property 'compresion.type'"},
        }) {
     std::string bad = dir.Sub("bad.yaml");
     WriteFile(bad, c.yaml);
