@@ -68,6 +68,7 @@ const KeyList kHttpKeys = {"listen",
                            "worker_threads",
                            "max_connections",
                            "request_timeout_ms",
+                           "request_read_timeout_ms",
                            "keep_alive_max_count",
                            "tls"};
 const KeyList kTlsKeys = {"cert_file", "key_file"};
@@ -802,6 +803,9 @@ class ConfigParser {
     if (const Value* x = f.Find("request_timeout_ms")) {
       KS_RETURN_IF_ERROR(Int(*x, 1, 3'600'000, &http->request_timeout_ms));
     }
+    if (const Value* x = f.Find("request_read_timeout_ms")) {
+      KS_RETURN_IF_ERROR(Int(*x, 1, 3'600'000, &http->request_read_timeout_ms));
+    }
     if (const Value* x = f.Find("keep_alive_max_count")) {
       KS_RETURN_IF_ERROR(Int(*x, 0, 1'000'000, &http->keep_alive_max_count));
     }
@@ -1450,6 +1454,7 @@ std::string PrintConfig(const DaemonOptions& o) {
   PutNum(out, "worker_threads", o.http.worker_threads);
   PutNum(out, "max_connections", o.http.max_connections);
   PutNum(out, "request_timeout_ms", o.http.request_timeout_ms);
+  PutNum(out, "request_read_timeout_ms", o.http.request_read_timeout_ms);
   PutNum(out, "keep_alive_max_count", o.http.keep_alive_max_count);
   if (o.http.tls) {
     out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;

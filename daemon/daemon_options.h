@@ -48,6 +48,11 @@ struct HttpOptions {
   // cannot start within this, [1, 3600000] ms. An operation that has started
   // runs to its end (a store write cannot be abandoned half-way).
   uint32_t request_timeout_ms = 30000;
+  // A request (line, headers and body) must arrive whole within this from
+  // its first byte, [1, 3600000] ms, or it gets 408 and the connection is
+  // closed: a client that trickles bytes cannot hold a connection forever.
+  // (Separately, a client that sends nothing for 10 s mid-request is cut off.)
+  uint32_t request_read_timeout_ms = 60000;
   // Requests served on one kept-alive connection before it is closed,
   // [0, 1000000]; 0 = no limit.
   uint32_t keep_alive_max_count = 1000;

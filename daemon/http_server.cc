@@ -116,6 +116,8 @@ std::string_view Reason(int status) {
       return "Forbidden";
     case 404:
       return "Not Found";
+    case 408:
+      return "Request Timeout";
     case 409:
       return "Conflict";
     case 413:
@@ -593,6 +595,12 @@ class HttpServer::Impl::Conn {
   void OnFlushed();
   void ArmTimer(const timeval* tv) { evtimer_add(timer_, tv); }
   void DisarmTimer() { evtimer_del(timer_); }
+  // A request's first byte is here: its whole must arrive by
+  // http.request_read_timeout_ms from now.
+  void BeginRequest();
+  // Input arrived while reading a request: the timer fires after io_timeout
+  // of no further progress, or at the request's read deadline if sooner.
+  void ArmReadTimer();
 
   Loop* const loop_;
   Impl* const server_;
@@ -606,8 +614,9 @@ class HttpServer::Impl::Conn {
   bool reading_paused_ = false;
   event* timer_ = nullptr;
   State state_ = State::kIdle;
-  std::string in_;  // unparsed input
-  size_t pos_ = 0;  // parse position in in_
+  Clock::time_point read_deadline_;  // of the request being read (kReading)
+  std::string in_;                   // unparsed input
+  size_t pos_ = 0;                   // parse position in in_
   // Chunked body decoding state.
   enum class ChunkState { kSize, kData, kDataEnd, kTrailer };
   ChunkState chunk_state_ = ChunkState::kSize;
@@ -972,14 +981,29 @@ bool HttpServer::Impl::Conn::Fill() {
   return in_.size() > before;
 }
 
-void HttpServer::Impl::Conn::OnInput() {
-  if (state_ == State::kIdle) {
-    state_ = State::kReading;
-    req_.Clear();
-    req_.start = Clock::now();
-  }
-  if (state_ == State::kReading) {
+void HttpServer::Impl::Conn::BeginRequest() {
+  state_ = State::kReading;
+  req_.Clear();
+  req_.start = Clock::now();
+  read_deadline_ =
+      req_.start + std::chrono::milliseconds(server_->options_.http.request_read_timeout_ms);
+}
+
+void HttpServer::Impl::Conn::ArmReadTimer() {
+  // The common io timeout (cheap to re-arm) unless the deadline is nearer.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(read_deadline_ - Clock::now());
+  if (left.count() >= server_->options_.io_timeout_ms) {
     ArmTimer(loop_->io_timeout());
+    return;
+  }
+  timeval tv = ToTimeval(std::max<int64_t>(0, left.count()));
+  ArmTimer(&tv);
+}
+
+void HttpServer::Impl::Conn::OnInput() {
+  if (state_ == State::kIdle) BeginRequest();
+  if (state_ == State::kReading) {
+    ArmReadTimer();
     Advance();
   }
   // Input that cannot be taken up now (an operation runs, or answers wait
@@ -1508,10 +1532,8 @@ void HttpServer::Impl::Conn::AfterResponse() {
   ArmTimer(loop_->idle_timeout());
   // Pipelined requests that arrived meanwhile.
   if (!in_.empty()) {
-    state_ = State::kReading;
-    req_.Clear();
-    req_.start = Clock::now();
-    ArmTimer(loop_->io_timeout());
+    BeginRequest();
+    ArmReadTimer();
   }
   if (in_advance_) return;
   if (state_ == State::kReading) Advance();
@@ -1556,6 +1578,14 @@ void HttpServer::Impl::Conn::OnTimer(evutil_socket_t, short, void* arg) {
   if (self->state_ == State::kIdle && self->PendingOutput() > 0) {
     // Still writing the last answer: the write timeout governs.
     self->ArmTimer(self->loop_->idle_timeout());
+    return;
+  }
+  if (self->state_ == State::kReading && Clock::now() >= self->read_deadline_) {
+    // A client that trickles its request (a byte every few seconds re-arms
+    // the io timeout) still cannot hold the connection past the deadline.
+    self->Reject(408, "com.amazon.coral.service#RequestTimeoutException",
+                 "the request did not arrive within http.request_read_timeout_ms (" +
+                     std::to_string(self->server_->options_.http.request_read_timeout_ms) + " ms)");
     return;
   }
   self->Destroy();

@@ -156,6 +156,7 @@ sources:
   EXPECT_EQ(8u, o.http.worker_threads);
   EXPECT_EQ(512u, o.http.max_connections);
   EXPECT_EQ(30000u, o.http.request_timeout_ms);
+  EXPECT_EQ(60000u, o.http.request_read_timeout_ms);
   EXPECT_FALSE(o.http.tls.has_value());
   EXPECT_EQ("127.0.0.1:9464", o.metrics.listen);
   EXPECT_TRUE(o.metrics.enabled);
@@ -213,6 +214,7 @@ http:
   worker_threads: 4
   max_connections: 64
   request_timeout_ms: 1500
+  request_read_timeout_ms: 2500
   keep_alive_max_count: 0
   tls: {cert_file: /etc/keystone/cert.pem, key_file: /etc/keystone/key.pem}
 metrics: {listen: "0.0.0.0:9999", enabled: false}
@@ -304,6 +306,7 @@ DaemonOptions FullConfigOptions() {
   o.http.worker_threads = 4;
   o.http.max_connections = 64;
   o.http.request_timeout_ms = 1500;
+  o.http.request_read_timeout_ms = 2500;
   o.http.keep_alive_max_count = 0;
   o.http.tls = daemon::TlsOptions{"/etc/keystone/cert.pem", "/etc/keystone/key.pem"};
   o.metrics = {"0.0.0.0:9999", false};
@@ -500,7 +503,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownNestedKey", "http:\n  lisen: 127.0.0.1:80\n",
                   "keystoned.yaml:2:3: http: unknown key 'lisen' (expected one of: listen, "
                   "max_body_bytes, worker_threads, max_connections, request_timeout_ms, "
-                  "keep_alive_max_count, tls)"},
+                  "request_read_timeout_ms, keep_alive_max_count, tls)"},
         ErrorCase{"DuplicateKey", "sync: full\nsync: nosync\n",
                   "keystoned.yaml:2:1: duplicate key 'sync' (first at line 1)"},
         ErrorCase{"NonStringKey", "[a, b]: 1\n", "keystoned.yaml:1:1: keys must be strings"},
@@ -523,6 +526,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "keystoned.yaml:1:25: http.max_connections: must be an integer in [1, 100000]"},
         ErrorCase{"NotAnInteger", "http: {worker_threads: eight}\n",
                   "keystoned.yaml:1:24: http.worker_threads: must be an integer in [1, 1024]"},
+        ErrorCase{"ReadTimeoutZero", "http: {request_read_timeout_ms: 0}\n",
+                  "keystoned.yaml:1:33: http.request_read_timeout_ms: must be an integer in [1, "
+                  "3600000]"},
         ErrorCase{"FractionForInteger", "http: {request_timeout_ms: 1.5}\n",
                   "keystoned.yaml:1:28: http.request_timeout_ms: must be an integer in [1, "
                   "3600000]"},

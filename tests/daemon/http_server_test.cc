@@ -359,6 +359,46 @@ TEST_F(HttpServerTest, SlowClientsDoNotStallOthers) {
   }
 }
 
+TEST_F(HttpServerTest, TrickledRequestGets408AtTheReadDeadline) {
+  HttpServerOptions options;
+  options.io_timeout_ms = 1000;
+  options.http.request_read_timeout_ms = 1500;
+  StartServer(options);
+  auto c = Client();
+  ASSERT_EQ(200, Post(c, "CreateTable", kCreateTable)->status);
+  // A byte every 100 ms keeps the 1 s I/O timeout from ever firing; only the
+  // whole-request deadline can end this.
+  std::string body = R"({"TableName":"tbl","Item":{"pk":{"S":"trickled"}}})";
+  std::string request =
+      "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.PutItem\r\n"
+      "Content-Type: application/x-amz-json-1.0\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  RawSocket s(server_->port());
+  auto start = steady_clock::now();
+  std::string answer;
+  size_t sent = 0;
+  while (answer.empty() && sent < request.size() &&
+         steady_clock::now() - start < std::chrono::seconds(20)) {
+    if (!s.Send(request.substr(sent, 1))) break;
+    ++sent;
+    answer = s.ReadResponse(std::chrono::milliseconds(100));
+  }
+  auto took = steady_clock::now() - start;
+  ASSERT_LT(sent, request.size()) << "the whole request went out before any answer";
+  EXPECT_EQ(0u, answer.find("HTTP/1.1 408 Request Timeout")) << answer;
+  EXPECT_NE(std::string::npos, answer.find("RequestTimeoutException")) << answer;
+  EXPECT_NE(std::string::npos, answer.find("request_read_timeout_ms (1500 ms)")) << answer;
+  EXPECT_GE(took, std::chrono::milliseconds(1500));
+  bool closed = false;
+  s.ReadUntilClosed(std::chrono::seconds(5), &closed);
+  EXPECT_TRUE(closed);
+  // Nothing was written, and the server serves others as before.
+  auto get = Post(c, "GetItem", R"({"TableName":"tbl","Key":{"pk":{"S":"trickled"}}})");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(200, get->status);
+  EXPECT_EQ("{}", get->body);
+}
+
 TEST_F(HttpServerTest, MalformedRequestsGetErrorsNotCrashes) {
   HttpServerOptions options;
   options.keep_alive_timeout_ms = 1000;
