@@ -60,7 +60,7 @@ using KeyList = std::vector<std::string_view>;
 
 const KeyList kTopKeys = {"data_dir", "sync",    "map_size", "stream_retention",
                           "http",     "metrics", "auth",     "logging",
-                          "tables",   "kafka",   "sources"};
+                          "health",   "tables",  "kafka",    "sources"};
 const KeyList kMapSizeKeys = {"initial", "max"};
 const KeyList kRetentionKeys = {"pin_max_records", "pin_max_bytes"};
 const KeyList kHttpKeys = {"listen",
@@ -76,6 +76,7 @@ const KeyList kMetricsKeys = {"listen", "enabled"};
 const KeyList kAuthKeys = {"access_keys", "region"};
 const KeyList kAccessKeyKeys = {"access_key_id", "secret_access_key"};
 const KeyList kLoggingKeys = {"level", "format"};
+const KeyList kHealthKeys = {"stall_timeout_ms"};
 const KeyList kTableKeys = {"name", "partition_key", "sort_key", "stream"};
 const KeyList kKeyAttributeKeys = {"name", "type"};
 const KeyList kStreamKeys = {"enabled", "view_type", "buffer_size"};
@@ -751,6 +752,12 @@ class ConfigParser {
     if (const Value* v = f.Find("metrics")) KS_RETURN_IF_ERROR(Metrics(*v, &options.metrics));
     if (const Value* v = f.Find("auth")) KS_RETURN_IF_ERROR(Auth(*v, &options.auth));
     if (const Value* v = f.Find("logging")) KS_RETURN_IF_ERROR(Logging(*v, &options.logging));
+    if (const Value* v = f.Find("health")) {
+      KS_ASSIGN_OR_RETURN(Fields h, Mapping(*v, kHealthKeys));
+      if (const Value* x = h.Find("stall_timeout_ms")) {
+        KS_RETURN_IF_ERROR(Int(*x, 100, 3'600'000, &options.health.stall_timeout_ms));
+      }
+    }
     if (const Value* v = f.Find("tables")) KS_RETURN_IF_ERROR(Tables(*v, &options.tables));
     if (const Value* v = f.Find("kafka")) KS_RETURN_IF_ERROR(Kafka(*v, &options.kafka));
     if (const Value* v = f.Find("sources")) {
@@ -1486,6 +1493,10 @@ std::string PrintConfig(const DaemonOptions& o) {
   out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;
   PutEnum(out, "level", daemon::kLogLevelNames, o.logging.level);
   PutEnum(out, "format", daemon::kLogFormatNames, o.logging.format);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "health" << YAML::Value << YAML::BeginMap;
+  PutNum(out, "stall_timeout_ms", o.health.stall_timeout_ms);
   out << YAML::EndMap;
 
   out << YAML::Key << "tables" << YAML::Value;

@@ -155,6 +155,7 @@ std::vector<std::string> SectionsNeedingRestart(const DaemonOptions& a, const Da
   if (!(a.metrics == b.metrics)) out.push_back("metrics");
   if (!(a.auth == b.auth)) out.push_back("auth");
   if (!(a.kafka == b.kafka)) out.push_back("kafka");
+  if (!(a.health == b.health)) out.push_back("health");
   return out;
 }
 
@@ -206,8 +207,10 @@ class Daemon::Impl {
     http_options.http = options_.http;
     http_options.auth = options_.auth;
     http_options.admin = [manager](const AdminRequest& r) { return HandleAdmin(*manager, r); };
-    auto http =
-        HttpServer::Start(http_options, *api_, metrics_.get(), [this] { return Healthy(); });
+    http_options.stall_timeout_ms = options_.health.stall_timeout_ms;
+    http_options.health_check = [this] { return StoreWriterHealth(); };
+    auto http = HttpServer::Start(http_options, *api_, metrics_.get(),
+                                  [this] { return !stopping_ && store_ != nullptr; });
     if (!http.ok()) return http.status();
     http_ = std::move(http).value();
 
@@ -300,7 +303,23 @@ class Daemon::Impl {
     metrics_.reset();
   }
 
-  bool Healthy() const { return !stopping_ && store_ != nullptr && http_ && http_->healthy(); }
+  Status Health() const {
+    if (stopping_) return Unavailable("stopping");
+    if (store_ == nullptr || !http_) return Unavailable("not started");
+    return http_->Health();  // its loops, and StoreWriterHealth
+  }
+
+  // Unavailable when the store's writer has been on one group commit for
+  // longer than health.stall_timeout_ms: every write waits behind it.
+  Status StoreWriterHealth() const {
+    int64_t started = store_->stats().batch_started_ns.load(std::memory_order_relaxed);
+    if (started == 0) return Status::Ok();
+    int64_t busy_ms = (options_.store.clock->MonotonicNs() - started) / 1'000'000;
+    if (busy_ms <= static_cast<int64_t>(options_.health.stall_timeout_ms)) return Status::Ok();
+    return Unavailable("the store writer has been on one write batch for " +
+                       std::to_string(busy_ms) + " ms (a hung disk, or another process holding " +
+                       "the LMDB write lock of " + options_.store.path + "?)");
+  }
 
   std::string http_url() const { return http_ ? http_->url() : ""; }
   std::string metrics_address() const { return metrics_ ? metrics_->address() : ""; }
@@ -336,7 +355,8 @@ void Daemon::Reload(const DaemonOptions& next) { impl_->Reload(next); }
 void Daemon::Stop() {
   if (impl_) impl_->Stop();
 }
-bool Daemon::Healthy() const { return impl_->Healthy(); }
+bool Daemon::Healthy() const { return impl_->Health().ok(); }
+Status Daemon::Health() const { return impl_->Health(); }
 std::string Daemon::http_url() const { return impl_->http_url(); }
 std::string Daemon::metrics_address() const { return impl_->metrics_address(); }
 std::string Daemon::embedded_kafka() const { return impl_->embedded_kafka(); }

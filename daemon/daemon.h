@@ -62,7 +62,12 @@ class Daemon {
   // closes the store. Idempotent.
   void Stop();
 
-  // The store is open and the HTTP listener runs.
+  // OK while the store is open, the HTTP listener runs with every event loop
+  // alive, and no store write batch has lasted past health.stall_timeout_ms;
+  // otherwise kUnavailable saying which ("stopping", "the store writer has
+  // been on one write batch for 31000 ms ..."). keystoned sends systemd's
+  // WATCHDOG=1 only while it is OK; GET /healthz reports it.
+  Status Health() const;
   bool Healthy() const;
 
   // The effective addresses: "http://127.0.0.1:8000" and "127.0.0.1:9464"

@@ -113,6 +113,15 @@ struct LoggingOptions {
   friend bool operator==(const LoggingOptions&, const LoggingOptions&) = default;
 };
 
+// What makes keystoned unhealthy (GET /healthz 503, no systemd WATCHDOG=1,
+// so that systemd restarts it): an HTTP event loop that has not run, or a
+// store write batch (group commit) that has not finished, for longer than
+// stall_timeout_ms, [100, 3600000].
+struct HealthOptions {
+  uint32_t stall_timeout_ms = 30'000;
+  friend bool operator==(const HealthOptions&, const HealthOptions&) = default;
+};
+
 struct DaemonOptions {
   // path = data_dir (default ./data); sync, map sizes and the stream
   // retention pin caps come from the config, the rest keep StoreOptions'
@@ -122,6 +131,7 @@ struct DaemonOptions {
   MetricsOptions metrics;
   AuthOptions auth;
   LoggingOptions logging;
+  HealthOptions health;
   // Created at start when missing (distinct names).
   std::vector<store::TableSchema> tables;
   kafka::KafkaOptions kafka;

@@ -358,6 +358,7 @@ class HttpServer::Impl {
   int port() const { return port_; }
   bool tls() const { return tls_; }
   bool healthy() const { return running_ && !stopping_; }
+  Status Health() const;
 
   // Connection accounting against http.max_connections: at the cap every
   // loop stops accepting (new clients wait in the kernel's accept queue)
@@ -399,6 +400,13 @@ class HttpServer::Impl::Loop {
     timeval idle = ToTimeval(server->options_.keep_alive_timeout_ms);
     io_timeout_ = *event_base_init_common_timeout(base_, &io);
     idle_timeout_ = *event_base_init_common_timeout(base_, &idle);
+    // The heartbeat: a loop that stops running callbacks (stuck in one)
+    // stops stamping it, and Health() says so.
+    last_beat_ns_.store(NowNs());
+    beat_ = event_new(base_, -1, EV_PERSIST, &Loop::OnBeat, this);
+    int64_t beat_ms = std::clamp<int64_t>(server->options_.stall_timeout_ms / 4, 10, 1000);
+    timeval beat = ToTimeval(beat_ms);
+    event_add(beat_, &beat);
   }
   ~Loop();
 
@@ -457,8 +465,18 @@ class HttpServer::Impl::Loop {
   bool stopping() const { return stopping_; }
   const timeval* io_timeout() const { return &io_timeout_; }
   const timeval* idle_timeout() const { return &idle_timeout_; }
+  // When the loop last ran its heartbeat (steady clock, ns); any thread.
+  int64_t last_beat_ns() const { return last_beat_ns_.load(std::memory_order_relaxed); }
+  static int64_t NowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+  }
 
  private:
+  static void OnBeat(evutil_socket_t, short, void* arg) {
+    auto* loop = static_cast<Loop*>(arg);
+    loop->last_beat_ns_.store(NowNs(), std::memory_order_relaxed);
+  }
   static void OnWake(evutil_socket_t, short, void* arg);
   static void Wake(void* loop) { event_active(static_cast<Loop*>(loop)->wake_, EV_READ, 0); }
   static void OnReap(evutil_socket_t, short, void* arg);
@@ -473,6 +491,8 @@ class HttpServer::Impl::Loop {
   event_base* const base_;
   event* wake_ = nullptr;
   event* reap_ = nullptr;
+  event* beat_ = nullptr;
+  std::atomic<int64_t> last_beat_ns_{0};
   evconnlistener* listener_ = nullptr;  // loop thread (before Run(): the starter)
   bool accepting_ = true;
   timeval io_timeout_;
@@ -649,6 +669,21 @@ HttpServer::Impl::Impl(const HttpServerOptions& options, DynamoDbApi& api,
   health_body_ = "healthy: dynamodb." + options.auth.region + ".amazonaws.com ";
 }
 
+Status HttpServer::Impl::Health() const {
+  if (!running_ || stopping_) return Unavailable("stopping");
+  int64_t now = Loop::NowNs();
+  int64_t limit = options_.stall_timeout_ms * 1'000'000;
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    int64_t silent = now - loops_[i]->last_beat_ns();
+    if (silent > limit) {
+      return Unavailable("HTTP event loop " + std::to_string(i) + " has not run for " +
+                         std::to_string(silent / 1'000'000) + " ms (stuck in a request?)");
+    }
+  }
+  if (options_.health_check) return options_.health_check();
+  return Status::Ok();
+}
+
 Status HttpServer::Impl::Start() {
   static std::once_flag libevent_threads;
   std::call_once(libevent_threads, [] {
@@ -788,6 +823,7 @@ HttpServer::Impl::Loop::~Loop() {
   for (Conn* c : conns_) delete c;
   event_free(wake_);
   event_free(reap_);
+  event_free(beat_);
   event_base_free(base_);
 }
 
@@ -1314,10 +1350,12 @@ void HttpServer::Impl::Conn::Dispatch() {
   } else if (req_.method == "GET") {
     if (path == "/") return Finish(200, server_->health_body_, "text/plain", false);
     if (path == "/healthz") {
-      return Finish(200, server_->healthy() ? "ok\n" : "stopping\n", "text/plain", false);
+      Status health = server_->Health();
+      if (health.ok()) return Finish(200, "ok\n", "text/plain", false);
+      return Finish(503, "unhealthy: " + health.message() + "\n", "text/plain", false);
     }
     if (path == "/readyz") {
-      bool ready = server_->healthy() && (!server_->ready_ || server_->ready_());
+      bool ready = server_->Health().ok() && (!server_->ready_ || server_->ready_());
       return Finish(ready ? 200 : 503, ready ? "ready\n" : "not ready\n", "text/plain", false);
     }
     if (server_->options_.admin && path == "/sources") return HandleAdmin(path, query);
@@ -1618,5 +1656,6 @@ int HttpServer::port() const { return impl_->port(); }
 bool HttpServer::tls() const { return impl_->tls(); }
 std::string HttpServer::url() const { return (tls() ? "https://" : "http://") + address(); }
 bool HttpServer::healthy() const { return impl_->healthy(); }
+Status HttpServer::Health() const { return impl_->Health(); }
 
 }  // namespace keystone::daemon

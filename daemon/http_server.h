@@ -7,9 +7,10 @@
 //                 Content-Type application/x-amz-json-1.0, x-amzn-RequestId and
 //                 x-amz-crc32 (the CRC32 of the body, which the SDKs check).
 //   GET /         200 "healthy: dynamodb.<region>.amazonaws.com " (as DynamoDB).
-//   GET /healthz  200 while the server runs (liveness).
-//   GET /readyz   200 while `ready()` holds and the server is not stopping,
-//                 else 503 (readiness).
+//   GET /healthz  200 "ok" while Health() is OK, else 503 "unhealthy: why"
+//                 (liveness: stopping, a stuck event loop, health_check).
+//   GET /readyz   200 while `ready()` holds and Health() is OK, else 503
+//                 (readiness).
 //   GET /sources, POST /sources/NAME/ACTION[?query]
 //                 admin requests, passed to HttpServerOptions::admin (404
 //                 when it is unset); same auth as the API.
@@ -99,6 +100,14 @@ struct HttpServerOptions {
   Clock* clock = nullptr;
   // Serves the admin endpoints; unset: they answer 404.
   AdminHandler admin;
+  // An event loop that has not run for this long (one callback has held it)
+  // makes Health() fail; loops stamp a heartbeat every
+  // clamp(stall_timeout_ms / 4, 10, 1000) ms.
+  int64_t stall_timeout_ms = 30'000;
+  // The health of what the server depends on (the daemon passes its store
+  // writer check), part of Health() and /healthz; unset: none. Called on
+  // loop threads and the caller of Health(); must be quick and thread-safe.
+  std::function<Status()> health_check;
 };
 
 class HttpServer {
@@ -134,6 +143,11 @@ class HttpServer {
 
   // Whether the server is running (false once Stop() began).
   bool healthy() const;
+  // OK while running with every event loop alive (see stall_timeout_ms) and
+  // health_check OK; otherwise kUnavailable saying what is wrong ("stopping",
+  // "HTTP event loop 1 has not run for 31000 ms ..."). GET /healthz answers
+  // 200 "ok" or 503 "unhealthy: <reason>"; /readyz is 503 unless healthy.
+  Status Health() const;
 
  private:
   class Impl;

@@ -167,11 +167,16 @@ int Run(const CommandLine& cl) {
     }
     if (ready == 0 || (p.revents & POLLIN) == 0) {
       if (timeout_ms > 0) {
-        if (daemon->Healthy()) {
+        Status health = daemon->Health();
+        if (health.ok()) {
           Notify("WATCHDOG=1");
+          if (unhealthy_logged) LogInfo(kComponent, "healthy again: watchdog keep-alive resumed");
           unhealthy_logged = false;
         } else if (!unhealthy_logged) {
-          LogWarn(kComponent, "unhealthy: not sending the watchdog keep-alive");
+          // systemd restarts the service when WatchdogSec passes without one.
+          LogWarn(kComponent,
+                  "unhealthy: " + health.message() + "; not sending the watchdog keep-alive");
+          Notify("STATUS=unhealthy: " + health.message());
           unhealthy_logged = true;
         }
       }

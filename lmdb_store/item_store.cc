@@ -1183,6 +1183,7 @@ void ItemStoreImpl::WriterLoop() {
       peak_writers_ = writers_inside_;
     }
     int64_t start = clock_->MonotonicNs();
+    stats_.batch_started_ns.store(start, std::memory_order_relaxed);
     RunBatch(batch);
     last_commit_ns = clock_->MonotonicNs() - start;
     {
@@ -1208,6 +1209,8 @@ void ItemStoreImpl::WriterLoop() {
       WakeBatch wakes;
       for (std::unique_ptr<PendingWrite>& w : completions) w->on_done(std::move(w->status));
     }
+    // Completions count as the batch: one that blocks stops every write too.
+    stats_.batch_started_ns.store(0, std::memory_order_relaxed);
     completions.clear();
     batch.clear();
   }

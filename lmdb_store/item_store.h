@@ -328,6 +328,11 @@ struct StoreStats {
   std::atomic<uint64_t> map_growths{0};     // times the map was grown
   std::atomic<uint64_t> stream_records_trimmed{0};
   std::atomic<uint64_t> stream_records_force_trimmed{0};  // past a pin cap
+  // When the writer began the group commit it is on (StoreOptions::clock's
+  // MonotonicNs), or 0 between batches. A batch that lasts long means the
+  // writer is stuck: a hung disk, or another process holding LMDB's write
+  // lock. Health checks compare it with the clock.
+  std::atomic<int64_t> batch_started_ns{0};
 };
 
 // Receives the outcome of an asynchronous write, exactly once: on the

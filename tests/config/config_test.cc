@@ -164,6 +164,7 @@ sources:
   EXPECT_EQ("us-east-1", o.auth.region);
   EXPECT_EQ(LogLevel::kInfo, o.logging.level);
   EXPECT_EQ(daemon::LogFormat::kText, o.logging.format);
+  EXPECT_EQ(30000u, o.health.stall_timeout_ms);
   EXPECT_EQ("embedded", o.kafka.bootstrap_servers);
   EXPECT_EQ("keystone", o.kafka.client_id);
   EXPECT_EQ(1, o.kafka.embedded_brokers);
@@ -224,6 +225,7 @@ auth:
     - {access_key_id: AKID2, secret_access_key: other-secret}
   region: eu-west-1
 logging: {level: debug, format: json}
+health: {stall_timeout_ms: 4000}
 tables:
   - name: orders
     partition_key: {name: customer, type: S}
@@ -313,6 +315,7 @@ DaemonOptions FullConfigOptions() {
   o.auth.access_keys = {{"AKIDEXAMPLE", "wJalr$XUtn"}, {"AKID2", "other-secret"}};
   o.auth.region = "eu-west-1";
   o.logging = {LogLevel::kDebug, daemon::LogFormat::kJson};
+  o.health.stall_timeout_ms = 4000;
 
   TableSchema orders;
   orders.name = "orders";
@@ -496,10 +499,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"TwoDocuments", "sync: full\n---\nsync: full\n",
                   "keystoned.yaml:3:1: only one YAML document is allowed"},
         // Keys.
-        ErrorCase{"UnknownTopLevelKey", "data_dir: ./data\nsync: full\nhtpp: {}\n",
-                  "keystoned.yaml:3:1: unknown key 'htpp' (expected one of: data_dir, sync, "
-                  "map_size, stream_retention, http, metrics, auth, logging, tables, kafka, "
-                  "sources)"},
+        ErrorCase{
+            "UnknownTopLevelKey", "data_dir: ./data\nsync: full\nhtpp: {}\n",
+            "keystoned.yaml:3:1: unknown key 'htpp' (expected one of: data_dir, sync, "
+            "map_size, stream_retention, http, metrics, auth, logging, health, tables, kafka, "
+            "sources)"},
         ErrorCase{"UnknownNestedKey", "http:\n  lisen: 127.0.0.1:80\n",
                   "keystoned.yaml:2:3: http: unknown key 'lisen' (expected one of: listen, "
                   "max_body_bytes, worker_threads, max_connections, request_timeout_ms, "
@@ -526,6 +530,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "keystoned.yaml:1:25: http.max_connections: must be an integer in [1, 100000]"},
         ErrorCase{"NotAnInteger", "http: {worker_threads: eight}\n",
                   "keystoned.yaml:1:24: http.worker_threads: must be an integer in [1, 1024]"},
+        ErrorCase{"StallTimeoutTooShort", "health: {stall_timeout_ms: 50}\n",
+                  "keystoned.yaml:1:28: health.stall_timeout_ms: must be an integer in [100, "
+                  "3600000]"},
+        ErrorCase{"HealthUnknownKey", "health: {stall: 1}\n",
+                  "keystoned.yaml:1:10: health: unknown key 'stall' (expected one of: "
+                  "stall_timeout_ms)"},
         ErrorCase{"ReadTimeoutZero", "http: {request_read_timeout_ms: 0}\n",
                   "keystoned.yaml:1:33: http.request_read_timeout_ms: must be an integer in [1, "
                   "3600000]"},

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -397,6 +398,70 @@ TEST_F(HttpServerTest, TrickledRequestGets408AtTheReadDeadline) {
   ASSERT_TRUE(get);
   EXPECT_EQ(200, get->status);
   EXPECT_EQ("{}", get->body);
+}
+
+TEST_F(HttpServerTest, HealthzReportsAStuckLoopAndTheHealthCheck) {
+  // The health check blocks the loop that calls it for /healthz until
+  // released (as a request stuck on a loop would); it fails while `failing`.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool block_next = false, blocked = false, released = false;
+  std::atomic<bool> failing{false};
+  HttpServerOptions options;
+  options.stall_timeout_ms = 200;
+  options.health_check = [&]() -> Status {
+    std::unique_lock<std::mutex> lock(mu);
+    if (block_next) {
+      block_next = false;
+      blocked = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return released; });
+    }
+    return failing ? Unavailable("the disk is on fire") : Status::Ok();
+  };
+  StartServer(options);
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health().ToString();
+
+  failing = true;
+  {
+    auto c = Client();
+    auto r = c.Get("/healthz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(503, r->status);
+    EXPECT_EQ("unhealthy: the disk is on fire\n", r->body);
+    EXPECT_EQ(503, c.Get("/readyz")->status);
+  }
+  failing = false;
+
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    block_next = true;
+  }
+  RawSocket stuck(server_->port());
+  ASSERT_TRUE(stuck.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return blocked; });
+  }
+  // Past stall_timeout_ms the loop's missing heartbeat shows.
+  Status health;
+  auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  while ((health = server_->Health()).ok() && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(StatusCode::kUnavailable, health.code());
+  EXPECT_NE(std::string::npos, health.message().find("has not run for")) << health.message();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  EXPECT_EQ(0u, stuck.ReadResponse(std::chrono::seconds(5)).find("HTTP/1.1 200")) << "answered";
+  deadline = steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->Health().ok() && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health().ToString();
 }
 
 TEST_F(HttpServerTest, MalformedRequestsGetErrorsNotCrashes) {

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -193,6 +194,79 @@ TEST(KeystonedLifecycleTest, NotifiesReadyWatchdogAndStopping) {
   EXPECT_NE(std::string::npos, log.find("systemd watchdog every 100 ms")) << log;
   EXPECT_NE(std::string::npos, log.find("SIGTERM: stopping"));
   EXPECT_NE(std::string::npos, log.find("store closed"));
+}
+
+// Waits until `condition` holds, up to `timeout`.
+bool WaitUntil(const std::function<bool()>& condition, milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  while (!condition()) {
+    if (steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+TEST(KeystonedLifecycleTest, WatchdogStopsWhileTheStoreWriterIsStuck) {
+  TempDir dir;
+  Keystoned k(dir, "k", std::string(kUsersTable) + "health: {stall_timeout_ms: 500}\n");
+  ASSERT_TRUE(k.Start({}, {{"WATCHDOG_USEC", "200000"}})) << k.log();
+  ASSERT_TRUE(k.notify().WaitFor("WATCHDOG=1", seconds(5)));
+  httplib::Client c("127.0.0.1", k.port());
+  c.set_read_timeout(30, 0);
+  ASSERT_EQ(200, c.Get("/healthz")->status);
+
+  // Another process holds the store's LMDB write lock (as a long write
+  // transaction of the store library would): keystoned's next write batch
+  // cannot begin.
+  std::string hold_log = dir.Sub("hold.log");
+  ChildProcess holder({HOLD_LMDB_WRITE_LOCK_BIN, k.data_dir()}, {}, hold_log);
+  ASSERT_TRUE(
+      WaitUntil([&] { return ReadFile(hold_log).find("held") != std::string::npos; }, seconds(10)))
+      << ReadFile(hold_log);
+  std::atomic<int> put_status{0};
+  std::thread writer([&] {
+    httplib::Client w("127.0.0.1", k.port());
+    w.set_read_timeout(60, 0);
+    auto r = w.Post("/", {{"X-Amz-Target", "DynamoDB_20120810.PutItem"}},
+                    R"({"TableName":"users","Item":{"pk":{"S":"stuck"},"sk":{"N":"1"}}})",
+                    "application/x-amz-json-1.0");
+    put_status = r ? r->status : -1;
+  });
+
+  // Past stall_timeout_ms keystoned says why it is unhealthy and stops the
+  // keep-alive, so that systemd would restart it.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return k.log().find("unhealthy: the store writer has been on one write batch") !=
+               std::string::npos;
+      },
+      seconds(10)))
+      << k.log();
+  EXPECT_TRUE(k.notify().WaitFor("STATUS=unhealthy: the store writer", seconds(5)));
+  while (!k.notify().Receive(milliseconds(0)).empty()) {
+  }
+  auto silent_until = steady_clock::now() + seconds(1);  // five keep-alive periods
+  while (steady_clock::now() < silent_until) {
+    EXPECT_EQ(std::string::npos, k.notify().Receive(milliseconds(100)).find("WATCHDOG=1"));
+  }
+  auto health = c.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(503, health->status);
+  EXPECT_EQ(0u, health->body.find("unhealthy: the store writer has been on one write batch for "))
+      << health->body;
+  EXPECT_EQ(503, c.Get("/readyz")->status);
+  EXPECT_EQ(0, put_status.load());  // still waiting, not failed
+
+  // The lock is released: the write completes, health and keep-alives resume.
+  holder.Signal(SIGTERM);
+  EXPECT_EQ(0, holder.Wait(seconds(10)));
+  writer.join();
+  EXPECT_EQ(200, put_status.load());
+  EXPECT_TRUE(k.notify().WaitFor("WATCHDOG=1", seconds(5)));
+  EXPECT_EQ(200, c.Get("/healthz")->status);
+  EXPECT_NE(std::string::npos, k.log().find("healthy again: watchdog keep-alive resumed"));
+  k.process().Signal(SIGTERM);
+  EXPECT_EQ(0, k.process().Wait(seconds(40)));
 }
 
 TEST(KeystonedLifecycleTest, LogsListenAddressesAndJsonLines) {

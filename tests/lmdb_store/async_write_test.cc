@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "lmdb_store/item_store.h"
 #include "tests/lmdb_store/store_test_util.h"
 
@@ -374,6 +376,33 @@ TEST(AsyncWriteGrowthTest, EveryAcknowledgedWriteIsInTheStreamAcrossMapGrowth) {
   EXPECT_EQ(0u, not_followed) << "the following reader skipped records";
   std::set<uint64_t> distinct(acked.begin(), acked.end());
   EXPECT_EQ(acked.size(), distinct.size()) << "two writes acknowledged with one sequence number";
+}
+
+TEST_F(AsyncWriteTest, BatchStartedMarksAWriterThatIsStuck) {
+  // Between batches the mark reads 0. A write's caller may see its outcome a
+  // moment before the writer clears the mark, so wait for it.
+  auto writer_idle = [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (store_->stats().batch_started_ns.load() != 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    return store_->stats().batch_started_ns.load() == 0;
+  };
+  EXPECT_TRUE(writer_idle());
+  WriterGate gate;
+  int64_t before = SystemClock::Default()->MonotonicNs();
+  store_->PutItemAsync(Put("first", 0), gate.Hold());
+  gate.WaitHeld();
+  // Held inside a completion: the writer is on that batch until released.
+  int64_t started = store_->stats().batch_started_ns.load();
+  EXPECT_GE(started, before);
+  EXPECT_LE(started, SystemClock::Default()->MonotonicNs());
+  gate.Release();
+  Outcomes out;
+  store_->PutItemAsync(Put("second", 1), out.Write());
+  out.WaitFor(1);
+  EXPECT_TRUE(writer_idle());
 }
 
 }  // namespace
