@@ -1,5 +1,6 @@
 #include "daemon/metrics.h"
 
+#include <netdb.h>
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
@@ -9,9 +10,12 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -171,7 +175,54 @@ class Metrics::Impl : public prometheus::Collectable {
     }
     cv_.notify_all();
     if (poller_.joinable()) poller_.join();
-    exposer_.reset();
+    StopExposer();
+  }
+
+  // Stops the exposer. civetweb's listening thread sees the stop only when
+  // its poll() returns, which takes up to a second when no client comes; a
+  // connection of our own makes it return at once. One made before the stop
+  // flag is set is merely served, so poke until the stop is done.
+  void StopExposer() {
+    if (!exposer_) return;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread stopper([&] {
+      exposer_.reset();
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_all();
+    });
+    size_t colon = address_.rfind(':');
+    std::string host = address_.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    std::string port = address_.substr(colon + 1);
+    std::unique_lock<std::mutex> lock(mu);
+    for (int attempt = 0; attempt < 200 && !done; ++attempt) {
+      lock.unlock();
+      PokeListener(host, port);
+      lock.lock();
+      cv.wait_for(lock, std::chrono::milliseconds(10), [&] { return done; });
+    }
+    lock.unlock();
+    stopper.join();
+  }
+
+  // Opens and closes a TCP connection to host:port (best effort).
+  static void PokeListener(const std::string& host, const std::string& port) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return;
+    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+      int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd < 0) continue;
+      int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+      close(fd);
+      if (rc == 0 || errno == EINPROGRESS) break;
+    }
+    freeaddrinfo(found);
   }
 
   int AddCollector(MetricsCollector collector) {
