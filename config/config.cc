@@ -58,9 +58,10 @@ constexpr EnumName<AttributeType> kValueTypeNames[] = {
 
 using KeyList = std::vector<std::string_view>;
 
-const KeyList kTopKeys = {"data_dir", "sync",    "map_size", "stream_retention",
-                          "http",     "metrics", "auth",     "logging",
-                          "health",   "tables",  "kafka",    "sources"};
+const KeyList kTopKeys = {
+    "data_dir", "sync",  "map_size", "stream_retention", "http",
+    "metrics",  "auth",  "logging",  "health",           "shutdown_timeout_ms",
+    "tables",   "kafka", "sources"};
 const KeyList kMapSizeKeys = {"initial", "max"};
 const KeyList kRetentionKeys = {"pin_max_records", "pin_max_bytes"};
 const KeyList kHttpKeys = {"listen",
@@ -752,6 +753,9 @@ class ConfigParser {
     if (const Value* v = f.Find("metrics")) KS_RETURN_IF_ERROR(Metrics(*v, &options.metrics));
     if (const Value* v = f.Find("auth")) KS_RETURN_IF_ERROR(Auth(*v, &options.auth));
     if (const Value* v = f.Find("logging")) KS_RETURN_IF_ERROR(Logging(*v, &options.logging));
+    if (const Value* v = f.Find("shutdown_timeout_ms")) {
+      KS_RETURN_IF_ERROR(Int(*v, 1'000, 3'600'000, &options.shutdown_timeout_ms));
+    }
     if (const Value* v = f.Find("health")) {
       KS_ASSIGN_OR_RETURN(Fields h, Mapping(*v, kHealthKeys));
       if (const Value* x = h.Find("stall_timeout_ms")) {
@@ -1495,6 +1499,7 @@ std::string PrintConfig(const DaemonOptions& o) {
   PutEnum(out, "format", daemon::kLogFormatNames, o.logging.format);
   out << YAML::EndMap;
 
+  PutNum(out, "shutdown_timeout_ms", o.shutdown_timeout_ms);
   out << YAML::Key << "health" << YAML::Value << YAML::BeginMap;
   PutNum(out, "stall_timeout_ms", o.health.stall_timeout_ms);
   out << YAML::EndMap;

@@ -264,6 +264,11 @@ class Daemon::Impl {
     // Keep what runs: the sections needing a restart keep their old values.
     options_.tables = next.tables;
     options_.logging = next.logging;
+    if (next.shutdown_timeout_ms != options_.shutdown_timeout_ms) {
+      LogInfo(kComponent, "shutdown_timeout_ms: " + std::to_string(options_.shutdown_timeout_ms) +
+                              " -> " + std::to_string(next.shutdown_timeout_ms));
+      options_.shutdown_timeout_ms = next.shutdown_timeout_ms;
+    }
     if (!(next.kafka == options_.kafka)) {
       LogWarn(kComponent,
               "the kafka section changed; sources keep the previous Kafka settings "

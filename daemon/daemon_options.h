@@ -132,6 +132,11 @@ struct DaemonOptions {
   AuthOptions auth;
   LoggingOptions logging;
   HealthOptions health;
+  // SIGTERM/SIGINT: when stopping (finishing in-flight requests, flushing the
+  // sources, closing the store) takes longer than this, [1000, 3600000] ms,
+  // keystoned exits at once with status 1. Acknowledged writes are durable
+  // either way. Keep it below systemd's TimeoutStopSec. Applied on reload.
+  uint32_t shutdown_timeout_ms = 30'000;
   // Created at start when missing (distinct names).
   std::vector<store::TableSchema> tables;
   kafka::KafkaOptions kafka;

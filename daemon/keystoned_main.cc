@@ -4,7 +4,7 @@
 //
 //   SIGTERM, SIGINT  stop accepting, finish in-flight requests, close the
 //                    store, exit 0 (or 1 if that takes longer than
-//                    kShutdownTimeout).
+//                    shutdown_timeout_ms).
 //   SIGHUP           reload the config file and apply what can change.
 //
 // The signals are blocked in every thread and read from a signalfd by the
@@ -46,7 +46,6 @@ namespace {
 constexpr std::string_view kComponent = "keystoned";
 // Longest a shutdown may take: socket timeouts (10 s), idle keep-alive
 // (5 s) and a margin for the longest operation.
-constexpr auto kShutdownTimeout = std::chrono::seconds(30);
 
 struct CommandLine {
   std::string config_path;
@@ -82,18 +81,18 @@ void Notify(const std::string& state) {
   if (rc < 0) LogWarn(kComponent, "sd_notify failed: " + std::string(std::strerror(-rc)));
 }
 
-// Exits the process if a shutdown runs past kShutdownTimeout. Acknowledged
-// writes are durable already; this only bounds how long a stuck client can
-// delay the exit.
+// Exits the process (status 1) if a shutdown runs past `limit`
+// (shutdown_timeout_ms). Acknowledged writes are durable already; this only
+// bounds how long a stuck client, disk or broker can delay the exit.
 class ShutdownDeadline {
  public:
-  ShutdownDeadline() {
-    thread_ = std::thread([this] {
+  explicit ShutdownDeadline(std::chrono::milliseconds limit) {
+    thread_ = std::thread([this, limit] {
       SetThreadName("shutdown-limit");
       std::unique_lock<std::mutex> lock(mu_);
-      if (!cv_.wait_for(lock, kShutdownTimeout, [&] { return done_; })) {
-        LogError(kComponent, "shutdown took longer than " +
-                                 std::to_string(kShutdownTimeout.count()) + " s; exiting now");
+      if (!cv_.wait_for(lock, limit, [&] { return done_; })) {
+        LogError(kComponent, "shutdown took longer than shutdown_timeout_ms (" +
+                                 std::to_string(limit.count()) + " ms); exiting now");
         std::_Exit(1);
       }
     });
@@ -205,7 +204,7 @@ int Run(const CommandLine& cl) {
 
   Notify("STOPPING=1");
   {
-    ShutdownDeadline deadline;
+    ShutdownDeadline deadline(std::chrono::milliseconds(daemon->options().shutdown_timeout_ms));
     daemon->Stop();
     daemon.reset();
   }

@@ -165,6 +165,7 @@ sources:
   EXPECT_EQ(LogLevel::kInfo, o.logging.level);
   EXPECT_EQ(daemon::LogFormat::kText, o.logging.format);
   EXPECT_EQ(30000u, o.health.stall_timeout_ms);
+  EXPECT_EQ(30000u, o.shutdown_timeout_ms);
   EXPECT_EQ("embedded", o.kafka.bootstrap_servers);
   EXPECT_EQ("keystone", o.kafka.client_id);
   EXPECT_EQ(1, o.kafka.embedded_brokers);
@@ -226,6 +227,7 @@ auth:
   region: eu-west-1
 logging: {level: debug, format: json}
 health: {stall_timeout_ms: 4000}
+shutdown_timeout_ms: 5000
 tables:
   - name: orders
     partition_key: {name: customer, type: S}
@@ -316,6 +318,7 @@ DaemonOptions FullConfigOptions() {
   o.auth.region = "eu-west-1";
   o.logging = {LogLevel::kDebug, daemon::LogFormat::kJson};
   o.health.stall_timeout_ms = 4000;
+  o.shutdown_timeout_ms = 5000;
 
   TableSchema orders;
   orders.name = "orders";
@@ -499,11 +502,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"TwoDocuments", "sync: full\n---\nsync: full\n",
                   "keystoned.yaml:3:1: only one YAML document is allowed"},
         // Keys.
-        ErrorCase{
-            "UnknownTopLevelKey", "data_dir: ./data\nsync: full\nhtpp: {}\n",
-            "keystoned.yaml:3:1: unknown key 'htpp' (expected one of: data_dir, sync, "
-            "map_size, stream_retention, http, metrics, auth, logging, health, tables, kafka, "
-            "sources)"},
+        ErrorCase{"UnknownTopLevelKey", "data_dir: ./data\nsync: full\nhtpp: {}\n",
+                  "keystoned.yaml:3:1: unknown key 'htpp' (expected one of: data_dir, sync, "
+                  "map_size, stream_retention, http, metrics, auth, logging, health, "
+                  "shutdown_timeout_ms, tables, kafka, "
+                  "sources)"},
         ErrorCase{"UnknownNestedKey", "http:\n  lisen: 127.0.0.1:80\n",
                   "keystoned.yaml:2:3: http: unknown key 'lisen' (expected one of: listen, "
                   "max_body_bytes, worker_threads, max_connections, request_timeout_ms, "
@@ -532,6 +535,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "keystoned.yaml:1:24: http.worker_threads: must be an integer in [1, 1024]"},
         ErrorCase{"StallTimeoutTooShort", "health: {stall_timeout_ms: 50}\n",
                   "keystoned.yaml:1:28: health.stall_timeout_ms: must be an integer in [100, "
+                  "3600000]"},
+        ErrorCase{"ShutdownTimeoutTooShort", "shutdown_timeout_ms: 10\n",
+                  "keystoned.yaml:1:22: shutdown_timeout_ms: must be an integer in [1000, "
                   "3600000]"},
         ErrorCase{"HealthUnknownKey", "health: {stall: 1}\n",
                   "keystoned.yaml:1:10: health: unknown key 'stall' (expected one of: "

@@ -269,6 +269,83 @@ TEST(KeystonedLifecycleTest, WatchdogStopsWhileTheStoreWriterIsStuck) {
   EXPECT_EQ(0, k.process().Wait(seconds(40)));
 }
 
+TEST(KeystonedLifecycleTest, SigintStopsCleanly) {
+  TempDir dir;
+  Keystoned k(dir, "k", kUsersTable);
+  ASSERT_TRUE(k.Start()) << k.log();
+  httplib::Client c("127.0.0.1", k.port());
+  ASSERT_EQ(200, c.Post("/", {{"X-Amz-Target", "DynamoDB_20120810.PutItem"}},
+                        R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}}})",
+                        "application/x-amz-json-1.0")
+                     ->status);
+  k.process().Signal(SIGINT);
+  EXPECT_TRUE(k.notify().WaitFor("STOPPING=1", seconds(10)));
+  EXPECT_EQ(0, k.process().Wait(seconds(40)));
+  std::string log = k.log();
+  EXPECT_NE(std::string::npos, log.find("SIGINT: stopping")) << log;
+  EXPECT_NE(std::string::npos, log.find("store closed")) << log;
+  EXPECT_NE(std::string::npos, log.find("stopped")) << log;
+}
+
+TEST(KeystonedLifecycleTest, ShutdownPastTheDeadlineExitsWithStatusOne) {
+  TempDir dir;
+  Keystoned k(
+      dir, "k",
+      std::string(kUsersTable) + "shutdown_timeout_ms: 1000\nhealth: {stall_timeout_ms: 200}\n");
+  ASSERT_TRUE(k.Start()) << k.log();
+  httplib::Client c("127.0.0.1", k.port());
+  auto put = [&](httplib::Client& client, const std::string& pk) {
+    auto r =
+        client.Post("/", {{"X-Amz-Target", "DynamoDB_20120810.PutItem"}},
+                    R"({"TableName":"users","Item":{"pk":{"S":")" + pk + R"("},"sk":{"N":"1"}}})",
+                    "application/x-amz-json-1.0");
+    return r ? r->status : -1;
+  };
+  ASSERT_EQ(200, put(c, "before"));
+
+  // A write that cannot finish (another process holds the LMDB write lock)
+  // keeps the shutdown from completing: keystoned gives up after 1 s.
+  std::string hold_log = dir.Sub("hold.log");
+  ChildProcess holder({HOLD_LMDB_WRITE_LOCK_BIN, k.data_dir()}, {}, hold_log);
+  ASSERT_TRUE(
+      WaitUntil([&] { return ReadFile(hold_log).find("held") != std::string::npos; }, seconds(10)));
+  std::atomic<int> stuck_status{0};
+  std::thread writer([&] {
+    httplib::Client w("127.0.0.1", k.port());
+    w.set_read_timeout(60, 0);
+    stuck_status = put(w, "stuck");
+  });
+  // The write reached the store's writer: it is on a batch that cannot end.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto h = c.Get("/healthz");
+        return h && h->body.find("store writer") != std::string::npos;
+      },
+      seconds(10)));
+  auto start = steady_clock::now();
+  k.process().Signal(SIGTERM);
+  EXPECT_EQ(1, k.process().Wait(seconds(30)));
+  EXPECT_LT(steady_clock::now() - start, seconds(10));
+  writer.join();
+  EXPECT_NE(200, stuck_status.load());  // never acknowledged
+  EXPECT_NE(std::string::npos,
+            k.log().find("shutdown took longer than shutdown_timeout_ms (1000 ms); exiting now"))
+      << k.log();
+
+  // The store is intact: the acknowledged write is there after a restart.
+  holder.Signal(SIGTERM);
+  EXPECT_EQ(0, holder.Wait(seconds(10)));
+  ASSERT_TRUE(k.Start()) << k.log();
+  httplib::Client again("127.0.0.1", k.port());
+  auto got = again.Post("/", {{"X-Amz-Target", "DynamoDB_20120810.GetItem"}},
+                        R"({"TableName":"users","Key":{"pk":{"S":"before"},"sk":{"N":"1"}}})",
+                        "application/x-amz-json-1.0");
+  ASSERT_TRUE(got);
+  EXPECT_NE(std::string::npos, got->body.find(R"("before")")) << got->body;
+  k.process().Signal(SIGTERM);
+  EXPECT_EQ(0, k.process().Wait(seconds(40))) << k.log();
+}
+
 TEST(KeystonedLifecycleTest, LogsListenAddressesAndJsonLines) {
   TempDir dir;
   // The sources section of the deploy config, run on the embedded broker
