@@ -280,4 +280,10 @@ inline std::string ExpandTopic(std::string_view topic_template, std::string_view
   return out;
 }
 
+// The settings that differ between `before` and `after`, by their config key
+// names under sources[] ("batch_size", "filters", ...), in config order;
+// empty when they are equal. For logs that say what a reload changed.
+std::vector<std::string_view> ChangedSettings(const SourceOptions& before,
+                                              const SourceOptions& after);
+
 }  // namespace keystone::cdc

@@ -88,8 +88,13 @@ class SourceManager::Impl {
                                   e->options.table + "')");
           to_stop.push_back(std::move(e));
         } else if (!(*it->second == e->options)) {
-          LogInfo(kComponent, "source '" + e->options.name +
-                                  "' changed: restarting it from its stored position");
+          std::string settings;
+          for (std::string_view key : cdc::ChangedSettings(e->options, *it->second)) {
+            settings += (settings.empty() ? "" : ", ") + std::string(key);
+          }
+          if (settings.empty()) settings = "settings";
+          LogInfo(kComponent, "source '" + e->options.name + "' changed (" + settings +
+                                  "): restarting it from its stored position");
           to_stop.push_back(std::move(e));
         } else {
           kept[e->options.name] = std::move(e);
