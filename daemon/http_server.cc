@@ -1430,13 +1430,22 @@ void HttpServer::Impl::Conn::HandleAdmin(std::string_view path, std::string_view
   areq.path = std::string(path);
   areq.params = ParseQuery(query);
   Loop* loop = loop_;
-  server_->blocking_->Submit(
-      [this, loop, admin = &server_->options_.admin, areq = std::move(areq)](Clock::duration) {
-        AdminResponse answer = (*admin)(areq);
-        loop->Post([this, answer = std::move(answer)]() mutable {
-          Finish(answer.status, std::move(answer.body), kJsonType, true);
-        });
-      });
+  uint32_t timeout_ms = server_->options_.http.request_timeout_ms;
+  server_->blocking_->Submit([this, loop, timeout_ms, admin = &server_->options_.admin,
+                              areq = std::move(areq)](Clock::duration waited) {
+    AdminResponse answer;
+    if (waited > std::chrono::milliseconds(timeout_ms)) {
+      answer.status = 503;
+      answer.body = ErrorBody("com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
+                              "The server is busy; the request did not start within " +
+                                  std::to_string(timeout_ms) + " ms");
+    } else {
+      answer = (*admin)(areq);
+    }
+    loop->Post([this, answer = std::move(answer)]() mutable {
+      Finish(answer.status, std::move(answer.body), kJsonType, true);
+    });
+  });
 }
 
 void HttpServer::Impl::Conn::FinishApi(ApiResponse response) {

@@ -464,6 +464,69 @@ TEST_F(HttpServerTest, HealthzReportsAStuckLoopAndTheHealthCheck) {
   EXPECT_TRUE(server_->Health().ok()) << server_->Health().ToString();
 }
 
+TEST_F(HttpServerTest, RequestsThatCannotStartInTimeGet503AndDoNothing) {
+  // Admin requests that block occupy the table-operation pool; what queues
+  // behind them longer than request_timeout_ms is refused, not run late.
+  std::mutex mu;
+  std::condition_variable cv;
+  int inside = 0;
+  bool released = false;
+  HttpServerOptions options;
+  options.http.request_timeout_ms = 100;
+  options.admin = [&](const AdminRequest&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++inside;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+    return AdminResponse{200, "[]"};
+  };
+  StartServer(options);
+  std::vector<std::unique_ptr<RawSocket>> blockers;
+  int pool_threads = 0;
+  // Fill the pool: each blocker holds one of its threads until released.
+  for (;;) {
+    blockers.push_back(std::make_unique<RawSocket>(server_->port()));
+    ASSERT_TRUE(blockers.back()->Send("GET /sources HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::unique_lock<std::mutex> lock(mu);
+    if (!cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return inside > pool_threads; })) {
+      break;  // this one queued: the pool is full
+    }
+    ++pool_threads;
+    ASSERT_LT(pool_threads, 64);
+  }
+  ASSERT_GE(pool_threads, 1);
+  // The last blocker has queued for 500 ms already; queue a CreateTable too
+  // and let it wait past the timeout.
+  RawSocket create(server_->port());
+  std::string body = kCreateTable;
+  ASSERT_TRUE(
+      create.Send("POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.CreateTable\r\n"
+                  "Content-Type: application/x-amz-json-1.0\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\n\r\n" + body));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // > request_timeout_ms
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  std::string created = create.ReadResponse(std::chrono::seconds(10));
+  EXPECT_EQ(0u, created.find("HTTP/1.1 503")) << created;
+  EXPECT_NE(std::string::npos, created.find("ServiceUnavailable")) << created;
+  EXPECT_NE(std::string::npos, created.find("did not start within 100 ms")) << created;
+  std::string queued_admin = blockers.back()->ReadResponse(std::chrono::seconds(10));
+  EXPECT_EQ(0u, queued_admin.find("HTTP/1.1 503")) << queued_admin;
+  for (int i = 0; i < pool_threads; ++i) {
+    EXPECT_EQ(0u, blockers[i]->ReadResponse(std::chrono::seconds(10)).find("HTTP/1.1 200"));
+  }
+  // The refused CreateTable did nothing; the same request now succeeds.
+  auto c = Client();
+  auto describe = Post(c, "DescribeTable", R"({"TableName":"tbl"})");
+  ASSERT_TRUE(describe);
+  EXPECT_EQ(400, describe->status);
+  EXPECT_NE(std::string::npos, describe->body.find("ResourceNotFoundException"));
+  EXPECT_EQ(200, Post(c, "CreateTable", kCreateTable)->status);
+}
+
 TEST_F(HttpServerTest, MalformedRequestsGetErrorsNotCrashes) {
   HttpServerOptions options;
   options.keep_alive_timeout_ms = 1000;
