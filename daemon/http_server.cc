@@ -606,6 +606,11 @@ class HttpServer::Impl::Conn {
   void Dispatch();
   void HandlePost();
   void HandleAdmin(std::string_view path, std::string_view query);
+  // Runs `work` on the blocking pool and answers with its response from this
+  // connection's loop; one that cannot start within http.request_timeout_ms
+  // gets 503 ServiceUnavailable instead (and `work` never runs). `observe`:
+  // count it as an API request (FinishApi).
+  void RunBlocking(std::function<ApiResponse()> work, bool observe);
   void Finish(int status, std::string body, std::string_view content_type, bool amz_headers);
   void FinishApi(ApiResponse response);
   void Observe(std::string_view outcome, int status);
@@ -1385,23 +1390,9 @@ void HttpServer::Impl::Conn::HandlePost() {
   Loop* loop = loop_;
   if (DynamoDbApi::WaitsForCommit(req_.amz_target)) {
     // Table operations wait for a commit: not on this thread.
-    uint32_t timeout_ms = server_->options_.http.request_timeout_ms;
-    server_->blocking_->Submit([this, loop, timeout_ms, api = &server_->api_,
-                                target = req_.amz_target,
-                                body = std::move(req_.body)](Clock::duration waited) {
-      ApiResponse response;
-      if (waited > std::chrono::milliseconds(timeout_ms)) {
-        response.http_status = 503;
-        response.body = ErrorBody("com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
-                                  "The server is busy; the request did not start within " +
-                                      std::to_string(timeout_ms) + " ms");
-      } else {
-        response = api->Handle(target, body);
-      }
-      loop->Post(
-          [this, response = std::move(response)]() mutable { FinishApi(std::move(response)); });
-    });
-    return;
+    return RunBlocking([api = &server_->api_, target = req_.amz_target,
+                        body = std::move(req_.body)] { return api->Handle(target, body); },
+                       true);
   }
   std::optional<ApiResponse> response =
       server_->api_.HandleAsync(req_.amz_target, req_.body, [this, loop](ResponseBuilder build) {
@@ -1429,23 +1420,36 @@ void HttpServer::Impl::Conn::HandleAdmin(std::string_view path, std::string_view
   areq.method = req_.method;
   areq.path = std::string(path);
   areq.params = ParseQuery(query);
+  RunBlocking(
+      [admin = &server_->options_.admin, areq = std::move(areq)] {
+        AdminResponse answer = (*admin)(areq);
+        ApiResponse response;
+        response.http_status = answer.status;
+        response.body = std::move(answer.body);
+        return response;
+      },
+      false);
+}
+
+void HttpServer::Impl::Conn::RunBlocking(std::function<ApiResponse()> work, bool observe) {
   Loop* loop = loop_;
   uint32_t timeout_ms = server_->options_.http.request_timeout_ms;
-  server_->blocking_->Submit([this, loop, timeout_ms, admin = &server_->options_.admin,
-                              areq = std::move(areq)](Clock::duration waited) {
-    AdminResponse answer;
-    if (waited > std::chrono::milliseconds(timeout_ms)) {
-      answer.status = 503;
-      answer.body = ErrorBody("com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
-                              "The server is busy; the request did not start within " +
-                                  std::to_string(timeout_ms) + " ms");
-    } else {
-      answer = (*admin)(areq);
-    }
-    loop->Post([this, answer = std::move(answer)]() mutable {
-      Finish(answer.status, std::move(answer.body), kJsonType, true);
-    });
-  });
+  server_->blocking_->Submit(
+      [this, loop, timeout_ms, observe, work = std::move(work)](Clock::duration waited) {
+        ApiResponse response;
+        if (waited > std::chrono::milliseconds(timeout_ms)) {
+          response.http_status = 503;
+          response.body = ErrorBody("com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
+                                    "The server is busy; the request did not start within " +
+                                        std::to_string(timeout_ms) + " ms");
+        } else {
+          response = work();
+        }
+        loop->Post([this, observe, response = std::move(response)]() mutable {
+          if (observe) return FinishApi(std::move(response));
+          Finish(response.http_status, std::move(response.body), kJsonType, true);
+        });
+      });
 }
 
 void HttpServer::Impl::Conn::FinishApi(ApiResponse response) {
