@@ -92,9 +92,11 @@ ErrorShape ShapeOf(StatusCode code) {
     case StatusCode::kResourceExhausted:
       return {400, ns("ItemCollectionSizeLimitExceededException")};
     case StatusCode::kUnavailable:
+    // The store could not write (a full disk, a file size limit, an I/O
+    // error): not a bug, and nothing was written; the client may retry.
+    case StatusCode::kIoError:
       return {503, ns("ServiceUnavailable")};
     case StatusCode::kOk:
-    case StatusCode::kIoError:
     case StatusCode::kInternal:
       break;
   }

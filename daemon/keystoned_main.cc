@@ -123,6 +123,9 @@ int Run(const CommandLine& cl) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (ulimit -f, LimitFSIZE=) a write fails with EFBIG,
+  // which the store reports like a full disk, instead of killing the daemon.
+  signal(SIGXFSZ, SIG_IGN);
   int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
   if (sfd < 0) {
     std::fprintf(stderr, "keystoned: signalfd: %s\n", std::strerror(errno));

@@ -346,6 +346,53 @@ TEST(KeystonedLifecycleTest, ShutdownPastTheDeadlineExitsWithStatusOne) {
   EXPECT_EQ(0, k.process().Wait(seconds(40))) << k.log();
 }
 
+TEST(KeystonedLifecycleTest, FullDiskFailsWritesClearlyAndLosesNothing) {
+  TempDir dir;
+  Keystoned k(dir, "k", kUsersTable, "full");
+  // The data file cannot grow past 6 MiB (a file size limit fails writes with
+  // EFBIG, as a full disk fails them with ENOSPC).
+  k.set_command_prefix({"prlimit", "--fsize=" + std::to_string(6 << 20), "--"});
+  ASSERT_TRUE(k.Start()) << k.log();
+  const std::string payload(4000, 'x');
+  auto put = [&](int i) {
+    return k.Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"k)" + std::to_string(i) +
+                                 R"("},"sk":{"N":"1"},"v":{"S":")" + payload + R"("}}})");
+  };
+  int acked = 0;
+  std::pair<int, std::string> failed;
+  for (int i = 0; i < 10000; ++i) {
+    auto r = put(i);
+    if (r.first != 200) {
+      failed = r;
+      break;
+    }
+    ++acked;
+  }
+  ASSERT_GT(acked, 100);
+  EXPECT_EQ(503, failed.first) << failed.second;
+  EXPECT_NE(std::string::npos, failed.second.find("ServiceUnavailable")) << failed.second;
+  EXPECT_NE(std::string::npos, failed.second.find("File too large")) << failed.second;
+  // Still serving: reads work, further writes fail the same clear way.
+  auto again = put(acked);
+  EXPECT_EQ(503, again.first) << again.second;
+  auto got = k.Call("GetItem", R"({"TableName":"users","Key":{"pk":{"S":"k0"},"sk":{"N":"1"}}})");
+  EXPECT_EQ(200, got.first);
+  EXPECT_NE(std::string::npos, got.second.find(payload.substr(0, 100)));
+  EXPECT_EQ(0, k.Stop()) << k.log();
+
+  // Without the limit: every acknowledged write is there, and writes work.
+  k.set_command_prefix({});
+  ASSERT_TRUE(k.Start()) << k.log();
+  for (int i = 0; i < acked; ++i) {
+    auto r = k.Call("GetItem", R"({"TableName":"users","Key":{"pk":{"S":"k)" + std::to_string(i) +
+                                   R"("},"sk":{"N":"1"}}})");
+    ASSERT_EQ(200, r.first);
+    ASSERT_NE(std::string::npos, r.second.find(R"("Item")")) << "lost k" << i;
+  }
+  EXPECT_EQ(200, put(acked).first);
+  EXPECT_EQ(0, k.Stop()) << k.log();
+}
+
 TEST(KeystonedLifecycleTest, LogsListenAddressesAndJsonLines) {
   TempDir dir;
   // The sources section of the deploy config, run on the embedded broker

@@ -110,6 +110,9 @@ class Keystoned {
   void set_keep_ports(bool keep) { keep_ports_ = keep; }
   // The program started (default: KEYSTONED_BIN when defined).
   void set_binary(std::string binary) { binary_ = std::move(binary); }
+  // Words run before the program, which they must exec (e.g. {"prlimit",
+  // "--fsize=N", "--"}); empty by default.
+  void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
   // Whether a process was started and has not exited yet.
   bool running() { return proc_ && !proc_->Exited(); }
   // SIGKILL, and waits for the exit.
@@ -136,7 +139,8 @@ class Keystoned {
         metrics_port_ = FreePort();
       }
       WriteConfig();
-      std::vector<std::string> argv = {binary_, "--config", config_path()};
+      std::vector<std::string> argv = prefix_;
+      argv.insert(argv.end(), {binary_, "--config", config_path()});
       argv.insert(argv.end(), args.begin(), args.end());
       env["NOTIFY_SOCKET"] = notify_->path();
       proc_ = std::make_unique<ChildProcess>(argv, env, log_path());
@@ -168,6 +172,7 @@ class Keystoned {
   std::string name_, body_, sync_, http_extra_, data_dir_override_;
   std::unique_ptr<NotifySocket> notify_;
   std::unique_ptr<ChildProcess> proc_;
+  std::vector<std::string> prefix_;
   int http_port_ = 0, metrics_port_ = 0;
   bool tls_ = false;
   bool keep_ports_ = false;
