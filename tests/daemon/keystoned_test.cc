@@ -393,6 +393,44 @@ TEST(KeystonedLifecycleTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   EXPECT_EQ(0, k.Stop()) << k.log();
 }
 
+TEST(KeystonedLifecycleTest, FullMapFailsWritesClearlyAndLosesNothing) {
+  TempDir dir;
+  Keystoned k(dir, "k", std::string(kUsersTable) + "map_size: {initial: 1MiB, max: 4MiB}\n");
+  ASSERT_TRUE(k.Start()) << k.log();
+  const std::string payload(4000, 'x');
+  auto put = [&](int i) {
+    return k.Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"k)" + std::to_string(i) +
+                                 R"("},"sk":{"N":"1"},"v":{"S":")" + payload + R"("}}})");
+  };
+  int acked = 0;
+  std::pair<int, std::string> failed;
+  for (int i = 0; i < 10000; ++i) {
+    auto r = put(i);
+    if (r.first != 200) {
+      failed = r;
+      break;
+    }
+    ++acked;
+  }
+  ASSERT_GT(acked, 100);
+  EXPECT_EQ(400, failed.first) << failed.second;
+  EXPECT_NE(std::string::npos, failed.second.find("ItemCollectionSizeLimitExceededException"))
+      << failed.second;
+  EXPECT_NE(std::string::npos, failed.second.find("max_map_size")) << failed.second;
+  // Every acknowledged write is there; a restart with a larger map takes
+  // writes again.
+  for (int i = 0; i < acked; ++i) {
+    auto r = k.Call("GetItem", R"({"TableName":"users","Key":{"pk":{"S":"k)" + std::to_string(i) +
+                                   R"("},"sk":{"N":"1"}}})");
+    ASSERT_NE(std::string::npos, r.second.find(R"("Item")")) << "lost k" << i;
+  }
+  EXPECT_EQ(0, k.Stop()) << k.log();
+  k.set_body(std::string(kUsersTable) + "map_size: {initial: 1MiB, max: 64MiB}\n");
+  ASSERT_TRUE(k.Start()) << k.log();
+  EXPECT_EQ(200, put(acked).first);
+  EXPECT_EQ(0, k.Stop()) << k.log();
+}
+
 TEST(KeystonedLifecycleTest, LogsListenAddressesAndJsonLines) {
   TempDir dir;
   // The sources section of the deploy config, run on the embedded broker
