@@ -152,38 +152,54 @@ int Run(const CommandLine& cl) {
   LogInfo(kComponent, "ready");
 
   uint64_t watchdog_usec = 0;
-  int timeout_ms = -1;
+  std::chrono::milliseconds keep_alive_every{0};  // 0: no watchdog
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    timeout_ms = static_cast<int>(std::max<uint64_t>(1, watchdog_usec / 2 / 1000));
-    LogInfo(kComponent, "systemd watchdog every " + std::to_string(timeout_ms) + " ms");
-    Notify("WATCHDOG=1");
+    keep_alive_every = std::chrono::milliseconds(std::max<uint64_t>(1, watchdog_usec / 2 / 1000));
+    LogInfo(kComponent,
+            "systemd watchdog every " + std::to_string(keep_alive_every.count()) + " ms");
   }
+  const std::string serving_status = "STATUS=serving " + daemon->http_url();
 
   bool unhealthy_logged = false;
+  // Sends WATCHDOG=1 while healthy; logs (once) why not otherwise, and when
+  // it is healthy again.
+  auto keep_alive = [&] {
+    Status health = daemon->Health();
+    if (health.ok()) {
+      Notify("WATCHDOG=1");
+      if (unhealthy_logged) {
+        LogInfo(kComponent, "healthy again: watchdog keep-alive resumed");
+        Notify(serving_status);
+      }
+      unhealthy_logged = false;
+    } else if (!unhealthy_logged) {
+      // systemd restarts the service when WatchdogSec passes without one.
+      LogWarn(kComponent,
+              "unhealthy: " + health.message() + "; not sending the watchdog keep-alive");
+      Notify("STATUS=unhealthy: " + health.message());
+      unhealthy_logged = true;
+    }
+  };
+  auto next_keep_alive = std::chrono::steady_clock::now();
   for (;;) {
+    int timeout_ms = -1;
+    if (keep_alive_every.count() > 0) {
+      // Due on time even when signals keep the loop busy.
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_keep_alive) {
+        keep_alive();
+        next_keep_alive = now + keep_alive_every;
+      }
+      timeout_ms = static_cast<int>(
+          std::chrono::ceil<std::chrono::milliseconds>(next_keep_alive - now).count());
+    }
     pollfd p{sfd, POLLIN, 0};
     int ready = poll(&p, 1, timeout_ms);
     if (ready < 0 && errno != EINTR) {
       LogError(kComponent, std::string("poll: ") + std::strerror(errno));
       break;
     }
-    if (ready == 0 || (p.revents & POLLIN) == 0) {
-      if (timeout_ms > 0) {
-        Status health = daemon->Health();
-        if (health.ok()) {
-          Notify("WATCHDOG=1");
-          if (unhealthy_logged) LogInfo(kComponent, "healthy again: watchdog keep-alive resumed");
-          unhealthy_logged = false;
-        } else if (!unhealthy_logged) {
-          // systemd restarts the service when WatchdogSec passes without one.
-          LogWarn(kComponent,
-                  "unhealthy: " + health.message() + "; not sending the watchdog keep-alive");
-          Notify("STATUS=unhealthy: " + health.message());
-          unhealthy_logged = true;
-        }
-      }
-      continue;
-    }
+    if (ready <= 0 || (p.revents & POLLIN) == 0) continue;
     signalfd_siginfo info{};
     if (read(sfd, &info, sizeof(info)) != static_cast<ssize_t>(sizeof(info))) continue;
     if (info.ssi_signo == SIGHUP) {

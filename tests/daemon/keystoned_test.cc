@@ -263,6 +263,7 @@ TEST(KeystonedLifecycleTest, WatchdogStopsWhileTheStoreWriterIsStuck) {
   writer.join();
   EXPECT_EQ(200, put_status.load());
   EXPECT_TRUE(k.notify().WaitFor("WATCHDOG=1", seconds(5)));
+  EXPECT_TRUE(k.notify().WaitFor("STATUS=serving", seconds(5)));
   EXPECT_EQ(200, c.Get("/healthz")->status);
   EXPECT_NE(std::string::npos, k.log().find("healthy again: watchdog keep-alive resumed"));
   k.process().Signal(SIGTERM);
