@@ -28,6 +28,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "UNAVAILABLE";
     case StatusCode::kInternal:
       return "INTERNAL";
+    case StatusCode::kIdempotencyMismatch:
+      return "IDEMPOTENCY_MISMATCH";
   }
   return "UNKNOWN";
 }

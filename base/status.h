@@ -38,6 +38,9 @@ enum class StatusCode {
   kUnavailable,
   // A bug or an impossible state; reported instead of crashing when it can be.
   kInternal,
+  // An idempotency token (ClientRequestToken) was reused with a different
+  // request within its window; nothing was done.
+  kIdempotencyMismatch,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -93,6 +96,9 @@ inline Status FailedPrecondition(std::string m) {
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status IdempotencyMismatch(std::string m) {
+  return {StatusCode::kIdempotencyMismatch, std::move(m)};
+}
 
 // Either a T or a non-OK Status. Accessing value() of an error is a bug and
 // aborts in debug builds.

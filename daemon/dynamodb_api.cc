@@ -91,6 +91,8 @@ ErrorShape ShapeOf(StatusCode code) {
       return {400, ns("TrimmedDataAccessException")};
     case StatusCode::kResourceExhausted:
       return {400, ns("ItemCollectionSizeLimitExceededException")};
+    case StatusCode::kIdempotencyMismatch:
+      return {400, ns("IdempotentParameterMismatchException")};
     case StatusCode::kUnavailable:
     // The store could not write (a full disk, a file size limit, an I/O
     // error): not a bug, and nothing was written; the client may retry.
@@ -1345,8 +1347,14 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
 Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(const Value* items, OptArray(request, "TransactItems"));
   if (items == nullptr) return MissingMember("transactItems");
+  // SDKs send a fresh token per call and the same one on its retries, which
+  // the store then applies once (ItemStore::TransactWrite).
   KS_ASSIGN_OR_RETURN(std::optional<std::string> token, OptString(request, "ClientRequestToken"));
-  (void)token;  // accepted; idempotency windows are not implemented
+  if (token && (token->empty() || token->size() > 36)) {
+    return InvalidArgument(
+        "1 validation error detected: Value at 'clientRequestToken' failed to satisfy "
+        "constraint: Member must have length between 1 and 36");
+  }
   std::vector<store::TransactWriteEntry> entries;
   for (rapidjson::SizeType i = 0; i < items->Size(); ++i) {
     const Value& element = (*items)[i];
@@ -1401,7 +1409,7 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
   }
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
   store_.TransactWriteAsync(
-      std::move(entries),
+      std::move(entries), token.value_or(""),
       [done](Status status, std::vector<store::CancellationReason> reasons) mutable {
         done([status = std::move(status), reasons = std::move(reasons)]() -> ApiResponse {
           if (!status.ok()) return ErrorResponse(status, reasons);

@@ -1,5 +1,7 @@
 #include "lmdb_store/item_store.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -586,6 +588,16 @@ class BatchContext {
   // Appends a kTruncate record (stream enabled only).
   Result<uint64_t> AppendTruncate(TableState* t);
 
+  // ClientRequestToken bookkeeping, in kMeta: "txtoken/<token>" holds the
+  // transaction's fingerprint (16 bytes) and when it succeeded (8, big-endian
+  // ms); "txexpiry/<when><token>" orders them for expiry.
+  // The fingerprint a successful transaction recorded for `token` within
+  // kClientRequestTokenWindowMs, or nullopt.
+  Result<std::optional<std::string>> RecentClientToken(const std::string& token);
+  // Records `token` as succeeded now with `fingerprint`, after expiring (a
+  // bounded number of) tokens past the window.
+  Status RecordClientToken(const std::string& token, std::string_view fingerprint);
+
   // Writes back dirty tables and the sequence; trims streams.
   Status Finish(uint64_t pin_max_records, uint64_t pin_max_bytes);
   uint64_t sequence() const { return sequence_; }
@@ -661,12 +673,13 @@ class ItemStoreImpl final : public ItemStore {
   Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
   Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) override;
   Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
-                       std::vector<CancellationReason>* reasons) override;
+                       std::vector<CancellationReason>* reasons,
+                       const std::string& client_request_token) override;
   void PutItemAsync(PutItemRequest request, WriteCallback done) override;
   void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) override;
   void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) override;
   void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) override;
-  void TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, std::string client_request_token,
                           TransactWriteCallback done) override;
   // The conveniences of ItemStore, which the overrides above would hide.
   using ItemStore::TransactWrite;
@@ -839,6 +852,91 @@ TableState* BatchContext::AddTable(TableState state) {
   ids_by_name_[state.schema.name] = id;
   dirty_.insert(id);
   return &(tables_[id] = std::move(state));
+}
+
+constexpr std::string_view kClientTokenPrefix = "txtoken/";
+constexpr std::string_view kClientTokenExpiryPrefix = "txexpiry/";
+constexpr size_t kClientTokenFingerprintBytes = 16;
+// Expired tokens removed per recorded one: more than one, so that expiry
+// keeps up with any rate of new tokens.
+constexpr int kClientTokensExpiredPerRecord = 16;
+
+Result<std::optional<std::string>> BatchContext::RecentClientToken(const std::string& token) {
+  auto found = txn_->Get(Db::kMeta, std::string(kClientTokenPrefix) + token);
+  if (!found.ok()) {
+    if (found.status().code() == StatusCode::kNotFound) return std::optional<std::string>();
+    env_status = found.status();
+    return found.status();
+  }
+  if (found->size() != kClientTokenFingerprintBytes + 8) {
+    env_status = Internal("corrupt client request token record for '" + token + "'");
+    return env_status;
+  }
+  int64_t at = static_cast<int64_t>(ReadBigEndian64(found->substr(kClientTokenFingerprintBytes)));
+  if (now_ms_ - at >= kClientRequestTokenWindowMs) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(found->substr(0, kClientTokenFingerprintBytes)));
+}
+
+Status BatchContext::RecordClientToken(const std::string& token, std::string_view fingerprint) {
+  auto fail = [&](Status s) {
+    env_status = s;
+    return s;
+  };
+  // Expire the oldest tokens past the window.
+  std::vector<std::pair<std::string, std::string>> expired;  // expiry key, token key
+  {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_->get(), env_->dbi(Db::kMeta), &cursor);
+    if (rc != 0) return fail(env_->Error(rc, "expiring client request tokens"));
+    MDB_val k{kClientTokenExpiryPrefix.size(), const_cast<char*>(kClientTokenExpiryPrefix.data())};
+    MDB_val v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && static_cast<int>(expired.size()) < kClientTokensExpiredPerRecord) {
+      std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+      if (!key.starts_with(kClientTokenExpiryPrefix) ||
+          key.size() < kClientTokenExpiryPrefix.size() + 8) {
+        break;
+      }
+      auto at = static_cast<int64_t>(ReadBigEndian64(key.substr(kClientTokenExpiryPrefix.size())));
+      if (now_ms_ - at < kClientRequestTokenWindowMs) break;
+      expired.emplace_back(std::string(key),
+                           std::string(kClientTokenPrefix) +
+                               std::string(key.substr(kClientTokenExpiryPrefix.size() + 8)));
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      return fail(env_->Error(rc, "expiring client request tokens"));
+    }
+  }
+  for (const auto& [expiry_key, token_key] : expired) {
+    Status s = txn_->Delete(Db::kMeta, expiry_key);
+    if (!s.ok()) return fail(s);
+    // The token may have been recorded again since; then its record stays.
+    auto record = txn_->Get(Db::kMeta, token_key);
+    if (record.ok() && record->size() == kClientTokenFingerprintBytes + 8 &&
+        record->substr(kClientTokenFingerprintBytes) ==
+            std::string_view(expiry_key).substr(kClientTokenExpiryPrefix.size(), 8)) {
+      s = txn_->Delete(Db::kMeta, token_key);
+      if (!s.ok()) return fail(s);
+    }
+  }
+
+  std::string token_key = std::string(kClientTokenPrefix) + token;
+  auto stale = txn_->Get(Db::kMeta, token_key);
+  if (stale.ok() && stale->size() == kClientTokenFingerprintBytes + 8) {
+    std::string old_expiry = std::string(kClientTokenExpiryPrefix) +
+                             std::string(stale->substr(kClientTokenFingerprintBytes)) + token;
+    Status s = txn_->Delete(Db::kMeta, old_expiry);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return fail(s);
+  }
+  std::string when;
+  AppendBigEndian64(static_cast<uint64_t>(now_ms_), &when);
+  Status s = txn_->Put(Db::kMeta, token_key, std::string(fingerprint) + when);
+  if (!s.ok()) return fail(s);
+  s = txn_->Put(Db::kMeta, std::string(kClientTokenExpiryPrefix) + when + token, "");
+  if (!s.ok()) return fail(s);
+  return Status::Ok();
 }
 
 Result<bool> BatchContext::ReadItem(std::string_view full_key, Item* item) {
@@ -1643,11 +1741,17 @@ Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& en
 }
 
 Status CheckTransactWrite(const std::vector<TransactWriteEntry>& entries,
+                          const std::string& client_request_token,
                           std::vector<ParsedWrite>* parsed) {
   if (entries.empty() || entries.size() > kMaxTransactItems) {
     return InvalidArgument(
         "1 validation error detected: Value at 'transactItems' failed to "
         "satisfy constraint: Member must have length between 1 and 100");
+  }
+  if (client_request_token.size() > 36) {
+    return InvalidArgument(
+        "1 validation error detected: Value at 'clientRequestToken' failed to satisfy "
+        "constraint: Member must have length less than or equal to 36");
   }
   parsed->reserve(entries.size());
   for (const TransactWriteEntry& e : entries) {
@@ -1666,14 +1770,66 @@ Status CheckTransactWrite(const std::vector<TransactWriteEntry>& entries,
   return Status::Ok();
 }
 
+// What makes two transactions "the same request" for a ClientRequestToken:
+// a 128-bit hash of every action's kind, table, item or key, expressions,
+// their names and values, and options (empty without a token).
+std::string TransactFingerprint(const std::vector<TransactWriteEntry>& entries,
+                                const std::string& client_request_token) {
+  if (client_request_token.empty()) return "";
+  std::string canonical;
+  auto field = [&](std::string_view bytes) {
+    AppendBigEndian64(bytes.size(), &canonical);
+    canonical += bytes;
+  };
+  std::string encoded;
+  for (const TransactWriteEntry& e : entries) {
+    canonical += static_cast<char>(e.kind);
+    canonical += static_cast<char>(e.return_old_on_condition_failure);
+    field(e.table);
+    encoded.clear();
+    EncodeItem(e.item, &encoded);
+    field(encoded);
+    field(e.update_expression);
+    field(e.condition_expression);
+    AppendBigEndian64(e.expression.names.size(), &canonical);
+    for (const auto& [name, value] : e.expression.names) {
+      field(name);
+      field(value);
+    }
+    encoded.clear();
+    EncodeItem(Item(e.expression.values.begin(), e.expression.values.end()), &encoded);
+    field(encoded);
+  }
+  XXH128_hash_t hash = XXH3_128bits(canonical.data(), canonical.size());
+  std::string out;
+  AppendBigEndian64(hash.high64, &out);
+  AppendBigEndian64(hash.low64, &out);
+  return out;
+}
+
 // Sets *reasons to one reason per action when the transaction is cancelled
 // (kTransactionCanceled) and leaves it empty otherwise. It may run more than
 // once for one transaction (a batch is applied again after the map grew), so
-// it starts from an empty list each time.
+// it starts from an empty list each time. With a client_request_token, a
+// repeat of a recent success applies nothing and succeeds, a different
+// request under the same token is kIdempotencyMismatch, and a success records
+// the token (`fingerprint`: TransactFingerprint) in the same transaction.
 Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntry>& entries,
                           const std::vector<ParsedWrite>& parsed,
+                          const std::string& client_request_token, const std::string& fingerprint,
                           std::vector<CancellationReason>* reasons) {
   reasons->clear();
+  if (!client_request_token.empty()) {
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                        ctx.RecentClientToken(client_request_token));
+    if (recorded) {
+      if (*recorded == fingerprint) return Status::Ok();  // a retry: done already
+      return IdempotencyMismatch(
+          "The request uses the same client token as a previous, but non-identical, request "
+          "within the idempotency window (" +
+          std::to_string(kClientRequestTokenWindowMs / 60000) + " minutes)");
+    }
+  }
   struct Prepared {
     TableState* table;
     std::string key;
@@ -1757,6 +1913,9 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
                                    p.new_item ? &*p.new_item : nullptr);
     if (!applied.ok()) return applied.status();
   }
+  if (!client_request_token.empty()) {
+    KS_RETURN_IF_ERROR(ctx.RecordClientToken(client_request_token, fingerprint));
+  }
   return Status::Ok();
 }
 
@@ -1788,13 +1947,16 @@ Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
 }
 
 Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries,
-                                    std::vector<CancellationReason>* reasons) {
+                                    std::vector<CancellationReason>* reasons,
+                                    const std::string& client_request_token) {
   std::vector<CancellationReason> found;
   std::vector<ParsedWrite> parsed;
-  Status status = CheckTransactWrite(entries, &parsed);
+  Status status = CheckTransactWrite(entries, client_request_token, &parsed);
   if (status.ok()) {
-    status =
-        Write([&](BatchContext& ctx) { return ApplyTransactWrite(ctx, entries, parsed, &found); });
+    std::string fingerprint = TransactFingerprint(entries, client_request_token);
+    status = Write([&](BatchContext& ctx) {
+      return ApplyTransactWrite(ctx, entries, parsed, client_request_token, fingerprint, &found);
+    });
   }
   // A batch that failed as a whole replaces the transaction's own status; its
   // reasons then describe nothing that happened.
@@ -1858,24 +2020,30 @@ void ItemStoreImpl::BatchWriteAsync(std::vector<BatchWriteEntry> entries, Status
 }
 
 void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                                       std::string client_request_token,
                                        TransactWriteCallback done) {
   struct State {
     std::vector<TransactWriteEntry> entries;
+    std::string token;
+    std::string fingerprint;
     std::vector<ParsedWrite> parsed;
     std::vector<CancellationReason> reasons;
     TransactWriteCallback done;
   };
   auto state = std::make_shared<State>();
   state->entries = std::move(entries);
-  Status checked = CheckTransactWrite(state->entries, &state->parsed);
+  state->token = std::move(client_request_token);
+  Status checked = CheckTransactWrite(state->entries, state->token, &state->parsed);
   if (!checked.ok()) {
     done(checked, {});
     return;
   }
+  state->fingerprint = TransactFingerprint(state->entries, state->token);
   state->done = std::move(done);
   WriteAsync(
       [state](BatchContext& ctx) {
-        return ApplyTransactWrite(ctx, state->entries, state->parsed, &state->reasons);
+        return ApplyTransactWrite(ctx, state->entries, state->parsed, state->token,
+                                  state->fingerprint, &state->reasons);
       },
       [state](Status status) {
         // As in TransactWrite: only the transaction's own cancellation has
@@ -2529,12 +2697,22 @@ Result<TableDescription> ItemStore::UpdateStream(const std::string& name,
   return UpdateTable(name, update);
 }
 
+Status ItemStore::TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                                std::vector<CancellationReason>* reasons) {
+  return TransactWrite(entries, reasons, "");
+}
+
 Status ItemStore::TransactWrite(const std::vector<TransactWriteEntry>& entries) {
-  return TransactWrite(entries, nullptr);
+  return TransactWrite(entries, nullptr, "");
+}
+
+void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                                   TransactWriteCallback done) {
+  TransactWriteAsync(std::move(entries), "", std::move(done));
 }
 
 void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) {
-  TransactWriteAsync(std::move(entries),
+  TransactWriteAsync(std::move(entries), "",
                      [done = std::move(done)](Status status, std::vector<CancellationReason>) {
                        done(std::move(status));
                      });

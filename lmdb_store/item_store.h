@@ -182,6 +182,10 @@ struct BatchGetResult {
   std::map<std::string, std::vector<Item>> responses;
 };
 
+// How long a TransactWrite's client_request_token is remembered after the
+// transaction succeeded (DynamoDB's idempotency window: 10 minutes).
+inline constexpr int64_t kClientRequestTokenWindowMs = 10 * 60 * 1000;
+
 // One action of a TransactWriteItems.
 struct TransactWriteEntry {
   enum class Kind { kPut, kUpdate, kDelete, kConditionCheck };
@@ -397,8 +401,19 @@ class ItemStore {
   // data, one per action in request order, when the status is
   // kTransactionCanceled; it is left empty for any other outcome. Read the
   // reasons from there, not from the message.
+  //
+  // `client_request_token` (DynamoDB's ClientRequestToken, 1-36 characters;
+  // empty: none) makes retries safe: once a transaction with a token has
+  // succeeded, the same token with the same actions within
+  // kClientRequestTokenWindowMs succeeds again without applying anything, and
+  // with different actions fails with kIdempotencyMismatch. Tokens are stored
+  // with the data, so this holds across restarts and crashes. A transaction
+  // that did not succeed leaves no token behind.
   virtual Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
-                               std::vector<CancellationReason>* reasons) = 0;
+                               std::vector<CancellationReason>* reasons,
+                               const std::string& client_request_token) = 0;
+  Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
+                       std::vector<CancellationReason>* reasons);
   // TransactWrite without the reasons as data.
   Status TransactWrite(const std::vector<TransactWriteEntry>& entries);
 
@@ -412,7 +427,8 @@ class ItemStore {
   virtual void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) = 0;
   // `done` gets the reasons as TransactWrite's `reasons`.
   virtual void TransactWriteAsync(std::vector<TransactWriteEntry> entries,
-                                  TransactWriteCallback done) = 0;
+                                  std::string client_request_token, TransactWriteCallback done) = 0;
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, TransactWriteCallback done);
   // TransactWriteAsync without the reasons as data.
   void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done);
 

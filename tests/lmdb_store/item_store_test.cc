@@ -949,4 +949,138 @@ TEST_F(ItemStoreBillingTest, TableStoredWithoutBillingLoadsAsPayPerRequest) {
 }
 
 }  // namespace
+// ClientRequestToken: a transaction retried with its token applies once.
+class ClientRequestTokenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Reopen();
+    ASSERT_TRUE(store_->CreateTable(UsersSchema()).ok());
+    ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "c").N("n", 0).Build()).ok());
+  }
+  void Reopen() {
+    store_.reset();
+    StoreOptions options;
+    options.clock = &clock_;
+    store_ = OpenStore(dir_.path(), options);
+    ASSERT_NE(nullptr, store_);
+  }
+  // ADD n :by to item "c" (an update that is not idempotent by itself).
+  static std::vector<TransactWriteEntry> Increment(int by) {
+    TransactWriteEntry e;
+    e.kind = TransactWriteEntry::Kind::kUpdate;
+    e.table = "users";
+    e.item = Key("c");
+    e.update_expression = "ADD n :by";
+    e.expression.values = {{":by", AV::N(by)}};
+    return {e};
+  }
+  AttributeValue Counter() {
+    auto item = store_->Get("users", Key("c"));
+    EXPECT_TRUE(item.ok() && item->has_value());
+    return item.ok() && item->has_value() ? (**item).at("n") : AV::N(-1);
+  }
+  size_t StreamRecords() {
+    auto batch = store_->ReadStream("users", 0, 1000);
+    EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+    return batch.ok() ? batch->records.size() : 0;
+  }
+
+  keystone::testing::TempDir dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<ItemStore> store_;
+};
+
+TEST_F(ClientRequestTokenTest, ARetryWithTheSameTokenAppliesOnce) {
+  size_t records = StreamRecords();
+  ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "token-1").ok());
+  // The retry succeeds and changes nothing: no second increment, no record.
+  ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "token-1").ok());
+  EXPECT_EQ(AV::N(1), Counter());
+  EXPECT_EQ(records + 1, StreamRecords());
+  // Without a token, or with another, it applies.
+  ASSERT_TRUE(store_->TransactWrite(Increment(1)).ok());
+  ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "token-2").ok());
+  EXPECT_EQ(AV::N(3), Counter());
+  // Also through the asynchronous form, and after a restart (the token is
+  // stored with the data).
+  std::promise<Status> retried;
+  store_->TransactWriteAsync(
+      Increment(1), "token-2",
+      [&](Status s, std::vector<CancellationReason>) { retried.set_value(std::move(s)); });
+  EXPECT_TRUE(retried.get_future().get().ok());
+  Reopen();
+  ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "token-1").ok());
+  EXPECT_EQ(AV::N(3), Counter());
+}
+
+TEST_F(ClientRequestTokenTest, TheSameTokenWithAnotherRequestIsAMismatch) {
+  ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "t").ok());
+  Status other = store_->TransactWrite(Increment(5), nullptr, "t");
+  EXPECT_EQ(StatusCode::kIdempotencyMismatch, other.code()) << other.ToString();
+  EXPECT_NE(std::string::npos, other.message().find("same client token")) << other.message();
+  EXPECT_EQ(AV::N(1), Counter());
+  // Past the window the token is forgotten: the same token applies again.
+  clock_.AdvanceMs(kClientRequestTokenWindowMs);
+  ASSERT_TRUE(store_->TransactWrite(Increment(5), nullptr, "t").ok());
+  EXPECT_EQ(AV::N(6), Counter());
+  ASSERT_TRUE(store_->TransactWrite(Increment(5), nullptr, "t").ok());
+  EXPECT_EQ(AV::N(6), Counter());
+}
+
+TEST_F(ClientRequestTokenTest, ACancelledTransactionLeavesNoToken) {
+  std::vector<TransactWriteEntry> guarded = Increment(1);
+  guarded[0].condition_expression = "n = :want";
+  guarded[0].expression.values[":want"] = AV::N(7);
+  EXPECT_EQ(StatusCode::kTransactionCanceled, store_->TransactWrite(guarded, nullptr, "g").code());
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "c").N("n", 7).Build()).ok());
+  // The same token and request now succeed: the failure recorded nothing.
+  ASSERT_TRUE(store_->TransactWrite(guarded, nullptr, "g").ok());
+  EXPECT_EQ(AV::N(8), Counter());
+}
+
+TEST_F(ClientRequestTokenTest, TokensAreValidatedAndExpire) {
+  EXPECT_EQ(StatusCode::kInvalidArgument,
+            store_->TransactWrite(Increment(1), nullptr, std::string(37, 't')).code());
+  // Many tokens, then the window passes: each new token expires old ones, and
+  // an expired token can be used again.
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "many-" + std::to_string(i)).ok());
+  }
+  EXPECT_EQ(AV::N(100), Counter());
+  clock_.AdvanceMs(kClientRequestTokenWindowMs + 1);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "many-" + std::to_string(i)).ok());
+  }
+  EXPECT_EQ(AV::N(200), Counter());
+  // ...and the renewed ones hold again.
+  ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "many-0").ok());
+  EXPECT_EQ(AV::N(200), Counter());
+  // Once all are past the window, ten new tokens clear the hundred old ones
+  // from the store (each removes up to 16 expired).
+  clock_.AdvanceMs(kClientRequestTokenWindowMs + 1);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store_->TransactWrite(Increment(1), nullptr, "new-" + std::to_string(i)).ok());
+  }
+  store_.reset();
+  LmdbOptions lmdb;
+  lmdb.path = dir_.path();
+  auto env = LmdbEnv::Open(lmdb);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  auto txn = (*env)->BeginRead();
+  ASSERT_TRUE(txn.ok());
+  MDB_cursor* cursor = nullptr;
+  ASSERT_EQ(0, mdb_cursor_open(txn->get(), (*env)->dbi(LmdbEnv::kMeta), &cursor));
+  int tokens = 0, expiries = 0;
+  MDB_val k, v;
+  for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+    if (key.starts_with("txtoken/")) ++tokens;
+    if (key.starts_with("txexpiry/")) ++expiries;
+  }
+  mdb_cursor_close(cursor);
+  EXPECT_EQ(10, tokens);
+  EXPECT_EQ(10, expiries);
+}
+
 }  // namespace keystone::store

@@ -289,6 +289,37 @@ class Transactions(unittest.TestCase):
         self.assertNotIn("Item", reasons[1])
         self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(6)))
 
+    def test_client_request_token_makes_retries_apply_once(self):
+        ddb = common.client()
+        name = common.table_name("txtoken")
+        common.create_table(ddb, name)
+        key = {"pk": {"S": "c"}, "sk": {"N": "1"}}
+
+        def add(by, token):
+            ddb.transact_write_items(ClientRequestToken=token, TransactItems=[
+                {"Update": {"TableName": name, "Key": key, "UpdateExpression": "ADD n :by",
+                            "ExpressionAttributeValues": {":by": {"N": str(by)}}}}])
+
+        def n():
+            return ddb.get_item(TableName=name, Key=key)["Item"]["n"]["N"]
+
+        # What botocore does on a retry: the same request with the same token.
+        add(1, "retry-token-1")
+        add(1, "retry-token-1")
+        self.assertEqual("1", n())
+        with self.assertRaises(ClientError) as cm:
+            add(2, "retry-token-1")
+        self.assertEqual("IdempotentParameterMismatchException", code(cm.exception))
+        self.assertEqual("1", n())
+        # botocore fills in a fresh token per call when none is given.
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": name, "Key": key, "UpdateExpression": "ADD n :by",
+                        "ExpressionAttributeValues": {":by": {"N": "1"}}}}])
+        self.assertEqual("2", n())
+        with self.assertRaises(ClientError) as cm:
+            add(1, "x" * 37)
+        self.assertEqual("ValidationException", code(cm.exception))
+
 
 class Streams(unittest.TestCase):
     def read_all(self, streams, arn, shard, **iterator_args):
