@@ -171,6 +171,16 @@ Result<std::optional<std::string>> OptString(const Value& object, std::string_vi
   return std::optional<std::string>(std::string(JsonStringView(*v)));
 }
 
+// An expression member (ConditionExpression, ...): absent is none, but an
+// empty string is an error, as DynamoDB says, not "no condition".
+Result<std::optional<std::string>> OptExpression(const Value& object, std::string_view name) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> s, OptString(object, name));
+  if (s && s->empty()) {
+    return InvalidArgument("Invalid " + std::string(name) + ": The expression can not be empty;");
+  }
+  return s;
+}
+
 Result<std::string> ReqString(const Value& object, std::string_view name, std::string_view path) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> s, OptString(object, name));
   if (!s) return MissingMember(path);
@@ -811,6 +821,15 @@ Result<std::string> DynamoDbApi::Impl::CreateTable(const Value& request) {
         "Both the Hash Key and the Range Key element in the KeySchema have the same name");
   }
 
+  // Before the attribute checks: a table with indexes defines their key
+  // attributes too, and "not supported" is the answer that helps.
+  for (std::string_view indexes : {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"}) {
+    if (Member(request, indexes) != nullptr) {
+      return InvalidArgument("Keystone does not support secondary indexes (" +
+                             std::string(indexes) + ")");
+    }
+  }
+
   KS_ASSIGN_OR_RETURN(const Value* definitions, OptArray(request, "AttributeDefinitions"));
   if (definitions == nullptr) return MissingMember("attributeDefinitions");
   std::map<std::string, AttributeType> defined;
@@ -850,13 +869,6 @@ Result<std::string> DynamoDbApi::Impl::CreateTable(const Value& request) {
   schema.partition_key = {keys[0].first, defined[keys[0].first]};
   if (keys.size() == 2)
     schema.sort_key = store::KeyAttribute{keys[1].first, defined[keys[1].first]};
-
-  for (std::string_view indexes : {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"}) {
-    if (Member(request, indexes) != nullptr) {
-      return InvalidArgument("Keystone does not support secondary indexes (" +
-                             std::string(indexes) + ")");
-    }
-  }
 
   schema.stream.enabled = false;
   KS_ASSIGN_OR_RETURN(const Value* stream, OptObject(request, "StreamSpecification"));
@@ -1012,7 +1024,7 @@ template <typename ItemWriteRequest>
 Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& request,
                                                                   ItemWriteRequest* write) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
-                      OptString(request, "ConditionExpression"));
+                      OptExpression(request, "ConditionExpression"));
   write->condition_expression = condition.value_or("");
   KS_ASSIGN_OR_RETURN(write->expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(write->return_values, ReturnValuesOf(request));
@@ -1078,7 +1090,7 @@ Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
   KS_ASSIGN_OR_RETURN(get.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(get.key, ReqItem(request, "Key", "key"));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
-                      OptString(request, "ProjectionExpression"));
+                      OptExpression(request, "ProjectionExpression"));
   get.projection_expression = projection.value_or("");
   KS_ASSIGN_OR_RETURN(get.expression, ExpressionInputsOf(request, false));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
@@ -1099,7 +1111,7 @@ Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(update.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(update.key, ReqItem(request, "Key", "key"));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> expression,
-                      OptString(request, "UpdateExpression"));
+                      OptExpression(request, "UpdateExpression"));
   update.update_expression = expression.value_or("");
   KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &update));
   store_.UpdateItemAsync(std::move(update), ReportAttributes(done, std::move(failed_item)));
@@ -1184,12 +1196,13 @@ Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
   KS_ASSIGN_OR_RETURN(query.table, TableNameMember(request));
   KS_RETURN_IF_ERROR(RejectIndex(request));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> key_condition,
-                      OptString(request, "KeyConditionExpression"));
+                      OptExpression(request, "KeyConditionExpression"));
   query.key_condition_expression = key_condition.value_or("");
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> filter, OptString(request, "FilterExpression"));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> filter,
+                      OptExpression(request, "FilterExpression"));
   query.filter_expression = filter.value_or("");
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
-                      OptString(request, "ProjectionExpression"));
+                      OptExpression(request, "ProjectionExpression"));
   query.projection_expression = projection.value_or("");
   KS_ASSIGN_OR_RETURN(bool count_only, CountOnly(request, query.projection_expression));
   KS_ASSIGN_OR_RETURN(query.expression, ExpressionInputsOf(request, true));
@@ -1210,10 +1223,11 @@ Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
   store::ScanRequest scan;
   KS_ASSIGN_OR_RETURN(scan.table, TableNameMember(request));
   KS_RETURN_IF_ERROR(RejectIndex(request));
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> filter, OptString(request, "FilterExpression"));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> filter,
+                      OptExpression(request, "FilterExpression"));
   scan.filter_expression = filter.value_or("");
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
-                      OptString(request, "ProjectionExpression"));
+                      OptExpression(request, "ProjectionExpression"));
   scan.projection_expression = projection.value_or("");
   KS_ASSIGN_OR_RETURN(bool count_only, CountOnly(request, scan.projection_expression));
   KS_ASSIGN_OR_RETURN(scan.expression, ExpressionInputsOf(request, true));
@@ -1317,7 +1331,7 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
       entry.keys.push_back(std::move(k));
     }
     KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
-                        OptString(spec, "ProjectionExpression"));
+                        OptExpression(spec, "ProjectionExpression"));
     entry.projection_expression = projection.value_or("");
     KS_ASSIGN_OR_RETURN(entry.expression, ExpressionInputsOf(spec, false));
     KS_ASSIGN_OR_RETURN(std::optional<bool> consistent, OptBool(spec, "ConsistentRead"));
@@ -1392,11 +1406,13 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
       KS_ASSIGN_OR_RETURN(entry.item, ReqItem(*action, "Key", path + ".key"));
     }
     if (kind == Kind::kUpdate) {
-      KS_ASSIGN_OR_RETURN(entry.update_expression, ReqString(*action, "UpdateExpression",
-                                                             path + ".update.updateExpression"));
+      KS_ASSIGN_OR_RETURN(std::optional<std::string> update,
+                          OptExpression(*action, "UpdateExpression"));
+      if (!update) return MissingMember(path + ".update.updateExpression");
+      entry.update_expression = std::move(*update);
     }
     KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
-                        OptString(*action, "ConditionExpression"));
+                        OptExpression(*action, "ConditionExpression"));
     if (kind == Kind::kConditionCheck && !condition) {
       return MissingMember(path + ".conditionCheck.conditionExpression");
     }

@@ -96,6 +96,10 @@ class ConditionExpression {
   // Comparisons between different types are false, as in DynamoDB.
   bool Evaluate(const Item* item) const;
 
+  // The first attribute named in `names` that some path of the expression
+  // starts with, or nullptr (a Query's filter may not use key attributes).
+  const std::string* FindTopLevelName(const std::vector<std::string>& names) const;
+
   ConditionExpression(ConditionExpression&&) noexcept;
   ConditionExpression& operator=(ConditionExpression&&) noexcept;
   ~ConditionExpression();

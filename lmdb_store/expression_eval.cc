@@ -543,6 +543,30 @@ Status ExpressionAttributes::CheckAllUsed() const {
 
 bool ConditionExpression::Evaluate(const Item* item) const { return EvaluateNode(*root_, item); }
 
+namespace {
+
+// Recursion is bounded by kMaxExpressionNesting.
+const std::string* FindTopLevelNameIn(const ConditionExpression::Node& node,
+                                      const std::vector<std::string>& names) {
+  for (const ConditionOperand& operand : node.operands) {
+    if (operand.kind == ConditionOperand::Kind::kValue) continue;
+    for (const std::string& name : names) {
+      if (operand.path.front().name == name) return &name;
+    }
+  }
+  for (const ConditionExpression::Node& child : node.children) {
+    if (const std::string* found = FindTopLevelNameIn(child, names)) return found;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const std::string* ConditionExpression::FindTopLevelName(
+    const std::vector<std::string>& names) const {
+  return FindTopLevelNameIn(*root_, names);
+}
+
 // --- UpdateExpression ----------------------------------------------------------
 
 const std::vector<AttributePath>& UpdateExpression::updated_paths() const {

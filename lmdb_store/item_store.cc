@@ -2189,6 +2189,15 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
   if (!request.filter_expression.empty()) {
     KS_ASSIGN_OR_RETURN(
         filter, ConditionExpression::Parse(request.filter_expression, attrs, "FilterExpression"));
+    // As DynamoDB: key attributes belong in the key condition.
+    std::vector<std::string> keys = {t.schema.partition_key.name};
+    if (t.schema.sort_key) keys.push_back(t.schema.sort_key->name);
+    if (const std::string* key = filter->FindTopLevelName(keys)) {
+      return InvalidArgument(
+          "Filter Expression can only contain non-primary key attributes: Primary key "
+          "attribute: " +
+          *key);
+    }
   }
   std::optional<ProjectionExpression> projection;
   if (!request.projection_expression.empty()) {

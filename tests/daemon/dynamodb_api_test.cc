@@ -610,6 +610,12 @@ TEST_F(DynamoDbApiTest, CreateTableErrors) {
        "StreamViewType is required"},
       {create(key + "," + defs + R"(,"GlobalSecondaryIndexes":[{"IndexName":"i"}])"),
        "secondary indexes"},
+      // A realistic index defines its own key attribute: still "not supported".
+      {create(key + R"(,"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},)"
+                    R"({"AttributeName":"g","AttributeType":"S"}],"GlobalSecondaryIndexes":[)"
+                    R"({"IndexName":"by-g","KeySchema":[{"AttributeName":"g","KeyType":"HASH"}],)"
+                    R"("Projection":{"ProjectionType":"ALL"}}])"),
+       "Keystone does not support secondary indexes (GlobalSecondaryIndexes)"},
       {create(key + "," + defs + R"(,"BillingMode":"PAY_PER_REQUEST","ProvisionedThroughput":)" +
               R"({"ReadCapacityUnits":1,"WriteCapacityUnits":1})"),
        "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified"},
@@ -845,6 +851,23 @@ TEST_F(DynamoDbApiTest, ItemValidationErrors) {
       {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"NS":[]}}})",
        "may not be empty"},
       {"PutItem", R"({"TableName":"users"})", "Value null at 'item'"},
+      // An empty expression is an error, not "no condition".
+      {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "ConditionExpression":""})",
+       "Invalid ConditionExpression: The expression can not be empty;"},
+      {"UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                        "UpdateExpression":""})",
+       "Invalid UpdateExpression: The expression can not be empty;"},
+      {"GetItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
+                     "ProjectionExpression":""})",
+       "Invalid ProjectionExpression: The expression can not be empty;"},
+      {"Scan", R"({"TableName":"users","FilterExpression":""})",
+       "Invalid FilterExpression: The expression can not be empty;"},
+      {"Query", R"({"TableName":"users","KeyConditionExpression":"pk = :p",
+                   "FilterExpression":"sk > :s",
+                   "ExpressionAttributeValues":{":p":{"S":"a"},":s":{"N":"0"}}})",
+       "Filter Expression can only contain non-primary key attributes: Primary key attribute: "
+       "sk"},
       {"PutItem",
        R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"SS":["a","a"]}}})",
        "Input collection [a, a] contains duplicates."},
