@@ -599,6 +599,7 @@ class DynamoDbApi::Impl {
   Result<std::string> Scan(const Value& request);
   Status BatchWriteItem(const Value& request, AsyncDone& done);
   Result<std::string> BatchGetItem(const Value& request);
+  Result<std::string> TransactGetItems(const Value& request);
   Status TransactWriteItems(const Value& request, AsyncDone& done);
   Result<std::string> ListStreams(const Value& request);
   Result<std::string> DescribeStream(const Value& request);
@@ -642,6 +643,7 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
       {"BatchWriteItem", nullptr, &Impl::BatchWriteItem},
       {"BatchGetItem", &Impl::BatchGetItem},
       {"TransactWriteItems", nullptr, &Impl::TransactWriteItems},
+      {"TransactGetItems", &Impl::TransactGetItems},
   };
   static constexpr Operation kStreamsOps[] = {
       {"ListStreams", &Impl::ListStreams},
@@ -1354,6 +1356,44 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
   WriteKey("UnprocessedKeys", out.w());
   out.w().StartObject();
   out.w().EndObject();
+  out.w().EndObject();
+  return out.Take();
+}
+
+Result<std::string> DynamoDbApi::Impl::TransactGetItems(const Value& request) {
+  KS_ASSIGN_OR_RETURN(const Value* items, OptArray(request, "TransactItems"));
+  if (items == nullptr) return MissingMember("transactItems");
+  std::vector<store::GetItemRequest> gets;
+  for (rapidjson::SizeType i = 0; i < items->Size(); ++i) {
+    const Value& element = (*items)[i];
+    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+    std::string path = "transactItems." + std::to_string(i + 1) + ".member.get";
+    KS_ASSIGN_OR_RETURN(const Value* action, OptObject(element, "Get"));
+    if (action == nullptr) return MissingMember(path);
+    store::GetItemRequest get;
+    KS_ASSIGN_OR_RETURN(get.table, TableNameMember(*action, path + ".tableName"));
+    KS_ASSIGN_OR_RETURN(get.key, ReqItem(*action, "Key", path + ".key"));
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
+                        OptExpression(*action, "ProjectionExpression"));
+    get.projection_expression = projection.value_or("");
+    KS_ASSIGN_OR_RETURN(get.expression, ExpressionInputsOf(*action, false));
+    gets.push_back(std::move(get));
+  }
+  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(std::vector<std::optional<Item>> found, store_.TransactGet(gets));
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("Responses", out.w());
+  out.w().StartArray();
+  for (const std::optional<Item>& item : found) {
+    out.w().StartObject();
+    if (item) {
+      WriteKey("Item", out.w());
+      WriteItem(*item, out.w());
+    }
+    out.w().EndObject();
+  }
+  out.w().EndArray();
   out.w().EndObject();
   return out.Take();
 }

@@ -8,7 +8,8 @@
 //
 // Operations (target prefix "DynamoDB_20120810."): CreateTable, DescribeTable,
 // UpdateTable, DeleteTable, ListTables, PutItem, GetItem, UpdateItem,
-// DeleteItem, Query, Scan, BatchWriteItem, BatchGetItem, TransactWriteItems.
+// DeleteItem, Query, Scan, BatchWriteItem, BatchGetItem, TransactWriteItems,
+// TransactGetItems.
 // ("DynamoDBStreams_20120810."): ListStreams, DescribeStream,
 // GetShardIterator, GetRecords. Anything else is UnknownOperationException.
 //

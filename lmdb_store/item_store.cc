@@ -672,6 +672,8 @@ class ItemStoreImpl final : public ItemStore {
   Result<QueryResult> Scan(const ScanRequest& request) override;
   Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
   Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) override;
+  Result<std::vector<std::optional<Item>>> TransactGet(
+      const std::vector<GetItemRequest>& gets) override;
   Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
                        std::vector<CancellationReason>* reasons,
                        const std::string& client_request_token) override;
@@ -2072,6 +2074,46 @@ Result<std::optional<Item>> ItemStoreImpl::GetItem(const GetItemRequest& request
   KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*bytes));
   if (projection) return std::optional<Item>(projection->Apply(item));
   return std::optional<Item>(std::move(item));
+}
+
+Result<std::vector<std::optional<Item>>> ItemStoreImpl::TransactGet(
+    const std::vector<GetItemRequest>& gets) {
+  if (gets.empty() || gets.size() > kMaxTransactItems) {
+    return InvalidArgument(
+        "1 validation error detected: Value at 'transactItems' failed to "
+        "satisfy constraint: Member must have length between 1 and 100");
+  }
+  std::vector<std::optional<ProjectionExpression>> projections(gets.size());
+  for (size_t i = 0; i < gets.size(); ++i) {
+    KS_RETURN_IF_ERROR(ValidateItem(gets[i].key));
+    ExpressionAttributes attrs(gets[i].expression.names, gets[i].expression.values);
+    if (!gets[i].projection_expression.empty()) {
+      KS_ASSIGN_OR_RETURN(projections[i],
+                          ProjectionExpression::Parse(gets[i].projection_expression, attrs));
+    }
+    KS_RETURN_IF_ERROR(attrs.CheckAllUsed());
+  }
+  // One read transaction: every get sees the same committed state.
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  std::map<std::string, TableState> tables;
+  std::set<std::pair<std::string, std::string>> seen;
+  std::vector<std::optional<Item>> results(gets.size());
+  for (size_t i = 0; i < gets.size(); ++i) {
+    auto it = tables.find(gets[i].table);
+    if (it == tables.end()) {
+      KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, gets[i].table));
+      it = tables.emplace(gets[i].table, std::move(t)).first;
+    }
+    KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(it->second, gets[i].key, true));
+    if (!seen.emplace(gets[i].table, key).second) {
+      return InvalidArgument("Transaction request cannot include multiple operations on one item");
+    }
+    KS_ASSIGN_OR_RETURN(std::optional<std::string_view> bytes, GetItemBytes(txn, key));
+    if (!bytes) continue;
+    KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*bytes));
+    results[i] = projections[i] ? projections[i]->Apply(item) : std::move(item);
+  }
+  return results;
 }
 
 Result<BatchGetResult> ItemStoreImpl::BatchGet(const std::vector<BatchGetEntry>& entries) {

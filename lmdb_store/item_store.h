@@ -393,6 +393,11 @@ class ItemStore {
   virtual Status BatchWrite(const std::vector<BatchWriteEntry>& entries) = 0;
   // At most 100 keys in all.
   virtual Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) = 0;
+  // DynamoDB's TransactGetItems: 1 to 100 gets, no two of one item, all read
+  // from one snapshot of the store (no write lands between them). One result
+  // per get, in order: the (projected) item, or nullopt when it is absent.
+  virtual Result<std::vector<std::optional<Item>>> TransactGet(
+      const std::vector<GetItemRequest>& gets) = 0;
   // All or nothing: at most 100 actions, no two on one item. When a condition
   // fails or an update would make an invalid item: kTransactionCanceled,
   // message "Transaction cancelled, please refer cancellation reasons for

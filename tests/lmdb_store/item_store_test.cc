@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -949,6 +950,52 @@ TEST_F(ItemStoreBillingTest, TableStoredWithoutBillingLoadsAsPayPerRequest) {
 }
 
 }  // namespace
+TEST_F(ItemStoreTest, TransactGetReadsOneSnapshotInOrder) {
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "a").N("n", 1).S("x", "y").Build()).ok());
+  ASSERT_TRUE(store_->Put("events", ItemBuilder().S("pk", "e").N("sk", 2).Build()).ok());
+  std::vector<GetItemRequest> gets(3);
+  gets[0] = {"events", ItemBuilder().S("pk", "e").N("sk", 2).Build(), "", {}};
+  gets[1] = {"users", Key("missing"), "", {}};
+  gets[2] = {"users", Key("a"), "n", {}};
+  auto got = store_->TransactGet(gets);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(3u, got->size());
+  EXPECT_TRUE((*got)[0].has_value());
+  EXPECT_FALSE((*got)[1].has_value());
+  ASSERT_TRUE((*got)[2].has_value());
+  EXPECT_EQ((ItemBuilder().N("n", 1).Build()), *(*got)[2]);  // projected
+
+  gets[1] = {"users", Key("a"), "", {}};
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->TransactGet(gets).status().code());
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->TransactGet({}).status().code());
+  EXPECT_EQ(StatusCode::kNotFound,
+            store_->TransactGet({{"nope", Key("a"), "", {}}}).status().code());
+
+  // A snapshot: while writers keep two items equal in one transaction, every
+  // TransactGet sees them equal.
+  auto pair_write = [&](int v) {
+    std::vector<TransactWriteEntry> both(2);
+    for (int i = 0; i < 2; ++i) {
+      both[i].kind = TransactWriteEntry::Kind::kPut;
+      both[i].table = "users";
+      both[i].item = ItemBuilder().S("pk", i == 0 ? "p" : "q").N("v", v).Build();
+    }
+    return store_->TransactWrite(both);
+  };
+  ASSERT_TRUE(pair_write(0).ok());
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int v = 1; !stop; ++v) ASSERT_TRUE(pair_write(v).ok());
+  });
+  for (int i = 0; i < 300; ++i) {
+    auto pair = store_->TransactGet({{"users", Key("p"), "", {}}, {"users", Key("q"), "", {}}});
+    ASSERT_TRUE(pair.ok());
+    ASSERT_EQ((*pair)[0]->at("v"), (*pair)[1]->at("v")) << "read across a write";
+  }
+  stop = true;
+  writer.join();
+}
+
 // ClientRequestToken: a transaction retried with its token applies once.
 class ClientRequestTokenTest : public ::testing::Test {
  protected:

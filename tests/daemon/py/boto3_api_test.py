@@ -289,6 +289,32 @@ class Transactions(unittest.TestCase):
         self.assertNotIn("Item", reasons[1])
         self.assertNotIn("Item", ddb.get_item(TableName=name, Key=k(6)))
 
+    def test_transact_get_items(self):
+        ddb = common.client()
+        name = common.table_name("txget")
+        common.create_table(ddb, name)
+
+        def k(sk):
+            return {"pk": {"S": "g"}, "sk": {"N": str(sk)}}
+
+        ddb.put_item(TableName=name, Item={**k(1), "a": {"S": "one"}, "b": {"N": "1"}})
+        ddb.put_item(TableName=name, Item={**k(2), "a": {"S": "two"}})
+        got = ddb.transact_get_items(TransactItems=[
+            {"Get": {"TableName": name, "Key": k(2)}},
+            {"Get": {"TableName": name, "Key": k(3)}},
+            {"Get": {"TableName": name, "Key": k(1), "ProjectionExpression": "#a",
+                     "ExpressionAttributeNames": {"#a": "a"}}},
+        ])["Responses"]
+        self.assertEqual(3, len(got))
+        self.assertEqual("two", got[0]["Item"]["a"]["S"])
+        self.assertNotIn("Item", got[1])
+        self.assertEqual({"a": {"S": "one"}}, got[2]["Item"])
+        with self.assertRaises(ClientError) as cm:
+            ddb.transact_get_items(TransactItems=[
+                {"Get": {"TableName": name, "Key": k(1)}},
+                {"Get": {"TableName": name, "Key": k(1)}}])
+        self.assertEqual("ValidationException", code(cm.exception))
+
     def test_client_request_token_makes_retries_apply_once(self):
         ddb = common.client()
         name = common.table_name("txtoken")
