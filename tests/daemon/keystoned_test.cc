@@ -347,6 +347,23 @@ TEST(KeystonedLifecycleTest, ShutdownPastTheDeadlineExitsWithStatusOne) {
   EXPECT_EQ(0, k.process().Wait(seconds(40))) << k.log();
 }
 
+// PutItem of item k<i> (sort key 1) with a 4,000-byte attribute.
+std::pair<int, std::string> PutLargeItem(Keystoned& k, int i) {
+  static const std::string payload(4000, 'x');
+  return k.Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"k)" + std::to_string(i) +
+                               R"("},"sk":{"N":"1"},"v":{"S":")" + payload + R"("}}})");
+}
+
+// Puts large items k0, k1, ... until one is refused (at most 10,000): how
+// many were acknowledged, and the refusal (status, body).
+std::pair<int, std::pair<int, std::string>> PutUntilRefused(Keystoned& k) {
+  for (int i = 0; i < 10000; ++i) {
+    auto r = PutLargeItem(k, i);
+    if (r.first != 200) return {i, r};
+  }
+  return {10000, {200, ""}};
+}
+
 TEST(KeystonedLifecycleTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   TempDir dir;
   Keystoned k(dir, "k", kUsersTable, "full");
@@ -354,21 +371,8 @@ TEST(KeystonedLifecycleTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   // EFBIG, as a full disk fails them with ENOSPC).
   k.set_command_prefix({"prlimit", "--fsize=" + std::to_string(6 << 20), "--"});
   ASSERT_TRUE(k.Start()) << k.log();
-  const std::string payload(4000, 'x');
-  auto put = [&](int i) {
-    return k.Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"k)" + std::to_string(i) +
-                                 R"("},"sk":{"N":"1"},"v":{"S":")" + payload + R"("}}})");
-  };
-  int acked = 0;
-  std::pair<int, std::string> failed;
-  for (int i = 0; i < 10000; ++i) {
-    auto r = put(i);
-    if (r.first != 200) {
-      failed = r;
-      break;
-    }
-    ++acked;
-  }
+  auto put = [&](int i) { return PutLargeItem(k, i); };
+  auto [acked, failed] = PutUntilRefused(k);
   ASSERT_GT(acked, 100);
   EXPECT_EQ(503, failed.first) << failed.second;
   EXPECT_NE(std::string::npos, failed.second.find("ServiceUnavailable")) << failed.second;
@@ -378,7 +382,7 @@ TEST(KeystonedLifecycleTest, FullDiskFailsWritesClearlyAndLosesNothing) {
   EXPECT_EQ(503, again.first) << again.second;
   auto got = k.Call("GetItem", R"({"TableName":"users","Key":{"pk":{"S":"k0"},"sk":{"N":"1"}}})");
   EXPECT_EQ(200, got.first);
-  EXPECT_NE(std::string::npos, got.second.find(payload.substr(0, 100)));
+  EXPECT_NE(std::string::npos, got.second.find(std::string(100, 'x')));
   EXPECT_EQ(0, k.Stop()) << k.log();
 
   // Without the limit: every acknowledged write is there, and writes work.
@@ -398,21 +402,8 @@ TEST(KeystonedLifecycleTest, FullMapFailsWritesClearlyAndLosesNothing) {
   TempDir dir;
   Keystoned k(dir, "k", std::string(kUsersTable) + "map_size: {initial: 1MiB, max: 4MiB}\n");
   ASSERT_TRUE(k.Start()) << k.log();
-  const std::string payload(4000, 'x');
-  auto put = [&](int i) {
-    return k.Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"k)" + std::to_string(i) +
-                                 R"("},"sk":{"N":"1"},"v":{"S":")" + payload + R"("}}})");
-  };
-  int acked = 0;
-  std::pair<int, std::string> failed;
-  for (int i = 0; i < 10000; ++i) {
-    auto r = put(i);
-    if (r.first != 200) {
-      failed = r;
-      break;
-    }
-    ++acked;
-  }
+  auto put = [&](int i) { return PutLargeItem(k, i); };
+  auto [acked, failed] = PutUntilRefused(k);
   ASSERT_GT(acked, 100);
   EXPECT_EQ(400, failed.first) << failed.second;
   EXPECT_NE(std::string::npos, failed.second.find("ItemCollectionSizeLimitExceededException"))
