@@ -618,7 +618,10 @@ class HttpServer::Impl::Conn {
   bool Write(const std::string& data);
   void AfterResponse();
   void OnFlushed();
-  void ArmTimer(const timeval* tv) { evtimer_add(timer_, tv); }
+  void ArmTimer(const timeval* tv) {
+    timer_at_read_deadline_ = false;
+    evtimer_add(timer_, tv);
+  }
   void DisarmTimer() { evtimer_del(timer_); }
   // A request's first byte is here: its whole must arrive by
   // http.request_read_timeout_ms from now.
@@ -639,9 +642,10 @@ class HttpServer::Impl::Conn {
   bool reading_paused_ = false;
   event* timer_ = nullptr;
   State state_ = State::kIdle;
-  Clock::time_point read_deadline_;  // of the request being read (kReading)
-  std::string in_;                   // unparsed input
-  size_t pos_ = 0;                   // parse position in in_
+  Clock::time_point read_deadline_;      // of the request being read (kReading)
+  bool timer_at_read_deadline_ = false;  // armed for read_deadline_, not the io timeout
+  std::string in_;                       // unparsed input
+  size_t pos_ = 0;                       // parse position in in_
   // Chunked body decoding state.
   enum class ChunkState { kSize, kData, kDataEnd, kTrailer };
   ChunkState chunk_state_ = ChunkState::kSize;
@@ -1039,6 +1043,7 @@ void HttpServer::Impl::Conn::ArmReadTimer() {
   }
   timeval tv = ToTimeval(std::max<int64_t>(0, left.count()));
   ArmTimer(&tv);
+  timer_at_read_deadline_ = true;
 }
 
 void HttpServer::Impl::Conn::OnInput() {
@@ -1631,7 +1636,14 @@ void HttpServer::Impl::Conn::OnTimer(evutil_socket_t, short, void* arg) {
     self->ArmTimer(self->loop_->idle_timeout());
     return;
   }
-  if (self->state_ == State::kReading && Clock::now() >= self->read_deadline_) {
+  if (self->state_ == State::kReading &&
+      (self->timer_at_read_deadline_ || Clock::now() >= self->read_deadline_)) {
+    if (Clock::now() < self->read_deadline_) {
+      // libevent schedules from the loop's cached time, which can lag the
+      // clock by a callback's run: the timer fired early, not the deadline.
+      self->ArmReadTimer();
+      return;
+    }
     // A client that trickles its request (a byte every few seconds re-arms
     // the io timeout) still cannot hold the connection past the deadline.
     self->Reject(408, "com.amazon.coral.service#RequestTimeoutException",
