@@ -366,15 +366,27 @@ Result<bool> ReturnOldOnConditionFailure(const Value& object, std::string_view p
   return *on_failure == "ALL_OLD";
 }
 
-// Members every item operation may carry that Keystone accepts and ignores
-// (capacity accounting does not exist here; reads are always consistent), but
-// whose JSON type and enum are still checked.
-Status CheckIgnoredMembers(const Value& object) {
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> capacity,
+// What a request's ReturnConsumedCapacity asks to be told, and how its reads
+// are charged (ConsistentRead: reads are always consistent here, but DynamoDB
+// charges an eventually consistent read half).
+struct CapacityRequest {
+  enum class Detail { kNone, kTotal, kIndexes };
+  Detail detail = Detail::kNone;
+  bool consistent_read = false;
+  bool wanted() const { return detail != Detail::kNone; }
+};
+
+// The members every item operation may carry: ReturnConsumedCapacity and
+// ConsistentRead, and ReturnItemCollectionMetrics, which is accepted and
+// ignored (no secondary indexes, so no item collections) but still checked.
+Result<CapacityRequest> CommonItemMembers(const Value& object) {
+  CapacityRequest capacity;
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> detail,
                       OptString(object, "ReturnConsumedCapacity"));
-  if (capacity) {
-    KS_RETURN_IF_ERROR(
-        CheckEnum(*capacity, "returnConsumedCapacity", {"INDEXES", "TOTAL", "NONE"}));
+  if (detail) {
+    KS_RETURN_IF_ERROR(CheckEnum(*detail, "returnConsumedCapacity", {"INDEXES", "TOTAL", "NONE"}));
+    if (*detail == "TOTAL") capacity.detail = CapacityRequest::Detail::kTotal;
+    if (*detail == "INDEXES") capacity.detail = CapacityRequest::Detail::kIndexes;
   }
   KS_ASSIGN_OR_RETURN(std::optional<std::string> metrics,
                       OptString(object, "ReturnItemCollectionMetrics"));
@@ -382,9 +394,83 @@ Status CheckIgnoredMembers(const Value& object) {
     KS_RETURN_IF_ERROR(CheckEnum(*metrics, "returnItemCollectionMetrics", {"SIZE", "NONE"}));
   }
   KS_ASSIGN_OR_RETURN(std::optional<bool> consistent, OptBool(object, "ConsistentRead"));
-  (void)consistent;
-  return Status::Ok();
+  capacity.consistent_read = consistent.value_or(false);
+  return capacity;
 }
+
+Status CheckIgnoredMembers(const Value& object) { return CommonItemMembers(object).status(); }
+
+// DynamoDB's capacity units: a read of up to 4 KB is one unit (half when
+// eventually consistent), a write of up to 1 KB one unit; every read or write
+// costs at least one, an absent item included. Transactions cost double.
+double ReadUnits(uint64_t bytes, bool consistent) {
+  double units = static_cast<double>(std::max<uint64_t>(1, (bytes + 4095) / 4096));
+  return consistent ? units : units / 2;
+}
+double WriteUnits(uint64_t bytes) {
+  return static_cast<double>(std::max<uint64_t>(1, (bytes + 1023) / 1024));
+}
+
+// The capacity an operation consumed, per table, reported as DynamoDB's
+// ConsumedCapacity: {"TableName", "CapacityUnits", "ReadCapacityUnits" or
+// "WriteCapacityUnits"}, and with INDEXES the same for "Table" (there are no
+// secondary indexes to list).
+class ConsumedCapacity {
+ public:
+  void AddRead(const std::string& table, double units) { tables_[table].read += units; }
+  void AddWrite(const std::string& table, double units) { tables_[table].write += units; }
+  // "ConsumedCapacity": {...} of a one-table operation (its only table).
+  void WriteOne(CapacityRequest::Detail detail, JsonWriter& out) const {
+    WriteKey("ConsumedCapacity", out);
+    if (tables_.empty()) {
+      out.StartObject();
+      out.EndObject();
+    } else {
+      WriteTable(tables_.begin()->first, tables_.begin()->second, detail, out);
+    }
+  }
+  // "ConsumedCapacity": [...] of an operation on several tables.
+  void WriteList(CapacityRequest::Detail detail, JsonWriter& out) const {
+    WriteKey("ConsumedCapacity", out);
+    out.StartArray();
+    for (const auto& [table, units] : tables_) WriteTable(table, units, detail, out);
+    out.EndArray();
+  }
+
+ private:
+  struct Units {
+    double read = 0;
+    double write = 0;
+  };
+  static void WriteUnitsOf(const Units& units, JsonWriter& out) {
+    WriteKey("CapacityUnits", out);
+    out.Double(units.read + units.write);
+    if (units.read > 0) {
+      WriteKey("ReadCapacityUnits", out);
+      out.Double(units.read);
+    }
+    if (units.write > 0) {
+      WriteKey("WriteCapacityUnits", out);
+      out.Double(units.write);
+    }
+  }
+  static void WriteTable(const std::string& table, const Units& units,
+                         CapacityRequest::Detail detail, JsonWriter& out) {
+    out.StartObject();
+    WriteKey("TableName", out);
+    WriteString(table, out);
+    WriteUnitsOf(units, out);
+    if (detail == CapacityRequest::Detail::kIndexes) {
+      WriteKey("Table", out);
+      out.StartObject();
+      WriteUnitsOf(units, out);
+      out.EndObject();
+    }
+    out.EndObject();
+  }
+
+  std::map<std::string, Units> tables_;
+};
 
 // ---------------------------------------------------------------------------
 // Response pieces
@@ -619,7 +705,8 @@ class DynamoDbApi::Impl {
   void WriteTableDescription(const TableDescription& d, std::string_view status, JsonWriter& out);
   Result<std::string> TableDescriptionResponse(std::string_view member, const TableDescription& d,
                                                std::string_view status);
-  Result<std::string> QueryResponse(const store::QueryResult& result, bool count_only);
+  Result<std::string> QueryResponse(const store::QueryResult& result, bool count_only,
+                                    const std::string& table, const CapacityRequest& capacity);
   void WriteStreamRecord(const store::StreamRecord& record, JsonWriter& out);
 
   store::ItemStore& store_;
@@ -1024,7 +1111,8 @@ namespace {
 // write->on_condition_failure fills; nullptr (and no hook) otherwise.
 template <typename ItemWriteRequest>
 Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& request,
-                                                                  ItemWriteRequest* write) {
+                                                                  ItemWriteRequest* write,
+                                                                  CapacityRequest* capacity) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
                       OptExpression(request, "ConditionExpression"));
   write->condition_expression = condition.value_or("");
@@ -1032,7 +1120,7 @@ Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& r
   KS_ASSIGN_OR_RETURN(write->return_values, ReturnValuesOf(request));
   KS_ASSIGN_OR_RETURN(bool return_old,
                       ReturnOldOnConditionFailure(request, "returnValuesOnConditionCheckFailure"));
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(*capacity, CommonItemMembers(request));
   if (!return_old) return std::shared_ptr<std::optional<Item>>();
   auto failed_item = std::make_shared<std::optional<Item>>();
   write->on_condition_failure = [failed_item](const std::optional<Item>& item) {
@@ -1041,22 +1129,32 @@ Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& r
   return failed_item;
 }
 
-std::string AttributesResponse(const std::optional<Item>& attributes) {
-  if (!attributes) return EmptyObject();
+// A single-item write's answer: its Attributes, and its ConsumedCapacity
+// when `capacity` asks for it.
+std::string WriteResponse(const store::WriteResult& written, const std::string& table,
+                          const CapacityRequest& capacity) {
+  if (!written.attributes && !capacity.wanted()) return EmptyObject();
   JsonOut out;
   out.w().StartObject();
-  WriteKey("Attributes", out.w());
-  WriteItem(*attributes, out.w());
+  if (written.attributes) {
+    WriteKey("Attributes", out.w());
+    WriteItem(*written.attributes, out.w());
+  }
+  if (capacity.wanted()) {
+    ConsumedCapacity consumed;
+    consumed.AddWrite(table, WriteUnits(std::max(written.old_item_bytes, written.new_item_bytes)));
+    consumed.WriteOne(capacity.detail, out.w());
+  }
   out.w().EndObject();
   return out.Take();
 }
 
-// The store's callback for a single-item write: hands `done` a builder for
-// its Attributes, or for the error with the item `failed_item` (may be null)
-// got from the write's on_condition_failure hook.
-store::WriteCallback ReportAttributes(AsyncDone done,
+// The store's callback for a single-item write to `table`: hands `done` a
+// builder for its answer (WriteResponse), or for the error with the item
+// `failed_item` (may be null) got from the write's on_condition_failure hook.
+store::WriteCallback ReportAttributes(AsyncDone done, std::string table, CapacityRequest capacity,
                                       std::shared_ptr<std::optional<Item>> failed_item) {
-  return [done = std::move(done),
+  return [done = std::move(done), table = std::move(table), capacity,
           failed_item = std::move(failed_item)](Result<store::WriteResult> result) mutable {
     if (!result.ok()) {
       std::optional<Item> item;
@@ -1068,8 +1166,8 @@ store::WriteCallback ReportAttributes(AsyncDone done,
       });
       return;
     }
-    done([written = std::move(*result)]() {
-      return ApiResponse{200, AttributesResponse(written.attributes)};
+    done([written = std::move(*result), table = std::move(table), capacity]() {
+      return ApiResponse{200, WriteResponse(written, table, capacity)};
     });
   };
 }
@@ -1081,8 +1179,11 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
   store::PutItemRequest put;
   KS_ASSIGN_OR_RETURN(put.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(put.item, ReqItem(request, "Item", "item"));
-  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &put));
-  store_.PutItemAsync(std::move(put), ReportAttributes(done, std::move(failed_item)));
+  CapacityRequest capacity;
+  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &put, &capacity));
+  std::string table = capacity.wanted() ? put.table : std::string();
+  store_.PutItemAsync(std::move(put),
+                      ReportAttributes(done, std::move(table), capacity, std::move(failed_item)));
   return Status::Ok();
 }
 
@@ -1095,13 +1196,22 @@ Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
                       OptExpression(request, "ProjectionExpression"));
   get.projection_expression = projection.value_or("");
   KS_ASSIGN_OR_RETURN(get.expression, ExpressionInputsOf(request, false));
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  KS_ASSIGN_OR_RETURN(std::optional<Item> item, store_.GetItem(get));
-  if (!item) return EmptyObject();
+  KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  uint64_t item_bytes = 0;
+  KS_ASSIGN_OR_RETURN(std::optional<Item> item,
+                      store_.GetItem(get, capacity.wanted() ? &item_bytes : nullptr));
+  if (!item && !capacity.wanted()) return EmptyObject();
   JsonOut out;
   out.w().StartObject();
-  WriteKey("Item", out.w());
-  WriteItem(*item, out.w());
+  if (item) {
+    WriteKey("Item", out.w());
+    WriteItem(*item, out.w());
+  }
+  if (capacity.wanted()) {
+    ConsumedCapacity consumed;
+    consumed.AddRead(get.table, ReadUnits(item_bytes, capacity.consistent_read));
+    consumed.WriteOne(capacity.detail, out.w());
+  }
   out.w().EndObject();
   return out.Take();
 }
@@ -1115,8 +1225,11 @@ Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> expression,
                       OptExpression(request, "UpdateExpression"));
   update.update_expression = expression.value_or("");
-  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &update));
-  store_.UpdateItemAsync(std::move(update), ReportAttributes(done, std::move(failed_item)));
+  CapacityRequest capacity;
+  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &update, &capacity));
+  std::string table = capacity.wanted() ? update.table : std::string();
+  store_.UpdateItemAsync(std::move(update), ReportAttributes(done, std::move(table), capacity,
+                                                             std::move(failed_item)));
   return Status::Ok();
 }
 
@@ -1125,8 +1238,11 @@ Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
   store::DeleteItemRequest del;
   KS_ASSIGN_OR_RETURN(del.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(del.key, ReqItem(request, "Key", "key"));
-  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &del));
-  store_.DeleteItemAsync(std::move(del), ReportAttributes(done, std::move(failed_item)));
+  CapacityRequest capacity;
+  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &del, &capacity));
+  std::string table = capacity.wanted() ? del.table : std::string();
+  store_.DeleteItemAsync(
+      std::move(del), ReportAttributes(done, std::move(table), capacity, std::move(failed_item)));
   return Status::Ok();
 }
 
@@ -1170,7 +1286,8 @@ Status RejectIndex(const Value& request) {
 }  // namespace
 
 Result<std::string> DynamoDbApi::Impl::QueryResponse(const store::QueryResult& result,
-                                                     bool count_only) {
+                                                     bool count_only, const std::string& table,
+                                                     const CapacityRequest& capacity) {
   JsonOut out;
   out.w().StartObject();
   if (!count_only) {
@@ -1186,6 +1303,12 @@ Result<std::string> DynamoDbApi::Impl::QueryResponse(const store::QueryResult& r
   if (result.last_evaluated_key) {
     WriteKey("LastEvaluatedKey", out.w());
     WriteItem(*result.last_evaluated_key, out.w());
+  }
+  if (capacity.wanted()) {
+    // A page is charged by the size of all it read, rounded up once.
+    ConsumedCapacity consumed;
+    consumed.AddRead(table, ReadUnits(result.scanned_bytes, capacity.consistent_read));
+    consumed.WriteOne(capacity.detail, out.w());
   }
   out.w().EndObject();
   return out.Take();
@@ -1214,9 +1337,9 @@ Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
                       OptIntInRange(request, "Limit", 1, std::numeric_limits<int32_t>::max()));
   query.limit = static_cast<size_t>(limit.value_or(0));
   KS_ASSIGN_OR_RETURN(query.exclusive_start_key, OptItem(request, "ExclusiveStartKey"));
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
   KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Query(query));
-  return QueryResponse(result, count_only);
+  return QueryResponse(result, count_only, query.table, capacity);
 }
 
 Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
@@ -1260,9 +1383,9 @@ Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
     scan.segment = static_cast<uint32_t>(*segment);
     scan.total_segments = static_cast<uint32_t>(*total);
   }
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
   KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Scan(scan));
-  return QueryResponse(result, count_only);
+  return QueryResponse(result, count_only, scan.table, capacity);
 }
 
 Status DynamoDbApi::Impl::BatchWriteItem(const Value& request, AsyncDone& done) {
@@ -1299,10 +1422,35 @@ Status DynamoDbApi::Impl::BatchWriteItem(const Value& request, AsyncDone& done) 
       entries.push_back(std::move(entry));
     }
   }
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.BatchWriteAsync(std::move(entries), [done](Status status) mutable {
-    ReportStatus(done, std::move(status), "{\"UnprocessedItems\":{}}");
-  });
+  KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  if (!capacity.wanted()) {
+    store_.BatchWriteAsync(std::move(entries), [done](Status status) mutable {
+      ReportStatus(done, std::move(status), "{\"UnprocessedItems\":{}}");
+    });
+    return Status::Ok();
+  }
+  std::vector<std::string> tables;
+  for (const store::BatchWriteEntry& entry : entries) tables.push_back(entry.table);
+  store_.BatchWriteAsync(std::move(entries),
+                         [done, capacity, tables = std::move(tables)](
+                             Status status, std::vector<uint64_t> item_bytes) mutable {
+                           done([status = std::move(status), item_bytes = std::move(item_bytes),
+                                 capacity, tables = std::move(tables)]() -> ApiResponse {
+                             if (!status.ok()) return ErrorResponse(status);
+                             ConsumedCapacity consumed;
+                             for (size_t i = 0; i < tables.size() && i < item_bytes.size(); ++i) {
+                               consumed.AddWrite(tables[i], WriteUnits(item_bytes[i]));
+                             }
+                             JsonOut out;
+                             out.w().StartObject();
+                             WriteKey("UnprocessedItems", out.w());
+                             out.w().StartObject();
+                             out.w().EndObject();
+                             consumed.WriteList(capacity.detail, out.w());
+                             out.w().EndObject();
+                             return ApiResponse{200, out.Take()};
+                           });
+                         });
   return Status::Ok();
 }
 
@@ -1310,6 +1458,7 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
   KS_ASSIGN_OR_RETURN(const Value* items, OptMap(request, "RequestItems"));
   if (items == nullptr) return MissingMember("requestItems");
   std::vector<store::BatchGetEntry> entries;
+  std::map<std::string, bool> consistent_reads;
   for (const auto& table : items->GetObject()) {
     std::string name(JsonStringView(table.name));
     KS_RETURN_IF_ERROR(CheckTableName(name, "requestItems.key"));
@@ -1337,10 +1486,10 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
     entry.projection_expression = projection.value_or("");
     KS_ASSIGN_OR_RETURN(entry.expression, ExpressionInputsOf(spec, false));
     KS_ASSIGN_OR_RETURN(std::optional<bool> consistent, OptBool(spec, "ConsistentRead"));
-    (void)consistent;
+    consistent_reads[name] = consistent.value_or(false);
     entries.push_back(std::move(entry));
   }
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
   KS_ASSIGN_OR_RETURN(store::BatchGetResult result, store_.BatchGet(entries));
   JsonOut out;
   out.w().StartObject();
@@ -1356,6 +1505,16 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
   WriteKey("UnprocessedKeys", out.w());
   out.w().StartObject();
   out.w().EndObject();
+  if (capacity.wanted()) {
+    // Each item is charged on its own, rounded up (an absent one too).
+    ConsumedCapacity consumed;
+    for (const auto& [table, sizes] : result.item_bytes) {
+      for (uint64_t size : sizes) {
+        consumed.AddRead(table, ReadUnits(size, consistent_reads[table]));
+      }
+    }
+    consumed.WriteList(capacity.detail, out.w());
+  }
   out.w().EndObject();
   return out.Take();
 }
@@ -1379,8 +1538,10 @@ Result<std::string> DynamoDbApi::Impl::TransactGetItems(const Value& request) {
     KS_ASSIGN_OR_RETURN(get.expression, ExpressionInputsOf(*action, false));
     gets.push_back(std::move(get));
   }
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  KS_ASSIGN_OR_RETURN(std::vector<std::optional<Item>> found, store_.TransactGet(gets));
+  KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  std::vector<uint64_t> item_bytes;
+  KS_ASSIGN_OR_RETURN(std::vector<std::optional<Item>> found,
+                      store_.TransactGet(gets, capacity.wanted() ? &item_bytes : nullptr));
   JsonOut out;
   out.w().StartObject();
   WriteKey("Responses", out.w());
@@ -1394,6 +1555,13 @@ Result<std::string> DynamoDbApi::Impl::TransactGetItems(const Value& request) {
     out.w().EndObject();
   }
   out.w().EndArray();
+  if (capacity.wanted()) {
+    ConsumedCapacity consumed;
+    for (size_t i = 0; i < gets.size() && i < item_bytes.size(); ++i) {
+      consumed.AddRead(gets[i].table, 2 * ReadUnits(item_bytes[i], true));
+    }
+    consumed.WriteList(capacity.detail, out.w());
+  }
   out.w().EndObject();
   return out.Take();
 }
@@ -1463,15 +1631,37 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
         ReturnOldOnConditionFailure(*action, path + ".returnValuesOnConditionCheckFailure"));
     entries.push_back(std::move(entry));
   }
-  KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
-  store_.TransactWriteAsync(
-      std::move(entries), token.value_or(""),
-      [done](Status status, std::vector<store::CancellationReason> reasons) mutable {
-        done([status = std::move(status), reasons = std::move(reasons)]() -> ApiResponse {
-          if (!status.ok()) return ErrorResponse(status, reasons);
-          return ApiResponse{200, "{}"};
-        });
-      });
+  KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  std::vector<std::string> tables;
+  if (capacity.wanted()) {
+    for (const store::TransactWriteEntry& entry : entries) tables.push_back(entry.table);
+  }
+  store_.TransactWriteAsync(std::move(entries), token.value_or(""),
+                            [done, capacity, tables = std::move(tables)](
+                                Status status, std::vector<store::CancellationReason> reasons,
+                                std::vector<uint64_t> item_bytes) mutable {
+                              done([status = std::move(status), reasons = std::move(reasons),
+                                    item_bytes = std::move(item_bytes), capacity,
+                                    tables = std::move(tables)]() -> ApiResponse {
+                                if (!status.ok()) return ErrorResponse(status, reasons);
+                                if (!capacity.wanted()) return ApiResponse{200, "{}"};
+                                ConsumedCapacity consumed;
+                                for (size_t i = 0; i < tables.size(); ++i) {
+                                  if (item_bytes.empty()) {
+                                    // A retry its ClientRequestToken made a no-op: DynamoDB charges
+                                    // it as reading the items.
+                                    consumed.AddRead(tables[i], ReadUnits(0, true));
+                                  } else {
+                                    consumed.AddWrite(tables[i], 2 * WriteUnits(item_bytes[i]));
+                                  }
+                                }
+                                JsonOut out;
+                                out.w().StartObject();
+                                consumed.WriteList(capacity.detail, out.w());
+                                out.w().EndObject();
+                                return ApiResponse{200, out.Take()};
+                              });
+                            });
   return Status::Ok();
 }
 

@@ -580,11 +580,17 @@ class BatchContext {
   // Deletes every item of `t` (counters too); returns how many.
   Result<uint64_t> DeleteAllItems(TableState* t);
 
+  // What ApplyChange did: the stream record's sequence number (0: none) and
+  // the DynamoDB sizes of the item before and after (0: absent).
+  struct AppliedChange {
+    uint64_t sequence = 0;
+    uint64_t old_bytes = 0;
+    uint64_t new_bytes = 0;
+  };
   // Writes `new_item` (or deletes when null) over `old_item` (null: absent)
-  // and appends the stream record. Nothing when they are equal. Returns the
-  // record's sequence number or 0.
-  Result<uint64_t> ApplyChange(TableState* t, const std::string& storage_key, const Item* old_item,
-                               const Item* new_item);
+  // and appends the stream record. Nothing when they are equal.
+  Result<AppliedChange> ApplyChange(TableState* t, const std::string& storage_key,
+                                    const Item* old_item, const Item* new_item);
   // Appends a kTruncate record (stream enabled only).
   Result<uint64_t> AppendTruncate(TableState* t);
 
@@ -667,23 +673,26 @@ class ItemStoreImpl final : public ItemStore {
   Result<WriteResult> PutItem(const PutItemRequest& request) override;
   Result<WriteResult> UpdateItem(const UpdateItemRequest& request) override;
   Result<WriteResult> DeleteItem(const DeleteItemRequest& request) override;
-  Result<std::optional<Item>> GetItem(const GetItemRequest& request) override;
+  Result<std::optional<Item>> GetItem(const GetItemRequest& request, uint64_t* item_bytes) override;
   Result<QueryResult> Query(const QueryRequest& request) override;
   Result<QueryResult> Scan(const ScanRequest& request) override;
   Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
   Result<BatchGetResult> BatchGet(const std::vector<BatchGetEntry>& entries) override;
-  Result<std::vector<std::optional<Item>>> TransactGet(
-      const std::vector<GetItemRequest>& gets) override;
+  Result<std::vector<std::optional<Item>>> TransactGet(const std::vector<GetItemRequest>& gets,
+                                                       std::vector<uint64_t>* item_bytes) override;
   Status TransactWrite(const std::vector<TransactWriteEntry>& entries,
                        std::vector<CancellationReason>* reasons,
                        const std::string& client_request_token) override;
   void PutItemAsync(PutItemRequest request, WriteCallback done) override;
   void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) override;
   void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) override;
-  void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) override;
+  void BatchWriteAsync(std::vector<BatchWriteEntry> entries, BatchWriteCallback done) override;
   void TransactWriteAsync(std::vector<TransactWriteEntry> entries, std::string client_request_token,
-                          TransactWriteCallback done) override;
+                          TransactWriteSizesCallback done) override;
   // The conveniences of ItemStore, which the overrides above would hide.
+  using ItemStore::BatchWriteAsync;
+  using ItemStore::GetItem;
+  using ItemStore::TransactGet;
   using ItemStore::TransactWrite;
   using ItemStore::TransactWriteAsync;
 
@@ -997,10 +1006,15 @@ Result<uint64_t> BatchContext::DeleteAllItems(TableState* t) {
   return removed;
 }
 
-Result<uint64_t> BatchContext::ApplyChange(TableState* t, const std::string& storage_key,
-                                           const Item* old_item, const Item* new_item) {
-  if (old_item == nullptr && new_item == nullptr) return uint64_t{0};
-  if (old_item != nullptr && new_item != nullptr && *old_item == *new_item) return uint64_t{0};
+Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
+                                                              const std::string& storage_key,
+                                                              const Item* old_item,
+                                                              const Item* new_item) {
+  AppliedChange change;
+  if (old_item != nullptr) change.old_bytes = ItemSizeBytes(*old_item);
+  if (new_item != nullptr) change.new_bytes = ItemSizeBytes(*new_item);
+  if (old_item == nullptr && new_item == nullptr) return change;
+  if (old_item != nullptr && new_item != nullptr && *old_item == *new_item) return change;
   if (new_item != nullptr) {
     scratch_.clear();
     EncodeItem(*new_item, &scratch_);
@@ -1010,7 +1024,7 @@ Result<uint64_t> BatchContext::ApplyChange(TableState* t, const std::string& sto
       env_status = s;
       return s;
     }
-    t->item_bytes += ItemSizeBytes(*new_item);
+    t->item_bytes += change.new_bytes;
   } else {
     Status s = txn_->Delete(Db::kItems, StoredKey(storage_key));
     if (!s.ok()) {
@@ -1018,14 +1032,11 @@ Result<uint64_t> BatchContext::ApplyChange(TableState* t, const std::string& sto
       return s;
     }
   }
-  if (old_item != nullptr) {
-    uint64_t old_bytes = ItemSizeBytes(*old_item);
-    t->item_bytes -= std::min(t->item_bytes, old_bytes);
-  }
+  t->item_bytes -= std::min(t->item_bytes, change.old_bytes);
   if (old_item == nullptr) ++t->item_count;
   if (new_item == nullptr && t->item_count > 0) --t->item_count;
   dirty_.insert(t->id);
-  if (!t->schema.stream.enabled) return uint64_t{0};
+  if (!t->schema.stream.enabled) return change;
 
   StreamRecord record;
   record.type = old_item == nullptr   ? StreamEventType::kInsert
@@ -1039,15 +1050,16 @@ Result<uint64_t> BatchContext::ApplyChange(TableState* t, const std::string& sto
   if (old_item != nullptr &&
       (view == StreamViewType::kOldImage || view == StreamViewType::kNewAndOldImages)) {
     record.old_image = *old_item;
-    size += ItemSizeBytes(*old_item);
+    size += change.old_bytes;
   }
   if (new_item != nullptr &&
       (view == StreamViewType::kNewImage || view == StreamViewType::kNewAndOldImages)) {
     record.new_image = *new_item;
-    size += ItemSizeBytes(*new_item);
+    size += change.new_bytes;
   }
   record.size_bytes = size;
-  return Append(t, record);
+  KS_ASSIGN_OR_RETURN(change.sequence, Append(t, record));
+  return change;
 }
 
 Result<uint64_t> BatchContext::AppendTruncate(TableState* t) {
@@ -1629,14 +1641,21 @@ Status CheckPut(const PutItemRequest& request, ParsedWrite* parsed) {
   return Status::Ok();
 }
 
+void RecordChange(const BatchContext::AppliedChange& change, WriteResult* result) {
+  result->sequence = change.sequence;
+  result->old_item_bytes = change.old_bytes;
+  result->new_item_bytes = change.new_bytes;
+}
+
 Status ApplyPut(BatchContext& ctx, const PutItemRequest& request, const ParsedWrite& parsed,
                 WriteResult* result) {
   KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.item, false));
   KS_ASSIGN_OR_RETURN(std::optional<Item> old_item,
                       ctx.ReadChecked(key, parsed.condition, request.on_condition_failure));
-  KS_ASSIGN_OR_RETURN(result->sequence,
+  KS_ASSIGN_OR_RETURN(auto change,
                       ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &request.item));
+  RecordChange(change, result);
   result->attributes =
       request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
   return Status::Ok();
@@ -1669,8 +1688,9 @@ Status ApplyUpdate(BatchContext& ctx, const UpdateItemRequest& request, const Pa
     }
     KS_RETURN_IF_ERROR(ValidateWholeItem(new_item));
   }
-  KS_ASSIGN_OR_RETURN(result->sequence,
+  KS_ASSIGN_OR_RETURN(auto change,
                       ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &new_item));
+  RecordChange(change, result);
   result->attributes = SelectReturn(request.return_values, old_item, new_item,
                                     parsed.update ? &*parsed.update : nullptr);
   return Status::Ok();
@@ -1692,8 +1712,9 @@ Status ApplyDelete(BatchContext& ctx, const DeleteItemRequest& request, const Pa
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
   KS_ASSIGN_OR_RETURN(std::optional<Item> old_item,
                       ctx.ReadChecked(key, parsed.condition, request.on_condition_failure));
-  KS_ASSIGN_OR_RETURN(result->sequence,
+  KS_ASSIGN_OR_RETURN(auto change,
                       ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr));
+  RecordChange(change, result);
   result->attributes =
       request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
   return Status::Ok();
@@ -1714,7 +1735,10 @@ Status CheckBatchWrite(const std::vector<BatchWriteEntry>& entries) {
   return Status::Ok();
 }
 
-Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& entries) {
+// `item_bytes` receives each entry's larger item size, before or after.
+Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& entries,
+                       std::vector<uint64_t>* item_bytes) {
+  item_bytes->clear();
   // Validate every entry before writing any, so that the batch is all or
   // nothing with respect to validation errors.
   struct Prepared {
@@ -1738,6 +1762,7 @@ Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& en
     auto applied =
         ctx.ApplyChange(prepared[i].table, prepared[i].key, exists ? &old_item : nullptr, new_item);
     if (!applied.ok()) return applied.status();
+    item_bytes->push_back(std::max(applied->old_bytes, applied->new_bytes));
   }
   return Status::Ok();
 }
@@ -1819,8 +1844,10 @@ std::string TransactFingerprint(const std::vector<TransactWriteEntry>& entries,
 Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntry>& entries,
                           const std::vector<ParsedWrite>& parsed,
                           const std::string& client_request_token, const std::string& fingerprint,
-                          std::vector<CancellationReason>* reasons) {
+                          std::vector<CancellationReason>* reasons,
+                          std::vector<uint64_t>* item_bytes) {
   reasons->clear();
+  item_bytes->clear();
   if (!client_request_token.empty()) {
     KS_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
                         ctx.RecentClientToken(client_request_token));
@@ -1908,16 +1935,22 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     return TransactionCanceled(message + "]");
   }
   // Phase 2: apply. Nothing below fails for a client reason.
+  std::vector<uint64_t> sizes(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (entries[i].kind == TransactWriteEntry::Kind::kConditionCheck) continue;
     Prepared& p = prepared[i];
+    if (entries[i].kind == TransactWriteEntry::Kind::kConditionCheck) {
+      sizes[i] = p.old_item ? ItemSizeBytes(*p.old_item) : 0;
+      continue;
+    }
     auto applied = ctx.ApplyChange(p.table, p.key, p.old_item ? &*p.old_item : nullptr,
                                    p.new_item ? &*p.new_item : nullptr);
     if (!applied.ok()) return applied.status();
+    sizes[i] = std::max(applied->old_bytes, applied->new_bytes);
   }
   if (!client_request_token.empty()) {
     KS_RETURN_IF_ERROR(ctx.RecordClientToken(client_request_token, fingerprint));
   }
+  *item_bytes = std::move(sizes);
   return Status::Ok();
 }
 
@@ -1945,7 +1978,8 @@ Result<WriteResult> ItemStoreImpl::DeleteItem(const DeleteItemRequest& request) 
 
 Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
   KS_RETURN_IF_ERROR(CheckBatchWrite(entries));
-  return Write([&](BatchContext& ctx) { return ApplyBatchWrite(ctx, entries); });
+  std::vector<uint64_t> item_bytes;
+  return Write([&](BatchContext& ctx) { return ApplyBatchWrite(ctx, entries, &item_bytes); });
 }
 
 Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries,
@@ -1956,8 +1990,10 @@ Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entri
   Status status = CheckTransactWrite(entries, client_request_token, &parsed);
   if (status.ok()) {
     std::string fingerprint = TransactFingerprint(entries, client_request_token);
+    std::vector<uint64_t> item_bytes;
     status = Write([&](BatchContext& ctx) {
-      return ApplyTransactWrite(ctx, entries, parsed, client_request_token, fingerprint, &found);
+      return ApplyTransactWrite(ctx, entries, parsed, client_request_token, fingerprint, &found,
+                                &item_bytes);
     });
   }
   // A batch that failed as a whole replaces the transaction's own status; its
@@ -2011,33 +2047,48 @@ void ItemStoreImpl::DeleteItemAsync(DeleteItemRequest request, WriteCallback don
   SubmitItemWrite(std::move(request), std::move(done), CheckDelete, ApplyDelete);
 }
 
-void ItemStoreImpl::BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) {
+void ItemStoreImpl::BatchWriteAsync(std::vector<BatchWriteEntry> entries, BatchWriteCallback done) {
   Status checked = CheckBatchWrite(entries);
   if (!checked.ok()) {
-    done(checked);
+    done(checked, {});
     return;
   }
-  auto owned = std::make_shared<std::vector<BatchWriteEntry>>(std::move(entries));
-  WriteAsync([owned](BatchContext& ctx) { return ApplyBatchWrite(ctx, *owned); }, std::move(done));
+  struct State {
+    std::vector<BatchWriteEntry> entries;
+    std::vector<uint64_t> item_bytes;
+    BatchWriteCallback done;
+  };
+  auto state = std::make_shared<State>();
+  state->entries = std::move(entries);
+  state->done = std::move(done);
+  WriteAsync(
+      [state](BatchContext& ctx) {
+        return ApplyBatchWrite(ctx, state->entries, &state->item_bytes);
+      },
+      [state](Status status) {
+        if (!status.ok()) state->item_bytes.clear();
+        state->done(std::move(status), std::move(state->item_bytes));
+      });
 }
 
 void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
                                        std::string client_request_token,
-                                       TransactWriteCallback done) {
+                                       TransactWriteSizesCallback done) {
   struct State {
     std::vector<TransactWriteEntry> entries;
     std::string token;
     std::string fingerprint;
     std::vector<ParsedWrite> parsed;
     std::vector<CancellationReason> reasons;
-    TransactWriteCallback done;
+    std::vector<uint64_t> item_bytes;
+    TransactWriteSizesCallback done;
   };
   auto state = std::make_shared<State>();
   state->entries = std::move(entries);
   state->token = std::move(client_request_token);
   Status checked = CheckTransactWrite(state->entries, state->token, &state->parsed);
   if (!checked.ok()) {
-    done(checked, {});
+    done(checked, {}, {});
     return;
   }
   state->fingerprint = TransactFingerprint(state->entries, state->token);
@@ -2045,20 +2096,23 @@ void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
   WriteAsync(
       [state](BatchContext& ctx) {
         return ApplyTransactWrite(ctx, state->entries, state->parsed, state->token,
-                                  state->fingerprint, &state->reasons);
+                                  state->fingerprint, &state->reasons, &state->item_bytes);
       },
       [state](Status status) {
         // As in TransactWrite: only the transaction's own cancellation has
         // reasons.
         if (status.code() != StatusCode::kTransactionCanceled) state->reasons.clear();
-        state->done(std::move(status), std::move(state->reasons));
+        if (!status.ok()) state->item_bytes.clear();
+        state->done(std::move(status), std::move(state->reasons), std::move(state->item_bytes));
       });
 }
 
 // ---------------------------------------------------------------------------
 // Item reads.
 
-Result<std::optional<Item>> ItemStoreImpl::GetItem(const GetItemRequest& request) {
+Result<std::optional<Item>> ItemStoreImpl::GetItem(const GetItemRequest& request,
+                                                   uint64_t* item_bytes) {
+  if (item_bytes != nullptr) *item_bytes = 0;
   std::optional<ProjectionExpression> projection;
   ExpressionAttributes attrs(request.expression.names, request.expression.values);
   if (!request.projection_expression.empty()) {
@@ -2072,12 +2126,13 @@ Result<std::optional<Item>> ItemStoreImpl::GetItem(const GetItemRequest& request
   KS_ASSIGN_OR_RETURN(std::optional<std::string_view> bytes, GetItemBytes(txn, key));
   if (!bytes) return std::optional<Item>();
   KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*bytes));
+  if (item_bytes != nullptr) *item_bytes = ItemSizeBytes(item);
   if (projection) return std::optional<Item>(projection->Apply(item));
   return std::optional<Item>(std::move(item));
 }
 
 Result<std::vector<std::optional<Item>>> ItemStoreImpl::TransactGet(
-    const std::vector<GetItemRequest>& gets) {
+    const std::vector<GetItemRequest>& gets, std::vector<uint64_t>* item_bytes) {
   if (gets.empty() || gets.size() > kMaxTransactItems) {
     return InvalidArgument(
         "1 validation error detected: Value at 'transactItems' failed to "
@@ -2098,6 +2153,7 @@ Result<std::vector<std::optional<Item>>> ItemStoreImpl::TransactGet(
   std::map<std::string, TableState> tables;
   std::set<std::pair<std::string, std::string>> seen;
   std::vector<std::optional<Item>> results(gets.size());
+  std::vector<uint64_t> sizes(gets.size());
   for (size_t i = 0; i < gets.size(); ++i) {
     auto it = tables.find(gets[i].table);
     if (it == tables.end()) {
@@ -2111,8 +2167,10 @@ Result<std::vector<std::optional<Item>>> ItemStoreImpl::TransactGet(
     KS_ASSIGN_OR_RETURN(std::optional<std::string_view> bytes, GetItemBytes(txn, key));
     if (!bytes) continue;
     KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*bytes));
+    sizes[i] = ItemSizeBytes(item);
     results[i] = projections[i] ? projections[i]->Apply(item) : std::move(item);
   }
+  if (item_bytes != nullptr) *item_bytes = std::move(sizes);
   return results;
 }
 
@@ -2130,9 +2188,12 @@ Result<BatchGetResult> ItemStoreImpl::BatchGet(const std::vector<BatchGetEntry>&
   BatchGetResult result;
   for (const BatchGetEntry& e : entries) {
     std::vector<Item>& found = result.responses[e.table];
+    std::vector<uint64_t>& sizes = result.item_bytes[e.table];
     for (const Item& key : e.keys) {
       GetItemRequest get{e.table, key, e.projection_expression, e.expression};
-      KS_ASSIGN_OR_RETURN(std::optional<Item> item, GetItem(get));
+      uint64_t size = 0;
+      KS_ASSIGN_OR_RETURN(std::optional<Item> item, GetItem(get, &size));
+      sizes.push_back(size);
       if (item) found.push_back(std::move(*item));
     }
   }
@@ -2202,6 +2263,7 @@ Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_vi
     }
     KS_ASSIGN_OR_RETURN(Item item, DecodeItem(cursor.value()));
     ++result.scanned_count;
+    result.scanned_bytes += ItemSizeBytes(item);
     page_bytes += cursor.stored_bytes();
     last_key.assign(key);
     if (filter == nullptr || filter->Evaluate(&item)) {
@@ -2389,6 +2451,7 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
       KS_ASSIGN_OR_RETURN(cursor_key, EncodeStorageKey(t, ExtractKey(t.schema, item), true));
       if (hash % request.total_segments != request.segment) continue;
       ++result.scanned_count;
+      result.scanned_bytes += ItemSizeBytes(item);
       if (!filter || filter->Evaluate(&item)) {
         result.items.push_back(projection ? projection->Apply(item) : std::move(item));
       }
@@ -2758,8 +2821,31 @@ Status ItemStore::TransactWrite(const std::vector<TransactWriteEntry>& entries) 
 }
 
 void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
+                                   std::string client_request_token, TransactWriteCallback done) {
+  TransactWriteAsync(std::move(entries), std::move(client_request_token),
+                     [done = std::move(done)](
+                         Status status, std::vector<CancellationReason> reasons,
+                         std::vector<uint64_t>) { done(std::move(status), std::move(reasons)); });
+}
+
+void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
                                    TransactWriteCallback done) {
   TransactWriteAsync(std::move(entries), "", std::move(done));
+}
+
+void ItemStore::BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) {
+  BatchWriteAsync(
+      std::move(entries),
+      [done = std::move(done)](Status status, std::vector<uint64_t>) { done(std::move(status)); });
+}
+
+Result<std::optional<Item>> ItemStore::GetItem(const GetItemRequest& request) {
+  return GetItem(request, nullptr);
+}
+
+Result<std::vector<std::optional<Item>>> ItemStore::TransactGet(
+    const std::vector<GetItemRequest>& gets) {
+  return TransactGet(gets, nullptr);
 }
 
 void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done) {

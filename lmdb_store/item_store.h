@@ -120,6 +120,10 @@ struct WriteResult {
   // Sequence number of the stream record this write appended; 0 when it
   // appended none (stream disabled, or the write changed nothing).
   uint64_t sequence = 0;
+  // DynamoDB sizes (ItemSizeBytes) of the item before and after the write, 0
+  // where it was or is absent: what DynamoDB's capacity accounting charges by.
+  uint64_t old_item_bytes = 0;
+  uint64_t new_item_bytes = 0;
 };
 
 struct GetItemRequest {
@@ -156,8 +160,10 @@ struct ScanRequest {
 
 struct QueryResult {
   std::vector<Item> items;
-  // Items read before the filter.
+  // Items read before the filter, and the sum of their DynamoDB sizes
+  // (ItemSizeBytes, whatever the projection).
   size_t scanned_count = 0;
+  uint64_t scanned_bytes = 0;
   // Present when the page ended before the end of the range; pass it as the
   // next request's exclusive_start_key.
   std::optional<Item> last_evaluated_key;
@@ -180,6 +186,9 @@ struct BatchGetEntry {
 struct BatchGetResult {
   // Table name -> the items found (missing keys are absent).
   std::map<std::string, std::vector<Item>> responses;
+  // Table name -> for each key asked for, in request order, the DynamoDB size
+  // (ItemSizeBytes) of its whole item; 0 when absent.
+  std::map<std::string, std::vector<uint64_t>> item_bytes;
 };
 
 // How long a TransactWrite's client_request_token is remembered after the
@@ -351,6 +360,16 @@ using StatusCallback = std::function<void(Status)>;
 // As StatusCallback, with the transaction's cancellation reasons: one per
 // action when the status is kTransactionCanceled, empty otherwise.
 using TransactWriteCallback = std::function<void(Status, std::vector<CancellationReason>)>;
+// As StatusCallback, with each entry's written size when the status is ok:
+// per entry in order, the larger DynamoDB size (ItemSizeBytes) of its item
+// before and after; empty otherwise.
+// As TransactWriteCallback, with each action's size when the status is ok:
+// per action in order, the larger DynamoDB size (ItemSizeBytes) of its item
+// before and after (a condition check's: the item's). Empty otherwise, and
+// for a retry that its ClientRequestToken made a no-op.
+using TransactWriteSizesCallback =
+    std::function<void(Status, std::vector<CancellationReason>, std::vector<uint64_t>)>;
+using BatchWriteCallback = std::function<void(Status, std::vector<uint64_t>)>;
 
 class ItemStore {
  public:
@@ -385,8 +404,12 @@ class ItemStore {
   virtual Result<WriteResult> PutItem(const PutItemRequest& request) = 0;
   virtual Result<WriteResult> UpdateItem(const UpdateItemRequest& request) = 0;
   virtual Result<WriteResult> DeleteItem(const DeleteItemRequest& request) = 0;
-  // The item, or nullopt when absent.
-  virtual Result<std::optional<Item>> GetItem(const GetItemRequest& request) = 0;
+  // The item, or nullopt when absent. `item_bytes` (may be null) receives the
+  // DynamoDB size (ItemSizeBytes) of the whole stored item, whatever the
+  // projection, or 0 when absent.
+  virtual Result<std::optional<Item>> GetItem(const GetItemRequest& request,
+                                              uint64_t* item_bytes) = 0;
+  Result<std::optional<Item>> GetItem(const GetItemRequest& request);
   virtual Result<QueryResult> Query(const QueryRequest& request) = 0;
   virtual Result<QueryResult> Scan(const ScanRequest& request) = 0;
   // At most 25 entries, no two on one item; all applied in one transaction.
@@ -396,8 +419,10 @@ class ItemStore {
   // DynamoDB's TransactGetItems: 1 to 100 gets, no two of one item, all read
   // from one snapshot of the store (no write lands between them). One result
   // per get, in order: the (projected) item, or nullopt when it is absent.
+  // `item_bytes` (may be null) receives one size per get as GetItem's.
   virtual Result<std::vector<std::optional<Item>>> TransactGet(
-      const std::vector<GetItemRequest>& gets) = 0;
+      const std::vector<GetItemRequest>& gets, std::vector<uint64_t>* item_bytes) = 0;
+  Result<std::vector<std::optional<Item>>> TransactGet(const std::vector<GetItemRequest>& gets);
   // All or nothing: at most 100 actions, no two on one item. When a condition
   // fails or an update would make an invalid item: kTransactionCanceled,
   // message "Transaction cancelled, please refer cancellation reasons for
@@ -429,10 +454,14 @@ class ItemStore {
   virtual void PutItemAsync(PutItemRequest request, WriteCallback done) = 0;
   virtual void UpdateItemAsync(UpdateItemRequest request, WriteCallback done) = 0;
   virtual void DeleteItemAsync(DeleteItemRequest request, WriteCallback done) = 0;
-  virtual void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) = 0;
+  virtual void BatchWriteAsync(std::vector<BatchWriteEntry> entries, BatchWriteCallback done) = 0;
+  void BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done);
   // `done` gets the reasons as TransactWrite's `reasons`.
   virtual void TransactWriteAsync(std::vector<TransactWriteEntry> entries,
-                                  std::string client_request_token, TransactWriteCallback done) = 0;
+                                  std::string client_request_token,
+                                  TransactWriteSizesCallback done) = 0;
+  void TransactWriteAsync(std::vector<TransactWriteEntry> entries, std::string client_request_token,
+                          TransactWriteCallback done);
   void TransactWriteAsync(std::vector<TransactWriteEntry> entries, TransactWriteCallback done);
   // TransactWriteAsync without the reasons as data.
   void TransactWriteAsync(std::vector<TransactWriteEntry> entries, StatusCallback done);

@@ -81,6 +81,15 @@ int64_t Int(const rapidjson::Value& root, std::string_view path) {
   return v->GetInt64();
 }
 
+double Number(const rapidjson::Value& root, std::string_view path) {
+  const rapidjson::Value* v = At(root, path);
+  if (v == nullptr || !v->IsNumber()) {
+    ADD_FAILURE() << "no number at " << path;
+    return -1;
+  }
+  return v->GetDouble();
+}
+
 size_t Size(const rapidjson::Value& root, std::string_view path) {
   const rapidjson::Value* v = At(root, path);
   if (v == nullptr) {
@@ -1147,6 +1156,119 @@ TEST_F(DynamoDbApiTest, BatchGetItem) {
   Fails("BatchGetItem", R"({"RequestItems":{"users":{"Keys":[]}}})", "ValidationException");
   Fails("BatchGetItem", R"({"RequestItems":{"nothere":{"Keys":[{"pk":{"S":"a"}}]}}})",
         "ResourceNotFoundException");
+}
+
+// DynamoDB's capacity accounting: reads per 4 KB (half when eventually
+// consistent), writes per 1 KB, at least one unit each, transactions double.
+TEST_F(DynamoDbApiTest, ReturnConsumedCapacityChargesAsDynamoDb) {
+  CreateTable("users");
+  CreateTable("other");
+  // 2 + 1 + 4 + 5000 = 5007 bytes: 2 read units, 5 write units.
+  const std::string big = R"({"pk":{"S":"b"},"blob":{"S":")" + std::string(5000, 'x') + R"("}})";
+  rapidjson::Document d = Ok("PutItem", R"({"TableName":"users","ReturnConsumedCapacity":"TOTAL",
+                                           "Item":)" +
+                                            big + "}");
+  EXPECT_EQ("users", Str(d, "ConsumedCapacity.TableName"));
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.WriteCapacityUnits"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.Table"));
+  EXPECT_FALSE(Has(d, "Attributes"));
+  // Without ReturnConsumedCapacity (or with NONE) there is none.
+  EXPECT_FALSE(
+      Has(Ok("PutItem", R"({"TableName":"users","Item":{"pk":{"S":"s"}}})"), "ConsumedCapacity"));
+  EXPECT_FALSE(Has(Ok("GetItem", R"({"TableName":"users","ReturnConsumedCapacity":"NONE",
+                                     "Key":{"pk":{"S":"s"}}})"),
+                   "ConsumedCapacity"));
+
+  // A write is charged by the larger of the item before and after.
+  d = Ok("PutItem", R"({"TableName":"users","ReturnConsumedCapacity":"INDEXES",
+                        "ReturnValues":"ALL_OLD","Item":{"pk":{"S":"b"}}})");
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.Table.CapacityUnits"));
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.Table.WriteCapacityUnits"));
+  EXPECT_EQ(5000u, Str(d, "Attributes.blob.S").size());
+  d = Ok("UpdateItem", R"({"TableName":"users","ReturnConsumedCapacity":"TOTAL",
+                           "Key":{"pk":{"S":"b"}},"UpdateExpression":"SET #b = :b",
+                           "ExpressionAttributeNames":{"#b":"blob"},
+                           "ExpressionAttributeValues":{":b":{"S":")" +
+                           std::string(5000, 'y') + R"("}}})");
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  d = Ok("UpdateItem", R"({"TableName":"users","ReturnConsumedCapacity":"TOTAL",
+                           "Key":{"pk":{"S":"small"}},"UpdateExpression":"SET n = :one",
+                           "ExpressionAttributeValues":{":one":{"N":"1"}}})");
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+
+  // Reads: eventually consistent by default; the whole item counts whatever
+  // the projection; an absent item costs the minimum.
+  d = Ok("GetItem", R"({"TableName":"users","ReturnConsumedCapacity":"TOTAL",
+                        "Key":{"pk":{"S":"b"}},"ProjectionExpression":"pk"})");
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.ReadCapacityUnits"));
+  EXPECT_EQ(1u, Size(d, "Item"));
+  d = Ok("GetItem", R"({"TableName":"users","ReturnConsumedCapacity":"TOTAL",
+                        "ConsistentRead":true,"Key":{"pk":{"S":"b"}}})");
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  d = Ok("GetItem", R"({"TableName":"users","ReturnConsumedCapacity":"INDEXES",
+                        "Key":{"pk":{"S":"absent"}}})");
+  EXPECT_FALSE(Has(d, "Item"));
+  EXPECT_EQ(0.5, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(0.5, Number(d, "ConsumedCapacity.Table.ReadCapacityUnits"));
+
+  // Query and Scan: what the page read, rounded up once, filtered out or not.
+  d = Ok("Scan", R"json({"TableName":"users","ReturnConsumedCapacity":"TOTAL",
+                         "FilterExpression":"attribute_exists(nothing)"})json");
+  EXPECT_EQ(0, Int(d, "Count"));
+  EXPECT_EQ(3, Int(d, "ScannedCount"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.CapacityUnits"));  // 5007 + 3 + 10 bytes
+  d = Ok("Query", R"({"TableName":"users","ReturnConsumedCapacity":"TOTAL","ConsistentRead":true,
+                      "KeyConditionExpression":"pk = :b",
+                      "ExpressionAttributeValues":{":b":{"S":"b"}},"Select":"COUNT"})");
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+
+  // Batches: one entry per table, each item rounded up on its own.
+  Put("other", R"({"pk":{"S":"o"}})");
+  d = Ok("BatchGetItem", R"({"ReturnConsumedCapacity":"TOTAL","RequestItems":{
+      "users":{"Keys":[{"pk":{"S":"b"}},{"pk":{"S":"small"}},{"pk":{"S":"absent"}}]},
+      "other":{"Keys":[{"pk":{"S":"o"}}],"ConsistentRead":true}}})");
+  ASSERT_EQ(2u, Size(d, "ConsumedCapacity"));
+  EXPECT_EQ("other", Str(d, "ConsumedCapacity.0.TableName"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.0.CapacityUnits"));
+  EXPECT_EQ("users", Str(d, "ConsumedCapacity.1.TableName"));
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.1.CapacityUnits"));  // 1 + 0.5 + 0.5
+  d = Ok("BatchWriteItem", R"({"ReturnConsumedCapacity":"INDEXES","RequestItems":{
+      "users":[{"DeleteRequest":{"Key":{"pk":{"S":"b"}}}},
+               {"PutRequest":{"Item":{"pk":{"S":"new"}}}}],
+      "other":[{"PutRequest":{"Item":{"pk":{"S":"o2"}}}}]}})");
+  EXPECT_EQ(0u, Size(d, "UnprocessedItems"));
+  ASSERT_EQ(2u, Size(d, "ConsumedCapacity"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.0.CapacityUnits"));
+  EXPECT_EQ(6.0, Number(d, "ConsumedCapacity.1.CapacityUnits"));
+  EXPECT_EQ(6.0, Number(d, "ConsumedCapacity.1.Table.WriteCapacityUnits"));
+
+  // Transactions cost double.
+  d = Ok("TransactWriteItems", R"json({"ReturnConsumedCapacity":"TOTAL","TransactItems":[
+      {"ConditionCheck":{"TableName":"users","Key":{"pk":{"S":"new"}},
+                         "ConditionExpression":"attribute_exists(pk)"}},
+      {"Put":{"TableName":"users","Item":)json" +
+                                   big + R"json(}},
+      {"Delete":{"TableName":"other","Key":{"pk":{"S":"o2"}}}}]})json");
+  ASSERT_EQ(2u, Size(d, "ConsumedCapacity"));
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.0.CapacityUnits"));
+  EXPECT_EQ(12.0, Number(d, "ConsumedCapacity.1.CapacityUnits"));  // 2 * (1 + 5)
+  d = Ok("TransactGetItems", R"({"ReturnConsumedCapacity":"TOTAL","TransactItems":[
+      {"Get":{"TableName":"users","Key":{"pk":{"S":"b"}}}},
+      {"Get":{"TableName":"users","Key":{"pk":{"S":"absent"}}}}]})");
+  ASSERT_EQ(1u, Size(d, "ConsumedCapacity"));
+  EXPECT_EQ(6.0, Number(d, "ConsumedCapacity.0.CapacityUnits"));  // 2 * (2 + 1)
+  EXPECT_EQ(6.0, Number(d, "ConsumedCapacity.0.ReadCapacityUnits"));
+
+  // A bad value is refused as DynamoDB does; a failed write has an error only.
+  Fails("GetItem", R"({"TableName":"users","ReturnConsumedCapacity":"ALL",
+                       "Key":{"pk":{"S":"b"}}})",
+        "ValidationException");
+  Fails("PutItem", R"json({"TableName":"users","ReturnConsumedCapacity":"TOTAL",
+                   "Item":{"pk":{"S":"b"}},"ConditionExpression":"attribute_not_exists(pk)"})json",
+        "ConditionalCheckFailedException");
 }
 
 TEST_F(DynamoDbApiTest, TransactWriteItems) {

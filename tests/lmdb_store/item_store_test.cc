@@ -1130,4 +1130,74 @@ TEST_F(ClientRequestTokenTest, TokensAreValidatedAndExpire) {
   EXPECT_EQ(10, expiries);
 }
 
+// The sizes DynamoDB's capacity accounting charges by: whole items
+// (ItemSizeBytes), before and after a write, whatever a read projects.
+TEST_F(ItemStoreTest, OperationsReportTheItemSizesTheyTouched) {
+  Item big = ItemBuilder().S("pk", "a").S("body_text", std::string(3000, 'x')).Build();
+  const uint64_t big_bytes = ItemSizeBytes(big);
+  auto put = store_->Put("users", big);
+  ASSERT_TRUE(put.ok());
+  EXPECT_EQ(0u, put->old_item_bytes);
+  EXPECT_EQ(big_bytes, put->new_item_bytes);
+  auto updated = store_->Update("users", Key("a"), "REMOVE body_text");
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(big_bytes, updated->old_item_bytes);
+  EXPECT_EQ(ItemSizeBytes(Key("a")), updated->new_item_bytes);
+  ASSERT_TRUE(store_->Put("users", big).ok());
+
+  uint64_t read_bytes = 1;
+  auto got = store_->GetItem({"users", Key("a"), "pk", {}}, &read_bytes);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(1u, (*got)->size());  // projected, yet charged whole
+  EXPECT_EQ(big_bytes, read_bytes);
+  ASSERT_TRUE(store_->GetItem({"users", Key("absent"), "", {}}, &read_bytes).ok());
+  EXPECT_EQ(0u, read_bytes);
+
+  ASSERT_TRUE(store_->Put("users", Key("b")).ok());
+  ScanRequest scan;
+  scan.table = "users";
+  scan.filter_expression = "attribute_exists(nothing)";
+  auto scanned = store_->Scan(scan);
+  ASSERT_TRUE(scanned.ok());
+  EXPECT_TRUE(scanned->items.empty());
+  EXPECT_EQ(big_bytes + ItemSizeBytes(Key("b")), scanned->scanned_bytes);
+
+  auto batch = store_->BatchGet({{"users", {Key("b"), Key("absent"), Key("a")}, "", {}}});
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ((std::vector<uint64_t>{ItemSizeBytes(Key("b")), 0, big_bytes}),
+            batch->item_bytes.at("users"));
+  std::vector<uint64_t> transact_bytes;
+  ASSERT_TRUE(
+      store_
+          ->TransactGet({{"users", Key("a"), "", {}}, {"users", Key("c"), "", {}}}, &transact_bytes)
+          .ok());
+  EXPECT_EQ((std::vector<uint64_t>{big_bytes, 0}), transact_bytes);
+
+  std::promise<std::vector<uint64_t>> written;
+  store_->BatchWriteAsync({{"users", false, Key("a")}, {"users", true, Key("c")}},
+                          [&](Status s, std::vector<uint64_t> sizes) {
+                            EXPECT_TRUE(s.ok()) << s.ToString();
+                            written.set_value(std::move(sizes));
+                          });
+  EXPECT_EQ((std::vector<uint64_t>{big_bytes, ItemSizeBytes(Key("c"))}),
+            written.get_future().get());
+
+  std::vector<TransactWriteEntry> actions(2);
+  actions[0].kind = TransactWriteEntry::Kind::kConditionCheck;
+  actions[0].table = "users";
+  actions[0].item = Key("b");
+  actions[0].condition_expression = "attribute_exists(pk)";
+  actions[1].kind = TransactWriteEntry::Kind::kPut;
+  actions[1].table = "users";
+  actions[1].item = big;
+  std::promise<std::vector<uint64_t>> transacted;
+  store_->TransactWriteAsync(
+      actions, "", [&](Status s, std::vector<CancellationReason>, std::vector<uint64_t> sizes) {
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        transacted.set_value(std::move(sizes));
+      });
+  EXPECT_EQ((std::vector<uint64_t>{ItemSizeBytes(Key("b")), big_bytes}),
+            transacted.get_future().get());
+}
+
 }  // namespace keystone::store

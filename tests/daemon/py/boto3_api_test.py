@@ -124,6 +124,24 @@ class Crud(unittest.TestCase):
         got["bs"] = {bytes(v) for v in got["bs"]}
         self.assertEqual(item, got)
 
+    def test_return_consumed_capacity(self):
+        # DynamoDB's units, parsed by botocore: writes per 1 KB, reads per
+        # 4 KB (half when eventually consistent).
+        t = self.table
+        big = {"pk": "cap", "sk": 1, "blob": "x" * 3000}  # 2 + 2 + 4 + 3000 + 4 = ~3 KB
+        put = t.put_item(Item=big, ReturnConsumedCapacity="TOTAL")
+        self.assertEqual({"TableName": self.name, "CapacityUnits": 3.0,
+                          "WriteCapacityUnits": 3.0}, put["ConsumedCapacity"])
+        got = t.get_item(Key={"pk": "cap", "sk": 1}, ReturnConsumedCapacity="INDEXES")
+        self.assertEqual(0.5, got["ConsumedCapacity"]["CapacityUnits"])
+        self.assertEqual(0.5, got["ConsumedCapacity"]["Table"]["CapacityUnits"])
+        query = t.query(KeyConditionExpression=Key("pk").eq("cap"), ConsistentRead=True,
+                        ReturnConsumedCapacity="TOTAL")
+        self.assertEqual(1.0, query["ConsumedCapacity"]["CapacityUnits"])
+        gone = t.delete_item(Key={"pk": "cap", "sk": 1}, ReturnConsumedCapacity="TOTAL")
+        self.assertEqual(3.0, gone["ConsumedCapacity"]["CapacityUnits"])
+        self.assertNotIn("ConsumedCapacity", t.get_item(Key={"pk": "cap", "sk": 1}))
+
     def test_validation_errors(self):
         with self.assertRaises(ClientError) as cm:
             self.table.put_item(Item={"pk": "a"})  # no sort key
