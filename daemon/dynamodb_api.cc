@@ -324,6 +324,11 @@ Result<ExpressionInputs> ExpressionInputsOf(const Value& object, bool with_value
     for (const auto& m : names->GetObject()) {
       if (m.value.IsNull()) continue;
       if (!m.value.IsString()) return WrongJsonType(m.value, JsonKind::kString);
+      if (m.value.GetStringLength() == 0) {
+        return InvalidArgument(
+            "ExpressionAttributeNames contains invalid value: Empty attribute name for key " +
+            std::string(JsonStringView(m.name)));
+      }
       inputs.names.insert_or_assign(std::string(JsonStringView(m.name)),
                                     std::string(JsonStringView(m.value)));
     }

@@ -501,6 +501,10 @@ Status ValidateValue(const AttributeValue& value, std::string_view path) {
 Status ValidateItem(const Item& item) {
   std::string path;
   for (const auto& [name, value] : item) {
+    if (name.empty()) {
+      // An item's attributes are named; DynamoDB refuses an empty name too.
+      return InvalidArgument(std::string(kInvalidParameter) + "An attribute name may not be empty");
+    }
     path.assign(name);
     KS_RETURN_IF_ERROR(ValidateAt(value, 1, &path));
   }

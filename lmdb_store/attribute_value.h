@@ -109,6 +109,7 @@ size_t ItemSizeBytes(const Item& item);
 // no empty set elements... (empty strings are allowed except in keys and
 // sets), nesting depth at most 32. The message names the attribute path.
 Status ValidateValue(const AttributeValue& value, std::string_view path);
+// ValidateValue of every attribute, and no attribute with an empty name.
 Status ValidateItem(const Item& item);
 
 std::string ItemDebugString(const Item& item);

@@ -503,6 +503,11 @@ Result<std::string> ExpressionAttributes::ResolveName(std::string_view placehold
         "name: " +
         std::string(placeholder));
   }
+  if (found->second.empty()) {
+    return InvalidArgument(
+        "ExpressionAttributeNames contains invalid value: Empty attribute name for key " +
+        found->first);
+  }
   used_names_.insert(found->first);
   return found->second;
 }

@@ -2401,6 +2401,16 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
                    projection ? &*projection : nullptr, txn);
 }
 
+// The parallel-scan segment of the items with partition key `pk`: a hash of
+// it, so that every item of one partition falls in one segment.
+uint32_t ScanSegmentOf(const AttributeValue& pk, uint32_t total_segments) {
+  std::string ordered;
+  AppendOrderedKey(pk, &ordered);
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  for (char c : ordered) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return static_cast<uint32_t>(hash % total_segments);
+}
+
 Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
   if (request.total_segments == 0 || request.total_segments > 1000000 ||
       request.segment >= request.total_segments) {
@@ -2425,6 +2435,14 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
   std::string start;
   if (request.exclusive_start_key) {
     KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *request.exclusive_start_key, true));
+    // A key of another segment would silently skip part of this one.
+    if (request.total_segments > 1 &&
+        ScanSegmentOf(request.exclusive_start_key->at(t.schema.partition_key.name),
+                      request.total_segments) != request.segment) {
+      return InvalidArgument(
+          "The provided Exclusive start key does not map to the provided Segment and "
+          "TotalSegments values.");
+    }
   }
   std::string prefix = TableIdKey(t.id);
   QueryRequest as_query;
@@ -2433,9 +2451,8 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
     return ReadRange(t, start, prefix, nullptr, true, nullptr, true, true, as_query,
                      filter ? &*filter : nullptr, projection ? &*projection : nullptr, txn);
   }
-  // Parallel scan: segment by a hash of the partition key, so that every
-  // item of one partition falls in one segment. Reads the whole table range
-  // and keeps this segment's items; Limit counts this segment's items only.
+  // Parallel scan: reads the whole table range and keeps this segment's
+  // items; Limit and the 1 MB page bound count this segment's items only.
   QueryResult result;
   std::string cursor_key = start;
   for (;;) {
@@ -2444,18 +2461,18 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
     KS_ASSIGN_OR_RETURN(QueryResult chunk, ReadRange(t, cursor_key, prefix, nullptr, true, nullptr,
                                                      true, true, page, nullptr, nullptr, txn));
     for (Item& item : chunk.items) {
-      std::string pk;
-      AppendOrderedKey(item.at(t.schema.partition_key.name), &pk);
-      uint64_t hash = 1469598103934665603ull;  // FNV-1a
-      for (char c : pk) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
       KS_ASSIGN_OR_RETURN(cursor_key, EncodeStorageKey(t, ExtractKey(t.schema, item), true));
-      if (hash % request.total_segments != request.segment) continue;
+      if (ScanSegmentOf(item.at(t.schema.partition_key.name), request.total_segments) !=
+          request.segment) {
+        continue;
+      }
       ++result.scanned_count;
       result.scanned_bytes += ItemSizeBytes(item);
       if (!filter || filter->Evaluate(&item)) {
         result.items.push_back(projection ? projection->Apply(item) : std::move(item));
       }
-      if (request.limit > 0 && result.scanned_count >= request.limit) {
+      if ((request.limit > 0 && result.scanned_count >= request.limit) ||
+          result.scanned_bytes >= kMaxPageBytes) {
         result.last_evaluated_key = DecodeStorageKey(t, cursor_key).value();
         return result;
       }

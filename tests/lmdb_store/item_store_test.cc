@@ -433,6 +433,38 @@ TEST_F(QueryTest, ScanPagesAndSegments) {
   }
   EXPECT_EQ(all, segmented);
 
+  // Paged segments: each page's key leads on within its segment; a key of
+  // another segment is refused rather than skipping part of this one.
+  std::set<std::string> paged;
+  std::optional<Item> foreign_key;
+  for (uint32_t seg = 0; seg < 3; ++seg) {
+    std::optional<Item> page_start;
+    int pages_read = 0;
+    do {
+      ScanRequest s;
+      s.table = "events";
+      s.segment = seg;
+      s.total_segments = 3;
+      s.limit = 2;
+      s.exclusive_start_key = page_start;
+      auto page = store_->Scan(s);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      for (const Item& item : page->items) EXPECT_TRUE(paged.insert(ItemDebugString(item)).second);
+      page_start = page->last_evaluated_key;
+      if (seg == 0 && page_start) foreign_key = page_start;
+    } while (page_start && ++pages_read < 30);
+  }
+  EXPECT_EQ(all, paged);
+  ASSERT_TRUE(foreign_key.has_value());
+  ScanRequest wrong_segment;
+  wrong_segment.table = "events";
+  wrong_segment.segment = 1;
+  wrong_segment.total_segments = 3;
+  wrong_segment.exclusive_start_key = foreign_key;
+  auto refused = store_->Scan(wrong_segment);
+  EXPECT_EQ(StatusCode::kInvalidArgument, refused.status().code());
+  EXPECT_NE(std::string::npos, refused.status().message().find("does not map to the provided"));
+
   ScanRequest filtered;
   filtered.table = "events";
   filtered.filter_expression = "pk = :b";
@@ -1198,6 +1230,58 @@ TEST_F(ItemStoreTest, OperationsReportTheItemSizesTheyTouched) {
       });
   EXPECT_EQ((std::vector<uint64_t>{ItemSizeBytes(Key("b")), big_bytes}),
             transacted.get_future().get());
+}
+
+// A parallel scan's page ends at 1 MB read, as a plain scan's does.
+TEST_F(ItemStoreTest, ParallelScanPagesEndAtOneMegabyte) {
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(store_
+                    ->Put("users", ItemBuilder()
+                                       .S("pk", "k" + std::to_string(i))
+                                       .S("body_text", std::string(100 * 1024, 'x'))
+                                       .Build())
+                    .ok());
+  }
+  size_t seen = 0;
+  for (uint32_t seg = 0; seg < 2; ++seg) {
+    std::optional<Item> start;
+    int pages = 0;
+    do {
+      ScanRequest s;
+      s.table = "users";
+      s.segment = seg;
+      s.total_segments = 2;
+      s.exclusive_start_key = start;
+      auto page = store_->Scan(s);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      EXPECT_LE(page->items.size(), 11u);  // 1 MB of 100 KB items, the last one past it
+      seen += page->items.size();
+      start = page->last_evaluated_key;
+      ++pages;
+    } while (start && pages < 20);
+    EXPECT_GE(pages, 2);  // ~2 MB per segment
+  }
+  EXPECT_EQ(40u, seen);
+}
+
+TEST_F(ItemStoreTest, EmptyAttributeNamesAreRefused) {
+  Item unnamed = Key("a");
+  unnamed[""] = AttributeValue::S("x");
+  auto put = store_->Put("users", unnamed);
+  EXPECT_EQ(StatusCode::kInvalidArgument, put.status().code());
+  EXPECT_NE(std::string::npos, put.status().message().find("attribute name may not be empty"));
+  UpdateItemRequest update;
+  update.table = "users";
+  update.key = Key("a");
+  update.update_expression = "SET #e = :v";
+  update.expression.names["#e"] = "";
+  update.expression.values[":v"] = AttributeValue::S("x");
+  auto updated = store_->UpdateItem(update);
+  EXPECT_EQ(StatusCode::kInvalidArgument, updated.status().code());
+  EXPECT_NE(std::string::npos, updated.status().message().find("Empty attribute name for key #e"));
+  auto got = store_->Get("users", Key("a"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
 }
 
 }  // namespace keystone::store
