@@ -515,6 +515,21 @@ std::string StreamLabel(int64_t ms) {
   return buf;
 }
 
+// A stream that re-enabling replaced, as a StreamInfo of its own: closed,
+// with its label, view type and records, from the table's stream `current`.
+StreamInfo AsReplacedStream(const StreamInfo& current, const store::ReplacedStream& replaced) {
+  StreamInfo info = current;
+  info.enabled = false;
+  info.view_type = replaced.view_type;
+  info.stream_label_ms = replaced.label_ms;
+  info.label_start_sequence = replaced.start_sequence;
+  info.latest_sequence = replaced.end_sequence;
+  info.oldest_sequence = std::max(info.oldest_sequence, replaced.start_sequence + 1);
+  info.holds_whole_history = false;
+  info.replaced_streams.clear();
+  return info;
+}
+
 std::string ShardId(const StreamInfo& info) {
   return "shardId-" + ZeroPad(static_cast<uint64_t>(info.stream_label_ms), 20) + "-" +
          ZeroPad(info.table_id, 8);
@@ -703,9 +718,14 @@ class DynamoDbApi::Impl {
   std::string StreamArn(const std::string& table, int64_t label_ms) const {
     return TableArn(table) + "/stream/" + StreamLabel(label_ms);
   }
-  // The stream a StreamArn names, as stored now; kNotFound when the table has
-  // no stream or its current stream has another label.
+  // The stream a StreamArn names, as stored now: the table's current stream
+  // or a replaced one still readable (see StreamOfLabel); kNotFound when
+  // there is no such stream.
   Result<StreamInfo> StreamOfArn(const std::string& arn);
+  // The stream of `table` labelled `label_ms`: its current one, or one that
+  // re-enabling the stream replaced, as a closed stream of its own records;
+  // kNotFound when there is none.
+  Result<StreamInfo> StreamOfLabel(const std::string& table, int64_t label_ms);
 
   void WriteTableDescription(const TableDescription& d, std::string_view status, JsonWriter& out);
   Result<std::string> TableDescriptionResponse(std::string_view member, const TableDescription& d,
@@ -1688,8 +1708,24 @@ Result<StreamInfo> DynamoDbApi::Impl::StreamOfArn(const std::string& arn) {
     if (info.status().code() == StatusCode::kNotFound) return not_found;
     return info.status();
   }
-  if (info->stream_label_ms == 0 || StreamLabel(info->stream_label_ms) != label) return not_found;
-  return info;
+  if (info->stream_label_ms != 0 && StreamLabel(info->stream_label_ms) == label) return info;
+  for (const store::ReplacedStream& replaced : info->replaced_streams) {
+    if (StreamLabel(replaced.label_ms) == label) return AsReplacedStream(*info, replaced);
+  }
+  return not_found;
+}
+
+Result<StreamInfo> DynamoDbApi::Impl::StreamOfLabel(const std::string& table, int64_t label_ms) {
+  auto info = store_.GetStreamInfo(table);
+  if (!info.ok() && info.status().code() != StatusCode::kNotFound) return info.status();
+  if (info.ok()) {
+    if (info->stream_label_ms != 0 && info->stream_label_ms == label_ms) return info;
+    for (const store::ReplacedStream& replaced : info->replaced_streams) {
+      if (replaced.label_ms == label_ms) return AsReplacedStream(*info, replaced);
+    }
+  }
+  return NotFound("Requested resource not found: Stream: " + StreamArn(table, label_ms) +
+                  " not found");
 }
 
 namespace {
@@ -1713,10 +1749,18 @@ Result<std::string> DynamoDbApi::Impl::ListStreams(const Value& request) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> start,
                       OptString(request, "ExclusiveStartStreamArn"));
   if (start) KS_RETURN_IF_ERROR(CheckStreamArn(*start, "exclusiveStartStreamArn"));
-  KS_ASSIGN_OR_RETURN(std::vector<StreamInfo> streams, store_.ListStreams());
+  KS_ASSIGN_OR_RETURN(std::vector<StreamInfo> current, store_.ListStreams());
+  // Each table's current stream, then those it replaced, newest first.
+  std::vector<StreamInfo> streams;
+  for (const StreamInfo& info : current) {
+    if (table && info.table != *table) continue;
+    streams.push_back(info);
+    for (const store::ReplacedStream& replaced : info.replaced_streams) {
+      streams.push_back(AsReplacedStream(info, replaced));
+    }
+  }
   std::vector<std::pair<std::string, const StreamInfo*>> listed;  // ARN, stream
   for (const StreamInfo& info : streams) {
-    if (table && info.table != *table) continue;
     listed.emplace_back(StreamArn(info.table, info.stream_label_ms), &info);
   }
   size_t first = 0;
@@ -1790,7 +1834,11 @@ Result<std::string> DynamoDbApi::Impl::DescribeStream(const Value& request) {
   WriteKey("Shards", w);
   w.StartArray();
   if (!start_shard || *start_shard != shard_id) {
-    uint64_t starting = info.oldest_sequence != 0 ? info.oldest_sequence : info.trimmed_through + 1;
+    // The stream's own records start after its label's start; older ones
+    // belong to a stream it replaced.
+    uint64_t starting =
+        std::max(info.oldest_sequence != 0 ? info.oldest_sequence : info.trimmed_through + 1,
+                 info.label_start_sequence + 1);
     w.StartObject();
     WriteKey("ShardId", w);
     WriteString(shard_id, w);
@@ -1933,12 +1981,8 @@ Result<std::string> DynamoDbApi::Impl::GetRecords(const Value& request) {
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
                       OptIntInRange(request, "Limit", 1, kMaxStreamRecordsPerCall));
   KS_ASSIGN_OR_RETURN(ShardIterator it, DecodeIterator(text));
-  auto info = store_.GetStreamInfo(it.table);
-  if (!info.ok() && info.status().code() != StatusCode::kNotFound) return info.status();
-  if (!info.ok() || info->stream_label_ms != it.label_ms) {
-    return NotFound("Requested resource not found: Stream: " + StreamArn(it.table, it.label_ms) +
-                    " not found");
-  }
+  KS_ASSIGN_OR_RETURN(StreamInfo stream, StreamOfLabel(it.table, it.label_ms));
+  const StreamInfo* info = &stream;
   uint64_t after = it.horizon ? std::max(it.after, info->trimmed_through) : it.after;
   KS_ASSIGN_OR_RETURN(
       store::StreamBatch batch,
@@ -1950,9 +1994,12 @@ Result<std::string> DynamoDbApi::Impl::GetRecords(const Value& request) {
   WriteKey("Records", w);
   w.StartArray();
   for (const store::StreamRecord& record : batch.records) {
+    // Records past the stream's end belong to the stream that replaced it
+    // (or arrived after `info` was read: the next call gets them).
+    if (record.sequence > info->latest_sequence) break;
     after = record.sequence;
     // TRUNCATE is Keystone's own event, not DynamoDB Streams'; records older
-    // than the current label belong to an earlier stream of this table.
+    // than the label belong to an earlier stream of this table.
     if (record.type == StreamEventType::kTruncate) continue;
     if (record.sequence <= info->label_start_sequence) continue;
     WriteStreamRecord(record, w);

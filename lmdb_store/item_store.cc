@@ -75,7 +75,14 @@ struct TableState {
   // When schema.billing.mode last changed (created_ms for tables stored
   // before billing was kept).
   int64_t billing_changed_ms = 0;
+  // When the stream was last disabled (0: never, or stored before this was
+  // kept), and the streams that enabling it again replaced, newest first.
+  int64_t stream_disabled_ms = 0;
+  std::vector<ReplacedStream> replaced_streams;
 };
+
+// Replaced streams kept per table at most (older ones are dropped early).
+constexpr size_t kMaxReplacedStreams = 16;
 
 constexpr uint8_t kTableStateFormat = 1;
 
@@ -109,6 +116,16 @@ std::string EncodeTableState(const TableState& t) {
   PutVarint(t.schema.billing.read_capacity_units, &out);
   PutVarint(t.schema.billing.write_capacity_units, &out);
   PutVarint(static_cast<uint64_t>(t.billing_changed_ms), &out);
+  // Replaced streams, added after billing.
+  PutVarint(static_cast<uint64_t>(t.stream_disabled_ms), &out);
+  PutVarint(t.replaced_streams.size(), &out);
+  for (const ReplacedStream& r : t.replaced_streams) {
+    PutVarint(static_cast<uint64_t>(r.label_ms), &out);
+    PutVarint(r.start_sequence, &out);
+    PutVarint(r.end_sequence, &out);
+    out.push_back(static_cast<char>(r.view_type));
+    PutVarint(static_cast<uint64_t>(r.disabled_ms), &out);
+  }
   return out;
 }
 
@@ -178,7 +195,35 @@ Status DecodeTableState(std::string_view in, TableState* t) {
     t->schema.billing.mode = mode;
     t->billing_changed_ms = static_cast<int64_t>(changed_ms);
   }
+  t->stream_disabled_ms = 0;
+  t->replaced_streams.clear();
+  if (!in.empty()) {
+    uint64_t disabled_ms = 0, count = 0;
+    if (!GetVarint(&in, &disabled_ms) || !GetVarint(&in, &count) || count > kMaxReplacedStreams) {
+      return corrupt();
+    }
+    t->stream_disabled_ms = static_cast<int64_t>(disabled_ms);
+    for (uint64_t i = 0; i < count; ++i) {
+      ReplacedStream r;
+      uint64_t label = 0, disabled = 0;
+      if (!GetVarint(&in, &label) || !GetVarint(&in, &r.start_sequence) ||
+          !GetVarint(&in, &r.end_sequence) || in.empty()) {
+        return corrupt();
+      }
+      r.view_type = static_cast<StreamViewType>(in[0]);
+      in.remove_prefix(1);
+      if (!GetVarint(&in, &disabled)) return corrupt();
+      r.label_ms = static_cast<int64_t>(label);
+      r.disabled_ms = static_cast<int64_t>(disabled);
+      t->replaced_streams.push_back(r);
+    }
+  }
   return Status::Ok();
+}
+
+// Whether a replaced stream can still be read at `now_ms`.
+bool StillReadable(const TableState& t, const ReplacedStream& r, int64_t now_ms) {
+  return now_ms - r.disabled_ms < kReplacedStreamReadableMs && r.end_sequence > t.trimmed_through;
 }
 
 std::string TableIdKey(uint32_t id) {
@@ -1526,9 +1571,28 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
     if (update.stream) {
       const StreamConfig& stream = *update.stream;
       if (stream.enabled && !t->schema.stream.enabled) {
+        if (t->stream_label_ms != 0) {
+          // The disabled stream stays readable for a while, as DynamoDB's.
+          ReplacedStream replaced;
+          replaced.label_ms = t->stream_label_ms;
+          replaced.start_sequence = t->label_start_sequence;
+          replaced.end_sequence = t->latest_sequence;
+          replaced.view_type = t->schema.stream.view_type;
+          replaced.disabled_ms = t->stream_disabled_ms != 0 ? t->stream_disabled_ms : ctx.now_ms();
+          std::erase_if(t->replaced_streams, [&](const ReplacedStream& r) {
+            return !StillReadable(*t, r, ctx.now_ms());
+          });
+          if (StillReadable(*t, replaced, ctx.now_ms())) {
+            t->replaced_streams.insert(t->replaced_streams.begin(), replaced);
+          }
+          if (t->replaced_streams.size() > kMaxReplacedStreams) {
+            t->replaced_streams.resize(kMaxReplacedStreams);
+          }
+        }
         t->stream_label_ms = ctx.now_ms();
         t->label_start_sequence = ctx.sequence();
       }
+      if (!stream.enabled && t->schema.stream.enabled) t->stream_disabled_ms = ctx.now_ms();
       if (!stream.enabled) t->stream_since_creation = false;
       t->schema.stream = stream;
     }
@@ -2499,7 +2563,7 @@ Result<uint64_t> ItemStoreImpl::HeadSequence() {
   return ReadHead(txn);
 }
 
-StreamInfo InfoOf(const TableState& t) {
+StreamInfo InfoOf(const TableState& t, int64_t now_ms) {
   StreamInfo info;
   info.table = t.schema.name;
   info.table_id = t.id;
@@ -2518,6 +2582,9 @@ StreamInfo InfoOf(const TableState& t) {
   info.latest_sequence = t.latest_sequence;
   info.trimmed_through = t.trimmed_through;
   info.table_exists = t.exists;
+  for (const ReplacedStream& r : t.replaced_streams) {
+    if (StillReadable(t, r, now_ms)) info.replaced_streams.push_back(r);
+  }
   return info;
 }
 
@@ -2650,14 +2717,16 @@ Status ItemStoreImpl::ReadTableHistoryEncoded(const std::string& table, uint64_t
 Result<StreamInfo> ItemStoreImpl::GetStreamInfo(const std::string& table) {
   KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
   KS_ASSIGN_OR_RETURN(TableState t, LoadStreamTable(txn, table));
-  return InfoOf(t);
+  return InfoOf(t, clock_->NowMs());
 }
 
 Result<std::vector<StreamInfo>> ItemStoreImpl::ListStreams() {
   KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
   std::vector<StreamInfo> streams;
   KS_RETURN_IF_ERROR(ForEachTableState(txn, [&](TableState&& t) {
-    if (t.stream_label_ms != 0 && (t.exists || t.stream_count > 0)) streams.push_back(InfoOf(t));
+    if (t.stream_label_ms != 0 && (t.exists || t.stream_count > 0)) {
+      streams.push_back(InfoOf(t, clock_->NowMs()));
+    }
   }));
   return streams;
 }

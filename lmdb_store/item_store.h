@@ -253,6 +253,23 @@ struct TableDescription {
   uint64_t size_bytes = 0;
 };
 
+// How long a stream that a re-enable replaced stays readable after it was
+// disabled (DynamoDB Streams: 24 hours), while its records are retained.
+inline constexpr int64_t kReplacedStreamReadableMs = 24 * 60 * 60 * 1000;
+
+// An earlier stream of a table: one that was disabled and then replaced by
+// enabling the stream again (which starts a new stream label). Its records
+// are those with sequence in (start_sequence, end_sequence].
+struct ReplacedStream {
+  int64_t label_ms = 0;
+  uint64_t start_sequence = 0;
+  uint64_t end_sequence = 0;
+  StreamViewType view_type = StreamViewType::kNewAndOldImages;
+  // When it was disabled.
+  int64_t disabled_ms = 0;
+  friend bool operator==(const ReplacedStream&, const ReplacedStream&) = default;
+};
+
 // A table's stream as stored now.
 struct StreamInfo {
   std::string table;
@@ -282,6 +299,10 @@ struct StreamInfo {
   // The store's head sequence when the table was created: its records all
   // come after it (0 for tables stored before this was kept).
   uint64_t created_sequence = 0;
+  // Earlier streams of this table, newest first, that are still readable:
+  // replaced less than kReplacedStreamReadableMs ago and with records left
+  // after trimmed_through.
+  std::vector<ReplacedStream> replaced_streams;
   // The stream was enabled when the table was created, never disabled since,
   // and nothing of it was trimmed: reading it from the start replays every
   // change the table ever had (so a reader needs no snapshot).

@@ -1679,20 +1679,62 @@ TEST_F(DynamoDbApiTest, ClosedStreamsEndAndHideTruncate) {
   EXPECT_FALSE(Has(d, "NextShardIterator"));  // closed and read to the end
 }
 
-TEST_F(DynamoDbApiTest, ReenabledStreamShowsOnlyItsOwnRecords) {
+// Re-enabling a stream starts a new one; the one it replaces stays readable,
+// closed, for 24 hours after it was disabled (as DynamoDB Streams'), also
+// across a restart.
+TEST_F(DynamoDbApiTest, ReplacedStreamStaysReadableForADay) {
   CreateTable("events", false, "KEYS_ONLY");
-  Put("events", R"({"pk":{"S":"before"}})");
+  Put("events", R"({"pk":{"S":"before-1"}})");
+  Put("events", R"({"pk":{"S":"before-2"}})");
   Ok("UpdateTable", R"({"TableName":"events","StreamSpecification":{"StreamEnabled":false}})");
   std::string old_arn = StreamArnOf("events");
   clock_.AdvanceMs(1000);
   Ok("UpdateTable", R"({"TableName":"events","StreamSpecification":
-     {"StreamEnabled":true,"StreamViewType":"KEYS_ONLY"}})");
+     {"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"}})");
   Put("events", R"({"pk":{"S":"after"}})");
+  std::string new_arn = StreamArnOf("events");
+  ASSERT_NE(old_arn, new_arn);
+
+  // The new stream holds only its own records.
   rapidjson::Document d = Records(Iterator("events", "TRIM_HORIZON"));
   ASSERT_EQ(1u, Size(d, "Records"));
   EXPECT_EQ("after", Str(d, "Records.0.dynamodb.Keys.pk.S"));
+  EXPECT_EQ("NEW_IMAGE", Str(d, "Records.0.dynamodb.StreamViewType"));
+  d = StreamsOk("DescribeStream", R"({"StreamArn":")" + new_arn + R"("})");
+  EXPECT_EQ(Str(d, "StreamDescription.Shards.0.SequenceNumberRange.StartingSequenceNumber"),
+            Str(Records(Iterator("events", "TRIM_HORIZON")), "Records.0.dynamodb.SequenceNumber"));
+
+  auto read_old_stream = [&] {
+    rapidjson::Document described =
+        StreamsOk("DescribeStream", R"({"StreamArn":")" + old_arn + R"("})");
+    EXPECT_EQ("DISABLED", Str(described, "StreamDescription.StreamStatus"));
+    EXPECT_EQ("KEYS_ONLY", Str(described, "StreamDescription.StreamViewType"));
+    EXPECT_TRUE(
+        Has(described, "StreamDescription.Shards.0.SequenceNumberRange.EndingSequenceNumber"));
+    rapidjson::Document it = StreamsOk(
+        "GetShardIterator", R"({"StreamArn":")" + old_arn + R"(","ShardId":")" +
+                                ShardIdOf(old_arn) + R"(","ShardIteratorType":"TRIM_HORIZON"})");
+    rapidjson::Document records = Records(Str(it, "ShardIterator"));
+    EXPECT_EQ(2u, Size(records, "Records"));
+    EXPECT_EQ("before-1", Str(records, "Records.0.dynamodb.Keys.pk.S"));
+    EXPECT_EQ("before-2", Str(records, "Records.1.dynamodb.Keys.pk.S"));
+    EXPECT_FALSE(Has(records, "Records.0.dynamodb.NewImage"));
+    EXPECT_FALSE(Has(records, "NextShardIterator"));  // closed, read to its end
+    rapidjson::Document listed = StreamsOk("ListStreams", R"({"TableName":"events"})");
+    ASSERT_EQ(2u, Size(listed, "Streams"));
+    EXPECT_EQ(new_arn, Str(listed, "Streams.0.StreamArn"));
+    EXPECT_EQ(old_arn, Str(listed, "Streams.1.StreamArn"));
+  };
+  read_old_stream();
+  Reopen();
+  read_old_stream();
+
+  // A day after it was disabled, it is gone.
+  clock_.AdvanceMs(store::kReplacedStreamReadableMs);
   Fails("DescribeStream", R"({"StreamArn":")" + old_arn + R"("})", "ResourceNotFoundException",
         true);
+  EXPECT_EQ(1u, Size(StreamsOk("ListStreams", R"({"TableName":"events"})"), "Streams"));
+  EXPECT_EQ(1u, Size(Records(Iterator("events", "TRIM_HORIZON")), "Records"));
 }
 
 // HandleAsync: reads answer inline; item writes are queued and report on the
