@@ -381,15 +381,15 @@ using StatusCallback = std::function<void(Status)>;
 // As StatusCallback, with the transaction's cancellation reasons: one per
 // action when the status is kTransactionCanceled, empty otherwise.
 using TransactWriteCallback = std::function<void(Status, std::vector<CancellationReason>)>;
-// As StatusCallback, with each entry's written size when the status is ok:
-// per entry in order, the larger DynamoDB size (ItemSizeBytes) of its item
-// before and after; empty otherwise.
 // As TransactWriteCallback, with each action's size when the status is ok:
 // per action in order, the larger DynamoDB size (ItemSizeBytes) of its item
 // before and after (a condition check's: the item's). Empty otherwise, and
 // for a retry that its ClientRequestToken made a no-op.
 using TransactWriteSizesCallback =
     std::function<void(Status, std::vector<CancellationReason>, std::vector<uint64_t>)>;
+// As StatusCallback, with each entry's written size when the status is ok:
+// per entry in order, the larger DynamoDB size (ItemSizeBytes) of its item
+// before and after; empty otherwise.
 using BatchWriteCallback = std::function<void(Status, std::vector<uint64_t>)>;
 
 class ItemStore {
