@@ -30,6 +30,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "INTERNAL";
     case StatusCode::kIdempotencyMismatch:
       return "IDEMPOTENCY_MISMATCH";
+    case StatusCode::kExpired:
+      return "EXPIRED";
   }
   return "UNKNOWN";
 }

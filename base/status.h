@@ -41,6 +41,9 @@ enum class StatusCode {
   // An idempotency token (ClientRequestToken) was reused with a different
   // request within its window; nothing was done.
   kIdempotencyMismatch,
+  // A handle that is valid for a limited time (a stream iterator) was used
+  // after that time; get a new one.
+  kExpired,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -99,6 +102,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 inline Status IdempotencyMismatch(std::string m) {
   return {StatusCode::kIdempotencyMismatch, std::move(m)};
 }
+inline Status Expired(std::string m) { return {StatusCode::kExpired, std::move(m)}; }
 
 // Either a T or a non-OK Status. Accessing value() of an error is a bug and
 // aborts in debug builds.

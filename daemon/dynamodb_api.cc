@@ -93,6 +93,8 @@ ErrorShape ShapeOf(StatusCode code) {
       return {400, ns("ItemCollectionSizeLimitExceededException")};
     case StatusCode::kIdempotencyMismatch:
       return {400, ns("IdempotentParameterMismatchException")};
+    case StatusCode::kExpired:
+      return {400, ns("ExpiredIteratorException")};
     case StatusCode::kUnavailable:
     // The store could not write (a full disk, a file size limit, an I/O
     // error): not a bug, and nothing was written; the client may retry.
@@ -561,20 +563,26 @@ std::string EventName(StreamEventType type) {
 }
 
 // ---------------------------------------------------------------------------
-// Shard iterators: base64 of "ks1/<table>/<label ms>/<after>/<mode>", where
-// reading resumes with the records after sequence <after>, and mode "h"
-// (TRIM_HORIZON) moves <after> up to the stream's trim point at the first read.
+// Shard iterators: base64 of "ks2/<table>/<label ms>/<after>/<mode>/<issued
+// ms>", where reading resumes with the records after sequence <after>, mode
+// "h" (TRIM_HORIZON) moves <after> up to the stream's trim point at the first
+// read, and <issued ms> dates it for expiry. The first format, "ks1/..."
+// without <issued ms>, is still read (it does not expire).
 
 struct ShardIterator {
   std::string table;
   int64_t label_ms = 0;
   uint64_t after = 0;
   bool horizon = false;
+  // When it was handed out; 0 for iterators of the first format ("ks1",
+  // before iterators expired), which do not expire.
+  int64_t issued_ms = 0;
 };
 
 std::string EncodeIterator(const ShardIterator& it) {
-  return Base64Encode("ks1/" + it.table + "/" + std::to_string(it.label_ms) + "/" +
-                      std::to_string(it.after) + "/" + (it.horizon ? "h" : "p"));
+  return Base64Encode("ks2/" + it.table + "/" + std::to_string(it.label_ms) + "/" +
+                      std::to_string(it.after) + "/" + (it.horizon ? "h" : "p") + "/" +
+                      std::to_string(it.issued_ms));
 }
 
 bool ParseUint64(std::string_view text, uint64_t* out) {
@@ -602,7 +610,14 @@ Result<ShardIterator> DecodeIterator(std::string_view text) {
     if (slash == std::string_view::npos) break;
     s.remove_prefix(slash + 1);
   }
-  if (parts.size() != 5 || parts[0] != "ks1" || (parts[4] != "h" && parts[4] != "p")) {
+  bool first_format = parts.size() == 5 && parts[0] == "ks1";
+  bool second_format = parts.size() == 6 && parts[0] == "ks2";
+  if ((!first_format && !second_format) || (parts[4] != "h" && parts[4] != "p")) {
+    return invalid;
+  }
+  uint64_t issued = 0;
+  if (second_format && (!ParseUint64(parts[5], &issued) ||
+                        issued > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))) {
     return invalid;
   }
   ShardIterator it;
@@ -614,6 +629,7 @@ Result<ShardIterator> DecodeIterator(std::string_view text) {
   }
   it.label_ms = static_cast<int64_t>(label);
   it.horizon = parts[4] == "h";
+  it.issued_ms = static_cast<int64_t>(issued);
   return it;
 }
 
@@ -675,7 +691,9 @@ Status ApplyBilling(const Value& request, bool creating, store::BillingConfig* b
 class DynamoDbApi::Impl {
  public:
   Impl(store::ItemStore& store, DynamoDbApiOptions options)
-      : store_(store), options_(std::move(options)) {}
+      : store_(store),
+        options_(std::move(options)),
+        clock_(options_.clock != nullptr ? options_.clock : SystemClock::Default()) {}
 
   std::optional<ApiResponse> HandleAsync(std::string_view target, std::string_view body,
                                          AsyncDone& done);
@@ -736,6 +754,7 @@ class DynamoDbApi::Impl {
 
   store::ItemStore& store_;
   const DynamoDbApiOptions options_;
+  Clock* const clock_;
 };
 
 std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view target,
@@ -1911,6 +1930,7 @@ Result<std::string> DynamoDbApi::Impl::GetShardIterator(const Value& request) {
   ShardIterator it;
   it.table = info.table;
   it.label_ms = info.stream_label_ms;
+  it.issued_ms = clock_->NowMs();
   if (type == "TRIM_HORIZON") {
     it.after = info.trimmed_through;
     it.horizon = true;
@@ -1981,6 +2001,14 @@ Result<std::string> DynamoDbApi::Impl::GetRecords(const Value& request) {
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
                       OptIntInRange(request, "Limit", 1, kMaxStreamRecordsPerCall));
   KS_ASSIGN_OR_RETURN(ShardIterator it, DecodeIterator(text));
+  const int64_t now_ms = clock_->NowMs();
+  if (it.issued_ms != 0 && now_ms - it.issued_ms > kShardIteratorLifetimeMs) {
+    return Expired(
+        "Iterator expired: a shard iterator is valid for 15 minutes after it was "
+        "returned; this one was returned " +
+        std::to_string((now_ms - it.issued_ms) / 1000) +
+        " s ago. Get a new one with GetShardIterator.");
+  }
   KS_ASSIGN_OR_RETURN(StreamInfo stream, StreamOfLabel(it.table, it.label_ms));
   const StreamInfo* info = &stream;
   uint64_t after = it.horizon ? std::max(it.after, info->trimmed_through) : it.after;
@@ -2012,6 +2040,7 @@ Result<std::string> DynamoDbApi::Impl::GetRecords(const Value& request) {
     ShardIterator next = it;
     next.after = after;
     next.horizon = false;
+    next.issued_ms = now_ms;
     WriteKey("NextShardIterator", w);
     WriteString(EncodeIterator(next), w);
   }

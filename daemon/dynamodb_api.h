@@ -27,8 +27,11 @@
 //                        store's map reached its configured maximum; like
 //                        DynamoDB's storage limit it is not worth retrying
 //                        until an operator acts, and SDKs do not retry it.
-//   kUnavailable         503 ServiceUnavailable (SDKs retry it)
-//   kIoError, kInternal  500 InternalServerError
+//   kIdempotencyMismatch IdempotentParameterMismatchException
+//   kExpired             ExpiredIteratorException
+//   kUnavailable,        503 ServiceUnavailable (SDKs retry it): the store
+//   kIoError             could not write (a full disk...); nothing was written
+//   kInternal            500 InternalServerError
 // Request JSON that is malformed or has a member of the wrong JSON type is
 // SerializationException and nothing is written. Unknown request members are
 // ignored (as DynamoDB ignores them); legacy parameters (Expected,
@@ -58,6 +61,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "lmdb_store/item_store.h"
 
@@ -67,7 +71,15 @@ struct DynamoDbApiOptions {
   // Region and account that ARNs name and stream records carry (awsRegion).
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
+  // Times shard iterators (which expire after kShardIteratorLifetimeMs);
+  // null: the system clock. Not owned; must outlive the API.
+  Clock* clock = nullptr;
 };
+
+// How long a shard iterator stays usable after GetShardIterator or
+// GetRecords returned it (DynamoDB Streams: 15 minutes); GetRecords with an
+// older one is ExpiredIteratorException.
+inline constexpr int64_t kShardIteratorLifetimeMs = 15 * 60 * 1000;
 
 struct ApiResponse {
   int http_status = 200;

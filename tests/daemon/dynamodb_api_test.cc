@@ -324,6 +324,7 @@ class DynamoDbApiTest : public ::testing::Test {
     DynamoDbApiOptions api_options;
     api_options.region = "eu-west-1";
     api_options.account_id = "123456789012";
+    api_options.clock = &clock_;
     api_ = std::make_unique<DynamoDbApi>(*store_, api_options);
   }
 
@@ -1677,6 +1678,36 @@ TEST_F(DynamoDbApiTest, ClosedStreamsEndAndHideTruncate) {
   ASSERT_EQ(1u, Size(d, "Records"));
   EXPECT_EQ("INSERT", Str(d, "Records.0.eventName"));
   EXPECT_FALSE(Has(d, "NextShardIterator"));  // closed and read to the end
+}
+
+// Shard iterators expire 15 minutes after they were handed out, as DynamoDB
+// Streams' do; each NextShardIterator is a fresh one.
+TEST_F(DynamoDbApiTest, ShardIteratorsExpireAfterFifteenMinutes) {
+  CreateTable("events", false, "KEYS_ONLY");
+  Put("events", R"({"pk":{"S":"a"}})");
+  std::string first = Iterator("events", "TRIM_HORIZON");
+  clock_.AdvanceMs(kShardIteratorLifetimeMs);  // still valid at exactly 15 min
+  rapidjson::Document d = Records(first);
+  ASSERT_EQ(1u, Size(d, "Records"));
+  std::string next = Str(d, "NextShardIterator");
+  clock_.AdvanceMs(1);
+  std::string message = Fails("GetRecords", R"({"ShardIterator":")" + first + R"("})",
+                              "ExpiredIteratorException", true);
+  EXPECT_NE(std::string::npos, message.find("valid for 15 minutes")) << message;
+  // The one GetRecords returned counts from then.
+  Put("events", R"({"pk":{"S":"b"}})");
+  d = Records(next);
+  ASSERT_EQ(1u, Size(d, "Records"));
+  EXPECT_EQ("b", Str(d, "Records.0.dynamodb.Keys.pk.S"));
+
+  // An iterator of the first format (handed out before iterators expired,
+  // "ks1/<table>/<label>/<after>/<h|p>") still reads, and never expires.
+  auto decoded = Base64Decode(first);
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_EQ(0u, decoded->rfind("ks2/", 0)) << *decoded;
+  std::string old_format = "ks1/" + decoded->substr(4, decoded->rfind('/') - 4);
+  d = Records(Base64Encode(old_format));
+  EXPECT_EQ(2u, Size(d, "Records")) << old_format;
 }
 
 // Re-enabling a stream starts a new one; the one it replaces stays readable,
