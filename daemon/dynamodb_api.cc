@@ -1382,6 +1382,7 @@ Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
   query.limit = static_cast<size_t>(limit.value_or(0));
   KS_ASSIGN_OR_RETURN(query.exclusive_start_key, OptItem(request, "ExclusiveStartKey"));
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  query.measure_scanned_bytes = capacity.wanted();
   KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Query(query));
   return QueryResponse(result, count_only, query.table, capacity);
 }
@@ -1428,6 +1429,7 @@ Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
     scan.total_segments = static_cast<uint32_t>(*total);
   }
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  scan.measure_scanned_bytes = capacity.wanted();
   KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Scan(scan));
   return QueryResponse(result, count_only, scan.table, capacity);
 }

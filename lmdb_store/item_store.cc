@@ -2327,7 +2327,7 @@ Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_vi
     }
     KS_ASSIGN_OR_RETURN(Item item, DecodeItem(cursor.value()));
     ++result.scanned_count;
-    result.scanned_bytes += ItemSizeBytes(item);
+    if (q.measure_scanned_bytes) result.scanned_bytes += ItemSizeBytes(item);
     page_bytes += cursor.stored_bytes();
     last_key.assign(key);
     if (filter == nullptr || filter->Evaluate(&item)) {
@@ -2511,6 +2511,7 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
   std::string prefix = TableIdKey(t.id);
   QueryRequest as_query;
   as_query.limit = request.limit;
+  as_query.measure_scanned_bytes = request.measure_scanned_bytes;
   if (request.total_segments == 1) {
     return ReadRange(t, start, prefix, nullptr, true, nullptr, true, true, as_query,
                      filter ? &*filter : nullptr, projection ? &*projection : nullptr, txn);
@@ -2522,6 +2523,7 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
   for (;;) {
     QueryRequest page = as_query;
     page.limit = 256;
+    page.measure_scanned_bytes = false;  // this segment's items are measured below
     KS_ASSIGN_OR_RETURN(QueryResult chunk, ReadRange(t, cursor_key, prefix, nullptr, true, nullptr,
                                                      true, true, page, nullptr, nullptr, txn));
     for (Item& item : chunk.items) {

@@ -144,6 +144,8 @@ struct QueryRequest {
   // at 1 MB of items read.
   size_t limit = 0;
   std::optional<Item> exclusive_start_key;
+  // Fill QueryResult::scanned_bytes (a pass over each item read).
+  bool measure_scanned_bytes = false;
 };
 
 struct ScanRequest {
@@ -153,6 +155,8 @@ struct ScanRequest {
   ExpressionInputs expression;
   size_t limit = 0;
   std::optional<Item> exclusive_start_key;
+  // Fill QueryResult::scanned_bytes (a pass over each item read).
+  bool measure_scanned_bytes = false;
   // Parallel scan: this call reads segment `segment` of `total_segments`.
   uint32_t segment = 0;
   uint32_t total_segments = 1;
@@ -160,8 +164,9 @@ struct ScanRequest {
 
 struct QueryResult {
   std::vector<Item> items;
-  // Items read before the filter, and the sum of their DynamoDB sizes
-  // (ItemSizeBytes, whatever the projection).
+  // Items read before the filter, and (when the request asked to measure
+  // it) the sum of their DynamoDB sizes (ItemSizeBytes, whatever the
+  // projection).
   size_t scanned_count = 0;
   uint64_t scanned_bytes = 0;
   // Present when the page ended before the end of the range; pass it as the

@@ -1189,6 +1189,7 @@ TEST_F(ItemStoreTest, OperationsReportTheItemSizesTheyTouched) {
   ScanRequest scan;
   scan.table = "users";
   scan.filter_expression = "attribute_exists(nothing)";
+  scan.measure_scanned_bytes = true;
   auto scanned = store_->Scan(scan);
   ASSERT_TRUE(scanned.ok());
   EXPECT_TRUE(scanned->items.empty());
