@@ -5,6 +5,7 @@
 //   http_bench --target keystone=127.0.0.1:8000 --target dynalite=127.0.0.1:4567
 //              [--connections 64] [--seconds 5] [--warmup-seconds 1]
 //              [--item-bytes 200] [--keys 100000] [--threads 1] [--baseline NAME]
+//              [--server-pid NAME=PID ...]
 //
 // For each target, in turn: create table "http_bench" (pk S), then a PutItem
 // phase (keys k0..k<keys-1> in turn, each item ~item-bytes of JSON) and a
@@ -16,6 +17,10 @@
 // for every other target its throughput ratio to the baseline (the last
 // target unless --baseline names one):
 // RESULT <phase>_throughput_ratio_<target>_vs_<baseline> <ratio> x.
+// With --server-pid, it also reports the CPU the target's server process
+// used in each measured window, per operation: on a shared, noisy machine
+// that figure moves far less from run to run than the rates do, so it is the
+// one to compare when changing the server's code.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -49,6 +54,7 @@ struct Target {
   std::string name;
   std::string host;
   int port = 0;
+  int server_pid = 0;  // 0: unknown (no server CPU figures)
 };
 
 struct Config {
@@ -88,18 +94,32 @@ int Connect(const Target& t) {
   return fd;
 }
 
-std::string Request(const Target& t, const std::string& op, const std::string& body) {
+// A request's head up to and including "Content-Length: ": the same for every
+// request of one operation, so the hot loop builds it once.
+std::string RequestHead(const Target& t, const std::string& op) {
   // A well-formed Authorization header: dynalite requires one; keystoned
   // without access keys accepts any.
-  std::string r = "POST / HTTP/1.1\r\nHost: " + t.host + ":" + std::to_string(t.port) +
-                  "\r\nX-Amz-Target: DynamoDB_20120810." + op +
-                  "\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Date: 20240101T000000Z\r\n"
-                  "Authorization: AWS4-HMAC-SHA256 Credential=bench/20240101/us-east-1/dynamodb/"
-                  "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature="
-                  "0000000000000000000000000000000000000000000000000000000000000000\r\n"
-                  "Content-Length: " +
-                  std::to_string(body.size()) + "\r\n\r\n";
-  r += body;
+  return "POST / HTTP/1.1\r\nHost: " + t.host + ":" + std::to_string(t.port) +
+         "\r\nX-Amz-Target: DynamoDB_20120810." + op +
+         "\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Date: 20240101T000000Z\r\n"
+         "Authorization: AWS4-HMAC-SHA256 Credential=bench/20240101/us-east-1/dynamodb/"
+         "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature="
+         "0000000000000000000000000000000000000000000000000000000000000000\r\n"
+         "Content-Length: ";
+}
+
+// Replaces `out` with the request `head` + `body` (reusing its capacity).
+void BuildRequest(const std::string& head, std::string_view body, std::string* out) {
+  char length[24];
+  int n = std::snprintf(length, sizeof(length), "%zu\r\n\r\n", body.size());
+  out->assign(head);
+  out->append(length, static_cast<size_t>(n));
+  out->append(body);
+}
+
+std::string Request(const Target& t, const std::string& op, const std::string& body) {
+  std::string r;
+  BuildRequest(RequestHead(t, op), body, &r);
   return r;
 }
 
@@ -192,6 +212,10 @@ struct Connection {
   int fd = -1;
   std::string out;
   size_t out_off = 0;
+  // Whether the socket is registered for EPOLLOUT: only while a request
+  // waits for room in the socket buffer, so that the usual request costs no
+  // epoll_ctl.
+  bool watching_out = false;
   std::string in;
   int64_t sent_ns = 0;
 };
@@ -215,6 +239,7 @@ class Worker {
         written_keys_(std::max<uint64_t>(1, written_keys)),
         rng_(12345 + worker_id) {
     padding_ = std::string(static_cast<size_t>(std::max(0, cfg.item_bytes - 60)), 'x');
+    head_ = RequestHead(t, phase == Phase::kPut ? "PutItem" : "GetItem");
   }
 
   // Runs until `end_ns`; samples completed after `measure_from_ns` count.
@@ -292,6 +317,7 @@ class Worker {
     ev.data.u64 = i;
     epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
     c.in.clear();
+    c.watching_out = false;
     return true;
   }
 
@@ -305,23 +331,33 @@ class Worker {
     }
   }
 
-  std::string NextBody() {
+  // The next request's body, in `body_`.
+  void NextBody() {
     char key[32];
+    body_.clear();
     if (phase_ == Phase::kPut) {
       uint64_t k =
           next_key_->fetch_add(1, std::memory_order_relaxed) % static_cast<uint64_t>(cfg_.keys);
       std::snprintf(key, sizeof(key), "k%08llu", static_cast<unsigned long long>(k));
-      return std::string(R"({"TableName":"http_bench","Item":{"pk":{"S":")") + key +
-             R"("},"n":{"N":")" + std::to_string(rng_() % 1000000) + R"("},"pad":{"S":")" +
-             padding_ + R"("}}})";
+      body_ += R"({"TableName":"http_bench","Item":{"pk":{"S":")";
+      body_ += key;
+      body_ += R"("},"n":{"N":")";
+      body_ += std::to_string(rng_() % 1000000);
+      body_ += R"("},"pad":{"S":")";
+      body_ += padding_;
+      body_ += R"("}}})";
+      return;
     }
     uint64_t k = rng_() % written_keys_;
     std::snprintf(key, sizeof(key), "k%08llu", static_cast<unsigned long long>(k));
-    return std::string(R"({"TableName":"http_bench","Key":{"pk":{"S":")") + key + R"("}}})";
+    body_ += R"({"TableName":"http_bench","Key":{"pk":{"S":")";
+    body_ += key;
+    body_ += R"("}}})";
   }
 
   void Send(int ep, Connection& c, size_t i) {
-    c.out = Request(target_, phase_ == Phase::kPut ? "PutItem" : "GetItem", NextBody());
+    NextBody();
+    BuildRequest(head_, body_, &c.out);
     c.out_off = 0;
     c.sent_ns = NowNs();
     ++result_.sent;
@@ -336,18 +372,21 @@ class Worker {
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLOUT;
-        ev.data.u64 = i;
-        epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+        WatchOut(ep, c, i, true);
         return;
       }
       return;  // the read side reports the failure
     }
+    WatchOut(ep, c, i, false);
+  }
+
+  void WatchOut(int ep, Connection& c, size_t i, bool watch) {
+    if (c.watching_out == watch) return;
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = watch ? EPOLLIN | EPOLLOUT : EPOLLIN;
     ev.data.u64 = i;
     epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+    c.watching_out = watch;
   }
 
   const Config& cfg_;
@@ -358,6 +397,8 @@ class Worker {
   uint64_t written_keys_;
   std::mt19937_64 rng_;
   std::string padding_;
+  std::string head_;  // RequestHead of this phase's operation
+  std::string body_;  // NextBody's output, reused
   WorkerResult result_;
 };
 
@@ -366,7 +407,29 @@ struct PhaseResult {
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
   uint64_t completed = 0, errors = 0, reconnects = 0;
   double generator_cpu = 0;  // fraction of one core
+  double server_cpu = -1;    // cores the server used in the measured window; -1 unknown
+  double server_us_per_op = -1;
 };
+
+// CPU seconds (user + system, all threads) process `pid` has used, or -1.
+double ProcessCpuSeconds(int pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return -1;
+  char buf[4096];
+  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // Fields after the command name (which may hold spaces), from field 3 on;
+  // utime and stime are fields 14 and 15.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return -1;
+  unsigned long long utime = 0, stime = 0;
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) !=
+      2) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 double CpuSeconds() {
   rusage ru{};
@@ -381,6 +444,18 @@ PhaseResult RunPhase(const Config& cfg, const Target& t, Phase phase, uint64_t w
   int64_t measure_from = start + static_cast<int64_t>(cfg.warmup_seconds * 1e9);
   int64_t end = measure_from + static_cast<int64_t>(cfg.seconds * 1e9);
   double cpu_before = CpuSeconds();
+  // The server's CPU over exactly the measured window, read by a thread of
+  // its own so that the workers never pause for it.
+  double server_cpu_start = -1, server_cpu_end = -1;
+  std::thread server_cpu_reader;
+  if (t.server_pid != 0) {
+    server_cpu_reader = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(measure_from - NowNs()));
+      server_cpu_start = ProcessCpuSeconds(t.server_pid);
+      std::this_thread::sleep_for(std::chrono::nanoseconds(end - NowNs()));
+      server_cpu_end = ProcessCpuSeconds(t.server_pid);
+    });
+  }
   std::vector<WorkerResult> results(static_cast<size_t>(cfg.threads));
   std::vector<std::thread> threads;
   for (int w = 0; w < cfg.threads; ++w) {
@@ -391,6 +466,7 @@ PhaseResult RunPhase(const Config& cfg, const Target& t, Phase phase, uint64_t w
     });
   }
   for (auto& th : threads) th.join();
+  if (server_cpu_reader.joinable()) server_cpu_reader.join();
   double cpu = CpuSeconds() - cpu_before;
   double wall = static_cast<double>(NowNs() - start) / 1e9;
 
@@ -413,6 +489,11 @@ PhaseResult RunPhase(const Config& cfg, const Target& t, Phase phase, uint64_t w
   r.p99_ms = pct(0.99);
   r.max_ms = all.empty() ? 0 : all.back() / 1000.0;
   r.generator_cpu = cpu / wall;
+  if (server_cpu_start >= 0 && server_cpu_end >= 0 && !all.empty()) {
+    r.server_cpu = (server_cpu_end - server_cpu_start) / cfg.seconds;
+    r.server_us_per_op =
+        (server_cpu_end - server_cpu_start) * 1e6 / static_cast<double>(all.size());
+  }
   return r;
 }
 
@@ -451,7 +532,7 @@ void Usage() {
   std::fprintf(stderr,
                "usage: http_bench --target NAME=HOST:PORT [--target ...] [--connections N] "
                "[--seconds S] [--warmup-seconds S] [--item-bytes B] [--keys K] [--threads T] "
-               "[--baseline NAME]\n");
+               "[--baseline NAME] [--server-pid NAME=PID ...]\n");
   std::exit(2);
 }
 
@@ -459,6 +540,7 @@ void Usage() {
 
 int main(int argc, char** argv) {
   Config cfg;
+  std::vector<std::pair<std::string, int>> server_pids;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -483,6 +565,11 @@ int main(int argc, char** argv) {
       cfg.keys = std::atoi(next().c_str());
     } else if (a == "--baseline") {
       cfg.baseline = next();
+    } else if (a == "--server-pid") {
+      std::string v = next();
+      size_t eq = v.find('=');
+      if (eq == std::string::npos) Usage();
+      server_pids.emplace_back(v.substr(0, eq), std::atoi(v.c_str() + eq + 1));
     } else if (a == "--threads") {
       cfg.threads = std::max(1, std::atoi(next().c_str()));
     } else {
@@ -490,6 +577,12 @@ int main(int argc, char** argv) {
     }
   }
   if (cfg.targets.empty() || cfg.connections < 1 || cfg.seconds <= 0) Usage();
+  for (const auto& [name, pid] : server_pids) {
+    auto t = std::find_if(cfg.targets.begin(), cfg.targets.end(),
+                          [&](const Target& x) { return x.name == name; });
+    if (t == cfg.targets.end() || pid <= 0) Usage();
+    t->server_pid = pid;
+  }
 
   std::printf(
       "http_bench: %d connections, %.1f s per phase after %.1f s warm-up, ~%d-byte items, "
@@ -508,6 +601,10 @@ int main(int argc, char** argv) {
           t.name.c_str(), name, r.ops_per_second, r.p50_ms, r.p99_ms, r.max_ms,
           static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.reconnects),
           r.generator_cpu * 100);
+      if (r.server_cpu >= 0) {
+        std::printf("%-10s %s: server CPU %.2f cores, %.1f us per operation\n", t.name.c_str(),
+                    name, r.server_cpu, r.server_us_per_op);
+      }
     }
     results.emplace_back(put, get);
   }
@@ -520,6 +617,12 @@ int main(int argc, char** argv) {
     std::printf("RESULT %s_get_throughput %.0f ops/s\n", n.c_str(), get.ops_per_second);
     std::printf("RESULT %s_get_p50 %.3f ms\n", n.c_str(), get.p50_ms);
     std::printf("RESULT %s_get_p99 %.3f ms\n", n.c_str(), get.p99_ms);
+    if (put.server_us_per_op >= 0) {
+      std::printf("RESULT %s_put_server_cpu %.1f us/op\n", n.c_str(), put.server_us_per_op);
+    }
+    if (get.server_us_per_op >= 0) {
+      std::printf("RESULT %s_get_server_cpu %.1f us/op\n", n.c_str(), get.server_us_per_op);
+    }
   }
   size_t base = cfg.targets.size() - 1;
   for (size_t i = 0; i < cfg.targets.size(); ++i) {

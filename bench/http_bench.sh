@@ -7,7 +7,8 @@
 # HTTP path without the fsync bound, and http_ceiling_server (ceiling), a server
 # that does no work at all: its rate is the most any server can reach on this
 # machine with this generator, so its ratio to dynalite is the highest ratio
-# the machine allows.
+# the machine allows. Each server's CPU per operation (from /proc) is printed
+# too: on a shared machine it moves much less between runs than the rates.
 #
 #   bench/http_bench.sh [http_bench options, e.g. --seconds 10]
 #
@@ -62,6 +63,7 @@ YAML
   "$build/daemon/keystoned" --config "$work/$name/keystoned.yaml" 2> "$work/$name/log" &
   pids+=($!)
   printf -v "port_$name" '%s' "$port"
+  printf -v "pid_$name" '%s' "$!"
 }
 start_keystoned keystone full
 start_keystoned keystone_nosync nosync
@@ -70,10 +72,12 @@ dl_port="$(free_port)"
 node "$cache/node_modules/dynalite/cli.js" --port "$dl_port" --createTableMs 0 \
   --deleteTableMs 0 > "$work/dynalite.log" 2>&1 &
 pids+=($!)
+pid_dynalite=$!
 
 ceiling_port="$(free_port)"
 "$build/bench/http_ceiling_server" --port "$ceiling_port" &
 pids+=($!)
+pid_ceiling=$!
 
 echo "keystoned $("$build/daemon/keystoned" --version | cut -d' ' -f2) (sync: full, data on" \
      "$(df -T "$work" | awk 'NR==2 {print $2}')), dynalite $(node -p \
@@ -82,4 +86,6 @@ echo "keystoned $("$build/daemon/keystoned" --version | cut -d' ' -f2) (sync: fu
 "$build/bench/http_bench" --target "keystone=127.0.0.1:$port_keystone" \
   --target "keystone_nosync=127.0.0.1:$port_keystone_nosync" \
   --target "dynalite=127.0.0.1:$dl_port" --target "ceiling=127.0.0.1:$ceiling_port" \
+  --server-pid "keystone=$pid_keystone" --server-pid "keystone_nosync=$pid_keystone_nosync" \
+  --server-pid "dynalite=$pid_dynalite" --server-pid "ceiling=$pid_ceiling" \
   --baseline dynalite "$@"
