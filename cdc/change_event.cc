@@ -70,6 +70,7 @@ ChangeEvent ChangeFromRecord(store::StreamRecord&& record) {
   e.keys = std::move(record.keys);
   e.old_image = std::move(record.old_image);
   e.new_image = std::move(record.new_image);
+  e.expired_by_ttl = record.expired_by_ttl;
   return e;
 }
 

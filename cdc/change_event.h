@@ -48,6 +48,9 @@ struct ChangeEvent {
   bool snapshot = false;
   uint64_t snapshot_ordinal = 0;
   bool snapshot_last = false;
+  // A delete made by the table's Time to Live, not by a client
+  // (store::StreamRecord::expired_by_ttl).
+  bool expired_by_ttl = false;
   // Extra message headers (add_header transforms).
   std::vector<std::pair<std::string, std::string>> headers;
 };

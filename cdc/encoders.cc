@@ -402,6 +402,7 @@ struct Envelope {
   EnvelopeImage keys, old_image, new_image;
   // DynamoDB's SizeBytes of the keys and images present.
   size_t size_bytes = 0;
+  bool expired_by_ttl = false;
   const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
 };
 
@@ -663,6 +664,11 @@ void Encoder::AppendSourceBlock(const Envelope& change, std::string* out) const 
   out->push_back('}');
 }
 
+// The userIdentity of a record that Time to Live removed, as DynamoDB
+// Streams' records in Lambda events spell it.
+constexpr std::string_view kTtlUserIdentity =
+    R"(,"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"})";
+
 Status Encoder::DynamoDbValue(const Envelope& change, std::string* out) {
   // Written straight into *out (as DebeziumValue's common form).
   out->clear();
@@ -712,7 +718,9 @@ Status Encoder::DynamoDbValue(const Envelope& change, std::string* out) {
   AppendDecimal(std::max<uint64_t>(1, change.size_bytes), out);
   out->append(R"(,"StreamViewType":")");
   out->append(store::StreamViewTypeName(change.view_type));
-  out->append(R"("}})");
+  out->append(R"("})");
+  if (change.expired_by_ttl) out->append(kTtlUserIdentity);
+  out->push_back('}');
   return Status::Ok();
 }
 
@@ -762,6 +770,7 @@ void Encoder::Encode(const ChangeEvent& change, int64_t now_ms, std::vector<Enco
   e.snapshot = change.snapshot;
   e.snapshot_ordinal = change.snapshot_ordinal;
   e.snapshot_last = change.snapshot_last;
+  e.expired_by_ttl = change.expired_by_ttl;
   e.keys = Image::Of(&change.keys);
   e.old_image = Image::Of(change.old_image);
   e.new_image = Image::Of(change.new_image);
@@ -800,6 +809,7 @@ Status Encoder::EncodeRecord(const store::EncodedStreamRecord& record, const Pub
   if (view.old_image) e.old_image = Image::Of(record.old_image);
   if (view.new_image) e.new_image = Image::Of(record.new_image);
   e.size_bytes = record.size_bytes;
+  e.expired_by_ttl = record.expired_by_ttl;
   size_t before = out->size();
   Status s = EncodeEnvelope(e, now_ms, out);
   if (!s.ok()) {

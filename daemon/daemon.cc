@@ -10,6 +10,7 @@
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/source_manager.h"
+#include "daemon/ttl_sweeper.h"
 
 #ifndef KEYSTONE_VERSION
 #define KEYSTONE_VERSION "0.0.0"
@@ -203,6 +204,23 @@ class Daemon::Impl {
     metrics_->AddCollector(
         [manager](std::vector<MetricFamilyData>& out) { manager->Collect(out); });
 
+    // Time to Live deletions: store writes like any other, so they run while
+    // the sources do and stop before them.
+    TtlSweeperOptions ttl_options;
+    ttl_options.clock = options_.store.clock;
+    ttl_sweeper_ = std::make_unique<TtlSweeper>(*store_, ttl_options);
+    TtlSweeper* sweeper = ttl_sweeper_.get();
+    metrics_->AddCollector([sweeper](std::vector<MetricFamilyData>& out) {
+      out.push_back({"keystone_ttl_expired_items_total",
+                     "Items deleted because their Time to Live passed",
+                     MetricKind::kCounter,
+                     {{{}, static_cast<double>(sweeper->expired_total())}}});
+      out.push_back({"keystone_ttl_errors_total",
+                     "Time to Live passes over a table that failed on a store error (logged)",
+                     MetricKind::kCounter,
+                     {{{}, static_cast<double>(sweeper->errors_total())}}});
+    });
+
     HttpServerOptions http_options;
     http_options.http = options_.http;
     http_options.auth = options_.auth;
@@ -295,6 +313,9 @@ class Daemon::Impl {
     metrics_stop.join();
     http_.reset();
     api_.reset();
+    if (ttl_sweeper_) {
+      ttl_sweeper_->Stop();
+    }
     // No more writes can come: let the sources publish what they have,
     // within their flush bound, and store their positions.
     if (sources_) {
@@ -306,6 +327,7 @@ class Daemon::Impl {
       LogInfo(kComponent, "store closed");
     }
     metrics_.reset();
+    ttl_sweeper_.reset();
   }
 
   Status Health() const {
@@ -335,6 +357,7 @@ class Daemon::Impl {
   DaemonOptions options_;
   std::unique_ptr<store::ItemStore> store_;
   std::unique_ptr<SourceManager> sources_;
+  std::unique_ptr<TtlSweeper> ttl_sweeper_;
   std::unique_ptr<DynamoDbApi> api_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<HttpServer> http_;

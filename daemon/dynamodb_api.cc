@@ -715,6 +715,8 @@ class DynamoDbApi::Impl {
   Result<std::string> UpdateTable(const Value& request);
   Result<std::string> DeleteTable(const Value& request);
   Result<std::string> ListTables(const Value& request);
+  Result<std::string> UpdateTimeToLive(const Value& request);
+  Result<std::string> DescribeTimeToLive(const Value& request);
   Status PutItem(const Value& request, AsyncDone& done);
   Result<std::string> GetItem(const Value& request);
   Status UpdateItem(const Value& request, AsyncDone& done);
@@ -765,6 +767,8 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
       {"UpdateTable", &Impl::UpdateTable},
       {"DeleteTable", &Impl::DeleteTable},
       {"ListTables", &Impl::ListTables},
+      {"UpdateTimeToLive", &Impl::UpdateTimeToLive},
+      {"DescribeTimeToLive", &Impl::DescribeTimeToLive},
       {"PutItem", nullptr, &Impl::PutItem},
       {"GetItem", &Impl::GetItem},
       {"UpdateItem", nullptr, &Impl::UpdateItem},
@@ -1139,6 +1143,69 @@ Result<std::string> DynamoDbApi::Impl::ListTables(const Value& request) {
     WriteKey("LastEvaluatedTableName", out.w());
     WriteString(*(it - 1), out.w());
   }
+  out.w().EndObject();
+  return out.Take();
+}
+
+// Time to Live: the store deletes expired items (ItemStore::ExpireItems, run
+// by the daemon's TTL sweeper); these set and show the attribute. Unlike
+// DynamoDB, a change takes effect at once (no ENABLING/DISABLING states, no
+// one-hour wait between changes).
+Result<std::string> DynamoDbApi::Impl::UpdateTimeToLive(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
+  const Value* spec = Member(request, "TimeToLiveSpecification");
+  if (spec == nullptr) return MissingMember("timeToLiveSpecification");
+  KS_ASSIGN_OR_RETURN(spec, OptObject(request, "TimeToLiveSpecification"));
+  KS_ASSIGN_OR_RETURN(std::optional<bool> enabled, OptBool(*spec, "Enabled"));
+  if (!enabled) return MissingMember("timeToLiveSpecification.enabled");
+  KS_ASSIGN_OR_RETURN(std::string attribute,
+                      ReqString(*spec, "AttributeName", "timeToLiveSpecification.attributeName"));
+  if (attribute.empty() || attribute.size() > 255) {
+    return ConstraintError(attribute, "timeToLiveSpecification.attributeName",
+                           attribute.empty() ? "Member must have length greater than or equal to 1"
+                                             : "Member must have length less than or equal to 255");
+  }
+  KS_ASSIGN_OR_RETURN(TableDescription current, store_.DescribeTable(name));
+  const store::TimeToLiveConfig& ttl = current.schema.ttl;
+  if (*enabled && ttl.enabled) return InvalidArgument("TimeToLive is already enabled");
+  if (!*enabled) {
+    if (!ttl.enabled) return InvalidArgument("TimeToLive is already disabled");
+    if (ttl.attribute_name != attribute) {
+      return InvalidArgument(
+          "TimeToLive is active on a different AttributeName: current AttributeName is " +
+          ttl.attribute_name);
+    }
+  }
+  store::TableUpdate update;
+  update.ttl = *enabled ? store::TimeToLiveConfig{true, attribute} : store::TimeToLiveConfig{};
+  KS_RETURN_IF_ERROR(store_.UpdateTable(name, update).status());
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("TimeToLiveSpecification", out.w());
+  out.w().StartObject();
+  WriteKey("Enabled", out.w());
+  out.w().Bool(*enabled);
+  WriteKey("AttributeName", out.w());
+  WriteString(attribute, out.w());
+  out.w().EndObject();
+  out.w().EndObject();
+  return out.Take();
+}
+
+Result<std::string> DynamoDbApi::Impl::DescribeTimeToLive(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
+  KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(name));
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("TimeToLiveDescription", out.w());
+  out.w().StartObject();
+  WriteKey("TimeToLiveStatus", out.w());
+  WriteString(d.schema.ttl.enabled ? "ENABLED" : "DISABLED", out.w());
+  if (d.schema.ttl.enabled) {
+    WriteKey("AttributeName", out.w());
+    WriteString(d.schema.ttl.attribute_name, out.w());
+  }
+  out.w().EndObject();
   out.w().EndObject();
   return out.Take();
 }
@@ -1990,6 +2057,17 @@ void DynamoDbApi::Impl::WriteStreamRecord(const store::StreamRecord& record, Jso
   WriteKey("StreamViewType", w);
   WriteString(store::StreamViewTypeName(record.view_type), w);
   w.EndObject();
+  if (record.expired_by_ttl) {
+    // As DynamoDB Streams' API marks a Time to Live deletion (its model's
+    // Identity shape; Lambda events spell the members in camel case).
+    WriteKey("userIdentity", w);
+    w.StartObject();
+    WriteKey("PrincipalId", w);
+    WriteString("dynamodb.amazonaws.com", w);
+    WriteKey("Type", w);
+    WriteString("Service", w);
+    w.EndObject();
+  }
   w.EndObject();
 }
 
@@ -2074,7 +2152,8 @@ std::optional<ApiResponse> DynamoDbApi::HandleAsync(std::string_view target, std
 bool DynamoDbApi::WaitsForCommit(std::string_view target) {
   if (target.substr(0, kDynamoDbPrefix.size()) != kDynamoDbPrefix) return false;
   std::string_view name = target.substr(kDynamoDbPrefix.size());
-  return name == "CreateTable" || name == "UpdateTable" || name == "DeleteTable";
+  return name == "CreateTable" || name == "UpdateTable" || name == "DeleteTable" ||
+         name == "UpdateTimeToLive";
 }
 
 }  // namespace keystone::daemon

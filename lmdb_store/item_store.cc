@@ -126,6 +126,10 @@ std::string EncodeTableState(const TableState& t) {
     out.push_back(static_cast<char>(r.view_type));
     PutVarint(static_cast<uint64_t>(r.disabled_ms), &out);
   }
+  // Time to Live, added after replaced streams; entries without it have it
+  // disabled.
+  out.push_back(t.schema.ttl.enabled ? 1 : 0);
+  PutString(t.schema.ttl.attribute_name, &out);
   return out;
 }
 
@@ -217,6 +221,12 @@ Status DecodeTableState(std::string_view in, TableState* t) {
       r.disabled_ms = static_cast<int64_t>(disabled);
       t->replaced_streams.push_back(r);
     }
+  }
+  t->schema.ttl = TimeToLiveConfig{};
+  if (!in.empty()) {
+    t->schema.ttl.enabled = in[0] != 0;
+    in.remove_prefix(1);
+    if (!GetString(&in, &t->schema.ttl.attribute_name)) return corrupt();
   }
   return Status::Ok();
 }
@@ -633,9 +643,11 @@ class BatchContext {
     uint64_t new_bytes = 0;
   };
   // Writes `new_item` (or deletes when null) over `old_item` (null: absent)
-  // and appends the stream record. Nothing when they are equal.
+  // and appends the stream record, marked expired_by_ttl when so asked (a
+  // delete only). Nothing when they are equal.
   Result<AppliedChange> ApplyChange(TableState* t, const std::string& storage_key,
-                                    const Item* old_item, const Item* new_item);
+                                    const Item* old_item, const Item* new_item,
+                                    bool expired_by_ttl = false);
   // Appends a kTruncate record (stream enabled only).
   Result<uint64_t> AppendTruncate(TableState* t);
 
@@ -718,6 +730,9 @@ class ItemStoreImpl final : public ItemStore {
   Result<WriteResult> PutItem(const PutItemRequest& request) override;
   Result<WriteResult> UpdateItem(const UpdateItemRequest& request) override;
   Result<WriteResult> DeleteItem(const DeleteItemRequest& request) override;
+  Result<ExpireResult> ExpireItems(const std::string& table, int64_t now_seconds,
+                                   const std::optional<Item>& resume_after,
+                                   size_t max_scanned) override;
   Result<std::optional<Item>> GetItem(const GetItemRequest& request, uint64_t* item_bytes) override;
   Result<QueryResult> Query(const QueryRequest& request) override;
   Result<QueryResult> Scan(const ScanRequest& request) override;
@@ -1054,7 +1069,8 @@ Result<uint64_t> BatchContext::DeleteAllItems(TableState* t) {
 Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
                                                               const std::string& storage_key,
                                                               const Item* old_item,
-                                                              const Item* new_item) {
+                                                              const Item* new_item,
+                                                              bool expired_by_ttl) {
   AppliedChange change;
   if (old_item != nullptr) change.old_bytes = ItemSizeBytes(*old_item);
   if (new_item != nullptr) change.new_bytes = ItemSizeBytes(*new_item);
@@ -1089,6 +1105,7 @@ Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
                                       : StreamEventType::kModify;
   record.view_type = t->schema.stream.view_type;
   record.timestamp_ms = now_ms_;
+  record.expired_by_ttl = expired_by_ttl && new_item == nullptr;
   record.keys = ExtractKey(t->schema, new_item != nullptr ? *new_item : *old_item);
   size_t size = ItemSizeBytes(record.keys);
   StreamViewType view = record.view_type;
@@ -1565,6 +1582,7 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
     return InvalidArgument("stream buffer_size must be at least 1");
   }
   if (update.billing) KS_RETURN_IF_ERROR(ValidateBillingConfig(*update.billing));
+  if (update.ttl) KS_RETURN_IF_ERROR(ValidateTimeToLiveConfig(*update.ttl));
   TableDescription description;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
@@ -1600,6 +1618,7 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
       if (update.billing->mode != t->schema.billing.mode) t->billing_changed_ms = ctx.now_ms();
       t->schema.billing = *update.billing;
     }
+    if (update.ttl) t->schema.ttl = *update.ttl;
     ctx.MarkDirty(t);
     description = Describe(*t);
     return Status::Ok();
@@ -1776,12 +1795,25 @@ Status ApplyDelete(BatchContext& ctx, const DeleteItemRequest& request, const Pa
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
   KS_ASSIGN_OR_RETURN(std::optional<Item> old_item,
                       ctx.ReadChecked(key, parsed.condition, request.on_condition_failure));
-  KS_ASSIGN_OR_RETURN(auto change,
-                      ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr));
+  KS_ASSIGN_OR_RETURN(auto change, ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, nullptr,
+                                                   request.expired_by_ttl));
   RecordChange(change, result);
   result->attributes =
       request.return_values == ReturnValues::kAllOld ? old_item : std::optional<Item>();
   return Status::Ok();
+}
+
+// The condition ExpireItems scans for and deletes under: the TTL attribute
+// is a Number in [floor, now] (a comparison with a Number fails for any
+// other type, and for an absent attribute).
+constexpr std::string_view kExpiredCondition = "#ttl BETWEEN :floor AND :now";
+
+ExpressionInputs ExpiredConditionInputs(const std::string& attribute, int64_t now_seconds) {
+  ExpressionInputs inputs;
+  inputs.names["#ttl"] = attribute;
+  inputs.values[":now"] = AttributeValue::N(now_seconds);
+  inputs.values[":floor"] = AttributeValue::N(now_seconds - kTimeToLiveMaxAgeSeconds);
+  return inputs;
 }
 
 Status CheckBatchWrite(const std::vector<BatchWriteEntry>& entries) {
@@ -2038,6 +2070,60 @@ Result<WriteResult> ItemStoreImpl::UpdateItem(const UpdateItemRequest& request) 
 
 Result<WriteResult> ItemStoreImpl::DeleteItem(const DeleteItemRequest& request) {
   return WriteItem(request, CheckDelete, ApplyDelete);
+}
+
+Result<ExpireResult> ItemStoreImpl::ExpireItems(const std::string& table, int64_t now_seconds,
+                                                const std::optional<Item>& resume_after,
+                                                size_t max_scanned) {
+  KS_ASSIGN_OR_RETURN(TableDescription description, DescribeTable(table));
+  ExpireResult result;
+  const TimeToLiveConfig& ttl = description.schema.ttl;
+  if (!ttl.enabled) return result;
+  ScanRequest scan;
+  scan.table = table;
+  scan.limit = std::max<size_t>(1, max_scanned);
+  scan.exclusive_start_key = resume_after;
+  scan.filter_expression = kExpiredCondition;
+  scan.expression = ExpiredConditionInputs(ttl.attribute_name, now_seconds);
+  KS_ASSIGN_OR_RETURN(QueryResult page, Scan(scan));
+  result.scanned = page.scanned_count;
+  result.resume_after = std::move(page.last_evaluated_key);
+  if (page.items.empty()) return result;
+
+  std::vector<DeleteItemRequest> deletes(page.items.size());
+  std::vector<ParsedWrite> parsed(page.items.size());
+  for (size_t i = 0; i < page.items.size(); ++i) {
+    DeleteItemRequest& d = deletes[i];
+    d.table = table;
+    d.key = ExtractKey(description.schema, page.items[i]);
+    d.condition_expression = kExpiredCondition;
+    d.expression = scan.expression;
+    d.expired_by_ttl = true;
+    KS_RETURN_IF_ERROR(CheckDelete(d, &parsed[i]));
+  }
+  size_t expired = 0;
+  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    expired = 0;  // the batch runs again after a map growth
+    // Deleted, re-created or its TTL changed since the scan: the scan's
+    // verdicts no longer apply.
+    Result<TableState*> t = ctx.Table(table);
+    if (!t.ok()) return t.status().code() == StatusCode::kNotFound ? Status::Ok() : t.status();
+    if ((*t)->id != description.table_id || (*t)->schema.ttl != ttl) return Status::Ok();
+    for (size_t i = 0; i < deletes.size(); ++i) {
+      WriteResult written;
+      Status s = ApplyDelete(ctx, deletes[i], parsed[i], &written);
+      if (s.ok()) {
+        if (written.old_item_bytes > 0) ++expired;
+        continue;
+      }
+      // Updated (or deleted) since the scan: no longer expired.
+      if (s.code() == StatusCode::kConditionFailed) continue;
+      return s;
+    }
+    return Status::Ok();
+  }));
+  result.expired = expired;
+  return result;
 }
 
 Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {

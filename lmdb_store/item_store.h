@@ -112,6 +112,9 @@ struct DeleteItemRequest {
   ReturnValues return_values = ReturnValues::kNone;  // kNone or kAllOld
   // As PutItemRequest::on_condition_failure.
   ConditionFailureHook on_condition_failure;
+  // Marks the REMOVE record as Time to Live's (StreamRecord::expired_by_ttl);
+  // ExpireItems sets it, a client's delete does not.
+  bool expired_by_ttl = false;
 };
 
 struct WriteResult {
@@ -243,6 +246,17 @@ std::string_view CancellationReasonCodeName(CancellationReason::Code code);
 struct TableUpdate {
   std::optional<StreamConfig> stream;
   std::optional<BillingConfig> billing;
+  std::optional<TimeToLiveConfig> ttl;
+};
+
+// What one ExpireItems call did.
+struct ExpireResult {
+  // Items read, and items deleted as expired.
+  size_t scanned = 0;
+  size_t expired = 0;
+  // Where the next call continues; nullopt once the table's end was reached
+  // (the next call starts over from its beginning).
+  std::optional<Item> resume_after;
 };
 
 struct TableDescription {
@@ -430,6 +444,16 @@ class ItemStore {
   virtual Result<WriteResult> PutItem(const PutItemRequest& request) = 0;
   virtual Result<WriteResult> UpdateItem(const UpdateItemRequest& request) = 0;
   virtual Result<WriteResult> DeleteItem(const DeleteItemRequest& request) = 0;
+  // Time to Live: reads up to `max_scanned` items of `table` in key order,
+  // after `resume_after` (nullopt: from the start), and deletes, in one
+  // write batch, each whose TTL attribute (schema.ttl) is a Number of epoch
+  // seconds in [now_seconds - kTimeToLiveMaxAgeSeconds, now_seconds], checked
+  // again at the delete, so that an item updated meanwhile is kept. Each
+  // delete appends a REMOVE record marked expired_by_ttl. A table whose TTL is
+  // disabled is left alone (nothing scanned). kNotFound for an absent table.
+  virtual Result<ExpireResult> ExpireItems(const std::string& table, int64_t now_seconds,
+                                           const std::optional<Item>& resume_after,
+                                           size_t max_scanned) = 0;
   // The item, or nullopt when absent. `item_bytes` (may be null) receives the
   // DynamoDB size (ItemSizeBytes) of the whole stored item, whatever the
   // projection, or 0 when absent.

@@ -98,7 +98,21 @@ Status ValidateTableSchema(const TableSchema& schema) {
   if (schema.stream.buffer_size == 0) {
     return InvalidArgument("stream buffer_size must be at least 1");
   }
+  KS_RETURN_IF_ERROR(ValidateTimeToLiveConfig(schema.ttl));
   return ValidateBillingConfig(schema.billing);
+}
+
+Status ValidateTimeToLiveConfig(const TimeToLiveConfig& ttl) {
+  if (!ttl.enabled) {
+    if (!ttl.attribute_name.empty()) {
+      return InvalidArgument("a disabled Time to Live names no attribute");
+    }
+    return Status::Ok();
+  }
+  if (ttl.attribute_name.empty() || ttl.attribute_name.size() > 255) {
+    return InvalidArgument("TimeToLiveSpecification.AttributeName must be 1-255 bytes long");
+  }
+  return Status::Ok();
 }
 
 }  // namespace keystone::store

@@ -58,6 +58,23 @@ struct BillingConfig {
   friend bool operator==(const BillingConfig&, const BillingConfig&) = default;
 };
 
+// A table's Time to Live (DynamoDB's TimeToLiveSpecification): when enabled,
+// an item whose `attribute_name` attribute is a Number of seconds since the
+// epoch that has passed (by no more than kTimeToLiveMaxAgeSeconds) is
+// deleted by ItemStore::ExpireItems, with a REMOVE stream record marked
+// expired_by_ttl. Until then it reads as any other item, as in DynamoDB.
+struct TimeToLiveConfig {
+  bool enabled = false;
+  // 1-255 bytes when enabled; empty when disabled.
+  std::string attribute_name;
+  friend bool operator==(const TimeToLiveConfig&, const TimeToLiveConfig&) = default;
+};
+
+// Expiry times further in the past than this are not acted on (DynamoDB:
+// five years), so that a misread attribute, e.g. milliseconds taken for
+// seconds the other way round, never deletes the table's items.
+inline constexpr int64_t kTimeToLiveMaxAgeSeconds = 5LL * 365 * 24 * 60 * 60;
+
 // A key attribute: its name and type (S, N or B).
 struct KeyAttribute {
   std::string name;
@@ -71,17 +88,23 @@ struct TableSchema {
   std::optional<KeyAttribute> sort_key;
   StreamConfig stream;
   BillingConfig billing;
+  TimeToLiveConfig ttl;
   friend bool operator==(const TableSchema&, const TableSchema&) = default;
 };
 
 // DynamoDB's rules: table name 3-255 characters of [a-zA-Z0-9_.-], key
 // attribute names 1-255 bytes, key types S/N/B, partition and sort key names
-// distinct, buffer size >= 1, billing as ValidateBillingConfig. The message
+// distinct, buffer size >= 1, billing as ValidateBillingConfig, TTL as
+// ValidateTimeToLiveConfig. The message
 // names the offending field.
 Status ValidateTableSchema(const TableSchema& schema);
 
 // kInvalidArgument unless the capacity units fit the mode (see BillingConfig).
 Status ValidateBillingConfig(const BillingConfig& billing);
+
+// kInvalidArgument unless an enabled config names an attribute of 1-255
+// bytes and a disabled one names none.
+Status ValidateTimeToLiveConfig(const TimeToLiveConfig& ttl);
 
 // Limits DynamoDB enforces on items and requests.
 inline constexpr size_t kMaxItemBytes = 400 * 1024;

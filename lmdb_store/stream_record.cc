@@ -9,6 +9,7 @@ namespace {
 constexpr uint8_t kRecordFormat = 1;
 constexpr uint8_t kHasOld = 1;
 constexpr uint8_t kHasNew = 2;
+constexpr uint8_t kExpiredByTtl = 4;
 
 Status Corrupt(std::string_view what) {
   return Internal("corrupt stream record: " + std::string(what));
@@ -49,7 +50,8 @@ void EncodeStreamRecord(const StreamRecord& record, std::string* out) {
   out->push_back(static_cast<char>(kRecordFormat));
   out->push_back(static_cast<char>(record.type));
   out->push_back(static_cast<char>(record.view_type));
-  uint8_t flags = (record.old_image ? kHasOld : 0) | (record.new_image ? kHasNew : 0);
+  uint8_t flags = (record.old_image ? kHasOld : 0) | (record.new_image ? kHasNew : 0) |
+                  (record.expired_by_ttl ? kExpiredByTtl : 0);
   out->push_back(static_cast<char>(flags));
   PutVarint(static_cast<uint64_t>(record.timestamp_ms), out);
   PutVarint(record.size_bytes, out);
@@ -76,6 +78,7 @@ Status ParseStreamRecord(std::string_view data, EncodedStreamRecord* record) {
   if (!GetVarint(&data, &ts) || !GetVarint(&data, &size)) return Corrupt("truncated header");
   record->timestamp_ms = static_cast<int64_t>(ts);
   record->size_bytes = size;
+  record->expired_by_ttl = (flags & kExpiredByTtl) != 0;
   KS_RETURN_IF_ERROR(GetItemField(&data, &record->keys));
   record->old_image.reset();
   record->new_image.reset();
@@ -98,6 +101,7 @@ Status DecodeStreamRecord(const EncodedStreamRecord& encoded, StreamRecord* reco
   record->view_type = encoded.view_type;
   record->timestamp_ms = encoded.timestamp_ms;
   record->size_bytes = encoded.size_bytes;
+  record->expired_by_ttl = encoded.expired_by_ttl;
   KS_ASSIGN_OR_RETURN(record->keys, DecodeItem(encoded.keys));
   record->old_image.reset();
   record->new_image.reset();

@@ -45,6 +45,9 @@ struct StreamRecord {
   std::optional<Item> new_image;
   // DynamoDB's SizeBytes: keys plus the images present.
   size_t size_bytes = 0;
+  // A REMOVE made by Time to Live expiry (ItemStore::ExpireItems), not by a
+  // client: DynamoDB Streams shows it with a userIdentity of the service.
+  bool expired_by_ttl = false;
 };
 
 // A stream record as stored, its keys and images left in EncodeItem's
@@ -59,6 +62,7 @@ struct EncodedStreamRecord {
   std::optional<std::string_view> old_image;
   std::optional<std::string_view> new_image;
   size_t size_bytes = 0;
+  bool expired_by_ttl = false;
 };
 
 // Serialises everything but `sequence` and `table`, which the stream's LMDB

@@ -595,6 +595,40 @@ TEST(EncodeRecordTest, GivesTheEventsOfTheDecodedNarrowedChange) {
   EXPECT_EQ(3 * 2 * 4 * 4 * 5 * 2, cases);
 }
 
+// A Time to Live deletion carries the service's userIdentity in the DynamoDB
+// format, whichever path encodes it, and survives the stored encoding; a
+// client's REMOVE has none.
+TEST(EncodeRecordTest, TtlRemovalsCarryTheServiceIdentity) {
+  constexpr std::string_view kIdentity =
+      R"(,"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"}})";
+  StreamRecord r = Record(StreamEventType::kRemove, StreamViewType::kNewAndOldImages);
+  r.expired_by_ttl = true;
+  std::string buffer;
+  store::EncodedStreamRecord encoded = EncodedOf(r, &buffer);
+  EXPECT_TRUE(encoded.expired_by_ttl);
+  StreamRecord decoded;
+  ASSERT_TRUE(store::DecodeStreamRecord(buffer, &decoded).ok());
+  EXPECT_TRUE(decoded.expired_by_ttl);
+
+  Encoder encoder(Options(EventFormat::kDynamoDb));
+  PublishedView all = NarrowedView(r.view_type, false, true, std::nullopt, true);
+  std::vector<EncodedEvent> direct, via_change;
+  ASSERT_TRUE(encoder.EncodeRecord(encoded, all, kNowMs, &direct).ok());
+  encoder.Encode(ChangeFromRecord(StreamRecord(r)), kNowMs, &via_change);
+  ASSERT_FALSE(direct.empty());
+  ASSERT_FALSE(via_change.empty());
+  for (const std::string& value : {*direct[0].value, *via_change[0].value}) {
+    ASSERT_GT(value.size(), kIdentity.size());
+    EXPECT_EQ(kIdentity, value.substr(value.size() - kIdentity.size())) << value;
+    EXPECT_NE(std::string::npos, value.find(R"("eventName":"REMOVE")")) << value;
+  }
+
+  r.expired_by_ttl = false;
+  std::vector<EncodedEvent> plain;
+  ASSERT_TRUE(encoder.EncodeRecord(EncodedOf(r, &buffer), all, kNowMs, &plain).ok());
+  EXPECT_EQ(std::string::npos, plain[0].value->find("userIdentity")) << *plain[0].value;
+}
+
 TEST(EncodeRecordTest, CorruptImageIsAnErrorAndAppendsNothing) {
   StreamRecord r = Record(StreamEventType::kModify, StreamViewType::kNewAndOldImages);
   std::string buffer;

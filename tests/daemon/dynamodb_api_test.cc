@@ -1710,6 +1710,78 @@ TEST_F(DynamoDbApiTest, ShardIteratorsExpireAfterFifteenMinutes) {
   EXPECT_EQ(2u, Size(d, "Records")) << old_format;
 }
 
+// Time to Live: UpdateTimeToLive and DescribeTimeToLive as DynamoDB's, and a
+// TTL deletion read through GetRecords with the service's userIdentity.
+TEST_F(DynamoDbApiTest, TimeToLiveIsSetDescribedAndMarksItsDeletions) {
+  CreateTable("events", false, "NEW_AND_OLD_IMAGES");
+  rapidjson::Document d = Ok("DescribeTimeToLive", R"({"TableName":"events"})");
+  EXPECT_EQ("DISABLED", Str(d, "TimeToLiveDescription.TimeToLiveStatus"));
+  EXPECT_FALSE(d["TimeToLiveDescription"].HasMember("AttributeName"));
+
+  // Bad requests change nothing.
+  Fails("UpdateTimeToLive", R"({"TableName":"events"})", "ValidationException");
+  Fails("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "AttributeName":"exp"}})",
+        "ValidationException");
+  Fails("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "Enabled":true}})",
+        "ValidationException");
+  Fails("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "Enabled":true,"AttributeName":""}})",
+        "ValidationException");
+  Fails("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "Enabled":"yes","AttributeName":"exp"}})",
+        "SerializationException");
+  Fails("UpdateTimeToLive", R"({"TableName":"nosuch","TimeToLiveSpecification":{
+        "Enabled":true,"AttributeName":"exp"}})",
+        "ResourceNotFoundException");
+  Fails("DescribeTimeToLive", R"({"TableName":"nosuch"})", "ResourceNotFoundException");
+  std::string message = Fails("UpdateTimeToLive", R"({"TableName":"events",
+      "TimeToLiveSpecification":{"Enabled":false,"AttributeName":"exp"}})",
+                              "ValidationException");
+  EXPECT_EQ("TimeToLive is already disabled", message);
+
+  d = Ok("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "Enabled":true,"AttributeName":"exp"}})");
+  EXPECT_TRUE(d["TimeToLiveSpecification"]["Enabled"].GetBool());
+  EXPECT_EQ("exp", Str(d, "TimeToLiveSpecification.AttributeName"));
+  d = Ok("DescribeTimeToLive", R"({"TableName":"events"})");
+  EXPECT_EQ("ENABLED", Str(d, "TimeToLiveDescription.TimeToLiveStatus"));
+  EXPECT_EQ("exp", Str(d, "TimeToLiveDescription.AttributeName"));
+  message = Fails("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "Enabled":true,"AttributeName":"other"}})",
+                  "ValidationException");
+  EXPECT_EQ("TimeToLive is already enabled", message);
+  message = Fails("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "Enabled":false,"AttributeName":"other"}})",
+                  "ValidationException");
+  EXPECT_NE(std::string::npos, message.find("current AttributeName is exp")) << message;
+
+  const int64_t now_s = clock_.NowMs() / 1000;
+  Put("events", R"({"pk":{"S":"old"},"exp":{"N":")" + std::to_string(now_s - 1) + R"("}})");
+  Put("events", R"({"pk":{"S":"new"},"exp":{"N":")" + std::to_string(now_s + 60) + R"("}})");
+  auto expired = store_->ExpireItems("events", now_s, std::nullopt, 100);
+  ASSERT_TRUE(expired.ok()) << expired.status().ToString();
+  EXPECT_EQ(1u, expired->expired);
+  d = Records(Iterator("events", "TRIM_HORIZON"));
+  ASSERT_EQ(3u, Size(d, "Records"));
+  EXPECT_EQ("REMOVE", Str(d, "Records.2.eventName"));
+  EXPECT_EQ("old", Str(d, "Records.2.dynamodb.Keys.pk.S"));
+  EXPECT_EQ("Service", Str(d, "Records.2.userIdentity.Type"));
+  EXPECT_EQ("dynamodb.amazonaws.com", Str(d, "Records.2.userIdentity.PrincipalId"));
+  EXPECT_FALSE(d["Records"][0].HasMember("userIdentity"));
+
+  // Kept across a restart; disabled by naming the attribute in use.
+  Reopen();
+  d = Ok("DescribeTimeToLive", R"({"TableName":"events"})");
+  EXPECT_EQ("ENABLED", Str(d, "TimeToLiveDescription.TimeToLiveStatus"));
+  d = Ok("UpdateTimeToLive", R"({"TableName":"events","TimeToLiveSpecification":{
+        "Enabled":false,"AttributeName":"exp"}})");
+  EXPECT_FALSE(d["TimeToLiveSpecification"]["Enabled"].GetBool());
+  d = Ok("DescribeTimeToLive", R"({"TableName":"events"})");
+  EXPECT_EQ("DISABLED", Str(d, "TimeToLiveDescription.TimeToLiveStatus"));
+}
+
 // Re-enabling a stream starts a new one; the one it replaces stays readable,
 // closed, for 24 hours after it was disabled (as DynamoDB Streams'), also
 // across a restart.

@@ -809,6 +809,101 @@ TEST_F(ItemStoreTest, DataSurvivesReopen) {
   EXPECT_EQ(AV::N(1), MustGet("users", Key("persist")).at("v"));
 }
 
+// --- Time to Live --------------------------------------------------------------
+
+TEST_F(ItemStoreTest, ExpireItemsDeletesOnlyExpiredItemsAsTtlRemovals) {
+  constexpr int64_t kNow = 1'800'000'000;  // epoch seconds
+  auto expire = [&](std::optional<Item> resume = std::nullopt, size_t max = 1000) {
+    auto r = store_->ExpireItems("users", kNow, resume, max);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : ExpireResult{};
+  };
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "past").N("exp", kNow - 1).Build()).ok());
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "now").N("exp", kNow).Build()).ok());
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "soon").N("exp", kNow + 1).Build()).ok());
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "text").S("exp", "1").Build()).ok());
+  ASSERT_TRUE(store_->Put("users", ItemBuilder().S("pk", "none").Build()).ok());
+  ASSERT_TRUE(store_
+                  ->Put("users", ItemBuilder()
+                                     .S("pk", "ancient")
+                                     .N("exp", kNow - kTimeToLiveMaxAgeSeconds - 1)
+                                     .Build())
+                  .ok());
+  // Milliseconds taken for seconds: far in the future, never expired.
+  ASSERT_TRUE(
+      store_->Put("users", ItemBuilder().S("pk", "millis").N("exp", kNow * 1000).Build()).ok());
+
+  // Disabled: nothing read, nothing deleted.
+  ExpireResult disabled = expire();
+  EXPECT_EQ(0u, disabled.scanned);
+  EXPECT_EQ(0u, disabled.expired);
+
+  TableUpdate bad;
+  bad.ttl = TimeToLiveConfig{true, ""};
+  EXPECT_EQ(StatusCode::kInvalidArgument, store_->UpdateTable("users", bad).status().code());
+  TableUpdate enable;
+  enable.ttl = TimeToLiveConfig{true, "exp"};
+  ASSERT_TRUE(store_->UpdateTable("users", enable).ok());
+  uint64_t head_before = *store_->HeadSequence();
+
+  // Two items a call: the round resumes where it stopped and ends at the
+  // table's end.
+  size_t expired = 0, calls = 0;
+  std::optional<Item> resume;
+  do {
+    ExpireResult r = expire(resume, 2);
+    EXPECT_LE(r.scanned, 2u);
+    expired += r.expired;
+    resume = r.resume_after;
+    ASSERT_LT(++calls, 10u);
+  } while (resume);
+  EXPECT_EQ(2u, expired);
+  EXPECT_EQ(4u, calls);  // 7 items, 2 a call
+  for (const char* kept : {"soon", "text", "none", "ancient", "millis"}) {
+    auto item = store_->Get("users", Key(kept));
+    ASSERT_TRUE(item.ok());
+    EXPECT_TRUE(item->has_value()) << kept;
+  }
+  for (const char* gone : {"past", "now"}) {
+    auto item = store_->Get("users", Key(gone));
+    ASSERT_TRUE(item.ok());
+    EXPECT_FALSE(item->has_value()) << gone;
+  }
+
+  // Each deletion is a REMOVE with the old image, marked as TTL's; a
+  // client's delete is not marked.
+  ASSERT_TRUE(store_->Delete("users", Key("none")).ok());
+  auto batch = store_->ReadStream("users", head_before, 100);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(3u, batch->records.size());
+  for (size_t i = 0; i < 2; ++i) {
+    const StreamRecord& r = batch->records[i];
+    EXPECT_EQ(StreamEventType::kRemove, r.type);
+    EXPECT_TRUE(r.expired_by_ttl);
+    ASSERT_TRUE(r.old_image.has_value());
+    EXPECT_TRUE(r.old_image->count("exp"));
+  }
+  EXPECT_FALSE(batch->records[2].expired_by_ttl);
+
+  // A later round finds nothing more; the config survives a reopen.
+  EXPECT_EQ(0u, expire().expired);
+  store_.reset();
+  store_ = OpenStore(dir_.path());
+  auto described = store_->DescribeTable("users");
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ((TimeToLiveConfig{true, "exp"}), described->schema.ttl);
+  auto later = store_->ExpireItems("users", kNow + 10, std::nullopt, 1000);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(1u, later->expired);  // "soon"
+  EXPECT_EQ(StatusCode::kNotFound,
+            store_->ExpireItems("nosuch", kNow, std::nullopt, 10).status().code());
+
+  TableUpdate disable;
+  disable.ttl = TimeToLiveConfig{};
+  ASSERT_TRUE(store_->UpdateTable("users", disable).ok());
+  EXPECT_EQ(TimeToLiveConfig{}, store_->DescribeTable("users")->schema.ttl);
+}
+
 // --- Billing ------------------------------------------------------------------
 
 constexpr int64_t kStartMs = 1'700'000'000'000;

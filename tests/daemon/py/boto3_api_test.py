@@ -9,6 +9,7 @@ import decimal
 import json
 import os
 import sys
+import time
 import unittest
 import zlib
 
@@ -469,6 +470,82 @@ class Streams(unittest.TestCase):
                                        ShardIteratorType="AT_SEQUENCE_NUMBER",
                                        SequenceNumber="%021d" % (first - 50))
         self.assertEqual("TrimmedDataAccessException", code(cm.exception))
+
+
+class TimeToLive(unittest.TestCase):
+    def test_expired_items_are_removed_with_the_service_identity(self):
+        ddb = common.client()
+        streams = common.client("dynamodbstreams")
+        name = common.table_name("ttl")
+        common.create_table(ddb, name, stream_view="NEW_AND_OLD_IMAGES")
+        self.assertEqual({"TimeToLiveStatus": "DISABLED"},
+                         ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"])
+        spec = {"Enabled": True, "AttributeName": "expires"}
+        self.assertEqual(spec, ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification=spec)["TimeToLiveSpecification"])
+        self.assertEqual({"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"},
+                         ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"])
+        with self.assertRaises(ClientError) as err:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=spec)
+        self.assertEqual("ValidationException", code(err.exception))
+        self.assertIn("already enabled", str(err.exception))
+
+        now = int(time.time())
+        items = {
+            "past": {"N": str(now - 60)},            # expired: deleted
+            "future": {"N": str(now + 3600)},        # not yet
+            "text": {"S": str(now - 60)},            # not a Number: never
+            "ancient": {"N": str(now - 6 * 365 * 86400)},  # over five years: never
+            "missing": None,                         # no attribute: never
+        }
+        for pk, expires in items.items():
+            item = {"pk": {"S": pk}, "sk": {"N": "1"}}
+            if expires is not None:
+                item["expires"] = expires
+            ddb.put_item(TableName=name, Item=item)
+
+        def remaining():
+            return sorted(i["pk"]["S"] for i in ddb.scan(TableName=name)["Items"])
+
+        deadline = time.time() + 30
+        while "past" in remaining() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(["ancient", "future", "missing", "text"], remaining())
+
+        arn = streams.list_streams(TableName=name)["Streams"][0]["StreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records = streams.get_records(ShardIterator=it)["Records"]
+        removes = [r for r in records if r["eventName"] == "REMOVE"]
+        self.assertEqual(1, len(removes))
+        self.assertEqual({"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"},
+                         removes[0]["userIdentity"])
+        self.assertEqual({"S": "past"}, removes[0]["dynamodb"]["Keys"]["pk"])
+        self.assertTrue(all("userIdentity" not in r for r in records if r is not removes[0]))
+
+        # Disabling must name the attribute in use; afterwards nothing expires.
+        with self.assertRaises(ClientError) as err:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "Enabled": False, "AttributeName": "other"})
+        self.assertIn("different AttributeName", str(err.exception))
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+            "Enabled": False, "AttributeName": "expires"})
+        self.assertEqual({"TimeToLiveStatus": "DISABLED"},
+                         ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"])
+        ddb.update_item(TableName=name, Key={"pk": {"S": "future"}, "sk": {"N": "1"}},
+                        UpdateExpression="SET expires = :e",
+                        ExpressionAttributeValues={":e": {"N": str(now - 1)}})
+        # Enabled again on another attribute: an item expiring by it goes,
+        # which shows that sweeps ran; "future", now past by "expires", stays.
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": "gone_at"})
+        ddb.put_item(TableName=name, Item={"pk": {"S": "marker"}, "sk": {"N": "1"},
+                                           "gone_at": {"N": str(now - 1)}})
+        deadline = time.time() + 30
+        while "marker" in remaining() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(["ancient", "future", "missing", "text"], remaining())
 
 
 class RawProtocol(unittest.TestCase):
