@@ -78,9 +78,10 @@ const KeyList kAuthKeys = {"access_keys", "region"};
 const KeyList kAccessKeyKeys = {"access_key_id", "secret_access_key"};
 const KeyList kLoggingKeys = {"level", "format"};
 const KeyList kHealthKeys = {"stall_timeout_ms"};
-const KeyList kTableKeys = {"name", "partition_key", "sort_key", "stream"};
+const KeyList kTableKeys = {"name", "partition_key", "sort_key", "stream", "ttl"};
 const KeyList kKeyAttributeKeys = {"name", "type"};
 const KeyList kStreamKeys = {"enabled", "view_type", "buffer_size"};
+const KeyList kTtlKeys = {"enabled", "attribute"};
 const KeyList kKafkaKeys = {"bootstrap_servers", "properties", "embedded_brokers", "client_id",
                             "topic_creation"};
 const KeyList kTopicCreationKeys = {"create_topics", "partitions", "replication_factor"};
@@ -924,6 +925,22 @@ class ConfigParser {
           KS_RETURN_IF_ERROR(Int(*x, 1, 1'000'000'000, &table.stream.buffer_size));
         }
       }
+      if (const Value* t = f.Find("ttl")) {
+        // {attribute: A} enables Time to Live on A; {enabled: false} disables.
+        KS_ASSIGN_OR_RETURN(Fields tf, Mapping(*t, kTtlKeys));
+        table.ttl.enabled = true;
+        if (const Value* x = tf.Find("enabled")) KS_RETURN_IF_ERROR(Bool(*x, &table.ttl.enabled));
+        const Value* attribute = tf.Find("attribute");
+        if (table.ttl.enabled) {
+          if (attribute == nullptr) return Error(*t, "missing required key 'attribute'");
+          KS_RETURN_IF_ERROR(NonEmptyString(*attribute, &table.ttl.attribute_name));
+          if (table.ttl.attribute_name.size() > 255) {
+            return Error(*attribute, "must be at most 255 bytes");
+          }
+        } else if (attribute != nullptr) {
+          return Error(*attribute, "must be absent when enabled is false");
+        }
+      }
       // The store's own rules, in case they grow beyond what is checked above.
       Status valid = store::ValidateTableSchema(table);
       if (!valid.ok()) return Error(item, valid.message());
@@ -1516,6 +1533,10 @@ std::string PrintConfig(const DaemonOptions& o) {
     PutBool(out, "enabled", t.stream.enabled);
     PutEnum(out, "view_type", kViewTypeNames, t.stream.view_type);
     PutNum(out, "buffer_size", t.stream.buffer_size);
+    out << YAML::EndMap;
+    out << YAML::Key << "ttl" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    PutBool(out, "enabled", t.ttl.enabled);
+    if (t.ttl.enabled) PutStr(out, "attribute", t.ttl.attribute_name);
     out << YAML::EndMap;
     out << YAML::EndMap;
   }

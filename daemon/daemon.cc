@@ -37,6 +37,10 @@ std::string DescribeStream(const store::StreamConfig& stream) {
          std::to_string(stream.buffer_size);
 }
 
+std::string DescribeTtl(const store::TimeToLiveConfig& ttl) {
+  return ttl.enabled ? "on attribute '" + ttl.attribute_name + "'" : "disabled";
+}
+
 bool SameStream(const store::StreamConfig& a, const store::StreamConfig& b) {
   if (a.enabled != b.enabled) return false;
   return !a.enabled || (a.view_type == b.view_type && a.buffer_size == b.buffer_size);
@@ -135,6 +139,17 @@ Result<std::vector<std::string>> ReconcileTables(store::ItemStore& store,
       }
       changes.push_back("table '" + want.name + "': stream changed from " +
                         DescribeStream(got.stream) + " to " + DescribeStream(want.stream));
+    }
+    if (got.ttl != want.ttl) {
+      store::TableUpdate update;
+      update.ttl = want.ttl;
+      Result<store::TableDescription> updated = store.UpdateTable(want.name, update);
+      if (!updated.ok()) {
+        return updated.status().WithContext("updating the Time to Live of table '" + want.name +
+                                            "'");
+      }
+      changes.push_back("table '" + want.name + "': Time to Live changed from " +
+                        DescribeTtl(got.ttl) + " to " + DescribeTtl(want.ttl));
     }
   }
   return changes;

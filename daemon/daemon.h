@@ -26,7 +26,8 @@
 namespace keystone::daemon {
 
 // Makes the store's tables match `tables`: creates the missing ones and
-// applies stream configuration differences (UpdateStream). A table that
+// applies stream and Time to Live differences (the config is authoritative
+// for the tables it names, also over UpdateTimeToLive calls). A table that
 // exists with a different key schema is kFailedPrecondition naming the table,
 // both schemas and what to do; no table after it is touched. Tables not in
 // `tables` are left alone. Returns one line per change made, for the log.

@@ -233,6 +233,7 @@ tables:
     partition_key: {name: customer, type: S}
     sort_key: {name: order_id, type: N}
     stream: {enabled: true, view_type: NEW_AND_OLD_IMAGES, buffer_size: 50000}
+    ttl: {attribute: expires_at}
   - name: blobs
     partition_key: {name: hash, type: B}
     stream: {enabled: false, view_type: KEYS_ONLY, buffer_size: 7}
@@ -325,6 +326,7 @@ DaemonOptions FullConfigOptions() {
   orders.partition_key = {"customer", AttributeType::kS};
   orders.sort_key = store::KeyAttribute{"order_id", AttributeType::kN};
   orders.stream = {true, StreamViewType::kNewAndOldImages, 50000};
+  orders.ttl = {true, "expires_at"};
   TableSchema blobs;
   blobs.name = "blobs";
   blobs.partition_key = {"hash", AttributeType::kB};
@@ -629,6 +631,17 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"BadViewType", kUsers + "    stream: {view_type: ALL}\n",
                   "keystoned.yaml:4:25: tables[0].stream.view_type: must be one of: KEYS_ONLY, "
                   "NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES"},
+        ErrorCase{"TtlWithoutAttribute", kUsers + "    ttl: {enabled: true}\n",
+                  "keystoned.yaml:4:10: tables[0].ttl: missing required key 'attribute'"},
+        ErrorCase{"TtlEmptyAttribute", kUsers + "    ttl: {attribute: ''}\n",
+                  "keystoned.yaml:4:22: tables[0].ttl.attribute: must be a non-empty string"},
+        ErrorCase{"TtlDisabledWithAttribute", kUsers + "    ttl: {enabled: false, attribute: e}\n",
+                  "keystoned.yaml:4:38: tables[0].ttl.attribute: must be absent when enabled is "
+                  "false"},
+        ErrorCase{
+            "TtlUnknownKey", kUsers + "    ttl: {attr: e}\n",
+            "keystoned.yaml:4:11: tables[0].ttl: unknown key 'attr' (expected one of: enabled, "
+            "attribute)"},
         ErrorCase{"BufferSizeZero", kUsers + "    stream: {buffer_size: 0}\n",
                   "keystoned.yaml:4:27: tables[0].stream.buffer_size: must be an integer in [1, "
                   "1000000000]"},

@@ -72,6 +72,33 @@ TEST(ReconcileTablesTest, KeySchemaMismatchIsAClearError) {
       changes.status().message());
 }
 
+TEST(ReconcileTablesTest, TimeToLiveDifferencesAreApplied) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  TableSchema with_ttl = Table("users");
+  with_ttl.ttl = {true, "expires"};
+  ASSERT_TRUE(ReconcileTables(*store, {with_ttl}).ok());
+  EXPECT_EQ(with_ttl.ttl, store->DescribeTable("users")->schema.ttl);
+  auto same = ReconcileTables(*store, {with_ttl});
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->empty());
+
+  TableSchema other = with_ttl;
+  other.ttl.attribute_name = "gone_at";
+  auto changes = ReconcileTables(*store, {other});
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(1u, changes->size());
+  EXPECT_EQ(
+      "table 'users': Time to Live changed from on attribute 'expires' to on attribute 'gone_at'",
+      (*changes)[0]);
+  changes = ReconcileTables(*store, {Table("users")});
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(1u, changes->size());
+  EXPECT_EQ("table 'users': Time to Live changed from on attribute 'gone_at' to disabled",
+            (*changes)[0]);
+  EXPECT_FALSE(store->DescribeTable("users")->schema.ttl.enabled);
+}
+
 TEST(ReconcileTablesTest, StreamDifferencesAreApplied) {
   TempDir dir;
   auto store = OpenStore(dir);
