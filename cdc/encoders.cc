@@ -541,6 +541,8 @@ void WriteSourceSchema(JsonWriter& w) {
   field("string", "db", false);
   field("string", "table", false);
   field("int64", "seq", false);
+  // Present (true) only on a delete that Time to Live made.
+  field("boolean", "expired_by_ttl", true);
   w.EndArray();
   WriteKey("optional", w);
   w.Bool(false);
@@ -652,7 +654,8 @@ Status Encoder::DebeziumValue(const Envelope& change, int64_t now_ms, std::strin
 }
 
 void Encoder::AppendSourceBlock(const Envelope& change, std::string* out) const {
-  // {"version","connector","name","ts_ms","snapshot","db","table","seq"}: the
+  // {"version","connector","name","ts_ms","snapshot","db","table","seq"
+  // [,"expired_by_ttl"]}: the
   // constant parts were written once, by the constructor.
   out->append(source_head_);
   AppendDecimal(change.timestamp_ms, out);
@@ -661,6 +664,7 @@ void Encoder::AppendSourceBlock(const Envelope& change, std::string* out) const 
                                      : R"(,"snapshot":"true")");
   out->append(source_tail_);
   AppendDecimal(change.sequence, out);
+  if (change.expired_by_ttl) out->append(R"(,"expired_by_ttl":true)");
   out->push_back('}');
 }
 

@@ -5,6 +5,7 @@
 #include "cdc/encoders.h"
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -302,7 +303,8 @@ TEST(DebeziumTest, SchemaAndPayloadForm) {
       R"({"type":"string","optional":true,"field":"snapshot"},)"
       R"({"type":"string","optional":false,"field":"db"},)"
       R"({"type":"string","optional":false,"field":"table"},)"
-      R"({"type":"int64","optional":false,"field":"seq"}],"optional":false,)"
+      R"({"type":"int64","optional":false,"field":"seq"},)"
+      R"({"type":"boolean","optional":true,"field":"expired_by_ttl"}],"optional":false,)"
       R"("name":"io.keystone.connector.Source","field":"source"})";
   std::string expected =
       R"({"schema":{"type":"struct","fields":[)"
@@ -623,10 +625,37 @@ TEST(EncodeRecordTest, TtlRemovalsCarryTheServiceIdentity) {
     EXPECT_NE(std::string::npos, value.find(R"("eventName":"REMOVE")")) << value;
   }
 
+  // In the debezium envelope, the source block says so (with and without
+  // the schema, which declares the optional field).
+  for (bool schema : {false, true}) {
+    EncoderOptions debezium = Options(EventFormat::kDebezium);
+    debezium.debezium_schema = schema;
+    Encoder d(debezium);
+    std::vector<EncodedEvent> events;
+    ASSERT_TRUE(d.EncodeRecord(encoded, all, kNowMs, &events).ok());
+    ASSERT_FALSE(events.empty());
+    rapidjson::Document doc;
+    doc.Parse(events[0].value->data(), events[0].value->size());
+    ASSERT_FALSE(doc.HasParseError()) << *events[0].value;
+    const rapidjson::Value& payload = schema ? doc["payload"] : doc;
+    EXPECT_TRUE(payload["source"]["expired_by_ttl"].GetBool()) << *events[0].value;
+    EXPECT_EQ("d", std::string(payload["op"].GetString()));
+    if (schema) {
+      EXPECT_NE(
+          std::string::npos,
+          events[0].value->find(R"({"type":"boolean","optional":true,"field":"expired_by_ttl"})"))
+          << *events[0].value;
+    }
+  }
+
   r.expired_by_ttl = false;
   std::vector<EncodedEvent> plain;
   ASSERT_TRUE(encoder.EncodeRecord(EncodedOf(r, &buffer), all, kNowMs, &plain).ok());
   EXPECT_EQ(std::string::npos, plain[0].value->find("userIdentity")) << *plain[0].value;
+  Encoder debezium(Options(EventFormat::kDebezium));
+  plain.clear();
+  ASSERT_TRUE(debezium.EncodeRecord(EncodedOf(r, &buffer), all, kNowMs, &plain).ok());
+  EXPECT_EQ(std::string::npos, plain[0].value->find("expired_by_ttl")) << *plain[0].value;
 }
 
 TEST(EncodeRecordTest, CorruptImageIsAnErrorAndAppendsNothing) {
