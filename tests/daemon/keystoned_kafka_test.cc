@@ -496,6 +496,72 @@ TEST(KeystonedKafkaTest, SighupAddsRemovesAndRestartsSources) {
   EXPECT_EQ(0, k.Stop()) << k.log();
 }
 
+// Time to Live set in the config: an expired item is deleted by keystoned's
+// sweeper, and the delete reaches Kafka marked as TTL's in both formats
+// (read back with python3-kafka); the metric counts it.
+TEST(KeystonedKafkaTest, TimeToLiveDeletesReachKafkaMarkedInBothFormats) {
+  TempDir dir;
+  auto mock = MockKafka::Start(1, {});
+  ASSERT_TRUE(mock.ok()) << mock.status().ToString();
+  const std::string bootstrap = (*mock)->bootstrap();
+  KafkaKeystoned k(dir, UsersTable() + "    ttl: {attribute: exp}\n" + KafkaSection(bootstrap) +
+                            "sources:\n" + Source("users-debezium", "deb.{table}", "debezium") +
+                            Source("users-ddb", "ddb.{table}", "dynamodb"));
+  ASSERT_TRUE(k.Start()) << k.log();
+  ASSERT_TRUE(k.WaitCaughtUp("users-debezium")) << k.log();
+  ASSERT_TRUE(k.WaitCaughtUp("users-ddb")) << k.log();
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  for (const auto& [pk, exp] : {std::pair<std::string, int64_t>{"gone", now_s - 10},
+                                std::pair<std::string, int64_t>{"kept", now_s + 3600}}) {
+    ASSERT_EQ(200, k.Call("PutItem", R"({"TableName":"users","Item":{"pk":{"S":")" + pk +
+                                         R"("},"exp":{"N":")" + std::to_string(exp) + R"("}}})")
+                       .first);
+  }
+  // Two puts, then the sweeper's delete.
+  ASSERT_TRUE(k.WaitCaughtUp("users-debezium", 3)) << k.log();
+  ASSERT_TRUE(k.WaitCaughtUp("users-ddb", 3)) << k.log();
+
+  std::vector<ConsumedMessage> deb = MustConsume(bootstrap, "deb.users");
+  std::vector<std::string> deb_ops;
+  for (const ConsumedMessage& m : deb) {
+    if (!m.value) {
+      deb_ops.push_back("tombstone");
+      continue;
+    }
+    rapidjson::Document v = Json(m.value);
+    std::string op = Str(v, "op");
+    deb_ops.push_back(op);
+    const rapidjson::Value& source = At(v, "source");
+    bool marked = source.IsObject() && source.HasMember("expired_by_ttl") &&
+                  source["expired_by_ttl"].IsBool() && source["expired_by_ttl"].GetBool();
+    EXPECT_EQ(op == "d", marked) << *m.value;
+    if (op == "d") {
+      EXPECT_EQ("gone", Str(At(v, "before"), "pk")) << *m.value;
+    }
+  }
+  EXPECT_EQ((std::vector<std::string>{"c", "c", "d", "tombstone"}), deb_ops);
+
+  std::vector<ConsumedMessage> ddb = MustConsume(bootstrap, "ddb.users");
+  size_t removes = 0;
+  for (const ConsumedMessage& m : ddb) {
+    if (!m.value) continue;
+    rapidjson::Document v = Json(m.value);
+    if (Str(v, "eventName") != "REMOVE") {
+      EXPECT_FALSE(v.HasMember("userIdentity")) << *m.value;
+      continue;
+    }
+    ++removes;
+    const rapidjson::Value& identity = At(v, "userIdentity");
+    EXPECT_EQ("Service", Str(identity, "type")) << *m.value;
+    EXPECT_EQ("dynamodb.amazonaws.com", Str(identity, "principalId")) << *m.value;
+  }
+  EXPECT_EQ(1u, removes);
+  EXPECT_NE(std::string::npos, k.Scrape().find("keystone_ttl_expired_items_total 1"));
+  EXPECT_EQ(0, k.Stop()) << k.log();
+}
+
 TEST(KeystonedKafkaTest, EmbeddedBrokerServesKcatAndMetricsPassPromtool) {
   TempDir dir;
   KafkaKeystoned k(dir, UsersTable() + "kafka:\n  bootstrap_servers: embedded\nsources:\n" +
