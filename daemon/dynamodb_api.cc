@@ -277,6 +277,34 @@ Status CheckTableName(const std::string& name, std::string_view path) {
   return Status::Ok();
 }
 
+// The "Tags" list of CreateTable and TagResource ([{"Key", "Value"}]), as a
+// map; empty when absent. Duplicate keys are refused.
+Result<std::map<std::string, std::string>> TagsMember(const Value& object) {
+  std::map<std::string, std::string> tags;
+  KS_ASSIGN_OR_RETURN(const Value* list, OptArray(object, "Tags"));
+  if (list == nullptr) return tags;
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    const Value& tag = (*list)[i];
+    if (!tag.IsObject()) return WrongJsonType(tag, JsonKind::kStructure);
+    const std::string path = "tags." + std::to_string(i + 1);
+    KS_ASSIGN_OR_RETURN(std::string key, ReqString(tag, "Key", path + ".member.key"));
+    KS_ASSIGN_OR_RETURN(std::string value, ReqString(tag, "Value", path + ".member.value"));
+    if (key.empty() || key.size() > 128) {
+      return ConstraintError(key, path + ".member.key",
+                             key.empty() ? "Member must have length greater than or equal to 1"
+                                         : "Member must have length less than or equal to 128");
+    }
+    if (value.size() > 256) {
+      return ConstraintError(value, path + ".member.value",
+                             "Member must have length less than or equal to 256");
+    }
+    if (!tags.emplace(key, value).second) {
+      return InvalidArgument("Duplicate tag keys are not allowed: " + key);
+    }
+  }
+  return tags;
+}
+
 Result<std::string> TableNameMember(const Value& object, std::string_view path = "tableName") {
   KS_ASSIGN_OR_RETURN(std::string name, ReqString(object, "TableName", path));
   KS_RETURN_IF_ERROR(CheckTableName(name, path));
@@ -717,6 +745,14 @@ class DynamoDbApi::Impl {
   Result<std::string> ListTables(const Value& request);
   Result<std::string> UpdateTimeToLive(const Value& request);
   Result<std::string> DescribeTimeToLive(const Value& request);
+  Result<std::string> TagResource(const Value& request);
+  Result<std::string> UntagResource(const Value& request);
+  Result<std::string> ListTagsOfResource(const Value& request);
+  Result<std::string> DescribeContinuousBackups(const Value& request);
+  // The table a ResourceArn member names (one of TableArn's form, for this
+  // region and account); ValidationException for another form,
+  // ResourceNotFoundException for another region's or account's.
+  Result<std::string> TableOfResourceArn(const Value& request);
   Status PutItem(const Value& request, AsyncDone& done);
   Result<std::string> GetItem(const Value& request);
   Status UpdateItem(const Value& request, AsyncDone& done);
@@ -769,6 +805,10 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
       {"ListTables", &Impl::ListTables},
       {"UpdateTimeToLive", &Impl::UpdateTimeToLive},
       {"DescribeTimeToLive", &Impl::DescribeTimeToLive},
+      {"TagResource", &Impl::TagResource},
+      {"UntagResource", &Impl::UntagResource},
+      {"ListTagsOfResource", &Impl::ListTagsOfResource},
+      {"DescribeContinuousBackups", &Impl::DescribeContinuousBackups},
       {"PutItem", nullptr, &Impl::PutItem},
       {"GetItem", &Impl::GetItem},
       {"UpdateItem", nullptr, &Impl::UpdateItem},
@@ -1031,6 +1071,7 @@ Result<std::string> DynamoDbApi::Impl::CreateTable(const Value& request) {
   bool billing_named = false;
   KS_RETURN_IF_ERROR(ApplyBilling(request, true, &schema.billing, &billing_named));
   KS_RETURN_IF_ERROR(CheckIgnoredMembers(request));
+  KS_ASSIGN_OR_RETURN(schema.tags, TagsMember(request));
 
   KS_RETURN_IF_ERROR(store_.CreateTable(schema));
   KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(name));
@@ -1208,6 +1249,84 @@ Result<std::string> DynamoDbApi::Impl::DescribeTimeToLive(const Value& request) 
   out.w().EndObject();
   out.w().EndObject();
   return out.Take();
+}
+
+// Tags: kept with the table (TableSchema::tags), at most 50.
+Result<std::string> DynamoDbApi::Impl::TableOfResourceArn(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string arn, ReqString(request, "ResourceArn", "resourceArn"));
+  if (arn.empty() || arn.size() > 1283) {
+    return ConstraintError(arn, "resourceArn",
+                           arn.empty() ? "Member must have length greater than or equal to 1"
+                                       : "Member must have length less than or equal to 1283");
+  }
+  const std::string prefix = TableArn("");
+  constexpr std::string_view kGeneric = "arn:aws:dynamodb:";
+  size_t table_at = arn.find(":table/");
+  if (arn.compare(0, kGeneric.size(), kGeneric) != 0 || table_at == std::string::npos ||
+      arn.find('/', table_at + 7) != std::string::npos) {
+    return InvalidArgument("Invalid TableArn: " + arn +
+                           " (expected arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)");
+  }
+  if (arn.compare(0, prefix.size(), prefix) != 0) {
+    return NotFound("Requested resource not found: ResourcArn: " + arn + " not found");
+  }
+  std::string name = arn.substr(prefix.size());
+  KS_RETURN_IF_ERROR(CheckTableName(name, "resourceArn"));
+  return name;
+}
+
+Result<std::string> DynamoDbApi::Impl::TagResource(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableOfResourceArn(request));
+  KS_ASSIGN_OR_RETURN(const Value* list, OptArray(request, "Tags"));
+  if (list == nullptr) return MissingMember("tags");
+  store::TableUpdate update;
+  KS_ASSIGN_OR_RETURN(update.set_tags, TagsMember(request));
+  KS_RETURN_IF_ERROR(store_.UpdateTable(name, update).status());
+  return EmptyObject();
+}
+
+Result<std::string> DynamoDbApi::Impl::UntagResource(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableOfResourceArn(request));
+  KS_ASSIGN_OR_RETURN(const Value* keys, OptArray(request, "TagKeys"));
+  if (keys == nullptr) return MissingMember("tagKeys");
+  store::TableUpdate update;
+  for (const Value& key : keys->GetArray()) {
+    if (!key.IsString()) return WrongJsonType(key, JsonKind::kString);
+    update.remove_tags.emplace_back(key.GetString(), key.GetStringLength());
+  }
+  KS_RETURN_IF_ERROR(store_.UpdateTable(name, update).status());
+  return EmptyObject();
+}
+
+Result<std::string> DynamoDbApi::Impl::ListTagsOfResource(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableOfResourceArn(request));
+  KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(name));
+  // At most 50 tags: one page, whatever NextToken says.
+  JsonOut out;
+  out.w().StartObject();
+  WriteKey("Tags", out.w());
+  out.w().StartArray();
+  for (const auto& [key, value] : d.schema.tags) {
+    out.w().StartObject();
+    WriteKey("Key", out.w());
+    WriteString(key, out.w());
+    WriteKey("Value", out.w());
+    WriteString(value, out.w());
+    out.w().EndObject();
+  }
+  out.w().EndArray();
+  out.w().EndObject();
+  return out.Take();
+}
+
+// Keystone has no backups: both statuses are DISABLED (tools such as
+// Terraform read this for every table).
+Result<std::string> DynamoDbApi::Impl::DescribeContinuousBackups(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
+  KS_RETURN_IF_ERROR(store_.DescribeTable(name).status());
+  return std::string(
+      R"({"ContinuousBackupsDescription":{"ContinuousBackupsStatus":"DISABLED",)"
+      R"("PointInTimeRecoveryDescription":{"PointInTimeRecoveryStatus":"DISABLED"}}})");
 }
 
 // ---------------------------------------------------------------------------
@@ -2153,7 +2272,7 @@ bool DynamoDbApi::WaitsForCommit(std::string_view target) {
   if (target.substr(0, kDynamoDbPrefix.size()) != kDynamoDbPrefix) return false;
   std::string_view name = target.substr(kDynamoDbPrefix.size());
   return name == "CreateTable" || name == "UpdateTable" || name == "DeleteTable" ||
-         name == "UpdateTimeToLive";
+         name == "UpdateTimeToLive" || name == "TagResource" || name == "UntagResource";
 }
 
 }  // namespace keystone::daemon

@@ -130,6 +130,12 @@ std::string EncodeTableState(const TableState& t) {
   // disabled.
   out.push_back(t.schema.ttl.enabled ? 1 : 0);
   PutString(t.schema.ttl.attribute_name, &out);
+  // Tags, added after Time to Live.
+  PutVarint(t.schema.tags.size(), &out);
+  for (const auto& [key, value] : t.schema.tags) {
+    PutString(key, &out);
+    PutString(value, &out);
+  }
   return out;
 }
 
@@ -227,6 +233,16 @@ Status DecodeTableState(std::string_view in, TableState* t) {
     t->schema.ttl.enabled = in[0] != 0;
     in.remove_prefix(1);
     if (!GetString(&in, &t->schema.ttl.attribute_name)) return corrupt();
+  }
+  t->schema.tags.clear();
+  if (!in.empty()) {
+    uint64_t count = 0;
+    if (!GetVarint(&in, &count) || count > kMaxTableTags) return corrupt();
+    for (uint64_t i = 0; i < count; ++i) {
+      std::string key, value;
+      if (!GetString(&in, &key) || !GetString(&in, &value)) return corrupt();
+      t->schema.tags.emplace(std::move(key), std::move(value));
+    }
   }
   return Status::Ok();
 }
@@ -1586,6 +1602,14 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
   TableDescription description;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
+    // Everything that can fail comes before the first change to *t: the
+    // batch may write the table's state back for another write.
+    std::map<std::string, std::string> tags = t->schema.tags;
+    for (const auto& [key, value] : update.set_tags) tags[key] = value;
+    for (const std::string& key : update.remove_tags) tags.erase(key);
+    // Checked against the stored tags, so that concurrent updates cannot
+    // together pass the limit.
+    KS_RETURN_IF_ERROR(ValidateTags(tags));
     if (update.stream) {
       const StreamConfig& stream = *update.stream;
       if (stream.enabled && !t->schema.stream.enabled) {
@@ -1619,6 +1643,7 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
       t->schema.billing = *update.billing;
     }
     if (update.ttl) t->schema.ttl = *update.ttl;
+    t->schema.tags = std::move(tags);
     ctx.MarkDirty(t);
     description = Describe(*t);
     return Status::Ok();

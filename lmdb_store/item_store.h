@@ -247,6 +247,10 @@ struct TableUpdate {
   std::optional<StreamConfig> stream;
   std::optional<BillingConfig> billing;
   std::optional<TimeToLiveConfig> ttl;
+  // Tags to add or overwrite, then tag keys to remove (absent ones are
+  // ignored); the result must keep ValidateTags' limits.
+  std::map<std::string, std::string> set_tags;
+  std::vector<std::string> remove_tags;
 };
 
 // What one ExpireItems call did.

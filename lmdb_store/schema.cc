@@ -99,7 +99,24 @@ Status ValidateTableSchema(const TableSchema& schema) {
     return InvalidArgument("stream buffer_size must be at least 1");
   }
   KS_RETURN_IF_ERROR(ValidateTimeToLiveConfig(schema.ttl));
+  KS_RETURN_IF_ERROR(ValidateTags(schema.tags));
   return ValidateBillingConfig(schema.billing);
+}
+
+Status ValidateTags(const std::map<std::string, std::string>& tags) {
+  if (tags.size() > kMaxTableTags) {
+    return InvalidArgument("a table has at most " + std::to_string(kMaxTableTags) +
+                           " tags; this would make " + std::to_string(tags.size()));
+  }
+  for (const auto& [key, value] : tags) {
+    if (key.empty() || key.size() > 128) {
+      return InvalidArgument("tag key '" + key + "' must be 1-128 bytes long");
+    }
+    if (value.size() > 256) {
+      return InvalidArgument("the value of tag '" + key + "' must be at most 256 bytes long");
+    }
+  }
+  return Status::Ok();
 }
 
 Status ValidateTimeToLiveConfig(const TimeToLiveConfig& ttl) {

@@ -4,6 +4,7 @@
 // DescribeTable returns. Plain value types; thread-compatible.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,6 +90,9 @@ struct TableSchema {
   StreamConfig stream;
   BillingConfig billing;
   TimeToLiveConfig ttl;
+  // DynamoDB's resource tags: at most kMaxTableTags, keys 1-128 bytes,
+  // values 0-256 bytes (ValidateTags).
+  std::map<std::string, std::string> tags;
   friend bool operator==(const TableSchema&, const TableSchema&) = default;
 };
 
@@ -101,6 +105,12 @@ Status ValidateTableSchema(const TableSchema& schema);
 
 // kInvalidArgument unless the capacity units fit the mode (see BillingConfig).
 Status ValidateBillingConfig(const BillingConfig& billing);
+
+inline constexpr size_t kMaxTableTags = 50;
+
+// kInvalidArgument unless `tags` keeps DynamoDB's limits (see
+// TableSchema::tags); the message names the offending key.
+Status ValidateTags(const std::map<std::string, std::string>& tags);
 
 // kInvalidArgument unless an enabled config names an attribute of 1-255
 // bytes and a disabled one names none.

@@ -1782,6 +1782,82 @@ TEST_F(DynamoDbApiTest, TimeToLiveIsSetDescribedAndMarksItsDeletions) {
   EXPECT_EQ("DISABLED", Str(d, "TimeToLiveDescription.TimeToLiveStatus"));
 }
 
+// Tags: set at CreateTable or by TagResource, removed by UntagResource, listed
+// by ListTagsOfResource (sorted by key), kept across a restart, at most 50.
+TEST_F(DynamoDbApiTest, TagsAreKeptWithTheTable) {
+  Ok("CreateTable", R"({"TableName":"tagged","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+      "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],
+      "Tags":[{"Key":"team","Value":"cdc"},{"Key":"env","Value":""}]})");
+  const std::string arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/tagged";
+  auto list = [&] {
+    rapidjson::Document d = Ok("ListTagsOfResource", R"({"ResourceArn":")" + arn + R"("})");
+    std::vector<std::pair<std::string, std::string>> tags;
+    for (const auto& t : d["Tags"].GetArray()) {
+      tags.emplace_back(t["Key"].GetString(), t["Value"].GetString());
+    }
+    return tags;
+  };
+  using Tags = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ((Tags{{"env", ""}, {"team", "cdc"}}), list());
+
+  Ok("TagResource",
+     R"({"ResourceArn":")" + arn +
+         R"(","Tags":[{"Key":"team","Value":"streams"},{"Key":"owner","Value":"a"}]})");
+  EXPECT_EQ((Tags{{"env", ""}, {"owner", "a"}, {"team", "streams"}}), list());
+  Ok("UntagResource", R"({"ResourceArn":")" + arn + R"(","TagKeys":["env","absent"]})");
+  EXPECT_EQ((Tags{{"owner", "a"}, {"team", "streams"}}), list());
+  Reopen();
+  EXPECT_EQ((Tags{{"owner", "a"}, {"team", "streams"}}), list());
+
+  // Errors change nothing.
+  Fails("TagResource", R"({"ResourceArn":")" + arn + R"("})", "ValidationException");
+  Fails("UntagResource", R"({"ResourceArn":")" + arn + R"("})", "ValidationException");
+  Fails("TagResource", R"({"ResourceArn":")" + arn + R"(","Tags":[{"Key":"","Value":"x"}]})",
+        "ValidationException");
+  Fails("TagResource",
+        R"({"ResourceArn":")" + arn + R"(","Tags":[{"Key":")" + std::string(129, 'k') +
+            R"(","Value":"x"}]})",
+        "ValidationException");
+  Fails("TagResource",
+        R"({"ResourceArn":")" + arn + R"(","Tags":[{"Key":"a","Value":")" + std::string(257, 'v') +
+            R"("}]})",
+        "ValidationException");
+  Fails("TagResource", R"({"ResourceArn":")" + arn + R"(","Tags":[{"Key":"a"}]})",
+        "ValidationException");
+  std::string message = Fails("TagResource",
+                              R"({"ResourceArn":")" + arn +
+                                  R"(","Tags":[{"Key":"a","Value":"1"},{"Key":"a","Value":"2"}]})",
+                              "ValidationException");
+  EXPECT_NE(std::string::npos, message.find("Duplicate")) << message;
+  std::string many;
+  for (int i = 0; i < 49; ++i) {
+    many += std::string(many.empty() ? "" : ",") + R"({"Key":"k)" + std::to_string(i) +
+            R"(","Value":"v"})";
+  }
+  // 2 + 49 would be 51.
+  message = Fails("TagResource", R"({"ResourceArn":")" + arn + R"(","Tags":[)" + many + "]}",
+                  "ValidationException");
+  EXPECT_NE(std::string::npos, message.find("at most 50 tags")) << message;
+  EXPECT_EQ((Tags{{"owner", "a"}, {"team", "streams"}}), list());
+  Fails("ListTagsOfResource", R"({"ResourceArn":"table/tagged"})", "ValidationException");
+  Fails("ListTagsOfResource",
+        R"({"ResourceArn":"arn:aws:dynamodb:eu-west-1:123456789012:table/x/stream/y"})",
+        "ValidationException");
+  Fails("ListTagsOfResource",
+        R"({"ResourceArn":"arn:aws:dynamodb:us-east-1:123456789012:table/tagged"})",
+        "ResourceNotFoundException");
+  Fails("ListTagsOfResource",
+        R"({"ResourceArn":"arn:aws:dynamodb:eu-west-1:123456789012:table/nosuch"})",
+        "ResourceNotFoundException");
+
+  rapidjson::Document d = Ok("DescribeContinuousBackups", R"({"TableName":"tagged"})");
+  EXPECT_EQ("DISABLED", Str(d, "ContinuousBackupsDescription.ContinuousBackupsStatus"));
+  EXPECT_EQ("DISABLED", Str(d,
+                            "ContinuousBackupsDescription.PointInTimeRecoveryDescription."
+                            "PointInTimeRecoveryStatus"));
+  Fails("DescribeContinuousBackups", R"({"TableName":"nosuch"})", "ResourceNotFoundException");
+}
+
 // Re-enabling a stream starts a new one; the one it replaces stays readable,
 // closed, for 24 hours after it was disabled (as DynamoDB Streams'), also
 // across a restart.

@@ -65,6 +65,29 @@ class TableLifecycle(unittest.TestCase):
         self.assertEqual("ResourceNotFoundException", code(cm.exception))
 
 
+    def test_tags_and_backup_status_as_infrastructure_tools_read_them(self):
+        ddb = common.client()
+        name = common.table_name("tags")
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         Tags=[{"Key": "team", "Value": "cdc"}])
+        arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+        self.assertEqual([{"Key": "team", "Value": "cdc"}],
+                         ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
+        ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "prod"}])
+        ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
+        self.assertEqual([{"Key": "env", "Value": "prod"}],
+                         ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
+        with self.assertRaises(ClientError) as cm:
+            ddb.tag_resource(ResourceArn=arn, Tags=[
+                {"Key": "k%d" % i, "Value": "v"} for i in range(50)])
+        self.assertEqual("ValidationException", code(cm.exception))
+        backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        self.assertEqual("DISABLED", backups["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"])
+
+
 class Crud(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
