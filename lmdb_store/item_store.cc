@@ -1828,6 +1828,9 @@ Status ApplyDelete(BatchContext& ctx, const DeleteItemRequest& request, const Pa
   return Status::Ok();
 }
 
+// ExpireItems' deletes per write transaction.
+constexpr size_t kExpireDeletesPerWrite = 256;
+
 // The condition ExpireItems scans for and deletes under: the TTL attribute
 // is a Number in [floor, now] (a comparison with a Number fails for any
 // other type, and for an absent attribute).
@@ -2126,28 +2129,36 @@ Result<ExpireResult> ItemStoreImpl::ExpireItems(const std::string& table, int64_
     d.expired_by_ttl = true;
     KS_RETURN_IF_ERROR(CheckDelete(d, &parsed[i]));
   }
-  size_t expired = 0;
-  KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
-    expired = 0;  // the batch runs again after a map growth
-    // Deleted, re-created or its TTL changed since the scan: the scan's
-    // verdicts no longer apply.
-    Result<TableState*> t = ctx.Table(table);
-    if (!t.ok()) return t.status().code() == StatusCode::kNotFound ? Status::Ok() : t.status();
-    if ((*t)->id != description.table_id || (*t)->schema.ttl != ttl) return Status::Ok();
-    for (size_t i = 0; i < deletes.size(); ++i) {
-      WriteResult written;
-      Status s = ApplyDelete(ctx, deletes[i], parsed[i], &written);
-      if (s.ok()) {
-        if (written.old_item_bytes > 0) ++expired;
-        continue;
+  // In transactions of at most kExpireDeletesPerWrite deletes: a large
+  // expiry shares the writer with clients' writes instead of holding it.
+  for (size_t begin = 0; begin < deletes.size(); begin += kExpireDeletesPerWrite) {
+    const size_t end = std::min(deletes.size(), begin + kExpireDeletesPerWrite);
+    size_t expired = 0;
+    bool table_changed = false;
+    KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+      expired = 0;  // the batch runs again after a map growth
+      // Deleted, re-created or its TTL changed since the scan: the scan's
+      // verdicts no longer apply.
+      Result<TableState*> t = ctx.Table(table);
+      table_changed = !t.ok() || (*t)->id != description.table_id || (*t)->schema.ttl != ttl;
+      if (!t.ok()) return t.status().code() == StatusCode::kNotFound ? Status::Ok() : t.status();
+      if (table_changed) return Status::Ok();
+      for (size_t i = begin; i < end; ++i) {
+        WriteResult written;
+        Status s = ApplyDelete(ctx, deletes[i], parsed[i], &written);
+        if (s.ok()) {
+          if (written.old_item_bytes > 0) ++expired;
+          continue;
+        }
+        // Updated (or deleted) since the scan: no longer expired.
+        if (s.code() == StatusCode::kConditionFailed) continue;
+        return s;
       }
-      // Updated (or deleted) since the scan: no longer expired.
-      if (s.code() == StatusCode::kConditionFailed) continue;
-      return s;
-    }
-    return Status::Ok();
-  }));
-  result.expired = expired;
+      return Status::Ok();
+    }));
+    result.expired += expired;
+    if (table_changed) break;
+  }
   return result;
 }
 

@@ -449,12 +449,14 @@ class ItemStore {
   virtual Result<WriteResult> UpdateItem(const UpdateItemRequest& request) = 0;
   virtual Result<WriteResult> DeleteItem(const DeleteItemRequest& request) = 0;
   // Time to Live: reads up to `max_scanned` items of `table` in key order,
-  // after `resume_after` (nullopt: from the start), and deletes, in one
-  // write batch, each whose TTL attribute (schema.ttl) is a Number of epoch
-  // seconds in [now_seconds - kTimeToLiveMaxAgeSeconds, now_seconds], checked
-  // again at the delete, so that an item updated meanwhile is kept. Each
-  // delete appends a REMOVE record marked expired_by_ttl. A table whose TTL is
-  // disabled is left alone (nothing scanned). kNotFound for an absent table.
+  // after `resume_after` (nullopt: from the start), and deletes each whose
+  // TTL attribute (schema.ttl) is a Number of epoch seconds in
+  // [now_seconds - kTimeToLiveMaxAgeSeconds, now_seconds], checked again at
+  // the delete, so that an item updated meanwhile is kept. The deletes go in
+  // write transactions of a few hundred (clients' writes are not held behind
+  // a large expiry); each appends a REMOVE record marked expired_by_ttl. A
+  // table whose TTL is disabled is left alone (nothing scanned). kNotFound
+  // for an absent table.
   virtual Result<ExpireResult> ExpireItems(const std::string& table, int64_t now_seconds,
                                            const std::optional<Item>& resume_after,
                                            size_t max_scanned) = 0;

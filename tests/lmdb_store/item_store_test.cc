@@ -904,6 +904,32 @@ TEST_F(ItemStoreTest, ExpireItemsDeletesOnlyExpiredItemsAsTtlRemovals) {
   EXPECT_EQ(TimeToLiveConfig{}, store_->DescribeTable("users")->schema.ttl);
 }
 
+// A large expiry is split into transactions of a few hundred deletes, so that
+// clients' writes are not held behind it.
+TEST_F(ItemStoreTest, LargeExpiryIsSplitIntoBoundedTransactions) {
+  constexpr int64_t kNow = 1'800'000'000;
+  std::vector<BatchWriteEntry> entries;
+  for (int i = 0; i < 600; ++i) {
+    entries.push_back(
+        {"users", true, ItemBuilder().S("pk", "k" + std::to_string(i)).N("exp", kNow - 1).Build()});
+    if (entries.size() == kMaxBatchWriteItems) {
+      ASSERT_TRUE(store_->BatchWrite(entries).ok());
+      entries.clear();
+    }
+  }
+  TableUpdate enable;
+  enable.ttl = TimeToLiveConfig{true, "exp"};
+  ASSERT_TRUE(store_->UpdateTable("users", enable).ok());
+  uint64_t batches_before = store_->stats().write_batches.load();
+  auto r = store_->ExpireItems("users", kNow, std::nullopt, 1000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(600u, r->scanned);
+  EXPECT_EQ(600u, r->expired);
+  EXPECT_FALSE(r->resume_after.has_value());
+  EXPECT_EQ(3u, store_->stats().write_batches.load() - batches_before);  // 256 + 256 + 88
+  EXPECT_EQ(0u, store_->DescribeTable("users")->item_count);
+}
+
 // --- Billing ------------------------------------------------------------------
 
 constexpr int64_t kStartMs = 1'700'000'000'000;
