@@ -1194,9 +1194,8 @@ Result<std::string> DynamoDbApi::Impl::ListTables(const Value& request) {
 // one-hour wait between changes).
 Result<std::string> DynamoDbApi::Impl::UpdateTimeToLive(const Value& request) {
   KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
-  const Value* spec = Member(request, "TimeToLiveSpecification");
+  KS_ASSIGN_OR_RETURN(const Value* spec, OptObject(request, "TimeToLiveSpecification"));
   if (spec == nullptr) return MissingMember("timeToLiveSpecification");
-  KS_ASSIGN_OR_RETURN(spec, OptObject(request, "TimeToLiveSpecification"));
   KS_ASSIGN_OR_RETURN(std::optional<bool> enabled, OptBool(*spec, "Enabled"));
   if (!enabled) return MissingMember("timeToLiveSpecification.enabled");
   KS_ASSIGN_OR_RETURN(std::string attribute,
@@ -1268,6 +1267,7 @@ Result<std::string> DynamoDbApi::Impl::TableOfResourceArn(const Value& request) 
                            " (expected arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)");
   }
   if (arn.compare(0, prefix.size(), prefix) != 0) {
+    // "ResourcArn" is DynamoDB's own spelling in this message.
     return NotFound("Requested resource not found: ResourcArn: " + arn + " not found");
   }
   std::string name = arn.substr(prefix.size());
