@@ -5,7 +5,7 @@
 //   http_bench --target keystone=127.0.0.1:8000 --target dynalite=127.0.0.1:4567
 //              [--connections 64] [--seconds 5] [--warmup-seconds 1]
 //              [--item-bytes 200] [--keys 100000] [--threads 1] [--baseline NAME]
-//              [--server-pid NAME=PID ...]
+//              [--server-pid NAME=PID ...] [--rounds 1]
 //
 // For each target, in turn: create table "http_bench" (pk S), then a PutItem
 // phase (keys k0..k<keys-1> in turn, each item ~item-bytes of JSON) and a
@@ -17,6 +17,10 @@
 // for every other target its throughput ratio to the baseline (the last
 // target unless --baseline names one):
 // RESULT <phase>_throughput_ratio_<target>_vs_<baseline> <ratio> x.
+// With --rounds N, every target is measured N times, the targets taking
+// turns, and the RESULT lines give the medians (the ratios: the median of the
+// per-round ratios, each between measurements minutes apart at most): on a
+// machine whose speed drifts, one round can flatter or wrong any target.
 // With --server-pid, it also reports the CPU the target's server process
 // used in each measured window, per operation: on a shared, noisy machine
 // that figure moves far less from run to run than the rates do, so it is the
@@ -65,6 +69,7 @@ struct Config {
   int item_bytes = 200;
   int keys = 100000;
   int threads = 1;
+  int rounds = 1;
   std::string baseline;  // empty: the last target
 };
 
@@ -532,7 +537,7 @@ void Usage() {
   std::fprintf(stderr,
                "usage: http_bench --target NAME=HOST:PORT [--target ...] [--connections N] "
                "[--seconds S] [--warmup-seconds S] [--item-bytes B] [--keys K] [--threads T] "
-               "[--baseline NAME] [--server-pid NAME=PID ...]\n");
+               "[--baseline NAME] [--server-pid NAME=PID ...] [--rounds N]\n");
   std::exit(2);
 }
 
@@ -570,6 +575,8 @@ int main(int argc, char** argv) {
       size_t eq = v.find('=');
       if (eq == std::string::npos) Usage();
       server_pids.emplace_back(v.substr(0, eq), std::atoi(v.c_str() + eq + 1));
+    } else if (a == "--rounds") {
+      cfg.rounds = std::max(1, std::atoi(next().c_str()));
     } else if (a == "--threads") {
       cfg.threads = std::max(1, std::atoi(next().c_str()));
     } else {
@@ -588,40 +595,60 @@ int main(int argc, char** argv) {
       "http_bench: %d connections, %.1f s per phase after %.1f s warm-up, ~%d-byte items, "
       "%d generator thread(s)\n",
       cfg.connections, cfg.seconds, cfg.warmup_seconds, cfg.item_bytes, cfg.threads);
-  std::vector<std::pair<PhaseResult, PhaseResult>> results;
-  for (const Target& t : cfg.targets) {
-    if (!Setup(t)) return 1;
-    PhaseResult put = RunPhase(cfg, t, Phase::kPut, 0);
-    uint64_t written = std::min<uint64_t>(put.completed, static_cast<uint64_t>(cfg.keys));
-    PhaseResult get = RunPhase(cfg, t, Phase::kGet, written);
-    for (auto [name, r] : {std::pair<const char*, PhaseResult&>{"put", put}, {"get", get}}) {
-      std::printf(
-          "%-10s %s: %9.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  max %8.3f ms  errors %llu"
-          "  reconnects %llu  generator CPU %3.0f%% of a core\n",
-          t.name.c_str(), name, r.ops_per_second, r.p50_ms, r.p99_ms, r.max_ms,
-          static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.reconnects),
-          r.generator_cpu * 100);
-      if (r.server_cpu >= 0) {
-        std::printf("%-10s %s: server CPU %.2f cores, %.1f us per operation\n", t.name.c_str(),
-                    name, r.server_cpu, r.server_us_per_op);
+  // [round][target] = (put, get)
+  std::vector<std::vector<std::pair<PhaseResult, PhaseResult>>> rounds;
+  for (int round = 0; round < cfg.rounds; ++round) {
+    if (cfg.rounds > 1) std::printf("round %d of %d\n", round + 1, cfg.rounds);
+    std::vector<std::pair<PhaseResult, PhaseResult>>& results = rounds.emplace_back();
+    for (const Target& t : cfg.targets) {
+      if (!Setup(t)) return 1;
+      PhaseResult put = RunPhase(cfg, t, Phase::kPut, 0);
+      uint64_t written = std::min<uint64_t>(put.completed, static_cast<uint64_t>(cfg.keys));
+      PhaseResult get = RunPhase(cfg, t, Phase::kGet, written);
+      for (auto [name, r] : {std::pair<const char*, PhaseResult&>{"put", put}, {"get", get}}) {
+        std::printf(
+            "%-10s %s: %9.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  max %8.3f ms  errors %llu"
+            "  reconnects %llu  generator CPU %3.0f%% of a core\n",
+            t.name.c_str(), name, r.ops_per_second, r.p50_ms, r.p99_ms, r.max_ms,
+            static_cast<unsigned long long>(r.errors),
+            static_cast<unsigned long long>(r.reconnects), r.generator_cpu * 100);
+        if (r.server_cpu >= 0) {
+          std::printf("%-10s %s: server CPU %.2f cores, %.1f us per operation\n", t.name.c_str(),
+                      name, r.server_cpu, r.server_us_per_op);
+        }
       }
+      results.emplace_back(put, get);
     }
-    results.emplace_back(put, get);
+    for (const auto& [put, get] : results) {
+      if (put.completed == 0 || get.completed == 0) return 1;
+    }
   }
+
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
+  // The median over rounds of one figure of target i's put or get phase.
+  auto over_rounds = [&](size_t i, bool get, double PhaseResult::*field) {
+    std::vector<double> v;
+    for (const auto& round : rounds) v.push_back((get ? round[i].second : round[i].first).*field);
+    return median(v);
+  };
   for (size_t i = 0; i < cfg.targets.size(); ++i) {
     const std::string& n = cfg.targets[i].name;
-    const auto& [put, get] = results[i];
-    std::printf("RESULT %s_put_throughput %.0f ops/s\n", n.c_str(), put.ops_per_second);
-    std::printf("RESULT %s_put_p50 %.3f ms\n", n.c_str(), put.p50_ms);
-    std::printf("RESULT %s_put_p99 %.3f ms\n", n.c_str(), put.p99_ms);
-    std::printf("RESULT %s_get_throughput %.0f ops/s\n", n.c_str(), get.ops_per_second);
-    std::printf("RESULT %s_get_p50 %.3f ms\n", n.c_str(), get.p50_ms);
-    std::printf("RESULT %s_get_p99 %.3f ms\n", n.c_str(), get.p99_ms);
-    if (put.server_us_per_op >= 0) {
-      std::printf("RESULT %s_put_server_cpu %.1f us/op\n", n.c_str(), put.server_us_per_op);
-    }
-    if (get.server_us_per_op >= 0) {
-      std::printf("RESULT %s_get_server_cpu %.1f us/op\n", n.c_str(), get.server_us_per_op);
+    for (bool get : {false, true}) {
+      const char* phase = get ? "get" : "put";
+      std::printf("RESULT %s_%s_throughput %.0f ops/s\n", n.c_str(), phase,
+                  over_rounds(i, get, &PhaseResult::ops_per_second));
+      std::printf("RESULT %s_%s_p50 %.3f ms\n", n.c_str(), phase,
+                  over_rounds(i, get, &PhaseResult::p50_ms));
+      std::printf("RESULT %s_%s_p99 %.3f ms\n", n.c_str(), phase,
+                  over_rounds(i, get, &PhaseResult::p99_ms));
+      if (over_rounds(i, get, &PhaseResult::server_us_per_op) >= 0) {
+        std::printf("RESULT %s_%s_server_cpu %.1f us/op\n", n.c_str(), phase,
+                    over_rounds(i, get, &PhaseResult::server_us_per_op));
+      }
     }
   }
   size_t base = cfg.targets.size() - 1;
@@ -632,14 +659,24 @@ int main(int argc, char** argv) {
     if (i == base) continue;
     const std::string& a = cfg.targets[i].name;
     const std::string& b = cfg.targets[base].name;
-    auto ratio = [](double x, double y) { return y > 0 ? x / y : 0.0; };
-    std::printf("RESULT put_throughput_ratio_%s_vs_%s %.2f x\n", a.c_str(), b.c_str(),
-                ratio(results[i].first.ops_per_second, results[base].first.ops_per_second));
-    std::printf("RESULT get_throughput_ratio_%s_vs_%s %.2f x\n", a.c_str(), b.c_str(),
-                ratio(results[i].second.ops_per_second, results[base].second.ops_per_second));
-  }
-  for (const auto& [put, get] : results) {
-    if (put.completed == 0 || get.completed == 0) return 1;
+    for (bool get : {false, true}) {
+      std::vector<double> ratios;
+      std::string each;
+      for (const auto& round : rounds) {
+        const PhaseResult& x = get ? round[i].second : round[i].first;
+        const PhaseResult& y = get ? round[base].second : round[base].first;
+        ratios.push_back(y.ops_per_second > 0 ? x.ops_per_second / y.ops_per_second : 0.0);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%.2f", each.empty() ? "" : " ", ratios.back());
+        each += buf;
+      }
+      if (cfg.rounds > 1) {
+        std::printf("%s/%s %s throughput ratio per round: %s\n", a.c_str(), b.c_str(),
+                    get ? "get" : "put", each.c_str());
+      }
+      std::printf("RESULT %s_throughput_ratio_%s_vs_%s %.2f x\n", get ? "get" : "put", a.c_str(),
+                  b.c_str(), median(ratios));
+    }
   }
   return 0;
 }

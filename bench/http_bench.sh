@@ -9,6 +9,9 @@
 # machine with this generator, so its ratio to dynalite is the highest ratio
 # the machine allows. Each server's CPU per operation (from /proc) is printed
 # too: on a shared machine it moves much less between runs than the rates.
+# The targets take turns for three rounds (--rounds 3; pass --rounds N to
+# change it) and the RESULT lines give the medians, the ratios being the
+# median of the per-round ratios.
 #
 #   bench/http_bench.sh [http_bench options, e.g. --seconds 10]
 #
@@ -88,4 +91,4 @@ echo "keystoned $("$build/daemon/keystoned" --version | cut -d' ' -f2) (sync: fu
   --target "dynalite=127.0.0.1:$dl_port" --target "ceiling=127.0.0.1:$ceiling_port" \
   --server-pid "keystone=$pid_keystone" --server-pid "keystone_nosync=$pid_keystone_nosync" \
   --server-pid "dynalite=$pid_dynalite" --server-pid "ceiling=$pid_ceiling" \
-  --baseline dynalite "$@"
+  --baseline dynalite --rounds 3 "$@"
