@@ -39,18 +39,17 @@ void TtlSweeper::Run() {
   }
 }
 
-uint64_t TtlSweeper::SweepOnce() {
+void TtlSweeper::SweepOnce() {
   Clock* clock = options_.clock != nullptr ? options_.clock : SystemClock::Default();
   Result<std::vector<std::string>> tables = store_.ListTables();
   if (!tables.ok()) {
     errors_total_.fetch_add(1, std::memory_order_relaxed);
     LogWarn(kComponent, "listing tables: " + tables.status().ToString());
-    return 0;
+    return;
   }
   // Forget where deleted tables' rounds stopped.
   std::set<std::string> live(tables->begin(), tables->end());
   std::erase_if(resume_, [&](const auto& entry) { return live.count(entry.first) == 0; });
-  uint64_t expired = 0;
   for (const std::string& table : *tables) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -68,13 +67,11 @@ uint64_t TtlSweeper::SweepOnce() {
     }
     resume = std::move(r->resume_after);
     if (r->expired > 0) {
-      expired += r->expired;
       expired_total_.fetch_add(r->expired, std::memory_order_relaxed);
       LogDebug(kComponent, "table '" + table + "': deleted " + std::to_string(r->expired) +
                                " expired item(s) of " + std::to_string(r->scanned) + " read");
     }
   }
-  return expired;
 }
 
 }  // namespace keystone::daemon

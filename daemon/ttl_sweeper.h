@@ -55,8 +55,8 @@ class TtlSweeper {
 
  private:
   void Run();
-  // One pass over every table; returns the items it deleted.
-  uint64_t SweepOnce();
+  // One pass over every table (counted in expired_total / errors_total).
+  void SweepOnce();
 
   store::ItemStore& store_;
   const TtlSweeperOptions options_;
