@@ -1427,6 +1427,19 @@ Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
   get.projection_expression = projection.value_or("");
   KS_ASSIGN_OR_RETURN(get.expression, ExpressionInputsOf(request, false));
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  if (get.projection_expression.empty() && get.expression.names.empty() && !capacity.wanted()) {
+    // The common read: the stored encoding goes straight to JSON, without an
+    // Item built and taken apart again.
+    std::string encoded;
+    KS_ASSIGN_OR_RETURN(bool found, store_.GetItemEncoded(get, &encoded));
+    if (!found) return EmptyObject();
+    JsonOut out;
+    out.w().StartObject();
+    WriteKey("Item", out.w());
+    KS_RETURN_IF_ERROR(WriteEncodedItem(encoded, out.w()));
+    out.w().EndObject();
+    return out.Take();
+  }
   uint64_t item_bytes = 0;
   KS_ASSIGN_OR_RETURN(std::optional<Item> item,
                       store_.GetItem(get, capacity.wanted() ? &item_bytes : nullptr));

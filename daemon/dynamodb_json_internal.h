@@ -45,6 +45,11 @@ Result<store::Item> JsonToItem(const rapidjson::Value& value);
 
 void WriteAttributeValue(const store::AttributeValue& value, JsonWriter& out);
 void WriteItem(const store::Item& item, JsonWriter& out);
+// Writes the item whose store encoding (item_codec.h) is `encoded` exactly as
+// WriteItem writes the Item it decodes to, without building that Item.
+// kInternal (the decoder's message) when `encoded` is not a valid encoding;
+// `out` then holds a partial document and must be discarded.
+Status WriteEncodedItem(std::string_view encoded, JsonWriter& out);
 
 inline void WriteString(std::string_view s, JsonWriter& out) {
   out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));

@@ -32,6 +32,11 @@ using Txn = LmdbEnv::Txn;
 
 constexpr std::string_view kMetaSequence = "sequence";
 constexpr std::string_view kMetaNextTableId = "next_table_id";
+// Bumped (8 bytes, big-endian) by every transaction that adds a table name to
+// the catalog or removes one, so that a reader can tell from one lookup in
+// its own snapshot whether a table's ids and keys it decoded earlier still
+// hold (ItemStoreImpl::LoadTableKeys). Absent in stores older than it: 0.
+constexpr std::string_view kMetaCatalogVersion = "catalog_version";
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kFormatVersion = "keystone-store-1";
 
@@ -414,6 +419,17 @@ void EncodeStoredValue(std::string_view full_key, std::string_view item_bytes, s
   out->append(item_bytes);
 }
 
+// kMetaCatalogVersion in `txn`'s snapshot (0 when never bumped).
+Result<uint64_t> ReadCatalogVersion(const Txn& txn) {
+  auto raw = txn.Get(Db::kMeta, kMetaCatalogVersion);
+  if (!raw.ok()) {
+    if (raw.status().code() == StatusCode::kNotFound) return uint64_t{0};
+    return raw.status();
+  }
+  if (raw->size() != 8) return Internal("corrupt catalog version");
+  return ReadBigEndian64(*raw);
+}
+
 // The item bytes stored under `full_key`, or nullopt when absent. A hash
 // collision between two long keys (never seen in practice) is reported, not
 // silently merged.
@@ -639,6 +655,9 @@ class BatchContext {
   Result<TableState*> Table(const std::string& name);
   TableState* AddTable(TableState state);
   void MarkDirty(TableState* t) { dirty_.insert(t->id); }
+  // Notes that this batch adds a name to the catalog or removes one: Finish()
+  // bumps kMetaCatalogVersion once.
+  void MarkCatalogChanged() { catalog_changed_ = true; }
 
   // Reads the stored item at `storage_key` into *item; false when absent.
   Result<bool> ReadItem(std::string_view storage_key, Item* item);
@@ -703,6 +722,7 @@ class BatchContext {
   uint64_t start_sequence_ = 0;
   uint32_t next_table_id_ = 0;
   bool table_id_dirty_ = false;
+  bool catalog_changed_ = false;
   std::unordered_map<std::string, uint32_t> ids_by_name_;
   std::unordered_map<uint32_t, TableState> tables_;
   std::set<uint32_t> dirty_;
@@ -750,6 +770,7 @@ class ItemStoreImpl final : public ItemStore {
                                    const std::optional<Item>& resume_after,
                                    size_t max_scanned) override;
   Result<std::optional<Item>> GetItem(const GetItemRequest& request, uint64_t* item_bytes) override;
+  Result<bool> GetItemEncoded(const GetItemRequest& request, std::string* encoded) override;
   Result<QueryResult> Query(const QueryRequest& request) override;
   Result<QueryResult> Scan(const ScanRequest& request) override;
   Status BatchWrite(const std::vector<BatchWriteEntry>& entries) override;
@@ -814,6 +835,12 @@ class ItemStoreImpl final : public ItemStore {
 
   // Read-side helpers, inside a read transaction.
   Result<TableState> LoadLiveTable(Txn& txn, const std::string& name);
+  // The live table `name` with only id and schema.name / partition_key /
+  // sort_key set (the rest default): what item reads need. Served from
+  // table_keys_ while the snapshot's catalog version is the one the entry
+  // was read at, so that most reads skip the two catalog lookups and the
+  // state's decode. Thread-safe.
+  Result<std::shared_ptr<const TableState>> LoadTableKeys(Txn& txn, const std::string& name);
   // The newest table state (live or deleted) named `name` that has a stream.
   Result<TableState> LoadStreamTable(Txn& txn, const std::string& name);
   Result<uint64_t> ReadHead(Txn& txn);
@@ -869,6 +896,17 @@ class ItemStoreImpl final : public ItemStore {
   std::atomic<uint64_t> commit_times_floor_{UINT64_MAX};
   std::atomic<uint64_t> head_{0};
   StoreStats stats_;
+
+  // LoadTableKeys' cache. An entry is only ever used at the catalog version
+  // it was read at (tables are added and removed only with a bump), so it
+  // cannot be stale, whichever process changed the catalog.
+  struct CachedTableKeys {
+    uint64_t catalog_version = 0;
+    std::shared_ptr<const TableState> keys;
+  };
+  static constexpr size_t kMaxCachedTableKeys = 4096;
+  std::mutex table_keys_mu_;
+  std::unordered_map<std::string, CachedTableKeys> table_keys_;  // guarded by table_keys_mu_
 };
 
 // ---------------------------------------------------------------------------
@@ -1265,6 +1303,12 @@ Status BatchContext::Finish(uint64_t pin_max_records, uint64_t pin_max_bytes) {
     AppendBigEndian32(next_table_id_, &value);
     KS_RETURN_IF_ERROR(txn_->Put(Db::kMeta, kMetaNextTableId, value));
   }
+  if (catalog_changed_) {
+    KS_ASSIGN_OR_RETURN(uint64_t version, ReadCatalogVersion(*txn_));
+    std::string value;
+    AppendBigEndian64(version + 1, &value);
+    KS_RETURN_IF_ERROR(txn_->Put(Db::kMeta, kMetaCatalogVersion, value));
+  }
   return Status::Ok();
 }
 
@@ -1558,6 +1602,7 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     std::string id_value = TableIdKey(t.id);
     Status s = ctx.txn().Put(Db::kCatalog, schema.name, id_value);
     if (!s.ok()) return ctx.env_status = s;
+    ctx.MarkCatalogChanged();
     ctx.AddTable(std::move(t));
     return Status::Ok();
   });
@@ -1574,6 +1619,7 @@ Result<TableDescription> ItemStoreImpl::DeleteTable(const std::string& name) {
     if (!truncated.ok()) return truncated.status();
     Status s = ctx.txn().Delete(Db::kCatalog, name);
     if (!s.ok()) return ctx.env_status = s;
+    ctx.MarkCatalogChanged();
     t->exists = false;
     ctx.MarkDirty(t);
     return Status::Ok();
@@ -1661,6 +1707,31 @@ Result<TableState> ItemStoreImpl::LoadLiveTable(Txn& txn, const std::string& nam
   TableState t;
   KS_RETURN_IF_ERROR(DecodeTableState(raw, &t));
   return t;
+}
+
+Result<std::shared_ptr<const TableState>> ItemStoreImpl::LoadTableKeys(Txn& txn,
+                                                                       const std::string& name) {
+  KS_ASSIGN_OR_RETURN(uint64_t version, ReadCatalogVersion(txn));
+  {
+    std::lock_guard<std::mutex> lock(table_keys_mu_);
+    auto cached = table_keys_.find(name);
+    if (cached != table_keys_.end() && cached->second.catalog_version == version) {
+      return cached->second.keys;
+    }
+  }
+  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, name));
+  auto keys = std::make_shared<TableState>();
+  keys->id = t.id;
+  keys->schema.name = std::move(t.schema.name);
+  keys->schema.partition_key = std::move(t.schema.partition_key);
+  keys->schema.sort_key = std::move(t.schema.sort_key);
+  std::lock_guard<std::mutex> lock(table_keys_mu_);
+  // Bounded: a workload over more names than this starts over.
+  if (table_keys_.size() >= kMaxCachedTableKeys && table_keys_.count(name) == 0) {
+    table_keys_.clear();
+  }
+  table_keys_[name] = {version, keys};
+  return std::shared_ptr<const TableState>(std::move(keys));
 }
 
 Result<TableState> ItemStoreImpl::LoadStreamTable(Txn& txn, const std::string& name) {
@@ -2307,14 +2378,28 @@ Result<std::optional<Item>> ItemStoreImpl::GetItem(const GetItemRequest& request
   }
   KS_RETURN_IF_ERROR(attrs.CheckAllUsed());
   KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
-  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, request.table));
-  KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(t, request.key, true));
+  KS_ASSIGN_OR_RETURN(std::shared_ptr<const TableState> t, LoadTableKeys(txn, request.table));
+  KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
   KS_ASSIGN_OR_RETURN(std::optional<std::string_view> bytes, GetItemBytes(txn, key));
   if (!bytes) return std::optional<Item>();
   KS_ASSIGN_OR_RETURN(Item item, DecodeItem(*bytes));
   if (item_bytes != nullptr) *item_bytes = ItemSizeBytes(item);
   if (projection) return std::optional<Item>(projection->Apply(item));
   return std::optional<Item>(std::move(item));
+}
+
+Result<bool> ItemStoreImpl::GetItemEncoded(const GetItemRequest& request, std::string* encoded) {
+  if (!request.projection_expression.empty() || !request.expression.names.empty() ||
+      !request.expression.values.empty()) {
+    return InvalidArgument("GetItemEncoded takes no projection or expression attributes");
+  }
+  KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+  KS_ASSIGN_OR_RETURN(std::shared_ptr<const TableState> t, LoadTableKeys(txn, request.table));
+  KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.key, true));
+  KS_ASSIGN_OR_RETURN(std::optional<std::string_view> bytes, GetItemBytes(txn, key));
+  if (!bytes) return false;
+  encoded->assign(bytes->data(), bytes->size());
+  return true;
 }
 
 Result<std::vector<std::optional<Item>>> ItemStoreImpl::TransactGet(
@@ -2464,7 +2549,8 @@ Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_vi
 
 Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
   KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
-  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, request.table));
+  KS_ASSIGN_OR_RETURN(std::shared_ptr<const TableState> keys, LoadTableKeys(txn, request.table));
+  const TableState& t = *keys;
   ExpressionAttributes attrs(request.expression.names, request.expression.values);
   if (request.key_condition_expression.empty()) {
     return InvalidArgument(
@@ -2605,7 +2691,8 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
         "between 1 and 1000000");
   }
   KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
-  KS_ASSIGN_OR_RETURN(TableState t, LoadLiveTable(txn, request.table));
+  KS_ASSIGN_OR_RETURN(std::shared_ptr<const TableState> keys, LoadTableKeys(txn, request.table));
+  const TableState& t = *keys;
   ExpressionAttributes attrs(request.expression.names, request.expression.values);
   std::optional<ConditionExpression> filter;
   if (!request.filter_expression.empty()) {

@@ -466,6 +466,12 @@ class ItemStore {
   virtual Result<std::optional<Item>> GetItem(const GetItemRequest& request,
                                               uint64_t* item_bytes) = 0;
   Result<std::optional<Item>> GetItem(const GetItemRequest& request);
+  // GetItem for a caller that translates the stored item itself (to JSON,
+  // say) without an Item built: true with the item's encoding (item_codec.h,
+  // read with VisitEncodedItem) in *encoded, or false when absent. The
+  // request must have no projection and no expression names
+  // (kInvalidArgument otherwise).
+  virtual Result<bool> GetItemEncoded(const GetItemRequest& request, std::string* encoded) = 0;
   virtual Result<QueryResult> Query(const QueryRequest& request) = 0;
   virtual Result<QueryResult> Scan(const ScanRequest& request) = 0;
   // At most 25 entries, no two on one item; all applied in one transaction.

@@ -17,6 +17,8 @@
 
 #include "base/clock.h"
 #include "daemon/dynamodb_json.h"
+#include "daemon/dynamodb_json_internal.h"
+#include "lmdb_store/item_codec.h"
 #include "lmdb_store/item_store.h"
 #include "tests/testing/temp_dir.h"
 
@@ -146,6 +148,48 @@ TEST(DynamoDbJsonTest, EveryTypeRoundTrips) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(*item, *again);
   EXPECT_EQ(written, ItemToJson(*again));
+}
+
+// GetItem writes a stored item's JSON straight from its encoding: the text
+// is exactly what the decoded Item gives, for every type and nesting.
+TEST(DynamoDbJsonTest, EncodedItemsAreWrittenAsTheirDecodedItems) {
+  const std::string text =
+      R"({"b":{"B":"AAEC/w=="},"bool":{"BOOL":false},"bs":{"BS":["AA==","AQ=="]},)"
+      R"("empty_l":{"L":[]},"empty_m":{"M":{}},"empty_s":{"S":""},)"
+      R"("l":{"L":[{"S":"x"},{"N":"2"},{"NULL":true},{"SS":["p","q"]},)"
+      R"({"M":{"deep":{"L":[{"BOOL":true},{"NS":["1","2.5"]},{"B":"AQ=="}]}}}]},)"
+      R"("m":{"M":{"inner":{"S":"y"},"set":{"BS":["AQ=="]},"z":{"M":{"n":{"N":"0"}}}}},)"
+      R"("n":{"N":"-12.5"},"ns":{"NS":["-1","3","10"]},"null":{"NULL":true},)"
+      R"("s":{"S":"héllo\u0000!\"\\"},"ss":{"SS":["a","b"]},"zero":{"N":"0"}})";
+  auto item = ItemFromJson(text);
+  ASSERT_TRUE(item.ok()) << item.status().ToString();
+  std::string encoded;
+  store::EncodeItem(*item, &encoded);
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  ASSERT_TRUE(WriteEncodedItem(encoded, writer).ok());
+  EXPECT_EQ(ItemToJson(*item), std::string(buffer.GetString(), buffer.GetSize()));
+
+  // A corrupt encoding is an error, not a wrong answer.
+  rapidjson::StringBuffer partial;
+  JsonWriter partial_writer(partial);
+  EXPECT_EQ(StatusCode::kInternal,
+            WriteEncodedItem(encoded.substr(0, encoded.size() / 2), partial_writer).code());
+}
+
+// Requests that are pure ASCII skip rapidjson's per-character UTF-8 check;
+// escapes still decode, and other text is still checked.
+TEST(DynamoDbJsonTest, AsciiAndNonAsciiRequestsParseAlike) {
+  auto escaped = ItemFromJson(R"({"s":{"S":"\u00e9\ud83d\ude00"}})");
+  ASSERT_TRUE(escaped.ok()) << escaped.status().ToString();
+  auto raw = ItemFromJson("{\"s\":{\"S\":\"\xc3\xa9\xf0\x9f\x98\x80\"}}");
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  EXPECT_EQ(*raw, *escaped);
+  for (std::string bad : {"\xc3\x28", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80", "\x80"}) {
+    auto rejected = ItemFromJson("{\"s\":{\"S\":\"ok " + bad + "\"}}");
+    EXPECT_EQ(StatusCode::kFailedPrecondition, rejected.status().code())
+        << rejected.status().ToString();
+  }
 }
 
 TEST(DynamoDbJsonTest, OutputIsCanonical) {

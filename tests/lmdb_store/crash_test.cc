@@ -34,7 +34,10 @@ using testing::Key;
 // A running store_writer with its stdout pipe.
 class Writer {
  public:
-  Writer(const std::string& path, const std::string& prefix, long start, long count, bool sync) {
+  Writer(const std::string& path, const std::string& prefix, long start, long count, bool sync)
+      : Writer({path, prefix, std::to_string(start), std::to_string(count), sync ? "1" : "0"}) {}
+  // store_writer with these arguments.
+  explicit Writer(const std::vector<std::string>& args) {
     int fds[2];
     KS_CHECK(pipe(fds) == 0);
     pid_ = fork();
@@ -43,9 +46,10 @@ class Writer {
       dup2(fds[1], STDOUT_FILENO);
       close(fds[0]);
       close(fds[1]);
-      std::string s = std::to_string(start), c = std::to_string(count);
-      execl(KEYSTONE_STORE_WRITER, "store_writer", path.c_str(), prefix.c_str(), s.c_str(),
-            c.c_str(), sync ? "1" : "0", static_cast<char*>(nullptr));
+      std::vector<char*> argv = {const_cast<char*>("store_writer")};
+      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      execv(KEYSTONE_STORE_WRITER, argv.data());
       _exit(127);
     }
     close(fds[1]);
@@ -204,6 +208,47 @@ TEST(MultiProcessTest, TwoProcessesShareOneSequenceOrder) {
   for (const Writer* w : {&a, &b}) {
     for (auto& [i, seq] : w->acked()) EXPECT_TRUE(all.insert(seq).second);
   }
+}
+
+// Reads find their table from what they decoded earlier while the catalog
+// is unchanged: a table that another process deleted and created again with
+// another key is seen as it now is, never through its old id and key.
+TEST(MultiProcessTest, ReadsSeeATableRecreatedByAnotherProcess) {
+  keystone::testing::TempDir dir;
+  auto store = testing::OpenStore(dir.path());
+  ASSERT_NE(nullptr, store);
+  TableSchema users;
+  users.name = "users";
+  users.partition_key = {"pk", AttributeType::kS};
+  ASSERT_TRUE(store->CreateTable(users).ok());
+  ASSERT_TRUE(store->Put("users", ItemBuilder().S("pk", "a").Build()).ok());
+  // Read twice, so that the table's keys are cached.
+  for (int i = 0; i < 2; ++i) {
+    auto item = store->Get("users", Key("a"));
+    ASSERT_TRUE(item.ok() && item->has_value()) << item.status().ToString();
+  }
+
+  Writer other({dir.path(), "recreate"});
+  ASSERT_EQ(0, other.Wait());
+
+  auto old_key = store->Get("users", Key("a"));
+  EXPECT_EQ(StatusCode::kInvalidArgument, old_key.status().code()) << old_key.status().ToString();
+  GetItemRequest by_id{"users", ItemBuilder().N("id", 7).Build()};
+  auto item = store->GetItem(by_id);
+  ASSERT_TRUE(item.ok()) << item.status().ToString();
+  ASSERT_TRUE(item->has_value());
+  EXPECT_EQ(AV::S("recreate"), (*item)->at("by"));
+  std::string encoded;
+  auto found = store->GetItemEncoded(by_id, &encoded);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(*found);
+  QueryRequest query;
+  query.table = "users";
+  query.key_condition_expression = "id = :id";
+  query.expression.values[":id"] = AV::N(7);
+  auto queried = store->Query(query);
+  ASSERT_TRUE(queried.ok()) << queried.status().ToString();
+  EXPECT_EQ(1u, queried->items.size());
 }
 
 }  // namespace

@@ -5,6 +5,11 @@
 // acknowledged before it killed us.
 //
 // Usage: store_writer PATH PREFIX START COUNT SYNC(0|1)
+//        store_writer PATH recreate
+//
+// The second form deletes table "users" and creates it again keyed by a
+// number "id", with one item {id: 7}, then prints "recreated": another
+// process changing the catalog under a reader's feet.
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +19,42 @@
 
 using namespace keystone::store;
 
+namespace {
+
+int RecreateUsers(const char* path) {
+  StoreOptions options;
+  options.path = path;
+  auto store = ItemStore::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  auto deleted = (*store)->DeleteTable("users");
+  if (!deleted.ok()) {
+    std::fprintf(stderr, "delete: %s\n", deleted.status().ToString().c_str());
+    return 1;
+  }
+  TableSchema schema;
+  schema.name = "users";
+  schema.partition_key = {"id", keystone::store::AttributeType::kN};
+  keystone::Status created = (*store)->CreateTable(schema);
+  if (!created.ok()) {
+    std::fprintf(stderr, "create: %s\n", created.ToString().c_str());
+    return 1;
+  }
+  auto put = (*store)->Put("users", ItemBuilder().N("id", 7).S("by", "recreate").Build());
+  if (!put.ok()) {
+    std::fprintf(stderr, "put: %s\n", put.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("recreated\n");
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[2]) == "recreate") return RecreateUsers(argv[1]);
   if (argc != 6) {
     std::fprintf(stderr, "usage: store_writer PATH PREFIX START COUNT SYNC\n");
     return 2;
