@@ -11,6 +11,8 @@
 //   --keys     distinct keys written and read (default 100000)
 //   --dir      where the store lives (default: a temp dir)
 //   --sync     durable commits (default: nosync, so that the figure is CPU)
+//   --only P   run only phase P (put or get; get still writes its keys first),
+//              for profiling one of them
 //
 // Puts go through HandleAsync with 64 in flight (as 64 connections would
 // keep them), so that they share group commits as in keystoned; gets run
@@ -47,6 +49,7 @@ struct Flags {
   uint64_t keys = 100'000;
   std::string dir;
   bool sync = false;
+  std::string only;  // "put", "get" or empty for both
 };
 
 double ProcessCpuSeconds() {
@@ -168,8 +171,13 @@ int main(int argc, char** argv) {
       flags.dir = value();
     } else if (arg == "--sync") {
       flags.sync = true;
+    } else if (arg == "--only") {
+      flags.only = value();
+      if (flags.only != "put" && flags.only != "get") Fail("--only takes put or get");
     } else {
-      Fail("usage: api_bench [--seconds S] [--rounds N] [--keys K] [--dir PATH] [--sync]");
+      Fail(
+          "usage: api_bench [--seconds S] [--rounds N] [--keys K] [--dir PATH] [--sync] "
+          "[--only put|get]");
     }
   }
   std::string base =
@@ -195,20 +203,36 @@ int main(int argc, char** argv) {
 
     std::vector<double> put_cpu, put_rate, get_cpu, get_rate;
     uint64_t next_key = 0;
-    for (int round = 0; round < flags.rounds; ++round) {
-      Phase puts = RunPuts(api, flags, &next_key);
-      Phase gets = RunGets(api, flags, std::min(next_key, flags.keys));
-      std::printf("round %d: PutItem %.0f/s %.2f us/op, GetItem %.0f/s %.2f us/op\n", round + 1,
-                  puts.ops_per_s, puts.cpu_us_per_op, gets.ops_per_s, gets.cpu_us_per_op);
-      put_cpu.push_back(puts.cpu_us_per_op);
-      put_rate.push_back(puts.ops_per_s);
-      get_cpu.push_back(gets.cpu_us_per_op);
-      get_rate.push_back(gets.ops_per_s);
+    const bool puts_measured = flags.only != "get", gets_measured = flags.only != "put";
+    if (!puts_measured) {
+      Flags fill = flags;
+      fill.seconds = 1;
+      RunPuts(api, fill, &next_key);  // the keys the gets read
     }
-    std::printf("RESULT api_put_cpu %.2f us/op\n", Median(put_cpu));
-    std::printf("RESULT api_put_throughput %.0f ops/s\n", Median(put_rate));
-    std::printf("RESULT api_get_cpu %.2f us/op\n", Median(get_cpu));
-    std::printf("RESULT api_get_throughput %.0f ops/s\n", Median(get_rate));
+    for (int round = 0; round < flags.rounds; ++round) {
+      if (puts_measured) {
+        Phase puts = RunPuts(api, flags, &next_key);
+        std::printf("round %d: PutItem %.0f/s %.2f us/op\n", round + 1, puts.ops_per_s,
+                    puts.cpu_us_per_op);
+        put_cpu.push_back(puts.cpu_us_per_op);
+        put_rate.push_back(puts.ops_per_s);
+      }
+      if (gets_measured) {
+        Phase gets = RunGets(api, flags, std::min(next_key, flags.keys));
+        std::printf("round %d: GetItem %.0f/s %.2f us/op\n", round + 1, gets.ops_per_s,
+                    gets.cpu_us_per_op);
+        get_cpu.push_back(gets.cpu_us_per_op);
+        get_rate.push_back(gets.ops_per_s);
+      }
+    }
+    if (puts_measured) {
+      std::printf("RESULT api_put_cpu %.2f us/op\n", Median(put_cpu));
+      std::printf("RESULT api_put_throughput %.0f ops/s\n", Median(put_rate));
+    }
+    if (gets_measured) {
+      std::printf("RESULT api_get_cpu %.2f us/op\n", Median(get_cpu));
+      std::printf("RESULT api_get_throughput %.0f ops/s\n", Median(get_rate));
+    }
   }
   store->reset();
   std::filesystem::remove_all(path);
