@@ -313,70 +313,15 @@ Result<Item> JsonToItem(const rapidjson::Value& value) {
   return item;
 }
 
-void WriteAttributeValue(const AttributeValue& value, JsonWriter& out) {
-  out.StartObject();
-  WriteKey(store::AttributeTypeName(value.type()), out);
-  switch (value.type()) {
-    case AttributeType::kS:
-      WriteString(value.s(), out);
-      break;
-    case AttributeType::kN:
-      WriteString(value.n().ToString(), out);
-      break;
-    case AttributeType::kB:
-      WriteString(Base64Encode(value.b()), out);
-      break;
-    case AttributeType::kBool:
-      out.Bool(value.boolean());
-      break;
-    case AttributeType::kNull:
-      out.Bool(true);
-      break;
-    case AttributeType::kM:
-      WriteItem(value.m(), out);
-      break;
-    case AttributeType::kL:
-      out.StartArray();
-      for (const AttributeValue& element : value.l()) WriteAttributeValue(element, out);
-      out.EndArray();
-      break;
-    case AttributeType::kSS:
-      out.StartArray();
-      for (const std::string& s : value.ss()) WriteString(s, out);
-      out.EndArray();
-      break;
-    case AttributeType::kNS:
-      out.StartArray();
-      for (const Number& n : value.ns()) WriteString(n.ToString(), out);
-      out.EndArray();
-      break;
-    case AttributeType::kBS:
-      out.StartArray();
-      for (const std::string& b : value.bs()) WriteString(Base64Encode(b), out);
-      out.EndArray();
-      break;
-  }
-  out.EndObject();
-}
-
-void WriteItem(const Item& item, JsonWriter& out) {
-  out.StartObject();
-  for (const auto& [name, value] : item) {
-    WriteKey(name, out);
-    WriteAttributeValue(value, out);
-  }
-  out.EndObject();
-}
-
 namespace {
 
-// Writes what store::VisitEncodedItem shows as WriteItem writes the Item it
-// would decode to: every value in its {"T": ...} wrapper, except the item
-// itself (a bare object of attributes) and the members of SS, NS and BS
-// (bare strings).
-class JsonItemVisitor final : public store::ValueVisitor {
+// DynamoDB JSON of what a store::ValueVisitor is shown (an Item walked, or
+// an item's encoding read, alike): every value in its {"T": ...} wrapper,
+// except the members of SS, NS and BS (bare strings) and, when `bare_item`,
+// the outermost map (an item: a bare object of attributes).
+class JsonVisitor final : public store::ValueVisitor {
  public:
-  explicit JsonItemVisitor(JsonWriter& out) : out_(out) {}
+  JsonVisitor(JsonWriter& out, bool bare_item) : out_(out), bare_item_(bare_item) {}
 
   void OnString(std::string_view s) override {
     Open(AttributeType::kS);
@@ -404,7 +349,7 @@ class JsonItemVisitor final : public store::ValueVisitor {
     Close();
   }
   void OnBeginMap(size_t) override {
-    const bool item = containers_.empty();
+    const bool item = bare_item_ && containers_.empty();
     if (!item) Open(AttributeType::kM);
     out_.StartObject();
     containers_.push_back(item ? Container::kItem : Container::kWrapped);
@@ -441,13 +386,24 @@ class JsonItemVisitor final : public store::ValueVisitor {
   }
 
   JsonWriter& out_;
+  const bool bare_item_;
   std::vector<Container> containers_;
 };
 
 }  // namespace
 
+void WriteAttributeValue(const AttributeValue& value, JsonWriter& out) {
+  JsonVisitor visitor(out, /*bare_item=*/false);
+  store::VisitValue(value, visitor);
+}
+
+void WriteItem(const Item& item, JsonWriter& out) {
+  JsonVisitor visitor(out, /*bare_item=*/true);
+  store::VisitItem(item, visitor);
+}
+
 Status WriteEncodedItem(std::string_view encoded, JsonWriter& out) {
-  JsonItemVisitor visitor(out);
+  JsonVisitor visitor(out, /*bare_item=*/true);
   return store::VisitEncodedItem(encoded, visitor);
 }
 
