@@ -419,15 +419,21 @@ void EncodeStoredValue(std::string_view full_key, std::string_view item_bytes, s
   out->append(item_bytes);
 }
 
-// kMetaCatalogVersion in `txn`'s snapshot (0 when never bumped).
-Result<uint64_t> ReadCatalogVersion(const Txn& txn) {
-  auto raw = txn.Get(Db::kMeta, kMetaCatalogVersion);
+// The 8-byte big-endian counter `key` of kMeta in `txn`'s snapshot (0 when
+// absent); kInternal naming `what` when it is not 8 bytes.
+Result<uint64_t> ReadMetaCounter(const Txn& txn, std::string_view key, std::string_view what) {
+  auto raw = txn.Get(Db::kMeta, key);
   if (!raw.ok()) {
     if (raw.status().code() == StatusCode::kNotFound) return uint64_t{0};
     return raw.status();
   }
-  if (raw->size() != 8) return Internal("corrupt catalog version");
+  if (raw->size() != 8) return Internal("corrupt " + std::string(what));
   return ReadBigEndian64(*raw);
+}
+
+// kMetaCatalogVersion in `txn`'s snapshot (0 when never bumped).
+Result<uint64_t> ReadCatalogVersion(const Txn& txn) {
+  return ReadMetaCounter(txn, kMetaCatalogVersion, "catalog version");
 }
 
 // The item bytes stored under `full_key`, or nullopt when absent. A hash
@@ -914,13 +920,7 @@ class ItemStoreImpl final : public ItemStore {
 
 Status BatchContext::Begin() {
   now_ms_ = clock_->NowMs();
-  auto seq = txn_->Get(Db::kMeta, kMetaSequence);
-  if (seq.ok()) {
-    if (seq->size() != 8) return Internal("corrupt sequence counter");
-    sequence_ = ReadBigEndian64(*seq);
-  } else if (seq.status().code() != StatusCode::kNotFound) {
-    return seq.status();
-  }
+  KS_ASSIGN_OR_RETURN(sequence_, ReadMetaCounter(*txn_, kMetaSequence, "sequence counter"));
   start_sequence_ = sequence_;
   auto next_id = txn_->Get(Db::kMeta, kMetaNextTableId);
   if (next_id.ok()) {
@@ -2760,13 +2760,7 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
 // Stream reads.
 
 Result<uint64_t> ItemStoreImpl::ReadHead(Txn& txn) {
-  auto seq = txn.Get(Db::kMeta, kMetaSequence);
-  if (!seq.ok()) {
-    if (seq.status().code() == StatusCode::kNotFound) return uint64_t{0};
-    return seq.status();
-  }
-  if (seq->size() != 8) return Internal("corrupt sequence counter");
-  return ReadBigEndian64(*seq);
+  return ReadMetaCounter(txn, kMetaSequence, "sequence counter");
 }
 
 Result<uint64_t> ItemStoreImpl::HeadSequence() {
