@@ -1,9 +1,9 @@
 // api_bench: the CPU that keystoned's DynamoDB API spends on one PutItem and
 // one GetItem, without HTTP or the network: DynamoDbApi over an ItemStore in
 // this process, the same requests as bench/http_bench sends (~200-byte items,
-// table without a stream). On a shared machine the HTTP benchmark's rates move
-// by a third between runs; this figure moves far less, so it is the one to
-// compare when changing the request path (JSON, table lookup, item codec).
+// table without a stream unless --stream says otherwise). On a shared machine the HTTP benchmark's
+// rates move by a third between runs; this figure moves far less, so it is the one to compare when
+// changing the request path (JSON, table lookup, item codec).
 //
 // Usage: api_bench [--seconds S] [--rounds N] [--keys K] [--dir PATH] [--sync]
 //   --seconds  duration of each phase per round (default 2)
@@ -13,6 +13,8 @@
 //   --sync     durable commits (default: nosync, so that the figure is CPU)
 //   --only P   run only phase P (put or get; get still writes its keys first),
 //              for profiling one of them
+//   --stream V the table has a stream of view type V (KEYS_ONLY, NEW_IMAGE,
+//              OLD_IMAGE, NEW_AND_OLD_IMAGES): what every write then adds
 //
 // Puts go through HandleAsync with 64 in flight (as 64 connections would
 // keep them), so that they share group commits as in keystoned; gets run
@@ -49,7 +51,8 @@ struct Flags {
   uint64_t keys = 100'000;
   std::string dir;
   bool sync = false;
-  std::string only;  // "put", "get" or empty for both
+  std::string only;         // "put", "get" or empty for both
+  std::string stream_view;  // empty: no stream
 };
 
 double ProcessCpuSeconds() {
@@ -174,10 +177,12 @@ int main(int argc, char** argv) {
     } else if (arg == "--only") {
       flags.only = value();
       if (flags.only != "put" && flags.only != "get") Fail("--only takes put or get");
+    } else if (arg == "--stream") {
+      flags.stream_view = value();
     } else {
       Fail(
           "usage: api_bench [--seconds S] [--rounds N] [--keys K] [--dir PATH] [--sync] "
-          "[--only put|get]");
+          "[--only put|get] [--stream VIEW_TYPE]");
     }
   }
   std::string base =
@@ -194,11 +199,17 @@ int main(int argc, char** argv) {
   if (!store.ok()) Fail("open: " + store.status().ToString());
   {
     DynamoDbApi api(**store);
+    std::string stream;
+    if (!flags.stream_view.empty()) {
+      stream = R"(,"StreamSpecification":{"StreamEnabled":true,"StreamViewType":")" +
+               flags.stream_view + "\"}";
+    }
     ApiResponse created =
         api.Handle("DynamoDB_20120810.CreateTable",
                    R"({"TableName":"http_bench","BillingMode":"PAY_PER_REQUEST",)"
                    R"("KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],)"
-                   R"("AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]})");
+                   R"("AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}])" +
+                       stream + "}");
     if (created.http_status != 200) Fail("CreateTable: " + created.body);
 
     std::vector<double> put_cpu, put_rate, get_cpu, get_rate;

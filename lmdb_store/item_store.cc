@@ -716,7 +716,7 @@ class BatchContext {
   Status env_status;
 
  private:
-  Result<uint64_t> Append(TableState* t, StreamRecord& record);
+  Result<uint64_t> Append(TableState* t, const EncodedStreamRecord& record);
   Status Trim(TableState* t, uint64_t pin_max_records, uint64_t pin_max_bytes);
   Result<uint64_t> PinnedSequence(const std::string& table);
 
@@ -735,6 +735,10 @@ class BatchContext {
   std::set<uint32_t> appended_;
   std::string scratch_;
   std::string value_scratch_;
+  // Encodings of the change being applied (ApplyChange), reused across ops.
+  std::string new_encoding_;
+  std::string old_encoding_;
+  std::string keys_encoding_;
   uint64_t trimmed_ = 0;
   uint64_t force_trimmed_ = 0;
 };
@@ -1131,9 +1135,9 @@ Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
   if (old_item == nullptr && new_item == nullptr) return change;
   if (old_item != nullptr && new_item != nullptr && *old_item == *new_item) return change;
   if (new_item != nullptr) {
-    scratch_.clear();
-    EncodeItem(*new_item, &scratch_);
-    EncodeStoredValue(storage_key, scratch_, &value_scratch_);
+    new_encoding_.clear();
+    EncodeItem(*new_item, &new_encoding_);
+    EncodeStoredValue(storage_key, new_encoding_, &value_scratch_);
     Status s = txn_->Put(Db::kItems, StoredKey(storage_key), value_scratch_);
     if (!s.ok()) {
       env_status = s;
@@ -1153,24 +1157,31 @@ Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
   dirty_.insert(t->id);
   if (!t->schema.stream.enabled) return change;
 
-  StreamRecord record;
+  // The record is assembled from encodings (the new item's is the one just
+  // stored), not from copies of the Items.
+  EncodedStreamRecord record;
   record.type = old_item == nullptr   ? StreamEventType::kInsert
                 : new_item == nullptr ? StreamEventType::kRemove
                                       : StreamEventType::kModify;
   record.view_type = t->schema.stream.view_type;
   record.timestamp_ms = now_ms_;
   record.expired_by_ttl = expired_by_ttl && new_item == nullptr;
-  record.keys = ExtractKey(t->schema, new_item != nullptr ? *new_item : *old_item);
-  size_t size = ItemSizeBytes(record.keys);
+  Item keys = ExtractKey(t->schema, new_item != nullptr ? *new_item : *old_item);
+  keys_encoding_.clear();
+  EncodeItem(keys, &keys_encoding_);
+  record.keys = keys_encoding_;
+  size_t size = ItemSizeBytes(keys);
   StreamViewType view = record.view_type;
   if (old_item != nullptr &&
       (view == StreamViewType::kOldImage || view == StreamViewType::kNewAndOldImages)) {
-    record.old_image = *old_item;
+    old_encoding_.clear();
+    EncodeItem(*old_item, &old_encoding_);
+    record.old_image = old_encoding_;
     size += change.old_bytes;
   }
   if (new_item != nullptr &&
       (view == StreamViewType::kNewImage || view == StreamViewType::kNewAndOldImages)) {
-    record.new_image = *new_item;
+    record.new_image = new_encoding_;
     size += change.new_bytes;
   }
   record.size_bytes = size;
@@ -1180,14 +1191,17 @@ Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
 
 Result<uint64_t> BatchContext::AppendTruncate(TableState* t) {
   if (!t->schema.stream.enabled) return uint64_t{0};
-  StreamRecord record;
+  EncodedStreamRecord record;
   record.type = StreamEventType::kTruncate;
   record.view_type = t->schema.stream.view_type;
   record.timestamp_ms = now_ms_;
+  keys_encoding_.clear();
+  EncodeItem(Item{}, &keys_encoding_);  // no keys
+  record.keys = keys_encoding_;
   return Append(t, record);
 }
 
-Result<uint64_t> BatchContext::Append(TableState* t, StreamRecord& record) {
+Result<uint64_t> BatchContext::Append(TableState* t, const EncodedStreamRecord& record) {
   uint64_t sequence = ++sequence_;
   scratch_.clear();
   EncodeStreamRecord(record, &scratch_);

@@ -23,11 +23,9 @@ Status GetItemField(std::string_view* in, std::string_view* item) {
   return Status::Ok();
 }
 
-void PutItemField(const Item& item, std::string* out, std::string* scratch) {
-  scratch->clear();
-  EncodeItem(item, scratch);
-  PutVarint(scratch->size(), out);
-  out->append(*scratch);
+void PutItemField(std::string_view encoded_item, std::string* out) {
+  PutVarint(encoded_item.size(), out);
+  out->append(encoded_item);
 }
 
 }  // namespace
@@ -47,6 +45,27 @@ std::string_view StreamEventTypeName(StreamEventType type) {
 }
 
 void EncodeStreamRecord(const StreamRecord& record, std::string* out) {
+  EncodedStreamRecord encoded;
+  encoded.type = record.type;
+  encoded.timestamp_ms = record.timestamp_ms;
+  encoded.view_type = record.view_type;
+  encoded.size_bytes = record.size_bytes;
+  encoded.expired_by_ttl = record.expired_by_ttl;
+  std::string keys, old_image, new_image;
+  EncodeItem(record.keys, &keys);
+  encoded.keys = keys;
+  if (record.old_image) {
+    EncodeItem(*record.old_image, &old_image);
+    encoded.old_image = old_image;
+  }
+  if (record.new_image) {
+    EncodeItem(*record.new_image, &new_image);
+    encoded.new_image = new_image;
+  }
+  EncodeStreamRecord(encoded, out);
+}
+
+void EncodeStreamRecord(const EncodedStreamRecord& record, std::string* out) {
   out->push_back(static_cast<char>(kRecordFormat));
   out->push_back(static_cast<char>(record.type));
   out->push_back(static_cast<char>(record.view_type));
@@ -55,10 +74,9 @@ void EncodeStreamRecord(const StreamRecord& record, std::string* out) {
   out->push_back(static_cast<char>(flags));
   PutVarint(static_cast<uint64_t>(record.timestamp_ms), out);
   PutVarint(record.size_bytes, out);
-  std::string scratch;
-  PutItemField(record.keys, out, &scratch);
-  if (record.old_image) PutItemField(*record.old_image, out, &scratch);
-  if (record.new_image) PutItemField(*record.new_image, out, &scratch);
+  PutItemField(record.keys, out);
+  if (record.old_image) PutItemField(*record.old_image, out);
+  if (record.new_image) PutItemField(*record.new_image, out);
 }
 
 Status ParseStreamRecord(std::string_view data, EncodedStreamRecord* record) {

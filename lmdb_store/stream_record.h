@@ -68,6 +68,9 @@ struct EncodedStreamRecord {
 // Serialises everything but `sequence` and `table`, which the stream's LMDB
 // key and the catalog hold.
 void EncodeStreamRecord(const StreamRecord& record, std::string* out);
+// The same from a record whose keys and images are already in EncodeItem's
+// encoding (the writer has them so): the same bytes, without building Items.
+void EncodeStreamRecord(const EncodedStreamRecord& record, std::string* out);
 // Fills everything but `sequence` and `table`. kInternal on corrupt input.
 Status DecodeStreamRecord(std::string_view data, StreamRecord* record);
 // Fills everything but `sequence`, with views into `data`; checks the

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "lmdb_store/item_store.h"
+#include "lmdb_store/stream_record.h"
 #include "tests/lmdb_store/store_test_util.h"
 
 namespace keystone::store {
@@ -531,6 +532,52 @@ TEST_F(StreamTest, ConcurrentWritersGetGapFreeSequences) {
   ASSERT_EQ(1000u, records.size());  // buffer is exactly 1000
   for (size_t i = 1; i < records.size(); ++i) {
     EXPECT_EQ(records[i - 1].sequence + 1, records[i].sequence);
+  }
+}
+
+// The writer encodes records from the encodings it already has; that must give
+// the bytes the Item form gives, and decode to the same record.
+TEST(StreamRecordEncodingTest, RecordsEncodeAlikeFromItemsAndFromEncodings) {
+  StreamRecord modify;
+  modify.type = StreamEventType::kModify;
+  modify.view_type = StreamViewType::kNewAndOldImages;
+  modify.timestamp_ms = 1'700'000'000'123;
+  modify.keys = Key("user#1");
+  modify.old_image = ItemBuilder().S("pk", "user#1").S("name", "Alice").Build();
+  modify.new_image = ItemBuilder().S("pk", "user#1").S("name", "Alice").N("age", 30).Build();
+  modify.size_bytes = 61;
+  StreamRecord expired;
+  expired.type = StreamEventType::kRemove;
+  expired.view_type = StreamViewType::kOldImage;
+  expired.timestamp_ms = 5;
+  expired.keys = Key("user#2");
+  expired.old_image = ItemBuilder().S("pk", "user#2").N("ttl", 1).Build();
+  expired.size_bytes = 20;
+  expired.expired_by_ttl = true;
+  StreamRecord truncate;
+  truncate.type = StreamEventType::kTruncate;
+  truncate.view_type = StreamViewType::kKeysOnly;
+  truncate.timestamp_ms = 7;
+
+  for (const StreamRecord& record : {modify, expired, truncate}) {
+    std::string from_items;
+    EncodeStreamRecord(record, &from_items);
+    EncodedStreamRecord encoded;
+    ASSERT_TRUE(ParseStreamRecord(from_items, &encoded).ok());
+    std::string from_encodings;
+    EncodeStreamRecord(encoded, &from_encodings);
+    EXPECT_EQ(from_items, from_encodings) << StreamEventTypeName(record.type);
+
+    StreamRecord back;
+    ASSERT_TRUE(DecodeStreamRecord(from_encodings, &back).ok());
+    EXPECT_EQ(record.type, back.type);
+    EXPECT_EQ(record.view_type, back.view_type);
+    EXPECT_EQ(record.timestamp_ms, back.timestamp_ms);
+    EXPECT_EQ(record.keys, back.keys);
+    EXPECT_EQ(record.old_image, back.old_image);
+    EXPECT_EQ(record.new_image, back.new_image);
+    EXPECT_EQ(record.size_bytes, back.size_bytes);
+    EXPECT_EQ(record.expired_by_ttl, back.expired_by_ttl);
   }
 }
 
