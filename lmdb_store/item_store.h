@@ -138,6 +138,18 @@ struct GetItemRequest {
 
 struct QueryRequest {
   std::string table;
+  // Non-empty: query this secondary index of the table instead (the key
+  // condition is on the index's keys; items come in index key order, those
+  // with equal index keys in table key order). Items are the index's
+  // projection unless select_all_attributes; a filter or projection
+  // expression of a query on a local index that is not ALL sees the whole
+  // item (read from the table, as DynamoDB). last_evaluated_key then holds
+  // the table's and the index's key attributes.
+  std::string index_name;
+  // DynamoDB's Select=ALL_ATTRIBUTES on an index: whole items, read from the
+  // table for a local index; kInvalidArgument for a global index whose
+  // projection is not ALL (as DynamoDB). No effect on a table read.
+  bool select_all_attributes = false;
   std::string key_condition_expression;
   std::string filter_expression;
   std::string projection_expression;
@@ -153,6 +165,10 @@ struct QueryRequest {
 
 struct ScanRequest {
   std::string table;
+  // As QueryRequest::index_name and select_all_attributes: scans the index,
+  // in index key order.
+  std::string index_name;
+  bool select_all_attributes = false;
   std::string filter_expression;
   std::string projection_expression;
   ExpressionInputs expression;
@@ -242,8 +258,25 @@ struct CancellationReason {
 // "ValidationError".
 std::string_view CancellationReasonCodeName(CancellationReason::Code code);
 
+// A global index's capacity units, for UpdateTable (GlobalSecondaryIndexUpdates'
+// Update).
+struct IndexCapacity {
+  uint64_t read_capacity_units = 0;
+  uint64_t write_capacity_units = 0;
+};
+
 // What UpdateTable changes; absent members stay as they are.
 struct TableUpdate {
+  // Adds a global index (DynamoDB allows one per UpdateTable); the index is
+  // filled from the table's items before UpdateTable returns (see
+  // ItemStore::UpdateTable).
+  std::optional<SecondaryIndex> create_index;
+  // Removes the global index of this name with its entries.
+  std::optional<std::string> delete_index;
+  // New capacity units of global indexes, by name. With `billing` switching
+  // to PAY_PER_REQUEST every global index's units become 0; switching to
+  // PROVISIONED needs units here for every global index.
+  std::map<std::string, IndexCapacity> index_capacity;
   std::optional<StreamConfig> stream;
   std::optional<BillingConfig> billing;
   std::optional<TimeToLiveConfig> ttl;
@@ -263,8 +296,22 @@ struct ExpireResult {
   std::optional<Item> resume_after;
 };
 
+// A secondary index's state, for DescribeTable.
+struct IndexDescription {
+  std::string name;
+  // Items in the index (those with all of its key attributes), and the sum of
+  // their projections' DynamoDB sizes (ItemSizeBytes).
+  uint64_t item_count = 0;
+  uint64_t size_bytes = 0;
+  // Being filled from the table's items (DynamoDB's IndexStatus CREATING,
+  // Backfilling true); it cannot be read until this ends.
+  bool backfilling = false;
+};
+
 struct TableDescription {
   TableSchema schema;
+  // One per schema.indexes entry, in the same order.
+  std::vector<IndexDescription> indexes;
   uint32_t table_id = 0;
   int64_t created_ms = 0;
   // When the stream was last enabled (it labels the stream ARN), 0 if never.
@@ -435,7 +482,14 @@ class ItemStore {
   // view type, buffer); enabling a disabled stream starts a new stream label.
   // update.billing replaces the billing config; a change of mode stamps
   // billing_mode_changed_ms. kInvalidArgument (nothing changed) for a buffer
-  // size of 0 or a billing config that breaks ValidateBillingConfig.
+  // size of 0 or a billing config that breaks ValidateBillingConfig, or a
+  // schema that would break ValidateIndexes; kNotFound (DynamoDB's
+  // ResourceNotFoundException) for an index to delete or re-provision that
+  // the table lacks. update.create_index: the index is added (marked
+  // backfilling) in one transaction, then filled in transactions of a few
+  // hundred items each, so that other writes go on meanwhile (each keeps the
+  // index up to date), then marked done; UpdateTable returns after that. A
+  // fill that a crash cut short is finished by the next Open.
   virtual Result<TableDescription> UpdateTable(const std::string& name,
                                                const TableUpdate& update) = 0;
   // UpdateTable of the stream config alone.

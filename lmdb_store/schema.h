@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "lmdb_store/attribute_value.h"
@@ -83,10 +84,57 @@ struct KeyAttribute {
   friend bool operator==(const KeyAttribute&, const KeyAttribute&) = default;
 };
 
+// Which attributes a secondary index holds besides the table's and the
+// index's key attributes (DynamoDB's Projection).
+enum class ProjectionType : uint8_t {
+  kAll = 0,       // every attribute of the item
+  kKeysOnly = 1,  // the key attributes only
+  kInclude = 2,   // the key attributes and IndexProjection::non_key_attributes
+};
+
+// "ALL", "KEYS_ONLY", "INCLUDE".
+std::string_view ProjectionTypeName(ProjectionType type);
+bool ParseProjectionType(std::string_view name, ProjectionType* out);
+
+struct IndexProjection {
+  ProjectionType type = ProjectionType::kAll;
+  // kInclude: 1 to kMaxIndexNonKeyAttributes names; otherwise empty.
+  std::vector<std::string> non_key_attributes;
+  friend bool operator==(const IndexProjection&, const IndexProjection&) = default;
+};
+
+// A secondary index (DynamoDB's GlobalSecondaryIndex or LocalSecondaryIndex).
+// The store keeps it in the same write transactions as the table: an item
+// with every key attribute of the index is in it (as its projection), one
+// without is not (a sparse index). So reads of an index are as consistent as
+// reads of the table, which DynamoDB promises only for local indexes.
+struct SecondaryIndex {
+  std::string name;  // 3-255 characters of [a-zA-Z0-9_.-], unique in the table
+  // false: a local index, whose partition key is the table's and which has a
+  // sort key of its own.
+  bool global = true;
+  KeyAttribute partition_key;
+  std::optional<KeyAttribute> sort_key;
+  IndexProjection projection;
+  // A global index's ProvisionedThroughput when the table is PROVISIONED
+  // (both at least 1), else 0 and 0. Kept and reported, never enforced.
+  uint64_t read_capacity_units = 0;
+  uint64_t write_capacity_units = 0;
+  friend bool operator==(const SecondaryIndex&, const SecondaryIndex&) = default;
+};
+
+// DynamoDB's limits on a table's indexes.
+inline constexpr size_t kMaxGlobalIndexes = 20;
+inline constexpr size_t kMaxLocalIndexes = 5;
+// Distinct INCLUDE attribute names over all indexes of a table.
+inline constexpr size_t kMaxIndexNonKeyAttributes = 100;
+
 struct TableSchema {
   std::string name;
   KeyAttribute partition_key;
   std::optional<KeyAttribute> sort_key;
+  // Global and local secondary indexes, in the order they were defined.
+  std::vector<SecondaryIndex> indexes;
   StreamConfig stream;
   BillingConfig billing;
   TimeToLiveConfig ttl;
@@ -99,9 +147,22 @@ struct TableSchema {
 // DynamoDB's rules: table name 3-255 characters of [a-zA-Z0-9_.-], key
 // attribute names 1-255 bytes, key types S/N/B, partition and sort key names
 // distinct, buffer size >= 1, billing as ValidateBillingConfig, TTL as
-// ValidateTimeToLiveConfig. The message
-// names the offending field.
+// ValidateTimeToLiveConfig, indexes as ValidateIndexes. The message names the
+// offending field.
 Status ValidateTableSchema(const TableSchema& schema);
+
+// DynamoDB's rules for `schema.indexes`: names valid and unique; at most
+// kMaxGlobalIndexes global and kMaxLocalIndexes local ones; a local index
+// only on a table with a sort key, with the table's partition key and a sort
+// key of its own; an index's two key attributes distinct; an attribute that
+// is a key of the table or of several indexes has one type throughout;
+// INCLUDE with 1 or more non-key attributes (kMaxIndexNonKeyAttributes
+// distinct ones over the table), ALL and KEYS_ONLY with none; a global
+// index's capacity units as the table's billing mode requires.
+Status ValidateIndexes(const TableSchema& schema);
+
+// The index named `name`, or nullptr.
+const SecondaryIndex* FindIndex(const TableSchema& schema, std::string_view name);
 
 // kInvalidArgument unless the capacity units fit the mode (see BillingConfig).
 Status ValidateBillingConfig(const BillingConfig& billing);
