@@ -57,9 +57,22 @@ bool GetString(std::string_view* in, std::string* s) {
 // The name index (kCatalog) maps live table names to ids; a deleted table's
 // state stays (exists = false) while its stream still holds records.
 
+// A secondary index's storage state. Its entries live in kItems under their
+// own id (allocated from kMetaNextTableId as table ids are): see IndexEntryKey.
+struct IndexState {
+  uint32_t id = 0;
+  uint64_t item_count = 0;
+  uint64_t item_bytes = 0;  // ItemSizeBytes of the projections stored
+  // Being filled from the table (ItemStoreImpl::BackfillIndex); writes keep
+  // it up to date meanwhile, but its counters lag until the fill ends.
+  bool backfilling = false;
+};
+
 struct TableState {
   uint32_t id = 0;
   TableSchema schema;
+  // One per schema.indexes entry, in the same order.
+  std::vector<IndexState> index_states;
   bool exists = true;
   int64_t created_ms = 0;
   int64_t stream_label_ms = 0;
@@ -85,6 +98,10 @@ struct TableState {
   int64_t stream_disabled_ms = 0;
   std::vector<ReplacedStream> replaced_streams;
 };
+
+// Items a write of an index fill reads (see ItemStoreImpl::FinishBackfill):
+// few enough that writes of clients wait little behind one.
+constexpr size_t kBackfillItemsPerWrite = 256;
 
 // Replaced streams kept per table at most (older ones are dropped early).
 constexpr size_t kMaxReplacedStreams = 16;
@@ -140,6 +157,30 @@ std::string EncodeTableState(const TableState& t) {
   for (const auto& [key, value] : t.schema.tags) {
     PutString(key, &out);
     PutString(value, &out);
+  }
+  // Secondary indexes, added after tags.
+  PutVarint(t.schema.indexes.size(), &out);
+  for (size_t i = 0; i < t.schema.indexes.size(); ++i) {
+    const SecondaryIndex& index = t.schema.indexes[i];
+    const IndexState& state = t.index_states[i];
+    PutString(index.name, &out);
+    out.push_back(index.global ? 1 : 0);
+    PutString(index.partition_key.name, &out);
+    out.push_back(static_cast<char>(index.partition_key.type));
+    out.push_back(index.sort_key ? 1 : 0);
+    if (index.sort_key) {
+      PutString(index.sort_key->name, &out);
+      out.push_back(static_cast<char>(index.sort_key->type));
+    }
+    out.push_back(static_cast<char>(index.projection.type));
+    PutVarint(index.projection.non_key_attributes.size(), &out);
+    for (const std::string& name : index.projection.non_key_attributes) PutString(name, &out);
+    PutVarint(index.read_capacity_units, &out);
+    PutVarint(index.write_capacity_units, &out);
+    PutVarint(state.id, &out);
+    PutVarint(state.item_count, &out);
+    PutVarint(state.item_bytes, &out);
+    out.push_back(state.backfilling ? 1 : 0);
   }
   return out;
 }
@@ -247,6 +288,54 @@ Status DecodeTableState(std::string_view in, TableState* t) {
       std::string key, value;
       if (!GetString(&in, &key) || !GetString(&in, &value)) return corrupt();
       t->schema.tags.emplace(std::move(key), std::move(value));
+    }
+  }
+  t->schema.indexes.clear();
+  t->index_states.clear();
+  if (!in.empty()) {
+    uint64_t count = 0;
+    if (!GetVarint(&in, &count) || count > kMaxGlobalIndexes + kMaxLocalIndexes) return corrupt();
+    auto get_key = [&](KeyAttribute* key) {
+      if (!GetString(&in, &key->name) || in.empty()) return false;
+      key->type = static_cast<AttributeType>(in[0]);
+      in.remove_prefix(1);
+      return true;
+    };
+    for (uint64_t i = 0; i < count; ++i) {
+      SecondaryIndex index;
+      IndexState state;
+      if (!GetString(&in, &index.name) || in.empty()) return corrupt();
+      index.global = in[0] != 0;
+      in.remove_prefix(1);
+      if (!get_key(&index.partition_key) || in.empty()) return corrupt();
+      bool has_sort = in[0] != 0;
+      in.remove_prefix(1);
+      if (has_sort) {
+        KeyAttribute sort;
+        if (!get_key(&sort)) return corrupt();
+        index.sort_key = std::move(sort);
+      }
+      if (in.empty()) return corrupt();
+      index.projection.type = static_cast<ProjectionType>(in[0]);
+      in.remove_prefix(1);
+      uint64_t names = 0;
+      if (!GetVarint(&in, &names) || names > kMaxIndexNonKeyAttributes) return corrupt();
+      for (uint64_t n = 0; n < names; ++n) {
+        std::string name;
+        if (!GetString(&in, &name)) return corrupt();
+        index.projection.non_key_attributes.push_back(std::move(name));
+      }
+      uint64_t id = 0;
+      if (!GetVarint(&in, &index.read_capacity_units) ||
+          !GetVarint(&in, &index.write_capacity_units) || !GetVarint(&in, &id) || id > UINT32_MAX ||
+          !GetVarint(&in, &state.item_count) || !GetVarint(&in, &state.item_bytes) || in.empty()) {
+        return corrupt();
+      }
+      state.id = static_cast<uint32_t>(id);
+      state.backfilling = in[0] != 0;
+      in.remove_prefix(1);
+      t->schema.indexes.push_back(std::move(index));
+      t->index_states.push_back(state);
     }
   }
   return Status::Ok();
@@ -610,6 +699,119 @@ Result<Item> DecodeStorageKey(const TableState& t, std::string_view key) {
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// Secondary index entries. An item with every key attribute of an index has
+// one entry in kItems under the index's id:
+//   full key = index id (4 bytes) + ordered(index pk) [+ ordered(index sk)]
+//              + the item's table key without the table id
+// so that entries run in index key order, those with equal index keys in
+// table key order, and no two items share an entry key. The value is the
+// item's projection for the index (framed as EncodeStoredValue frames items).
+
+// The index key values of `item`; false when it lacks one, or holds one of
+// another type (an item stored before the index existed: DynamoDB leaves
+// such items out of a new index too).
+bool IndexKeyValues(const SecondaryIndex& index, const Item& item, const AttributeValue** pk,
+                    const AttributeValue** sk) {
+  auto p = item.find(index.partition_key.name);
+  if (p == item.end() || !p->second.is(index.partition_key.type)) return false;
+  *pk = &p->second;
+  *sk = nullptr;
+  if (index.sort_key) {
+    auto k = item.find(index.sort_key->name);
+    if (k == item.end() || !k->second.is(index.sort_key->type)) return false;
+    *sk = &k->second;
+  }
+  return true;
+}
+
+// The index entry key of `item` (stored under table key `storage_key`), or
+// nullopt when the index leaves the item out.
+std::optional<std::string> IndexEntryKey(const SecondaryIndex& index, uint32_t index_id,
+                                         const Item& item, std::string_view storage_key) {
+  const AttributeValue* pk = nullptr;
+  const AttributeValue* sk = nullptr;
+  if (!IndexKeyValues(index, item, &pk, &sk)) return std::nullopt;
+  std::string key;
+  key.reserve(storage_key.size() + 32);
+  AppendBigEndian32(index_id, &key);
+  AppendOrderedKey(*pk, &key);
+  if (sk != nullptr) AppendOrderedKey(*sk, &key);
+  key.append(storage_key.substr(4));
+  return key;
+}
+
+// What `index` holds of `item`: all of it, or its table and index keys plus
+// the INCLUDE attributes it has.
+Item ProjectForIndex(const TableSchema& schema, const SecondaryIndex& index, const Item& item) {
+  if (index.projection.type == ProjectionType::kAll) return item;
+  Item out;
+  auto copy = [&](const std::string& name) {
+    auto it = item.find(name);
+    if (it != item.end()) out.emplace(it->first, it->second);
+  };
+  copy(schema.partition_key.name);
+  if (schema.sort_key) copy(schema.sort_key->name);
+  copy(index.partition_key.name);
+  if (index.sort_key) copy(index.sort_key->name);
+  for (const std::string& name : index.projection.non_key_attributes) copy(name);
+  return out;
+}
+
+// kInvalidArgument, with DynamoDB's message, when `item` has an attribute
+// that is an index key but cannot be one: of another type, an empty string
+// or binary, or over the key size limits. Nothing is written then.
+Status ValidateIndexKeys(const TableSchema& schema, const Item& item) {
+  for (const SecondaryIndex& index : schema.indexes) {
+    for (const KeyAttribute* key :
+         {&index.partition_key, index.sort_key ? &*index.sort_key : nullptr}) {
+      if (key == nullptr) continue;
+      auto it = item.find(key->name);
+      if (it == item.end()) continue;
+      const AttributeValue& value = it->second;
+      if (!value.is(key->type)) {
+        return InvalidArgument(
+            "One or more parameter values were invalid: Type mismatch for Index Key " + key->name +
+            " Expected: " + std::string(AttributeTypeName(key->type)) + " Actual: " +
+            std::string(AttributeTypeName(value.type())) + " IndexName: " + index.name);
+      }
+      if ((value.is(AttributeType::kS) && value.s().empty()) ||
+          (value.is(AttributeType::kB) && value.b().empty())) {
+        return InvalidArgument(
+            "One or more parameter values are not valid. A value specified for a secondary index "
+            "key is not supported. The AttributeValue for a key attribute cannot contain an "
+            "empty " +
+            std::string(value.is(AttributeType::kS) ? "string" : "binary") +
+            " value. IndexName: " + index.name + ", IndexKey: " + key->name);
+      }
+      Status valid = ValidateKeyValue(*key, &value, key != &index.partition_key, true);
+      if (!valid.ok()) return InvalidArgument(valid.message() + " IndexName: " + index.name);
+    }
+  }
+  return Status::Ok();
+}
+
+// The key attributes (the table's and the index's) of the index entry at
+// `full_key`, as LastEvaluatedKey holds them; *table_key (may be null)
+// receives the table key of its item.
+Result<Item> DecodeIndexEntryKey(const TableState& t, const SecondaryIndex& index,
+                                 std::string_view full_key, std::string* table_key) {
+  std::string_view rest = full_key.substr(4);
+  Item out;
+  KS_ASSIGN_OR_RETURN(AttributeValue pk, DecodeOrderedKey(index.partition_key.type, &rest));
+  out.emplace(index.partition_key.name, std::move(pk));
+  if (index.sort_key) {
+    KS_ASSIGN_OR_RETURN(AttributeValue sk, DecodeOrderedKey(index.sort_key->type, &rest));
+    out.emplace(index.sort_key->name, std::move(sk));
+  }
+  std::string table_full = TableIdKey(t.id);
+  table_full.append(rest);
+  KS_ASSIGN_OR_RETURN(Item table_keys, DecodeStorageKey(t, table_full));
+  for (auto& [name, value] : table_keys) out.emplace(name, std::move(value));
+  if (table_key != nullptr) *table_key = std::move(table_full);
+  return out;
+}
+
 Status ValidateWholeItem(const Item& item) {
   KS_RETURN_IF_ERROR(ValidateItem(item));
   if (ItemSizeBytes(item) > kMaxItemBytes) {
@@ -673,8 +875,18 @@ class BatchContext {
   Result<std::optional<Item>> ReadChecked(std::string_view storage_key,
                                           const std::optional<ConditionExpression>& condition,
                                           const ConditionFailureHook& on_failure);
-  // Deletes every item of `t` (counters too); returns how many.
+  // Deletes every item of `t` and its index entries (counters too); returns
+  // how many items.
   Result<uint64_t> DeleteAllItems(TableState* t);
+  // Deletes every kItems entry under `id` (a table's or an index's); returns
+  // how many.
+  Result<uint64_t> DeleteIdRange(uint32_t id, const std::string& what);
+  // Fills index `index_pos` of `t` from up to `max_items` items after
+  // *after_key (the table key of the last item filled; empty: from the
+  // start), adding the entries that are not there yet, and advances
+  // *after_key. True once the table's end was reached.
+  Result<bool> BackfillIndex(TableState* t, size_t index_pos, std::string* after_key,
+                             size_t max_items);
 
   // What ApplyChange did: the stream record's sequence number (0: none) and
   // the DynamoDB sizes of the item before and after (0: absent).
@@ -717,6 +929,10 @@ class BatchContext {
 
  private:
   Result<uint64_t> Append(TableState* t, const EncodedStreamRecord& record);
+  // Moves the entries of `t`'s indexes from `old_item` to `new_item` (either
+  // may be null: absent), stored under table key `storage_key`.
+  Status UpdateIndexes(TableState* t, const std::string& storage_key, const Item* old_item,
+                       const Item* new_item);
   Status Trim(TableState* t, uint64_t pin_max_records, uint64_t pin_max_bytes);
   Result<uint64_t> PinnedSequence(const std::string& table);
 
@@ -755,6 +971,84 @@ struct PendingWrite {
   std::condition_variable cv;  // signalled when done
   StatusCallback on_done;
 };
+
+// What a Query or Scan reads: the table, or one of its secondary indexes.
+struct IndexRead {
+  const SecondaryIndex* index = nullptr;  // null: the table
+  uint32_t id = 0;                        // the table's or the index's
+  const KeyAttribute* partition_key = nullptr;
+  const KeyAttribute* sort_key = nullptr;  // null: none
+  // Each entry's whole item is read from the table: a local index that does
+  // not project everything, read by a filter or projection expression or by
+  // Select ALL_ATTRIBUTES (as DynamoDB fetches them).
+  bool fetch_items = false;
+  // Without a projection expression, fetched items are returned whole
+  // (Select ALL_ATTRIBUTES) rather than cut back to the index's projection.
+  bool whole_items = false;
+};
+
+// The IndexRead of a Query or Scan of `t` naming index `index_name` (empty:
+// the table), checked as DynamoDB checks it.
+Result<IndexRead> ResolveIndexRead(const TableState& t, const std::string& index_name,
+                                   bool select_all, bool has_filter, bool has_projection) {
+  IndexRead read;
+  if (index_name.empty()) {
+    read.id = t.id;
+    read.partition_key = &t.schema.partition_key;
+    read.sort_key = t.schema.sort_key ? &*t.schema.sort_key : nullptr;
+    return read;
+  }
+  for (size_t i = 0; i < t.schema.indexes.size(); ++i) {
+    const SecondaryIndex& index = t.schema.indexes[i];
+    if (index.name != index_name) continue;
+    if (t.index_states[i].backfilling) {
+      return InvalidArgument("Cannot read from backfilling global secondary index: " + index_name);
+    }
+    bool projects_all = index.projection.type == ProjectionType::kAll;
+    if (select_all && index.global && !projects_all) {
+      return InvalidArgument(
+          "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
+          "supported for global secondary index " +
+          index_name + " because its projection type is not ALL");
+    }
+    read.index = &index;
+    read.id = t.index_states[i].id;
+    read.partition_key = &index.partition_key;
+    read.sort_key = index.sort_key ? &*index.sort_key : nullptr;
+    read.fetch_items =
+        !index.global && !projects_all && (select_all || has_filter || has_projection);
+    read.whole_items = select_all;
+    return read;
+  }
+  return InvalidArgument("The table does not have the specified index: " + index_name);
+}
+
+// The full key a read of `read` resumes after, from an ExclusiveStartKey:
+// the table's key attributes, and an index's too.
+Result<std::string> EncodeStartKey(const TableState& t, const IndexRead& read, const Item& start) {
+  if (read.index == nullptr) return EncodeStorageKey(t, start, true);
+  auto invalid = [] {
+    return InvalidArgument(
+        "The provided starting key is invalid: it must hold exactly the table's and the index's "
+        "key attributes");
+  };
+  KS_ASSIGN_OR_RETURN(std::string table_key, EncodeStorageKey(t, start, false));
+  std::set<std::string_view> names = {t.schema.partition_key.name, read.partition_key->name};
+  if (t.schema.sort_key) names.insert(t.schema.sort_key->name);
+  if (read.sort_key != nullptr) names.insert(read.sort_key->name);
+  if (start.size() != names.size()) return invalid();
+  std::optional<std::string> key = IndexEntryKey(*read.index, read.id, start, table_key);
+  if (!key) return invalid();
+  return *std::move(key);
+}
+
+// The smallest string above every string that starts with `prefix` (empty
+// when there is none: all bytes 0xff).
+std::string PrefixSuccessor(std::string prefix) {
+  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+  return prefix;
+}
 
 class ItemStoreImpl final : public ItemStore {
  public:
@@ -842,11 +1136,16 @@ class ItemStoreImpl final : public ItemStore {
   void PublishHead(uint64_t sequence);
   // Notes that this process's commit of records first..last just finished.
   void RecordCommitTime(uint64_t first, uint64_t last);
+  // Fills index `index_id` of `table` (see BatchContext::BackfillIndex) in
+  // writes of kBackfillItemsPerWrite items, then marks it readable. OK when
+  // the table or index went away meanwhile.
+  Status FinishBackfill(const std::string& table, uint32_t index_id);
 
   // Read-side helpers, inside a read transaction.
   Result<TableState> LoadLiveTable(Txn& txn, const std::string& name);
-  // The live table `name` with only id and schema.name / partition_key /
-  // sort_key set (the rest default): what item reads need. Served from
+  // The live table `name` with only id, schema.name / partition_key /
+  // sort_key / indexes and index_states set (the rest default): what item
+  // reads need (index counters in it are stale). Served from
   // table_keys_ while the snapshot's catalog version is the one the entry
   // was read at, so that most reads skip the two catalog lookups and the
   // state's decode. Thread-safe.
@@ -871,7 +1170,8 @@ class ItemStoreImpl final : public ItemStore {
                                 std::string_view prefix, const std::string* lower, bool lower_inc,
                                 const std::string* upper, bool upper_inc, bool forward,
                                 const QueryRequest& q, const ConditionExpression* filter,
-                                const ProjectionExpression* projection, Txn& txn);
+                                const ProjectionExpression* projection, const IndexRead& index,
+                                Txn& txn);
 
   StoreOptions options_;
   std::unique_ptr<LmdbEnv> env_;
@@ -1099,11 +1399,29 @@ Result<std::optional<Item>> BatchContext::ReadChecked(
 }
 
 Result<uint64_t> BatchContext::DeleteAllItems(TableState* t) {
+  for (size_t i = 0; i < t->index_states.size(); ++i) {
+    IndexState& state = t->index_states[i];
+    KS_RETURN_IF_ERROR(DeleteIdRange(state.id, "deleting the entries of index " +
+                                                   t->schema.indexes[i].name + " of " +
+                                                   t->schema.name)
+                           .status());
+    state.item_count = 0;
+    state.item_bytes = 0;
+  }
+  KS_ASSIGN_OR_RETURN(uint64_t removed,
+                      DeleteIdRange(t->id, "deleting the items of " + t->schema.name));
+  t->item_count = 0;
+  t->item_bytes = 0;
+  dirty_.insert(t->id);
+  return removed;
+}
+
+Result<uint64_t> BatchContext::DeleteIdRange(uint32_t id, const std::string& what) {
   uint64_t removed = 0;
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn_->get(), env_->dbi(Db::kItems), &cursor);
-  if (rc != 0) return env_status = env_->Error(rc, "deleting the items of " + t->schema.name);
-  std::string prefix = TableIdKey(t->id);
+  if (rc != 0) return env_status = env_->Error(rc, what);
+  std::string prefix = TableIdKey(id);
   MDB_val k = ToVal(prefix), v;
   rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && FromVal(k).substr(0, 4) == prefix) {
@@ -1115,13 +1433,106 @@ Result<uint64_t> BatchContext::DeleteAllItems(TableState* t) {
     rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
   }
   mdb_cursor_close(cursor);
-  if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) {
-    return env_status = env_->Error(rc, "deleting the items of " + t->schema.name);
-  }
-  t->item_count = 0;
-  t->item_bytes = 0;
-  dirty_.insert(t->id);
+  if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return env_status = env_->Error(rc, what);
   return removed;
+}
+
+Status BatchContext::UpdateIndexes(TableState* t, const std::string& storage_key,
+                                   const Item* old_item, const Item* new_item) {
+  for (size_t i = 0; i < t->schema.indexes.size(); ++i) {
+    const SecondaryIndex& index = t->schema.indexes[i];
+    IndexState& state = t->index_states[i];
+    std::optional<std::string> old_key, new_key;
+    if (old_item != nullptr) old_key = IndexEntryKey(index, state.id, *old_item, storage_key);
+    if (new_item != nullptr) new_key = IndexEntryKey(index, state.id, *new_item, storage_key);
+    if (!old_key && !new_key) continue;
+    if (old_key) {
+      // While the index is being filled, the old item's entry may not be
+      // there yet; the counters must count only what is.
+      bool present = true;
+      if (state.backfilling) {
+        auto found = GetItemBytes(*txn_, *old_key);
+        if (!found.ok()) return env_status = found.status();
+        present = found->has_value();
+      }
+      if (present) {
+        uint64_t old_bytes = index.projection.type == ProjectionType::kAll
+                                 ? ItemSizeBytes(*old_item)
+                                 : ItemSizeBytes(ProjectForIndex(t->schema, index, *old_item));
+        if (state.item_count > 0) --state.item_count;
+        state.item_bytes -= std::min(state.item_bytes, old_bytes);
+      }
+      if (present && (!new_key || *new_key != *old_key)) {
+        Status s = txn_->Delete(Db::kItems, StoredKey(*old_key));
+        if (!s.ok() && s.code() != StatusCode::kNotFound) return env_status = s;
+      }
+    }
+    if (new_key) {
+      std::string_view encoding;
+      std::string projected_encoding;
+      uint64_t new_bytes = 0;
+      if (index.projection.type == ProjectionType::kAll) {
+        encoding = new_encoding_;  // the item as just stored
+        new_bytes = ItemSizeBytes(*new_item);
+      } else {
+        Item projected = ProjectForIndex(t->schema, index, *new_item);
+        EncodeItem(projected, &projected_encoding);
+        encoding = projected_encoding;
+        new_bytes = ItemSizeBytes(projected);
+      }
+      EncodeStoredValue(*new_key, encoding, &value_scratch_);
+      Status s = txn_->Put(Db::kItems, StoredKey(*new_key), value_scratch_);
+      if (!s.ok()) return env_status = s;
+      ++state.item_count;
+      state.item_bytes += new_bytes;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<bool> BatchContext::BackfillIndex(TableState* t, size_t index_pos, std::string* after_key,
+                                         size_t max_items) {
+  const SecondaryIndex& index = t->schema.indexes[index_pos];
+  IndexState& state = t->index_states[index_pos];
+  std::string prefix = TableIdKey(t->id);
+  ItemCursor cursor(env_, txn_->get(), /*forward=*/true);
+  KS_RETURN_IF_ERROR(cursor.Seek(after_key->empty() ? prefix : *after_key));
+  size_t filled = 0;
+  std::vector<std::pair<std::string, Item>> found;
+  // Collected first: writing to kItems while a cursor walks it would move it.
+  for (bool first = true;; first = false) {
+    if (!first) KS_RETURN_IF_ERROR(cursor.Next());
+    if (!cursor.valid() || cursor.key().substr(0, 4) != prefix) break;
+    if (!after_key->empty() && cursor.key() == *after_key) continue;
+    if (filled == max_items) {
+      found.emplace_back();  // marks that items remain
+      break;
+    }
+    KS_ASSIGN_OR_RETURN(Item item, DecodeItem(cursor.value()));
+    found.emplace_back(std::string(cursor.key()), std::move(item));
+    ++filled;
+  }
+  bool more = !found.empty() && found.back().first.empty();
+  if (more) found.pop_back();
+  std::string encoding;
+  for (const auto& [storage_key, item] : found) {
+    std::optional<std::string> key = IndexEntryKey(index, state.id, item, storage_key);
+    if (!key) continue;
+    auto existing = GetItemBytes(*txn_, *key);
+    if (!existing.ok()) return env_status = existing.status();
+    if (existing->has_value()) continue;  // a write since the fill began made it
+    Item projected = ProjectForIndex(t->schema, index, item);
+    encoding.clear();
+    EncodeItem(projected, &encoding);
+    EncodeStoredValue(*key, encoding, &value_scratch_);
+    Status s = txn_->Put(Db::kItems, StoredKey(*key), value_scratch_);
+    if (!s.ok()) return env_status = s;
+    ++state.item_count;
+    state.item_bytes += ItemSizeBytes(projected);
+  }
+  if (!found.empty()) *after_key = found.back().first;
+  dirty_.insert(t->id);
+  return !more;
 }
 
 Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
@@ -1155,6 +1566,9 @@ Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
   if (old_item == nullptr) ++t->item_count;
   if (new_item == nullptr && t->item_count > 0) --t->item_count;
   dirty_.insert(t->id);
+  if (!t->schema.indexes.empty()) {
+    KS_RETURN_IF_ERROR(UpdateIndexes(t, storage_key, old_item, new_item));
+  }
   if (!t->schema.stream.enabled) return change;
 
   // The record is assembled from encodings (the new item's is the one just
@@ -1360,6 +1774,22 @@ Status ItemStoreImpl::Start() {
   KS_ASSIGN_OR_RETURN(uint64_t head, HeadSequence());
   head_ = head;
   writer_ = std::thread([this] { WriterLoop(); });
+  // Index fills that a crash or a failed write cut short are finished now
+  // (entries already there are kept), before the store is handed out.
+  std::vector<std::pair<std::string, uint32_t>> unfinished;
+  {
+    KS_ASSIGN_OR_RETURN(Txn txn, env_->BeginRead());
+    KS_RETURN_IF_ERROR(ForEachTableState(txn, [&](TableState&& t) {
+      if (!t.exists) return;
+      for (const IndexState& state : t.index_states) {
+        if (state.backfilling) unfinished.emplace_back(t.schema.name, state.id);
+      }
+    }));
+  }
+  for (const auto& [table, index_id] : unfinished) {
+    LogInfo("store", "finishing the fill of a new index of table " + table);
+    KS_RETURN_IF_ERROR(FinishBackfill(table, index_id));
+  }
   return Status::Ok();
 }
 
@@ -1593,6 +2023,14 @@ TableDescription Describe(const TableState& t) {
   d.billing_mode_changed_ms = t.billing_changed_ms;
   d.item_count = t.item_count;
   d.size_bytes = t.item_bytes;
+  for (size_t i = 0; i < t.schema.indexes.size(); ++i) {
+    IndexDescription index;
+    index.name = t.schema.indexes[i].name;
+    index.item_count = t.index_states[i].item_count;
+    index.size_bytes = t.index_states[i].item_bytes;
+    index.backfilling = t.index_states[i].backfilling;
+    d.indexes.push_back(std::move(index));
+  }
   return d;
 }
 
@@ -1607,6 +2045,9 @@ Status ItemStoreImpl::CreateTable(const TableSchema& schema) {
     TableState t;
     t.id = ctx.AllocateTableId();
     t.schema = schema;
+    for (size_t i = 0; i < schema.indexes.size(); ++i) {
+      t.index_states.push_back(IndexState{.id = ctx.AllocateTableId()});
+    }
     t.created_ms = ctx.now_ms();
     t.stream_label_ms = schema.stream.enabled ? ctx.now_ms() : 0;
     t.label_start_sequence = ctx.sequence();
@@ -1660,7 +2101,9 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
   if (update.billing) KS_RETURN_IF_ERROR(ValidateBillingConfig(*update.billing));
   if (update.ttl) KS_RETURN_IF_ERROR(ValidateTimeToLiveConfig(*update.ttl));
   TableDescription description;
+  std::optional<uint32_t> created_index_id;
   KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+    created_index_id.reset();
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(name));
     // Everything that can fail comes before the first change to *t: the
     // batch may write the table's state back for another write.
@@ -1670,6 +2113,80 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
     // Checked against the stored tags, so that concurrent updates cannot
     // together pass the limit.
     KS_RETURN_IF_ERROR(ValidateTags(tags));
+    // The indexes as they will be, checked whole before anything changes.
+    bool indexes_changed = update.create_index || update.delete_index ||
+                           !update.index_capacity.empty() || update.billing;
+    TableSchema next = t->schema;
+    std::vector<IndexState> next_states = t->index_states;
+    std::optional<IndexState> deleted;
+    auto index_not_found = [&](const std::string& index) {
+      return NotFound("Requested resource not found: Table: " + name +
+                      " does not have the index: " + index);
+    };
+    auto position_of = [&](const std::string& index) -> std::optional<size_t> {
+      for (size_t i = 0; i < next.indexes.size(); ++i) {
+        if (next.indexes[i].name == index) return i;
+      }
+      return std::nullopt;
+    };
+    if (update.delete_index) {
+      std::optional<size_t> pos = position_of(*update.delete_index);
+      if (!pos) return index_not_found(*update.delete_index);
+      if (!next.indexes[*pos].global) {
+        return InvalidArgument("Local secondary index " + *update.delete_index +
+                               " cannot be deleted; only global secondary indexes can");
+      }
+      deleted = next_states[*pos];
+      next.indexes.erase(next.indexes.begin() + static_cast<std::ptrdiff_t>(*pos));
+      next_states.erase(next_states.begin() + static_cast<std::ptrdiff_t>(*pos));
+    }
+    if (update.create_index) {
+      if (!update.create_index->global) {
+        return InvalidArgument(
+            "Only global secondary indexes can be added to an existing table; local ones are "
+            "created with the table");
+      }
+      if (position_of(update.create_index->name)) {
+        return InvalidArgument(
+            "One or more parameter values were invalid: Attempting to create an index which "
+            "already exists: " +
+            update.create_index->name);
+      }
+      next.indexes.push_back(*update.create_index);
+      next_states.push_back(IndexState{.backfilling = true});
+    }
+    if (update.billing) {
+      next.billing = *update.billing;
+      if (update.billing->mode == BillingMode::kPayPerRequest) {
+        for (SecondaryIndex& index : next.indexes) {
+          index.read_capacity_units = 0;
+          index.write_capacity_units = 0;
+        }
+      }
+    }
+    for (const auto& [index, capacity] : update.index_capacity) {
+      std::optional<size_t> pos = position_of(index);
+      if (!pos) return index_not_found(index);
+      if (!next.indexes[*pos].global) {
+        return InvalidArgument("Local secondary index " + index + " has no ProvisionedThroughput");
+      }
+      next.indexes[*pos].read_capacity_units = capacity.read_capacity_units;
+      next.indexes[*pos].write_capacity_units = capacity.write_capacity_units;
+    }
+    if (indexes_changed) KS_RETURN_IF_ERROR(ValidateIndexes(next));
+    // Changes from here on; only the store itself can fail below.
+    if (deleted) {
+      KS_RETURN_IF_ERROR(ctx.DeleteIdRange(deleted->id, "deleting the entries of index " +
+                                                            *update.delete_index + " of " + name)
+                             .status());
+    }
+    if (update.create_index) {
+      next_states.back().id = ctx.AllocateTableId();
+      created_index_id = next_states.back().id;
+    }
+    if (update.create_index || update.delete_index) ctx.MarkCatalogChanged();
+    t->schema.indexes = std::move(next.indexes);
+    t->index_states = std::move(next_states);
     if (update.stream) {
       const StreamConfig& stream = *update.stream;
       if (stream.enabled && !t->schema.stream.enabled) {
@@ -1708,7 +2225,41 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
     description = Describe(*t);
     return Status::Ok();
   }));
-  return description;
+  if (!created_index_id) return description;
+  KS_RETURN_IF_ERROR(FinishBackfill(name, *created_index_id));
+  return DescribeTable(name);
+}
+
+Status ItemStoreImpl::FinishBackfill(const std::string& table, uint32_t index_id) {
+  std::string after;  // the table key the fill has reached
+  for (bool done = false; !done;) {
+    std::string reached;
+    KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
+      // A batch may be applied again (after the map grew): start from
+      // `after` each time, publish the progress only once committed.
+      reached = after;
+      done = true;
+      auto t = ctx.Table(table);
+      if (!t.ok()) {
+        // Deleted meanwhile: nothing left to fill.
+        return t.status().code() == StatusCode::kNotFound ? Status::Ok() : t.status();
+      }
+      TableState* state = *t;
+      for (size_t i = 0; i < state->index_states.size(); ++i) {
+        if (state->index_states[i].id != index_id) continue;
+        KS_ASSIGN_OR_RETURN(done, ctx.BackfillIndex(state, i, &reached, kBackfillItemsPerWrite));
+        if (done) {
+          state->index_states[i].backfilling = false;
+          // Readers' cached table keys say whether an index is readable.
+          ctx.MarkCatalogChanged();
+        }
+        return Status::Ok();
+      }
+      return Status::Ok();  // the index was deleted meanwhile
+    }));
+    after = std::move(reached);
+  }
+  return Status::Ok();
 }
 
 Result<TableState> ItemStoreImpl::LoadLiveTable(Txn& txn, const std::string& name) {
@@ -1739,6 +2290,8 @@ Result<std::shared_ptr<const TableState>> ItemStoreImpl::LoadTableKeys(Txn& txn,
   keys->schema.name = std::move(t.schema.name);
   keys->schema.partition_key = std::move(t.schema.partition_key);
   keys->schema.sort_key = std::move(t.schema.sort_key);
+  keys->schema.indexes = std::move(t.schema.indexes);
+  keys->index_states = std::move(t.index_states);
   std::lock_guard<std::mutex> lock(table_keys_mu_);
   // Bounded: a workload over more names than this starts over.
   if (table_keys_.size() >= kMaxCachedTableKeys && table_keys_.count(name) == 0) {
@@ -1844,6 +2397,7 @@ Status ApplyPut(BatchContext& ctx, const PutItemRequest& request, const ParsedWr
                 WriteResult* result) {
   KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(request.table));
   KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, request.item, false));
+  KS_RETURN_IF_ERROR(ValidateIndexKeys(t->schema, request.item));
   KS_ASSIGN_OR_RETURN(std::optional<Item> old_item,
                       ctx.ReadChecked(key, parsed.condition, request.on_condition_failure));
   KS_ASSIGN_OR_RETURN(auto change,
@@ -1880,6 +2434,7 @@ Status ApplyUpdate(BatchContext& ctx, const UpdateItemRequest& request, const Pa
       }
     }
     KS_RETURN_IF_ERROR(ValidateWholeItem(new_item));
+    KS_RETURN_IF_ERROR(ValidateIndexKeys(t->schema, new_item));
   }
   KS_ASSIGN_OR_RETURN(auto change,
                       ctx.ApplyChange(t, key, old_item ? &*old_item : nullptr, &new_item));
@@ -1959,6 +2514,7 @@ Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& en
   for (const BatchWriteEntry& e : entries) {
     KS_ASSIGN_OR_RETURN(TableState * t, ctx.Table(e.table));
     KS_ASSIGN_OR_RETURN(std::string key, EncodeStorageKey(*t, e.item, !e.is_put));
+    if (e.is_put) KS_RETURN_IF_ERROR(ValidateIndexKeys(t->schema, e.item));
     if (!seen.emplace(t->id, key).second) {
       return InvalidArgument("Provided list of item keys contains duplicates");
     }
@@ -2085,6 +2641,7 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     KS_ASSIGN_OR_RETURN(prepared[i].table, ctx.Table(e.table));
     bool is_key = e.kind != TransactWriteEntry::Kind::kPut;
     KS_ASSIGN_OR_RETURN(prepared[i].key, EncodeStorageKey(*prepared[i].table, e.item, is_key));
+    if (!is_key) KS_RETURN_IF_ERROR(ValidateIndexKeys(prepared[i].table->schema, e.item));
     if (!seen.emplace(prepared[i].table->id, prepared[i].key).second) {
       return InvalidArgument("Transaction request cannot include multiple operations on one item");
     }
@@ -2121,6 +2678,7 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
           }
         }
         if (s.ok()) s = ValidateWholeItem(updated);
+        if (s.ok()) s = ValidateIndexKeys(prepared[i].table->schema, updated);
         if (!s.ok()) {
           found[i] = {CancellationReason::Code::kValidationError, s.message(), std::nullopt};
           cancelled = true;
@@ -2494,7 +3052,8 @@ Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_vi
                                              bool lower_inc, const std::string* upper,
                                              bool upper_inc, bool forward, const QueryRequest& q,
                                              const ConditionExpression* filter,
-                                             const ProjectionExpression* projection, Txn& txn) {
+                                             const ProjectionExpression* projection,
+                                             const IndexRead& index, Txn& txn) {
   // -1: before the range, 0: inside, +1: after it.
   auto classify = [&](std::string_view key) {
     if (key.substr(0, prefix.size()) != prefix) return key < prefix ? -1 : 1;
@@ -2516,10 +3075,7 @@ Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_vi
   } else if (upper != nullptr) {
     seek = *upper;
   } else {
-    // The smallest string above every key with this prefix.
-    seek = std::string(prefix);
-    while (!seek.empty() && static_cast<uint8_t>(seek.back()) == 0xff) seek.pop_back();
-    if (!seek.empty()) seek.back() = static_cast<char>(static_cast<uint8_t>(seek.back()) + 1);
+    seek = PrefixSuccessor(std::string(prefix));
   }
   ItemCursor cursor(env_.get(), txn.get(), forward);
   if (seek.empty()) seek.assign(4, '\xff');  // past every table
@@ -2547,16 +3103,37 @@ Result<QueryResult> ItemStoreImpl::ReadRange(const TableState& t, std::string_vi
       break;
     }
     KS_ASSIGN_OR_RETURN(Item item, DecodeItem(cursor.value()));
+    if (index.fetch_items) {
+      std::string table_key;
+      KS_RETURN_IF_ERROR(DecodeIndexEntryKey(t, *index.index, key, &table_key).status());
+      KS_ASSIGN_OR_RETURN(std::optional<std::string_view> whole, GetItemBytes(txn, table_key));
+      // Entries and items change in one transaction: this read's snapshot
+      // has the item.
+      if (!whole)
+        return Internal("index " + index.index->name + " has an entry for a missing item");
+      KS_ASSIGN_OR_RETURN(item, DecodeItem(*whole));
+    }
     ++result.scanned_count;
     if (q.measure_scanned_bytes) result.scanned_bytes += ItemSizeBytes(item);
     page_bytes += cursor.stored_bytes();
     last_key.assign(key);
     if (filter == nullptr || filter->Evaluate(&item)) {
-      result.items.push_back(projection != nullptr ? projection->Apply(item) : std::move(item));
+      if (projection != nullptr) {
+        result.items.push_back(projection->Apply(item));
+      } else if (index.fetch_items && !index.whole_items) {
+        result.items.push_back(ProjectForIndex(t.schema, *index.index, item));
+      } else {
+        result.items.push_back(std::move(item));
+      }
     }
   }
   if (stopped_early) {
-    KS_ASSIGN_OR_RETURN(result.last_evaluated_key, DecodeStorageKey(t, last_key));
+    if (index.index != nullptr) {
+      KS_ASSIGN_OR_RETURN(result.last_evaluated_key,
+                          DecodeIndexEntryKey(t, *index.index, last_key, nullptr));
+    } else {
+      KS_ASSIGN_OR_RETURN(result.last_evaluated_key, DecodeStorageKey(t, last_key));
+    }
   }
   return result;
 }
@@ -2572,16 +3149,21 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
         "specified in the request.");
   }
   KS_ASSIGN_OR_RETURN(
+      IndexRead read,
+      ResolveIndexRead(t, request.index_name, request.select_all_attributes,
+                       !request.filter_expression.empty(), !request.projection_expression.empty()));
+  const KeyAttribute& partition_key = *read.partition_key;
+  KS_ASSIGN_OR_RETURN(
       KeyCondition cond,
-      KeyCondition::Parse(request.key_condition_expression, attrs, t.schema.partition_key.name,
-                          t.schema.sort_key ? t.schema.sort_key->name : ""));
+      KeyCondition::Parse(request.key_condition_expression, attrs, partition_key.name,
+                          read.sort_key ? read.sort_key->name : ""));
   std::optional<ConditionExpression> filter;
   if (!request.filter_expression.empty()) {
     KS_ASSIGN_OR_RETURN(
         filter, ConditionExpression::Parse(request.filter_expression, attrs, "FilterExpression"));
-    // As DynamoDB: key attributes belong in the key condition.
-    std::vector<std::string> keys = {t.schema.partition_key.name};
-    if (t.schema.sort_key) keys.push_back(t.schema.sort_key->name);
+    // As DynamoDB: the queried key's attributes belong in the key condition.
+    std::vector<std::string> keys = {partition_key.name};
+    if (read.sort_key != nullptr) keys.push_back(read.sort_key->name);
     if (const std::string* key = filter->FindTopLevelName(keys)) {
       return InvalidArgument(
           "Filter Expression can only contain non-primary key attributes: Primary key "
@@ -2603,44 +3185,56 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
         key.name + ": expected " + std::string(AttributeTypeName(key.type)) + ", got " +
         std::string(AttributeTypeName(v.type())));
   };
-  if (!cond.partition_value.is(t.schema.partition_key.type)) {
-    return type_error(t.schema.partition_key, cond.partition_value);
+  if (!cond.partition_value.is(partition_key.type)) {
+    return type_error(partition_key, cond.partition_value);
   }
-  KS_RETURN_IF_ERROR(ValidateKeyValue(t.schema.partition_key, &cond.partition_value, false, false));
+  KS_RETURN_IF_ERROR(ValidateKeyValue(partition_key, &cond.partition_value, false, false));
   std::string prefix;
-  AppendBigEndian32(t.id, &prefix);
+  AppendBigEndian32(read.id, &prefix);
   AppendOrderedKey(cond.partition_value, &prefix);
 
+  // Bounds on the sort key. An index entry's key goes on after its sort key
+  // (with the table key), so "sort key = v" is every key that starts with
+  // v's encoding: bounds are encodings (inclusive) or the successors of
+  // encodings (exclusive), which also holds for table keys.
   std::string lower_key, upper_key;
   const std::string* lower = nullptr;
   const std::string* upper = nullptr;
   bool lower_inc = true, upper_inc = true;
   std::string begins_prefix = prefix;
+  auto encoded = [&](const AttributeValue& v) {
+    std::string key = prefix;
+    AppendOrderedKey(v, &key);
+    return key;
+  };
+  auto set_lower = [&](std::string key, bool inclusive) {
+    lower_key = std::move(key);
+    lower = &lower_key;
+    lower_inc = inclusive;
+  };
+  auto set_upper = [&](std::string key, bool inclusive) {
+    upper_key = std::move(key);
+    upper = &upper_key;
+    upper_inc = inclusive;
+  };
   if (cond.sort_op != KeyCondition::SortOp::kNone) {
-    const KeyAttribute& sk = *t.schema.sort_key;
+    const KeyAttribute& sk = *read.sort_key;
     if (!cond.sort_value.is(sk.type)) return type_error(sk, cond.sort_value);
-    auto encoded = [&](const AttributeValue& v) {
-      std::string key = prefix;
-      AppendOrderedKey(v, &key);
-      return key;
-    };
     switch (cond.sort_op) {
       case KeyCondition::SortOp::kEq:
-        lower_key = upper_key = encoded(cond.sort_value);
-        lower = &lower_key;
-        upper = &upper_key;
+        begins_prefix = encoded(cond.sort_value);
         break;
       case KeyCondition::SortOp::kLt:
+        set_upper(encoded(cond.sort_value), false);
+        break;
       case KeyCondition::SortOp::kLe:
-        upper_key = encoded(cond.sort_value);
-        upper = &upper_key;
-        upper_inc = cond.sort_op == KeyCondition::SortOp::kLe;
+        set_upper(PrefixSuccessor(encoded(cond.sort_value)), false);
         break;
       case KeyCondition::SortOp::kGt:
+        set_lower(PrefixSuccessor(encoded(cond.sort_value)), true);
+        break;
       case KeyCondition::SortOp::kGe:
-        lower_key = encoded(cond.sort_value);
-        lower = &lower_key;
-        lower_inc = cond.sort_op == KeyCondition::SortOp::kGe;
+        set_lower(encoded(cond.sort_value), true);
         break;
       case KeyCondition::SortOp::kBetween:
         if (!cond.sort_value2.is(sk.type)) return type_error(sk, cond.sort_value2);
@@ -2653,10 +3247,8 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
               "Invalid KeyConditionExpression: The BETWEEN operator requires "
               "upper bound to be greater than or equal to lower bound");
         }
-        lower_key = encoded(cond.sort_value);
-        upper_key = encoded(cond.sort_value2);
-        lower = &lower_key;
-        upper = &upper_key;
+        set_lower(encoded(cond.sort_value), true);
+        set_upper(PrefixSuccessor(encoded(cond.sort_value2)), false);
         break;
       case KeyCondition::SortOp::kBeginsWith:
         if (sk.type == AttributeType::kN) {
@@ -2675,7 +3267,7 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
   }
   std::string start;
   if (request.exclusive_start_key) {
-    KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *request.exclusive_start_key, true));
+    KS_ASSIGN_OR_RETURN(start, EncodeStartKey(t, read, *request.exclusive_start_key));
     if (start.compare(0, prefix.size(), prefix) != 0) {
       return InvalidArgument(
           "The provided starting key is invalid: The provided key element "
@@ -2684,7 +3276,7 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
   }
   return ReadRange(t, start, begins_prefix, lower, lower_inc, upper, upper_inc,
                    request.scan_forward, request, filter ? &*filter : nullptr,
-                   projection ? &*projection : nullptr, txn);
+                   projection ? &*projection : nullptr, read, txn);
 }
 
 // The parallel-scan segment of the items with partition key `pk`: a hash of
@@ -2708,6 +3300,10 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
   KS_ASSIGN_OR_RETURN(std::shared_ptr<const TableState> keys, LoadTableKeys(txn, request.table));
   const TableState& t = *keys;
   ExpressionAttributes attrs(request.expression.names, request.expression.values);
+  KS_ASSIGN_OR_RETURN(
+      IndexRead read,
+      ResolveIndexRead(t, request.index_name, request.select_all_attributes,
+                       !request.filter_expression.empty(), !request.projection_expression.empty()));
   std::optional<ConditionExpression> filter;
   if (!request.filter_expression.empty()) {
     KS_ASSIGN_OR_RETURN(
@@ -2719,50 +3315,69 @@ Result<QueryResult> ItemStoreImpl::Scan(const ScanRequest& request) {
                         ProjectionExpression::Parse(request.projection_expression, attrs));
   }
   KS_RETURN_IF_ERROR(attrs.CheckAllUsed());
+  const std::string& segment_key = read.partition_key->name;
   std::string start;
   if (request.exclusive_start_key) {
-    KS_ASSIGN_OR_RETURN(start, EncodeStorageKey(t, *request.exclusive_start_key, true));
+    KS_ASSIGN_OR_RETURN(start, EncodeStartKey(t, read, *request.exclusive_start_key));
     // A key of another segment would silently skip part of this one.
-    if (request.total_segments > 1 &&
-        ScanSegmentOf(request.exclusive_start_key->at(t.schema.partition_key.name),
-                      request.total_segments) != request.segment) {
+    if (request.total_segments > 1 && ScanSegmentOf(request.exclusive_start_key->at(segment_key),
+                                                    request.total_segments) != request.segment) {
       return InvalidArgument(
           "The provided Exclusive start key does not map to the provided Segment and "
           "TotalSegments values.");
     }
   }
-  std::string prefix = TableIdKey(t.id);
+  std::string prefix = TableIdKey(read.id);
   QueryRequest as_query;
   as_query.limit = request.limit;
   as_query.measure_scanned_bytes = request.measure_scanned_bytes;
   if (request.total_segments == 1) {
     return ReadRange(t, start, prefix, nullptr, true, nullptr, true, true, as_query,
-                     filter ? &*filter : nullptr, projection ? &*projection : nullptr, txn);
+                     filter ? &*filter : nullptr, projection ? &*projection : nullptr, read, txn);
   }
-  // Parallel scan: reads the whole table range and keeps this segment's
-  // items; Limit and the 1 MB page bound count this segment's items only.
+  // Parallel scan: reads the whole range and keeps this segment's items
+  // (whole, when fetched, until the filter saw them); Limit and the 1 MB
+  // page bound count this segment's items only.
+  IndexRead chunk_read = read;
+  chunk_read.whole_items = true;
   QueryResult result;
   std::string cursor_key = start;
   for (;;) {
     QueryRequest page = as_query;
     page.limit = 256;
     page.measure_scanned_bytes = false;  // this segment's items are measured below
-    KS_ASSIGN_OR_RETURN(QueryResult chunk, ReadRange(t, cursor_key, prefix, nullptr, true, nullptr,
-                                                     true, true, page, nullptr, nullptr, txn));
+    KS_ASSIGN_OR_RETURN(QueryResult chunk,
+                        ReadRange(t, cursor_key, prefix, nullptr, true, nullptr, true, true, page,
+                                  nullptr, nullptr, chunk_read, txn));
     for (Item& item : chunk.items) {
-      KS_ASSIGN_OR_RETURN(cursor_key, EncodeStorageKey(t, ExtractKey(t.schema, item), true));
-      if (ScanSegmentOf(item.at(t.schema.partition_key.name), request.total_segments) !=
-          request.segment) {
+      if (read.index == nullptr) {
+        KS_ASSIGN_OR_RETURN(cursor_key, EncodeStorageKey(t, ExtractKey(t.schema, item), true));
+      } else {
+        KS_ASSIGN_OR_RETURN(std::string table_key, EncodeStorageKey(t, item, false));
+        cursor_key = IndexEntryKey(*read.index, read.id, item, table_key).value();
+      }
+      if (ScanSegmentOf(item.at(segment_key), request.total_segments) != request.segment) {
         continue;
       }
       ++result.scanned_count;
       result.scanned_bytes += ItemSizeBytes(item);
       if (!filter || filter->Evaluate(&item)) {
-        result.items.push_back(projection ? projection->Apply(item) : std::move(item));
+        if (projection) {
+          result.items.push_back(projection->Apply(item));
+        } else if (read.fetch_items && !read.whole_items) {
+          result.items.push_back(ProjectForIndex(t.schema, *read.index, item));
+        } else {
+          result.items.push_back(std::move(item));
+        }
       }
       if ((request.limit > 0 && result.scanned_count >= request.limit) ||
           result.scanned_bytes >= kMaxPageBytes) {
-        result.last_evaluated_key = DecodeStorageKey(t, cursor_key).value();
+        if (read.index == nullptr) {
+          result.last_evaluated_key = DecodeStorageKey(t, cursor_key).value();
+        } else {
+          KS_ASSIGN_OR_RETURN(result.last_evaluated_key,
+                              DecodeIndexEntryKey(t, *read.index, cursor_key, nullptr));
+        }
         return result;
       }
     }
@@ -3063,7 +3678,7 @@ Result<SnapshotChunk> ItemStoreImpl::ReadSnapshotChunk(const std::string& table,
   page.limit = max;
   KS_ASSIGN_OR_RETURN(QueryResult result,
                       ReadRange(t, start, TableIdKey(t.id), nullptr, true, nullptr, true, true,
-                                page, nullptr, nullptr, txn));
+                                page, nullptr, nullptr, IndexRead{}, txn));
   chunk.items = std::move(result.items);
   chunk.last_key = std::move(result.last_evaluated_key);
   return chunk;
