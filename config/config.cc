@@ -49,6 +49,12 @@ constexpr EnumName<AttributeType> kKeyTypeNames[] = {
     {AttributeType::kN, "N"},
     {AttributeType::kB, "B"},
 };
+constexpr EnumName<bool> kIndexKindNames[] = {{true, "global"}, {false, "local"}};
+constexpr EnumName<store::ProjectionType> kProjectionNames[] = {
+    {store::ProjectionType::kAll, "ALL"},
+    {store::ProjectionType::kKeysOnly, "KEYS_ONLY"},
+    {store::ProjectionType::kInclude, "INCLUDE"},
+};
 constexpr EnumName<AttributeType> kValueTypeNames[] = {
     {AttributeType::kS, "S"},       {AttributeType::kN, "N"},       {AttributeType::kB, "B"},
     {AttributeType::kBool, "BOOL"}, {AttributeType::kNull, "NULL"}, {AttributeType::kM, "M"},
@@ -78,7 +84,9 @@ const KeyList kAuthKeys = {"access_keys", "region"};
 const KeyList kAccessKeyKeys = {"access_key_id", "secret_access_key"};
 const KeyList kLoggingKeys = {"level", "format"};
 const KeyList kHealthKeys = {"stall_timeout_ms"};
-const KeyList kTableKeys = {"name", "partition_key", "sort_key", "stream", "ttl"};
+const KeyList kTableKeys = {"name", "partition_key", "sort_key", "stream", "ttl", "indexes"};
+const KeyList kIndexKeys = {"name",     "kind",       "partition_key",
+                            "sort_key", "projection", "non_key_attributes"};
 const KeyList kKeyAttributeKeys = {"name", "type"};
 const KeyList kStreamKeys = {"enabled", "view_type", "buffer_size"};
 const KeyList kTtlKeys = {"enabled", "attribute"};
@@ -941,10 +949,69 @@ class ConfigParser {
           return Error(*attribute, "must be absent when enabled is false");
         }
       }
+      if (const Value* x = f.Find("indexes")) KS_RETURN_IF_ERROR(Indexes(*x, &table));
       // The store's own rules, in case they grow beyond what is checked above.
       Status valid = store::ValidateTableSchema(table);
       if (!valid.ok()) return Error(item, valid.message());
       tables->push_back(std::move(table));
+    }
+    return Status::Ok();
+  }
+
+  // A table's secondary indexes: name, kind (global, the default, or local),
+  // keys, projection (ALL, the default, KEYS_ONLY or INCLUDE with
+  // non_key_attributes). A local index's partition key is the table's, so it
+  // names only a sort key.
+  Status Indexes(const Value& v, TableSchema* table) const {
+    KS_ASSIGN_OR_RETURN(std::vector<Value> items, Sequence(v));
+    for (const Value& item : items) {
+      KS_ASSIGN_OR_RETURN(Fields f, Mapping(item, kIndexKeys));
+      store::SecondaryIndex index;
+      KS_ASSIGN_OR_RETURN(Value name, Require(f, "name"));
+      KS_RETURN_IF_ERROR(Name(name, 3, 255, IsNameChar, "[a-zA-Z0-9_.-]", &index.name));
+      if (store::FindIndex(*table, index.name) != nullptr) {
+        return Error(name, "duplicate index name '" + index.name + "'");
+      }
+      if (const Value* x = f.Find("kind"))
+        KS_RETURN_IF_ERROR(Enum(*x, kIndexKindNames, &index.global));
+      if (index.global) {
+        KS_ASSIGN_OR_RETURN(Value pk, Require(f, "partition_key"));
+        KS_RETURN_IF_ERROR(KeyAttribute(pk, &index.partition_key));
+      } else {
+        if (const Value* pk = f.Find("partition_key")) {
+          return Error(*pk, "must be absent: a local index has the table's partition key");
+        }
+        index.partition_key = table->partition_key;
+      }
+      if (const Value* sk = f.Find("sort_key")) {
+        store::KeyAttribute key;
+        KS_RETURN_IF_ERROR(KeyAttribute(*sk, &key));
+        index.sort_key = std::move(key);
+      } else if (!index.global) {
+        return Error(item, "missing required key 'sort_key' (a local index needs one)");
+      }
+      if (const Value* x = f.Find("projection")) {
+        KS_RETURN_IF_ERROR(Enum(*x, kProjectionNames, &index.projection.type));
+      }
+      const Value* attributes = f.Find("non_key_attributes");
+      if (index.projection.type == store::ProjectionType::kInclude) {
+        if (attributes == nullptr) {
+          return Error(item, "missing required key 'non_key_attributes' (projection INCLUDE)");
+        }
+        KS_ASSIGN_OR_RETURN(std::vector<Value> names, Sequence(*attributes));
+        if (names.empty()) return Error(*attributes, "must list at least one attribute");
+        for (const Value& n : names) {
+          std::string attribute;
+          KS_RETURN_IF_ERROR(NonEmptyString(n, &attribute));
+          index.projection.non_key_attributes.push_back(std::move(attribute));
+        }
+      } else if (attributes != nullptr) {
+        return Error(*attributes, "must be absent unless projection is INCLUDE");
+      }
+      table->indexes.push_back(std::move(index));
+      // Checked per index, so that the error points at the one that breaks a rule.
+      Status valid = store::ValidateIndexes(*table);
+      if (!valid.ok()) return Error(item, valid.message());
     }
     return Status::Ok();
   }
@@ -1538,6 +1605,22 @@ std::string PrintConfig(const DaemonOptions& o) {
     PutBool(out, "enabled", t.ttl.enabled);
     if (t.ttl.enabled) PutStr(out, "attribute", t.ttl.attribute_name);
     out << YAML::EndMap;
+    if (!t.indexes.empty()) {
+      out << YAML::Key << "indexes" << YAML::Value << YAML::BeginSeq;
+      for (const store::SecondaryIndex& index : t.indexes) {
+        out << YAML::BeginMap;
+        PutStr(out, "name", index.name);
+        PutEnum(out, "kind", kIndexKindNames, index.global);
+        if (index.global) EmitKeyAttribute(out, "partition_key", index.partition_key);
+        if (index.sort_key) EmitKeyAttribute(out, "sort_key", *index.sort_key);
+        PutEnum(out, "projection", kProjectionNames, index.projection.type);
+        if (index.projection.type == store::ProjectionType::kInclude) {
+          EmitStringList(out, "non_key_attributes", index.projection.non_key_attributes);
+        }
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

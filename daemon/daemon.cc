@@ -111,6 +111,21 @@ AdminResponse HandleAdmin(SourceManager& sources, const AdminRequest& r) {
   return FromStatus(sources.Control(name, control, sequence));
 }
 
+// Whether two indexes hold the same entries (capacity units aside).
+bool SameIndexDefinition(const store::SecondaryIndex& a, const store::SecondaryIndex& b) {
+  return a.global == b.global && a.partition_key == b.partition_key && a.sort_key == b.sort_key &&
+         a.projection == b.projection;
+}
+
+std::string DescribeIndex(const store::SecondaryIndex& index) {
+  std::string out = "'" + index.name + "' (" + (index.global ? "global" : "local") +
+                    ", partition key " + DescribeKey(index.partition_key);
+  out += index.sort_key ? ", sort key " + DescribeKey(*index.sort_key) : ", no sort key";
+  out += ", projection " + std::string(store::ProjectionTypeName(index.projection.type));
+  for (const std::string& name : index.projection.non_key_attributes) out += " " + name;
+  return out + ")";
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> ReconcileTables(store::ItemStore& store,
@@ -121,8 +136,12 @@ Result<std::vector<std::string>> ReconcileTables(store::ItemStore& store,
     if (have.status().code() == StatusCode::kNotFound) {
       Status created = store.CreateTable(want);
       if (!created.ok()) return created.WithContext("creating table '" + want.name + "'");
+      std::string indexes;
+      for (const store::SecondaryIndex& index : want.indexes) {
+        indexes += "; index " + DescribeIndex(index);
+      }
       changes.push_back("created table '" + want.name + "' (" + DescribeKeys(want) + "; stream " +
-                        DescribeStream(want.stream) + ")");
+                        DescribeStream(want.stream) + indexes + ")");
       continue;
     }
     if (!have.ok()) return have.status().WithContext("describing table '" + want.name + "'");
@@ -139,6 +158,34 @@ Result<std::vector<std::string>> ReconcileTables(store::ItemStore& store,
       }
       changes.push_back("table '" + want.name + "': stream changed from " +
                         DescribeStream(got.stream) + " to " + DescribeStream(want.stream));
+    }
+    // Indexes the config lists are created when missing (global ones: a
+    // local index exists only from the table's creation); indexes the table
+    // has besides (made through the API, say) are left alone.
+    for (const store::SecondaryIndex& index : want.indexes) {
+      const store::SecondaryIndex* have_index = store::FindIndex(got, index.name);
+      if (have_index != nullptr) {
+        if (!SameIndexDefinition(*have_index, index)) {
+          return FailedPrecondition("table '" + want.name + "' has index '" + index.name + "' as " +
+                                    DescribeIndex(*have_index) + " but the config asks for " +
+                                    DescribeIndex(index) +
+                                    "; change the config or delete the index");
+        }
+        continue;
+      }
+      if (!index.global) {
+        return FailedPrecondition("table '" + want.name + "' has no local index '" + index.name +
+                                  "', and local indexes can only be made with their table; "
+                                  "change the config or recreate the table");
+      }
+      store::TableUpdate update;
+      update.create_index = index;
+      Result<store::TableDescription> updated = store.UpdateTable(want.name, update);
+      if (!updated.ok()) {
+        return updated.status().WithContext("creating index '" + index.name + "' of table '" +
+                                            want.name + "'");
+      }
+      changes.push_back("table '" + want.name + "': created index " + DescribeIndex(index));
     }
     if (got.ttl != want.ttl) {
       store::TableUpdate update;

@@ -234,6 +234,13 @@ tables:
     sort_key: {name: order_id, type: N}
     stream: {enabled: true, view_type: NEW_AND_OLD_IMAGES, buffer_size: 50000}
     ttl: {attribute: expires_at}
+    indexes:
+      - name: by_status
+        partition_key: {name: status, type: S}
+        sort_key: {name: placed_at, type: N}
+        projection: INCLUDE
+        non_key_attributes: [amount, currency]
+      - {name: by_placed, kind: local, sort_key: {name: placed_at, type: N}, projection: KEYS_ONLY}
   - name: blobs
     partition_key: {name: hash, type: B}
     stream: {enabled: false, view_type: KEYS_ONLY, buffer_size: 7}
@@ -327,6 +334,18 @@ DaemonOptions FullConfigOptions() {
   orders.sort_key = store::KeyAttribute{"order_id", AttributeType::kN};
   orders.stream = {true, StreamViewType::kNewAndOldImages, 50000};
   orders.ttl = {true, "expires_at"};
+  store::SecondaryIndex by_status;
+  by_status.name = "by_status";
+  by_status.partition_key = {"status", AttributeType::kS};
+  by_status.sort_key = store::KeyAttribute{"placed_at", AttributeType::kN};
+  by_status.projection = {store::ProjectionType::kInclude, {"amount", "currency"}};
+  store::SecondaryIndex by_placed;
+  by_placed.name = "by_placed";
+  by_placed.global = false;
+  by_placed.partition_key = orders.partition_key;
+  by_placed.sort_key = store::KeyAttribute{"placed_at", AttributeType::kN};
+  by_placed.projection.type = store::ProjectionType::kKeysOnly;
+  orders.indexes = {by_status, by_placed};
   TableSchema blobs;
   blobs.name = "blobs";
   blobs.partition_key = {"hash", AttributeType::kB};
@@ -642,6 +661,48 @@ INSTANTIATE_TEST_SUITE_P(
             "TtlUnknownKey", kUsers + "    ttl: {attr: e}\n",
             "keystoned.yaml:4:11: tables[0].ttl: unknown key 'attr' (expected one of: enabled, "
             "attribute)"},
+        ErrorCase{"IndexWithoutPartitionKey", kUsers + "    indexes:\n      - {name: by_x}\n",
+                  "keystoned.yaml:5:9: tables[0].indexes[0]: missing required key "
+                  "'partition_key'"},
+        ErrorCase{"IndexBadKind",
+                  kUsers + "    indexes:\n      - {name: by_x, kind: regional, partition_key: "
+                           "{name: x, type: S}}\n",
+                  "keystoned.yaml:5:28: tables[0].indexes[0].kind: must be one of: global, local"},
+        ErrorCase{"IndexBadProjection",
+                  kUsers + "    indexes:\n      - {name: by_x, partition_key: {name: x, type: S}, "
+                           "projection: SOME}\n",
+                  "keystoned.yaml:5:69: tables[0].indexes[0].projection: must be one of: ALL, "
+                  "KEYS_ONLY, INCLUDE"},
+        ErrorCase{"IndexIncludeWithoutAttributes",
+                  kUsers + "    indexes:\n      - {name: by_x, partition_key: {name: x, type: S}, "
+                           "projection: INCLUDE}\n",
+                  "keystoned.yaml:5:9: tables[0].indexes[0]: missing required key "
+                  "'non_key_attributes' (projection INCLUDE)"},
+        ErrorCase{"IndexAttributesWithoutInclude",
+                  kUsers + "    indexes:\n      - {name: by_x, partition_key: {name: x, type: S}, "
+                           "non_key_attributes: [a]}\n",
+                  "keystoned.yaml:5:77: tables[0].indexes[0].non_key_attributes: must be absent "
+                  "unless projection is INCLUDE"},
+        ErrorCase{"LocalIndexWithPartitionKey",
+                  kUsers + "    indexes:\n      - {name: by_x, kind: local, partition_key: "
+                           "{name: x, type: S}}\n",
+                  "keystoned.yaml:5:50: tables[0].indexes[0].partition_key: must be absent: a "
+                  "local index has the table's partition key"},
+        ErrorCase{"LocalIndexOnTableWithoutSortKey",
+                  kUsers + "    indexes:\n      - {name: by_x, kind: local, sort_key: {name: x, "
+                           "type: S}}\n",
+                  "keystoned.yaml:5:9: tables[0].indexes[0]: One or more parameter values were "
+                  "invalid: Table KeySchema does not have a range key, which is required when "
+                  "specifying a LocalSecondaryIndex"},
+        ErrorCase{"IndexKeyTypeConflict",
+                  kUsers + "    indexes:\n      - {name: by_x, partition_key: {name: pk, type: "
+                           "N}}\n",
+                  "keystoned.yaml:5:9: tables[0].indexes[0]: One or more parameter values were "
+                  "invalid: attribute pk is of type S in one key schema and N in index by_x"},
+        ErrorCase{"DuplicateIndex",
+                  kUsers + "    indexes:\n      - {name: by_x, partition_key: {name: x, type: S}}"
+                           "\n      - {name: by_x, partition_key: {name: y, type: S}}\n",
+                  "keystoned.yaml:6:16: tables[0].indexes[1].name: duplicate index name 'by_x'"},
         ErrorCase{"BufferSizeZero", kUsers + "    stream: {buffer_size: 0}\n",
                   "keystoned.yaml:4:27: tables[0].stream.buffer_size: must be an integer in [1, "
                   "1000000000]"},

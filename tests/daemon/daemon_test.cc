@@ -72,6 +72,76 @@ TEST(ReconcileTablesTest, KeySchemaMismatchIsAClearError) {
       changes.status().message());
 }
 
+store::SecondaryIndex GlobalIndex(const std::string& name, const std::string& key) {
+  store::SecondaryIndex index;
+  index.name = name;
+  index.partition_key = {key, AttributeType::kS};
+  return index;
+}
+
+TEST(ReconcileTablesTest, IndexesOfTheConfigAreCreatedAndOthersLeftAlone) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  TableSchema users = Table("users");
+  users.indexes = {GlobalIndex("by_email", "email")};
+  auto changes = ReconcileTables(*store, {users});
+  ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+  ASSERT_EQ(1u, changes->size());
+  EXPECT_EQ(
+      "created table 'users' (partition key pk (S), sort key sk (N); stream NEW_AND_OLD_IMAGES, "
+      "buffer_size 1000; index 'by_email' (global, partition key email (S), no sort key, "
+      "projection ALL))",
+      (*changes)[0]);
+  ASSERT_TRUE(store
+                  ->Put("users", store::ItemBuilder()
+                                     .S("pk", "u1")
+                                     .N("sk", 1)
+                                     .S("email", "a@x")
+                                     .S("team", "red")
+                                     .Build())
+                  .ok());
+  // A global index the config adds later is created and filled.
+  users.indexes.push_back(GlobalIndex("by_team", "team"));
+  changes = ReconcileTables(*store, {users});
+  ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+  ASSERT_EQ(1u, changes->size());
+  EXPECT_EQ(
+      "table 'users': created index 'by_team' (global, partition key team (S), no sort key, "
+      "projection ALL)",
+      (*changes)[0]);
+  auto described = store->DescribeTable("users");
+  ASSERT_TRUE(described.ok());
+  ASSERT_EQ(2u, described->indexes.size());
+  EXPECT_EQ(1u, described->indexes[1].item_count);
+  // An index the config does not list (made through the API) stays.
+  changes = ReconcileTables(*store, {Table("users")});
+  ASSERT_TRUE(changes.ok());
+  EXPECT_TRUE(changes->empty());
+  EXPECT_EQ(2u, store->DescribeTable("users")->schema.indexes.size());
+  // A different definition under the same name is an error, as is a local
+  // index the table was not made with.
+  TableSchema changed = users;
+  changed.indexes[0].projection.type = store::ProjectionType::kKeysOnly;
+  changes = ReconcileTables(*store, {changed});
+  ASSERT_FALSE(changes.ok());
+  EXPECT_EQ(StatusCode::kFailedPrecondition, changes.status().code());
+  EXPECT_EQ(
+      "table 'users' has index 'by_email' as 'by_email' (global, partition key email (S), no sort "
+      "key, projection ALL) but the config asks for 'by_email' (global, partition key email (S), "
+      "no sort key, projection KEYS_ONLY); change the config or delete the index",
+      changes.status().message());
+  TableSchema local = Table("users");
+  store::SecondaryIndex by_age;
+  by_age.name = "by_age";
+  by_age.global = false;
+  by_age.partition_key = local.partition_key;
+  by_age.sort_key = store::KeyAttribute{"age", AttributeType::kN};
+  local.indexes = {by_age};
+  changes = ReconcileTables(*store, {local});
+  ASSERT_FALSE(changes.ok());
+  EXPECT_NE(std::string::npos, changes.status().message().find("has no local index 'by_age'"));
+}
+
 TEST(ReconcileTablesTest, TimeToLiveDifferencesAreApplied) {
   TempDir dir;
   auto store = OpenStore(dir);
