@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -413,7 +414,8 @@ struct CapacityRequest {
 
 // The members every item operation may carry: ReturnConsumedCapacity and
 // ConsistentRead, and ReturnItemCollectionMetrics, which is accepted and
-// ignored (no secondary indexes, so no item collections) but still checked.
+// ignored (item collection sizes, which DynamoDB reports for tables with
+// local indexes, are not tracked) but still checked.
 Result<CapacityRequest> CommonItemMembers(const Value& object) {
   CapacityRequest capacity;
   KS_ASSIGN_OR_RETURN(std::optional<std::string> detail,
@@ -448,12 +450,19 @@ double WriteUnits(uint64_t bytes) {
 
 // The capacity an operation consumed, per table, reported as DynamoDB's
 // ConsumedCapacity: {"TableName", "CapacityUnits", "ReadCapacityUnits" or
-// "WriteCapacityUnits"}, and with INDEXES the same for "Table" (there are no
-// secondary indexes to list).
+// "WriteCapacityUnits"}, and with INDEXES the part of it charged to the table
+// itself under "Table" and to each secondary index read under
+// "GlobalSecondaryIndexes" or "LocalSecondaryIndexes" {name: units}.
 class ConsumedCapacity {
  public:
-  void AddRead(const std::string& table, double units) { tables_[table].read += units; }
-  void AddWrite(const std::string& table, double units) { tables_[table].write += units; }
+  void AddRead(const std::string& table, double units) { tables_[table].table.read += units; }
+  void AddWrite(const std::string& table, double units) { tables_[table].table.write += units; }
+  // A read of the secondary index `index` of `table` (a global one when
+  // `global`), which DynamoDB charges to the index rather than the table.
+  void AddIndexRead(const std::string& table, const std::string& index, bool global, double units) {
+    Usage& usage = tables_[table];
+    (global ? usage.global_indexes : usage.local_indexes)[index].read += units;
+  }
   // "ConsumedCapacity": {...} of a one-table operation (its only table).
   void WriteOne(CapacityRequest::Detail detail, JsonWriter& out) const {
     WriteKey("ConsumedCapacity", out);
@@ -468,7 +477,7 @@ class ConsumedCapacity {
   void WriteList(CapacityRequest::Detail detail, JsonWriter& out) const {
     WriteKey("ConsumedCapacity", out);
     out.StartArray();
-    for (const auto& [table, units] : tables_) WriteTable(table, units, detail, out);
+    for (const auto& [table, usage] : tables_) WriteTable(table, usage, detail, out);
     out.EndArray();
   }
 
@@ -476,6 +485,11 @@ class ConsumedCapacity {
   struct Units {
     double read = 0;
     double write = 0;
+  };
+  struct Usage {
+    Units table;
+    std::map<std::string, Units> global_indexes;
+    std::map<std::string, Units> local_indexes;
   };
   static void WriteUnitsOf(const Units& units, JsonWriter& out) {
     WriteKey("CapacityUnits", out);
@@ -489,22 +503,44 @@ class ConsumedCapacity {
       out.Double(units.write);
     }
   }
-  static void WriteTable(const std::string& table, const Units& units,
-                         CapacityRequest::Detail detail, JsonWriter& out) {
+  static void WriteIndexes(std::string_view member, const std::map<std::string, Units>& indexes,
+                           JsonWriter& out) {
+    if (indexes.empty()) return;
+    WriteKey(member, out);
     out.StartObject();
-    WriteKey("TableName", out);
-    WriteString(table, out);
-    WriteUnitsOf(units, out);
-    if (detail == CapacityRequest::Detail::kIndexes) {
-      WriteKey("Table", out);
+    for (const auto& [name, units] : indexes) {
+      WriteKey(name, out);
       out.StartObject();
       WriteUnitsOf(units, out);
       out.EndObject();
     }
     out.EndObject();
   }
+  static void WriteTable(const std::string& table, const Usage& usage,
+                         CapacityRequest::Detail detail, JsonWriter& out) {
+    Units total = usage.table;
+    for (const auto* indexes : {&usage.global_indexes, &usage.local_indexes}) {
+      for (const auto& [name, units] : *indexes) {
+        total.read += units.read;
+        total.write += units.write;
+      }
+    }
+    out.StartObject();
+    WriteKey("TableName", out);
+    WriteString(table, out);
+    WriteUnitsOf(total, out);
+    if (detail == CapacityRequest::Detail::kIndexes) {
+      WriteKey("Table", out);
+      out.StartObject();
+      WriteUnitsOf(usage.table, out);
+      out.EndObject();
+      WriteIndexes("GlobalSecondaryIndexes", usage.global_indexes, out);
+      WriteIndexes("LocalSecondaryIndexes", usage.local_indexes, out);
+    }
+    out.EndObject();
+  }
 
-  std::map<std::string, Units> tables_;
+  std::map<std::string, Usage> tables_;
 };
 
 // ---------------------------------------------------------------------------
@@ -567,23 +603,70 @@ std::string ShardId(const StreamInfo& info) {
 
 std::string_view KeyTypeName(AttributeType type) { return store::AttributeTypeName(type); }
 
-void WriteKeySchema(const store::TableSchema& schema, JsonWriter& out) {
+// A KeySchema list of a table or an index.
+void WriteKeySchema(const store::KeyAttribute& partition_key,
+                    const std::optional<store::KeyAttribute>& sort_key, JsonWriter& out) {
   out.StartArray();
   out.StartObject();
   WriteKey("AttributeName", out);
-  WriteString(schema.partition_key.name, out);
+  WriteString(partition_key.name, out);
   WriteKey("KeyType", out);
   WriteString("HASH", out);
   out.EndObject();
-  if (schema.sort_key) {
+  if (sort_key) {
     out.StartObject();
     WriteKey("AttributeName", out);
-    WriteString(schema.sort_key->name, out);
+    WriteString(sort_key->name, out);
     WriteKey("KeyType", out);
     WriteString("RANGE", out);
     out.EndObject();
   }
   out.EndArray();
+}
+
+void WriteKeySchema(const store::TableSchema& schema, JsonWriter& out) {
+  WriteKeySchema(schema.partition_key, schema.sort_key, out);
+}
+
+// An index's Projection: {"ProjectionType"}, with "NonKeyAttributes" for
+// INCLUDE only.
+void WriteProjection(const store::IndexProjection& projection, JsonWriter& out) {
+  out.StartObject();
+  WriteKey("ProjectionType", out);
+  WriteString(store::ProjectionTypeName(projection.type), out);
+  if (projection.type == store::ProjectionType::kInclude) {
+    WriteKey("NonKeyAttributes", out);
+    out.StartArray();
+    for (const std::string& name : projection.non_key_attributes) WriteString(name, out);
+    out.EndArray();
+  }
+  out.EndObject();
+}
+
+// Every key attribute of the table and its indexes, each name once, table
+// keys first: DynamoDB's AttributeDefinitions.
+std::vector<store::KeyAttribute> KeyAttributesOf(const store::TableSchema& schema) {
+  std::vector<store::KeyAttribute> keys;
+  auto add = [&keys](const store::KeyAttribute& key) {
+    for (const store::KeyAttribute& k : keys) {
+      if (k.name == key.name) return;
+    }
+    keys.push_back(key);
+  };
+  add(schema.partition_key);
+  if (schema.sort_key) add(*schema.sort_key);
+  for (const store::SecondaryIndex& index : schema.indexes) {
+    add(index.partition_key);
+    if (index.sort_key) add(*index.sort_key);
+  }
+  return keys;
+}
+
+// "a, b, c", as DynamoDB lists names in its messages.
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
 }
 
 std::string EventName(StreamEventType type) {
@@ -661,21 +744,26 @@ Result<ShardIterator> DecodeIterator(std::string_view text) {
   return it;
 }
 
-Status ReadThroughput(const Value& throughput, store::BillingConfig* billing) {
+// A ProvisionedThroughput member (of the table or of a global index, which
+// `path` names in errors): both units, each at least 1.
+Status ReadThroughput(const Value& throughput, std::string_view path, uint64_t* read_units,
+                      uint64_t* write_units) {
+  const std::string read_path = std::string(path) + ".readCapacityUnits";
+  const std::string write_path = std::string(path) + ".writeCapacityUnits";
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> rcu, OptInt(throughput, "ReadCapacityUnits"));
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> wcu, OptInt(throughput, "WriteCapacityUnits"));
-  if (!rcu) return MissingMember("provisionedThroughput.readCapacityUnits");
-  if (!wcu) return MissingMember("provisionedThroughput.writeCapacityUnits");
+  if (!rcu) return MissingMember(read_path);
+  if (!wcu) return MissingMember(write_path);
   if (*rcu < 1) {
-    return ConstraintError(std::to_string(*rcu), "provisionedThroughput.readCapacityUnits",
+    return ConstraintError(std::to_string(*rcu), read_path,
                            "Member must have value greater than or equal to 1");
   }
   if (*wcu < 1) {
-    return ConstraintError(std::to_string(*wcu), "provisionedThroughput.writeCapacityUnits",
+    return ConstraintError(std::to_string(*wcu), write_path,
                            "Member must have value greater than or equal to 1");
   }
-  billing->read_capacity_units = static_cast<uint64_t>(*rcu);
-  billing->write_capacity_units = static_cast<uint64_t>(*wcu);
+  *read_units = static_cast<uint64_t>(*rcu);
+  *write_units = static_cast<uint64_t>(*wcu);
   return Status::Ok();
 }
 
@@ -703,12 +791,308 @@ Status ApplyBilling(const Value& request, bool creating, store::BillingConfig* b
         "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits "
         "must both be specified when BillingMode is PROVISIONED");
   }
-  if (throughput != nullptr) KS_RETURN_IF_ERROR(ReadThroughput(*throughput, billing));
+  if (throughput != nullptr) {
+    KS_RETURN_IF_ERROR(ReadThroughput(*throughput, "provisionedThroughput",
+                                      &billing->read_capacity_units,
+                                      &billing->write_capacity_units));
+  }
   if (ppr) {
     billing->read_capacity_units = 0;
     billing->write_capacity_units = 0;
   }
   billing->mode = ppr ? store::BillingMode::kPayPerRequest : store::BillingMode::kProvisioned;
+  return Status::Ok();
+}
+
+// The KeySchema member of a table or an index (`path` names it in errors):
+// its attribute names, the HASH one first and then the RANGE one if any.
+Result<std::vector<std::string>> KeySchemaMember(const Value& object, const std::string& path) {
+  KS_ASSIGN_OR_RETURN(const Value* key_schema, OptArray(object, "KeySchema"));
+  if (key_schema == nullptr) return MissingMember(path);
+  if (key_schema->Empty()) {
+    return ConstraintError("[]", path, "Member must have length greater than or equal to 1");
+  }
+  if (key_schema->Size() > 2) {
+    return ConstraintError(std::nullopt, path, "Member must have length less than or equal to 2");
+  }
+  std::vector<std::pair<std::string, std::string>> keys;  // name, HASH/RANGE
+  for (rapidjson::SizeType i = 0; i < key_schema->Size(); ++i) {
+    const Value& element = (*key_schema)[i];
+    std::string element_path = path + "." + std::to_string(i + 1) + ".member";
+    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+    KS_ASSIGN_OR_RETURN(std::string attr,
+                        ReqString(element, "AttributeName", element_path + ".attributeName"));
+    KS_ASSIGN_OR_RETURN(std::string type, ReqString(element, "KeyType", element_path + ".keyType"));
+    KS_RETURN_IF_ERROR(CheckEnum(type, element_path + ".keyType", {"HASH", "RANGE"}));
+    keys.emplace_back(std::move(attr), std::move(type));
+  }
+  if (keys[0].second != "HASH") {
+    return InvalidArgument("Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
+  }
+  if (keys.size() == 2 && keys[1].second != "RANGE") {
+    return InvalidArgument(
+        "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type");
+  }
+  if (keys.size() == 2 && keys[0].first == keys[1].first) {
+    return InvalidArgument(
+        "Both the Hash Key and the Range Key element in the KeySchema have the same name");
+  }
+  std::vector<std::string> names;
+  for (auto& [name, type] : keys) names.push_back(std::move(name));
+  return names;
+}
+
+// An AttributeDefinitions member: each attribute's type, and the names in
+// request order, which DynamoDB's messages list.
+struct AttributeDefinitions {
+  std::map<std::string, AttributeType> types;
+  std::vector<std::string> names;
+};
+
+Result<AttributeDefinitions> AttributeDefinitionsMember(const Value& request, bool required) {
+  AttributeDefinitions defined;
+  KS_ASSIGN_OR_RETURN(const Value* definitions, OptArray(request, "AttributeDefinitions"));
+  if (definitions == nullptr) {
+    if (required) return MissingMember("attributeDefinitions");
+    return defined;
+  }
+  for (rapidjson::SizeType i = 0; i < definitions->Size(); ++i) {
+    const Value& element = (*definitions)[i];
+    std::string path = "attributeDefinitions." + std::to_string(i + 1) + ".member";
+    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+    KS_ASSIGN_OR_RETURN(std::string attr,
+                        ReqString(element, "AttributeName", path + ".attributeName"));
+    KS_ASSIGN_OR_RETURN(std::string type,
+                        ReqString(element, "AttributeType", path + ".attributeType"));
+    KS_RETURN_IF_ERROR(CheckEnum(type, path + ".attributeType", {"B", "N", "S"}));
+    AttributeType parsed = AttributeType::kS;
+    store::ParseAttributeTypeName(type, &parsed);
+    if (!defined.types.emplace(attr, parsed).second) {
+      return InvalidArgument("Cannot have two attributes with the same name: AttributeName: " +
+                             attr);
+    }
+    defined.names.push_back(std::move(attr));
+  }
+  return defined;
+}
+
+Status UndefinedKeys(const std::vector<std::string>& keys, const AttributeDefinitions& defined) {
+  return InvalidArgument(
+      "One or more parameter values were invalid: Some index key attributes are not defined in "
+      "AttributeDefinitions. Keys: [" +
+      JoinNames(keys) + "], AttributeDefinitions: [" + JoinNames(defined.names) + "]");
+}
+
+// DynamoDB's limit on a Projection's NonKeyAttributes list (the store checks
+// the limit over all indexes of the table).
+constexpr size_t kMaxNonKeyAttributesPerIndex = 20;
+
+// One element of CreateTable's GlobalSecondaryIndexes (`global`) or
+// LocalSecondaryIndexes, or a GlobalSecondaryIndexUpdates Create, as
+// written: key attributes by name only (AttributeDefinitions types them).
+// Whether the index fits the table (ValidateIndexes) is the store's to say.
+struct IndexMember {
+  std::string name;
+  std::vector<std::string> keys;  // HASH, then RANGE if any
+  store::IndexProjection projection;
+  bool global = true;
+  uint64_t read_capacity_units = 0;
+  uint64_t write_capacity_units = 0;
+};
+
+Result<IndexMember> IndexMemberOf(const Value& element, const std::string& path, bool global) {
+  if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+  IndexMember index;
+  index.global = global;
+  KS_ASSIGN_OR_RETURN(index.name, ReqString(element, "IndexName", path + ".indexName"));
+  KS_RETURN_IF_ERROR(CheckTableName(index.name, path + ".indexName"));
+  KS_ASSIGN_OR_RETURN(index.keys, KeySchemaMember(element, path + ".keySchema"));
+  KS_ASSIGN_OR_RETURN(const Value* projection, OptObject(element, "Projection"));
+  if (projection == nullptr) return MissingMember(path + ".projection");
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> type, OptString(*projection, "ProjectionType"));
+  if (!type) {
+    return InvalidArgument(
+        "One or more parameter values were invalid: Unknown ProjectionType: null");
+  }
+  KS_RETURN_IF_ERROR(
+      CheckEnum(*type, path + ".projection.projectionType", {"ALL", "INCLUDE", "KEYS_ONLY"}));
+  store::ParseProjectionType(*type, &index.projection.type);
+  KS_ASSIGN_OR_RETURN(const Value* non_key, OptArray(*projection, "NonKeyAttributes"));
+  if (non_key != nullptr) {
+    const std::string non_key_path = path + ".projection.nonKeyAttributes";
+    if (non_key->Empty()) {
+      return ConstraintError("[]", non_key_path,
+                             "Member must have length greater than or equal to 1");
+    }
+    if (non_key->Size() > kMaxNonKeyAttributesPerIndex) {
+      return ConstraintError(std::nullopt, non_key_path,
+                             "Member must have length less than or equal to " +
+                                 std::to_string(kMaxNonKeyAttributesPerIndex));
+    }
+    for (const Value& name : non_key->GetArray()) {
+      if (!name.IsString()) return WrongJsonType(name, JsonKind::kString);
+      index.projection.non_key_attributes.emplace_back(JsonStringView(name));
+    }
+  }
+  if (global) {
+    // OnDemandThroughput and WarmThroughput, which DynamoDB also takes here,
+    // limit or pre-warm capacity that Keystone neither enforces nor needs.
+    KS_ASSIGN_OR_RETURN(const Value* throughput, OptObject(element, "ProvisionedThroughput"));
+    if (throughput != nullptr) {
+      KS_RETURN_IF_ERROR(ReadThroughput(*throughput, path + ".provisionedThroughput",
+                                        &index.read_capacity_units, &index.write_capacity_units));
+    }
+  }
+  return index;
+}
+
+// `index` with its key attributes typed: by `defined`, or failing that by
+// `existing` (the types of the keys a table already has, for an index
+// UpdateTable creates). A key attribute typed by neither is DynamoDB's
+// "not defined in AttributeDefinitions" error.
+Result<store::SecondaryIndex> TypedIndex(const IndexMember& index,
+                                         const AttributeDefinitions& defined,
+                                         const std::map<std::string, AttributeType>& existing) {
+  std::vector<store::KeyAttribute> keys;
+  for (const std::string& name : index.keys) {
+    auto it = defined.types.find(name);
+    if (it != defined.types.end()) {
+      keys.push_back({name, it->second});
+      continue;
+    }
+    auto known = existing.find(name);
+    if (known == existing.end()) return UndefinedKeys(index.keys, defined);
+    keys.push_back({name, known->second});
+  }
+  store::SecondaryIndex typed;
+  typed.name = index.name;
+  typed.global = index.global;
+  typed.partition_key = keys[0];
+  if (keys.size() == 2) typed.sort_key = keys[1];
+  typed.projection = index.projection;
+  typed.read_capacity_units = index.read_capacity_units;
+  typed.write_capacity_units = index.write_capacity_units;
+  return typed;
+}
+
+// CreateTable's GlobalSecondaryIndexes (`global`) or LocalSecondaryIndexes,
+// appended to *indexes; `*named` tells whether the request had the member.
+Status IndexListMember(const Value& request, bool global, const AttributeDefinitions& defined,
+                       std::vector<store::SecondaryIndex>* indexes, bool* named) {
+  const std::string_view member = global ? "GlobalSecondaryIndexes" : "LocalSecondaryIndexes";
+  KS_ASSIGN_OR_RETURN(const Value* list, OptArray(request, member));
+  *named = list != nullptr;
+  if (list == nullptr) return Status::Ok();
+  if (list->Empty()) {
+    return InvalidArgument("One or more parameter values were invalid: List of " +
+                           std::string(member) + " is empty");
+  }
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    const std::string path = LowerFirst(member) + "." + std::to_string(i + 1) + ".member";
+    KS_ASSIGN_OR_RETURN(IndexMember index, IndexMemberOf((*list)[i], path, global));
+    KS_ASSIGN_OR_RETURN(store::SecondaryIndex typed, TypedIndex(index, defined, {}));
+    indexes->push_back(std::move(typed));
+  }
+  return Status::Ok();
+}
+
+// UpdateTable's GlobalSecondaryIndexUpdates, with the AttributeDefinitions
+// that type a new index's keys, as the index parts of *update to the table
+// `current`; `*named` tells whether there was any index update. As in DynamoDB,
+// one call creates or deletes at most one index (so that each change is
+// one online build or drop) and touches each index once. A key attribute
+// the table already has keeps its type, and need not be defined again.
+Status IndexUpdatesMember(const Value& request, const store::TableSchema& current,
+                          store::TableUpdate* update, bool* named) {
+  KS_ASSIGN_OR_RETURN(AttributeDefinitions defined, AttributeDefinitionsMember(request, false));
+  std::map<std::string, AttributeType> existing;
+  for (const store::KeyAttribute& key : KeyAttributesOf(current)) existing[key.name] = key.type;
+  for (const auto& [attr, type] : defined.types) {
+    auto it = existing.find(attr);
+    if (it != existing.end() && it->second != type) {
+      return InvalidArgument(
+          "One or more parameter values were invalid: AttributeDefinitions gives attribute " +
+          attr + " the type " + std::string(KeyTypeName(type)) + ", but it is a key of type " +
+          std::string(KeyTypeName(it->second)) + " already");
+    }
+  }
+
+  KS_ASSIGN_OR_RETURN(const Value* list, OptArray(request, "GlobalSecondaryIndexUpdates"));
+  *named = list != nullptr && !list->Empty();
+  std::set<std::string> touched;
+  size_t online_changes = 0;  // creates and deletes
+  for (rapidjson::SizeType i = 0; list != nullptr && i < list->Size(); ++i) {
+    const Value& element = (*list)[i];
+    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
+    const std::string path = "globalSecondaryIndexUpdates." + std::to_string(i + 1) + ".member";
+    KS_ASSIGN_OR_RETURN(const Value* create, OptObject(element, "Create"));
+    KS_ASSIGN_OR_RETURN(const Value* change, OptObject(element, "Update"));
+    KS_ASSIGN_OR_RETURN(const Value* drop, OptObject(element, "Delete"));
+    int actions = (create != nullptr) + (change != nullptr) + (drop != nullptr);
+    if (actions != 1) {
+      return InvalidArgument(
+          std::string("One or more parameter values were invalid: ") +
+          (actions == 0 ? "One of" : "Only one of") +
+          " GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
+          "GlobalSecondaryIndexUpdate.Delete " +
+          (actions == 0 ? "must not be null" : "may be specified"));
+    }
+    std::string index_name;
+    if (create != nullptr) {
+      KS_ASSIGN_OR_RETURN(IndexMember index, IndexMemberOf(*create, path + ".create", true));
+      KS_ASSIGN_OR_RETURN(store::SecondaryIndex typed, TypedIndex(index, defined, existing));
+      index_name = typed.name;
+      update->create_index = std::move(typed);
+      ++online_changes;
+    } else if (drop != nullptr) {
+      KS_ASSIGN_OR_RETURN(index_name, ReqString(*drop, "IndexName", path + ".delete.indexName"));
+      KS_RETURN_IF_ERROR(CheckTableName(index_name, path + ".delete.indexName"));
+      update->delete_index = index_name;
+      ++online_changes;
+    } else {
+      KS_ASSIGN_OR_RETURN(index_name, ReqString(*change, "IndexName", path + ".update.indexName"));
+      KS_RETURN_IF_ERROR(CheckTableName(index_name, path + ".update.indexName"));
+      KS_ASSIGN_OR_RETURN(const Value* throughput, OptObject(*change, "ProvisionedThroughput"));
+      if (throughput == nullptr) return MissingMember(path + ".update.provisionedThroughput");
+      store::IndexCapacity capacity;
+      KS_RETURN_IF_ERROR(ReadThroughput(*throughput, path + ".update.provisionedThroughput",
+                                        &capacity.read_capacity_units,
+                                        &capacity.write_capacity_units));
+      update->index_capacity[index_name] = capacity;
+    }
+    if (!touched.insert(index_name).second) {
+      return InvalidArgument(
+          "One or more parameter values were invalid: Only one global secondary index update "
+          "per index is allowed simultaneously. Index: " +
+          index_name);
+    }
+  }
+  // DynamoDB answers this with LimitExceededException, which SDKs retry as
+  // throttling; a ValidationException says at once that the request itself
+  // must change.
+  if (online_changes > 1) {
+    return InvalidArgument(
+        "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+        "simultaneously per table");
+  }
+
+  std::vector<std::string> used;
+  for (const store::KeyAttribute& key : KeyAttributesOf(current)) used.push_back(key.name);
+  if (update->create_index) {
+    for (const store::KeyAttribute* key :
+         {&update->create_index->partition_key,
+          update->create_index->sort_key ? &*update->create_index->sort_key : nullptr}) {
+      if (key != nullptr && existing.count(key->name) == 0) used.push_back(key->name);
+    }
+  }
+  for (const std::string& attr : defined.names) {
+    if (std::find(used.begin(), used.end(), attr) == used.end()) {
+      return InvalidArgument(
+          "One or more parameter values were invalid: Some AttributeDefinitions are not used. "
+          "AttributeDefinitions: [" +
+          JoinNames(defined.names) + "], keys used: [" + JoinNames(used) + "]");
+    }
+  }
   return Status::Ok();
 }
 
@@ -784,10 +1168,30 @@ class DynamoDbApi::Impl {
   Result<StreamInfo> StreamOfLabel(const std::string& table, int64_t label_ms);
 
   void WriteTableDescription(const TableDescription& d, std::string_view status, JsonWriter& out);
+  // "GlobalSecondaryIndexes" (`global`) or "LocalSecondaryIndexes": [...] of
+  // a table description; nothing when the table has no index of that kind.
+  void WriteIndexDescriptions(const TableDescription& d, bool global, JsonWriter& out);
   Result<std::string> TableDescriptionResponse(std::string_view member, const TableDescription& d,
                                                std::string_view status);
+  // What a Query or Scan reads: a table, or one of its secondary indexes.
+  struct ReadTarget {
+    std::string table;
+    std::string index;  // empty: the table
+    // Known only when the request needs it (ConsistentRead, or a capacity
+    // report, which names the index's kind); false otherwise.
+    bool global_index = false;
+  };
+  // The target of a read of `index` (may be empty) of `table`, after
+  // DynamoDB's check that a global index is never read with ConsistentRead.
+  // The index's kind costs a look at the table's schema, so it is looked up
+  // only when the request's ConsistentRead or capacity report needs it.
+  Result<ReadTarget> ReadTargetOf(std::string table, std::string index,
+                                  const CapacityRequest& capacity);
+  // Whether `table`'s index `index` is a global one; ValidationException
+  // when the table has no such index, as the store's read answers.
+  Result<bool> IsGlobalIndex(const std::string& table, const std::string& index);
   Result<std::string> QueryResponse(const store::QueryResult& result, bool count_only,
-                                    const std::string& table, const CapacityRequest& capacity);
+                                    const ReadTarget& target, const CapacityRequest& capacity);
   void WriteStreamRecord(const store::StreamRecord& record, JsonWriter& out);
 
   store::ItemStore& store_;
@@ -888,14 +1292,12 @@ void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::st
   out.StartObject();
   WriteKey("AttributeDefinitions", out);
   out.StartArray();
-  for (const store::KeyAttribute* key :
-       {&schema.partition_key, schema.sort_key ? &*schema.sort_key : nullptr}) {
-    if (key == nullptr) continue;
+  for (const store::KeyAttribute& key : KeyAttributesOf(schema)) {
     out.StartObject();
     WriteKey("AttributeName", out);
-    WriteString(key->name, out);
+    WriteString(key.name, out);
     WriteKey("AttributeType", out);
-    WriteString(KeyTypeName(key->type), out);
+    WriteString(KeyTypeName(key.type), out);
     out.EndObject();
   }
   out.EndArray();
@@ -936,6 +1338,8 @@ void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::st
     out.Double(static_cast<double>(d.billing_mode_changed_ms) / 1000.0);
   }
   out.EndObject();
+  WriteIndexDescriptions(d, /*global=*/true, out);
+  WriteIndexDescriptions(d, /*global=*/false, out);
   if (schema.stream.enabled) {
     WriteKey("StreamSpecification", out);
     out.StartObject();
@@ -956,6 +1360,56 @@ void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::st
   out.EndObject();
 }
 
+void DynamoDbApi::Impl::WriteIndexDescriptions(const TableDescription& d, bool global,
+                                               JsonWriter& out) {
+  const store::TableSchema& schema = d.schema;
+  bool any = false;
+  for (const store::SecondaryIndex& index : schema.indexes) any = any || index.global == global;
+  if (!any) return;
+  WriteKey(global ? "GlobalSecondaryIndexes" : "LocalSecondaryIndexes", out);
+  out.StartArray();
+  for (const store::SecondaryIndex& index : schema.indexes) {
+    if (index.global != global) continue;
+    store::IndexDescription state;
+    for (const store::IndexDescription& described : d.indexes) {
+      if (described.name == index.name) state = described;
+    }
+    out.StartObject();
+    WriteKey("IndexName", out);
+    WriteString(index.name, out);
+    WriteKey("KeySchema", out);
+    WriteKeySchema(index.partition_key, index.sort_key, out);
+    WriteKey("Projection", out);
+    WriteProjection(index.projection, out);
+    if (global) {
+      WriteKey("IndexStatus", out);
+      WriteString(state.backfilling ? "CREATING" : "ACTIVE", out);
+      if (state.backfilling) {
+        WriteKey("Backfilling", out);
+        out.Bool(true);
+      }
+      // 0 and 0 on an on-demand table, as DynamoDB reports them.
+      WriteKey("ProvisionedThroughput", out);
+      out.StartObject();
+      WriteKey("NumberOfDecreasesToday", out);
+      out.Int64(0);
+      WriteKey("ReadCapacityUnits", out);
+      out.Uint64(index.read_capacity_units);
+      WriteKey("WriteCapacityUnits", out);
+      out.Uint64(index.write_capacity_units);
+      out.EndObject();
+    }
+    WriteKey("IndexSizeBytes", out);
+    out.Uint64(state.size_bytes);
+    WriteKey("ItemCount", out);
+    out.Uint64(state.item_count);
+    WriteKey("IndexArn", out);
+    WriteString(TableArn(schema.name) + "/index/" + index.name, out);
+    out.EndObject();
+  }
+  out.EndArray();
+}
+
 Result<std::string> DynamoDbApi::Impl::TableDescriptionResponse(std::string_view member,
                                                                 const TableDescription& d,
                                                                 std::string_view status) {
@@ -972,86 +1426,33 @@ Result<std::string> DynamoDbApi::Impl::CreateTable(const Value& request) {
   store::TableSchema schema;
   schema.name = name;
 
-  KS_ASSIGN_OR_RETURN(const Value* key_schema, OptArray(request, "KeySchema"));
-  if (key_schema == nullptr) return MissingMember("keySchema");
-  if (key_schema->Empty()) {
-    return ConstraintError("[]", "keySchema", "Member must have length greater than or equal to 1");
+  KS_ASSIGN_OR_RETURN(std::vector<std::string> keys, KeySchemaMember(request, "keySchema"));
+  KS_ASSIGN_OR_RETURN(AttributeDefinitions defined, AttributeDefinitionsMember(request, true));
+  for (const std::string& key : keys) {
+    if (defined.types.count(key) == 0) return UndefinedKeys(keys, defined);
   }
-  if (key_schema->Size() > 2) {
-    return ConstraintError(std::nullopt, "keySchema",
-                           "Member must have length less than or equal to 2");
-  }
-  std::vector<std::pair<std::string, std::string>> keys;  // name, HASH/RANGE
-  for (rapidjson::SizeType i = 0; i < key_schema->Size(); ++i) {
-    const Value& element = (*key_schema)[i];
-    std::string path = "keySchema." + std::to_string(i + 1) + ".member";
-    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
-    KS_ASSIGN_OR_RETURN(std::string attr,
-                        ReqString(element, "AttributeName", path + ".attributeName"));
-    KS_ASSIGN_OR_RETURN(std::string type, ReqString(element, "KeyType", path + ".keyType"));
-    KS_RETURN_IF_ERROR(CheckEnum(type, path + ".keyType", {"HASH", "RANGE"}));
-    keys.emplace_back(std::move(attr), std::move(type));
-  }
-  if (keys[0].second != "HASH") {
-    return InvalidArgument("Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
-  }
-  if (keys.size() == 2 && keys[1].second != "RANGE") {
-    return InvalidArgument(
-        "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type");
-  }
-  if (keys.size() == 2 && keys[0].first == keys[1].first) {
-    return InvalidArgument(
-        "Both the Hash Key and the Range Key element in the KeySchema have the same name");
-  }
+  schema.partition_key = {keys[0], defined.types[keys[0]]};
+  if (keys.size() == 2) schema.sort_key = store::KeyAttribute{keys[1], defined.types[keys[1]]};
 
-  // Before the attribute checks: a table with indexes defines their key
-  // attributes too, and "not supported" is the answer that helps.
-  for (std::string_view indexes : {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"}) {
-    if (Member(request, indexes) != nullptr) {
-      return InvalidArgument("Keystone does not support secondary indexes (" +
-                             std::string(indexes) + ")");
-    }
-  }
-
-  KS_ASSIGN_OR_RETURN(const Value* definitions, OptArray(request, "AttributeDefinitions"));
-  if (definitions == nullptr) return MissingMember("attributeDefinitions");
-  std::map<std::string, AttributeType> defined;
-  std::string defined_names;
-  for (rapidjson::SizeType i = 0; i < definitions->Size(); ++i) {
-    const Value& element = (*definitions)[i];
-    std::string path = "attributeDefinitions." + std::to_string(i + 1) + ".member";
-    if (!element.IsObject()) return WrongJsonType(element, JsonKind::kStructure);
-    KS_ASSIGN_OR_RETURN(std::string attr,
-                        ReqString(element, "AttributeName", path + ".attributeName"));
-    KS_ASSIGN_OR_RETURN(std::string type,
-                        ReqString(element, "AttributeType", path + ".attributeType"));
-    KS_RETURN_IF_ERROR(CheckEnum(type, path + ".attributeType", {"B", "N", "S"}));
-    AttributeType parsed = AttributeType::kS;
-    store::ParseAttributeTypeName(type, &parsed);
-    if (!defined.emplace(attr, parsed).second) {
-      return InvalidArgument("Cannot have two attributes with the same name: AttributeName: " +
-                             attr);
-    }
-    defined_names += (defined_names.empty() ? "" : ", ") + attr;
-  }
-  std::string key_names;
-  for (const auto& [attr, type] : keys) key_names += (key_names.empty() ? "" : ", ") + attr;
-  for (const auto& [attr, type] : keys) {
-    if (defined.count(attr) == 0) {
+  bool has_local = false, has_global = false;
+  KS_RETURN_IF_ERROR(IndexListMember(request, false, defined, &schema.indexes, &has_local));
+  KS_RETURN_IF_ERROR(IndexListMember(request, true, defined, &schema.indexes, &has_global));
+  if (!has_local && !has_global) {
+    if (defined.types.size() != keys.size()) {
       return InvalidArgument(
-          "One or more parameter values were invalid: Some index key attributes are not defined "
-          "in AttributeDefinitions. Keys: [" +
-          key_names + "], AttributeDefinitions: [" + defined_names + "]");
+          "One or more parameter values were invalid: Number of attributes in KeySchema does not "
+          "exactly match number of attributes defined in AttributeDefinitions");
+    }
+  } else {
+    std::vector<std::string> used;
+    for (const store::KeyAttribute& key : KeyAttributesOf(schema)) used.push_back(key.name);
+    if (defined.types.size() != used.size()) {
+      return InvalidArgument(
+          "One or more parameter values were invalid: Some AttributeDefinitions are not used. "
+          "AttributeDefinitions: [" +
+          JoinNames(defined.names) + "], keys used: [" + JoinNames(used) + "]");
     }
   }
-  if (defined.size() != keys.size()) {
-    return InvalidArgument(
-        "One or more parameter values were invalid: Number of attributes in KeySchema does not "
-        "exactly match number of attributes defined in AttributeDefinitions");
-  }
-  schema.partition_key = {keys[0].first, defined[keys[0].first]};
-  if (keys.size() == 2)
-    schema.sort_key = store::KeyAttribute{keys[1].first, defined[keys[1].first]};
 
   schema.stream.enabled = false;
   KS_ASSIGN_OR_RETURN(const Value* stream, OptObject(request, "StreamSpecification"));
@@ -1092,10 +1493,8 @@ Result<std::string> DynamoDbApi::Impl::DescribeTable(const Value& request) {
 
 Result<std::string> DynamoDbApi::Impl::UpdateTable(const Value& request) {
   KS_ASSIGN_OR_RETURN(std::string name, TableNameMember(request));
-  for (std::string_view unsupported : {"GlobalSecondaryIndexUpdates", "ReplicaUpdates"}) {
-    if (Member(request, unsupported) != nullptr) {
-      return InvalidArgument("Keystone does not support " + std::string(unsupported));
-    }
+  if (Member(request, "ReplicaUpdates") != nullptr) {
+    return InvalidArgument("Keystone does not support ReplicaUpdates");
   }
   KS_ASSIGN_OR_RETURN(TableDescription current, store_.DescribeTable(name));
 
@@ -1144,18 +1543,22 @@ Result<std::string> DynamoDbApi::Impl::UpdateTable(const Value& request) {
   bool other_named = Member(request, "SSESpecification") != nullptr ||
                      Member(request, "TableClass") != nullptr ||
                      Member(request, "DeletionProtectionEnabled") != nullptr;
-  if (!new_stream && !billing_named && !other_named) {
+  store::TableUpdate update;
+  bool indexes_named = false;
+  KS_RETURN_IF_ERROR(IndexUpdatesMember(request, current.schema, &update, &indexes_named));
+  if (!new_stream && !billing_named && !other_named && !indexes_named) {
     return InvalidArgument(
         "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
         "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required");
   }
 
   TableDescription updated = current;
-  // Stream and billing change in one store transaction.
-  store::TableUpdate update;
+  // Stream, billing and indexes change in one store transaction (a new index
+  // is then filled in transactions of its own before UpdateTable returns).
   update.stream = new_stream;
   if (billing_named) update.billing = billing;
-  if (update.stream || update.billing) {
+  if (update.stream || update.billing || update.create_index || update.delete_index ||
+      !update.index_capacity.empty()) {
     KS_ASSIGN_OR_RETURN(updated, store_.UpdateTable(name, update));
   }
   return TableDescriptionResponse("TableDescription", updated, "ACTIVE");
@@ -1166,6 +1569,10 @@ Result<std::string> DynamoDbApi::Impl::DeleteTable(const Value& request) {
   KS_ASSIGN_OR_RETURN(TableDescription d, store_.DeleteTable(name));
   d.item_count = 0;
   d.size_bytes = 0;
+  for (store::IndexDescription& index : d.indexes) {
+    index.item_count = 0;
+    index.size_bytes = 0;
+  }
   return TableDescriptionResponse("TableDescription", d, "DELETING");
 }
 
@@ -1497,45 +1904,77 @@ Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
 
 namespace {
 
-// Select and ProjectionExpression of a Query or Scan; true when only the
-// count is wanted.
-Result<bool> CountOnly(const Value& request, const std::string& projection) {
+// IndexName of a Query or Scan, checked as DynamoDB's model checks it; empty
+// when absent (a read of the table).
+Result<std::string> IndexNameMember(const Value& request) {
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> index, OptString(request, "IndexName"));
+  if (!index) return std::string();
+  KS_RETURN_IF_ERROR(CheckTableName(*index, "indexName"));
+  return *std::move(index);
+}
+
+// What a Query or Scan returns of each item, by its Select, its
+// ProjectionExpression and whether it reads an index.
+struct Selection {
+  bool count_only = false;
+  // Select=ALL_ATTRIBUTES on an index: whole items, not the index's
+  // projection (the default there, ALL_PROJECTED_ATTRIBUTES).
+  bool all_attributes = false;
+};
+
+Result<Selection> SelectionOf(const Value& request, const std::string& projection, bool on_index) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> select, OptString(request, "Select"));
-  if (!select) return false;
+  Selection selection;
+  if (!select) return selection;
   KS_RETURN_IF_ERROR(
       CheckEnum(*select, "select",
                 {"SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"}));
-  if (*select == "ALL_PROJECTED_ATTRIBUTES") {
+  if (*select == "ALL_PROJECTED_ATTRIBUTES" && !on_index) {
     return InvalidArgument(
         "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is "
         "allowed only when querying a secondary index");
   }
-  if (*select == "COUNT" && !projection.empty()) {
-    return InvalidArgument(
-        "Cannot specify the ProjectionExpression when choosing to get only the Count");
+  if (*select == "SPECIFIC_ATTRIBUTES") {
+    if (projection.empty()) {
+      return InvalidArgument(
+          "One or more parameter values were invalid: Select type SPECIFIC_ATTRIBUTES requires a "
+          "ProjectionExpression");
+    }
+  } else if (!projection.empty()) {
+    // DynamoDB: with a ProjectionExpression, Select can only be
+    // SPECIFIC_ATTRIBUTES.
+    return InvalidArgument("Cannot specify the ProjectionExpression when choosing to get " +
+                           (*select == "COUNT" ? std::string("only the Count") : *select));
   }
-  if (*select == "ALL_ATTRIBUTES" && !projection.empty()) {
-    return InvalidArgument(
-        "Cannot specify the ProjectionExpression when choosing to get ALL_ATTRIBUTES");
-  }
-  if (*select == "SPECIFIC_ATTRIBUTES" && projection.empty()) {
-    return InvalidArgument(
-        "One or more parameter values were invalid: Select type SPECIFIC_ATTRIBUTES requires a "
-        "ProjectionExpression");
-  }
-  return *select == "COUNT";
-}
-
-Status RejectIndex(const Value& request) {
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> index, OptString(request, "IndexName"));
-  if (index) return InvalidArgument("The table does not have the specified index: " + *index);
-  return Status::Ok();
+  selection.count_only = *select == "COUNT";
+  selection.all_attributes = *select == "ALL_ATTRIBUTES" && on_index;
+  return selection;
 }
 
 }  // namespace
 
+Result<bool> DynamoDbApi::Impl::IsGlobalIndex(const std::string& table, const std::string& index) {
+  KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(table));
+  const store::SecondaryIndex* found = store::FindIndex(d.schema, index);
+  if (found == nullptr) {
+    return InvalidArgument("The table does not have the specified index: " + index);
+  }
+  return found->global;
+}
+
+Result<DynamoDbApi::Impl::ReadTarget> DynamoDbApi::Impl::ReadTargetOf(
+    std::string table, std::string index, const CapacityRequest& capacity) {
+  ReadTarget target{std::move(table), std::move(index), false};
+  if (target.index.empty() || !(capacity.consistent_read || capacity.wanted())) return target;
+  KS_ASSIGN_OR_RETURN(target.global_index, IsGlobalIndex(target.table, target.index));
+  if (target.global_index && capacity.consistent_read) {
+    return InvalidArgument("Consistent reads are not supported on global secondary indexes");
+  }
+  return target;
+}
+
 Result<std::string> DynamoDbApi::Impl::QueryResponse(const store::QueryResult& result,
-                                                     bool count_only, const std::string& table,
+                                                     bool count_only, const ReadTarget& target,
                                                      const CapacityRequest& capacity) {
   JsonOut out;
   out.w().StartObject();
@@ -1556,7 +1995,12 @@ Result<std::string> DynamoDbApi::Impl::QueryResponse(const store::QueryResult& r
   if (capacity.wanted()) {
     // A page is charged by the size of all it read, rounded up once.
     ConsumedCapacity consumed;
-    consumed.AddRead(table, ReadUnits(result.scanned_bytes, capacity.consistent_read));
+    double units = ReadUnits(result.scanned_bytes, capacity.consistent_read);
+    if (target.index.empty()) {
+      consumed.AddRead(target.table, units);
+    } else {
+      consumed.AddIndexRead(target.table, target.index, target.global_index, units);
+    }
     consumed.WriteOne(capacity.detail, out.w());
   }
   out.w().EndObject();
@@ -1568,7 +2012,7 @@ Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
       request, {"KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator"}));
   store::QueryRequest query;
   KS_ASSIGN_OR_RETURN(query.table, TableNameMember(request));
-  KS_RETURN_IF_ERROR(RejectIndex(request));
+  KS_ASSIGN_OR_RETURN(query.index_name, IndexNameMember(request));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> key_condition,
                       OptExpression(request, "KeyConditionExpression"));
   query.key_condition_expression = key_condition.value_or("");
@@ -1578,7 +2022,9 @@ Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
                       OptExpression(request, "ProjectionExpression"));
   query.projection_expression = projection.value_or("");
-  KS_ASSIGN_OR_RETURN(bool count_only, CountOnly(request, query.projection_expression));
+  KS_ASSIGN_OR_RETURN(Selection selection,
+                      SelectionOf(request, query.projection_expression, !query.index_name.empty()));
+  query.select_all_attributes = selection.all_attributes;
   KS_ASSIGN_OR_RETURN(query.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(std::optional<bool> forward, OptBool(request, "ScanIndexForward"));
   query.scan_forward = forward.value_or(true);
@@ -1587,9 +2033,10 @@ Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
   query.limit = static_cast<size_t>(limit.value_or(0));
   KS_ASSIGN_OR_RETURN(query.exclusive_start_key, OptItem(request, "ExclusiveStartKey"));
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  KS_ASSIGN_OR_RETURN(ReadTarget target, ReadTargetOf(query.table, query.index_name, capacity));
   query.measure_scanned_bytes = capacity.wanted();
   KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Query(query));
-  return QueryResponse(result, count_only, query.table, capacity);
+  return QueryResponse(result, selection.count_only, target, capacity);
 }
 
 Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
@@ -1597,14 +2044,16 @@ Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
       RejectLegacy(request, {"ScanFilter", "AttributesToGet", "ConditionalOperator"}));
   store::ScanRequest scan;
   KS_ASSIGN_OR_RETURN(scan.table, TableNameMember(request));
-  KS_RETURN_IF_ERROR(RejectIndex(request));
+  KS_ASSIGN_OR_RETURN(scan.index_name, IndexNameMember(request));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> filter,
                       OptExpression(request, "FilterExpression"));
   scan.filter_expression = filter.value_or("");
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
                       OptExpression(request, "ProjectionExpression"));
   scan.projection_expression = projection.value_or("");
-  KS_ASSIGN_OR_RETURN(bool count_only, CountOnly(request, scan.projection_expression));
+  KS_ASSIGN_OR_RETURN(Selection selection,
+                      SelectionOf(request, scan.projection_expression, !scan.index_name.empty()));
+  scan.select_all_attributes = selection.all_attributes;
   KS_ASSIGN_OR_RETURN(scan.expression, ExpressionInputsOf(request, true));
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
                       OptIntInRange(request, "Limit", 1, std::numeric_limits<int32_t>::max()));
@@ -1634,9 +2083,10 @@ Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
     scan.total_segments = static_cast<uint32_t>(*total);
   }
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
+  KS_ASSIGN_OR_RETURN(ReadTarget target, ReadTargetOf(scan.table, scan.index_name, capacity));
   scan.measure_scanned_bytes = capacity.wanted();
   KS_ASSIGN_OR_RETURN(store::QueryResult result, store_.Scan(scan));
-  return QueryResponse(result, count_only, scan.table, capacity);
+  return QueryResponse(result, selection.count_only, target, capacity);
 }
 
 Status DynamoDbApi::Impl::BatchWriteItem(const Value& request, AsyncDone& done) {

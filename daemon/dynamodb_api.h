@@ -38,6 +38,16 @@
 // AttributesToGet, KeyConditions, QueryFilter, ScanFilter, AttributeUpdates,
 // ConditionalOperator) are a ValidationException pointing to expressions.
 //
+// Secondary indexes. CreateTable's GlobalSecondaryIndexes and
+// LocalSecondaryIndexes, and UpdateTable's GlobalSecondaryIndexUpdates, become
+// the indexes of the table's schema, which the store keeps in the same
+// transactions as the table; Query and Scan read one with IndexName. As in
+// DynamoDB, ConsistentRead on a global index is a ValidationException (though
+// its reads are consistent here), and one UpdateTable creates or deletes at
+// most one index. Unlike DynamoDB, UpdateTable returns once a new index is
+// filled, and asking it for two such changes is a ValidationException rather
+// than LimitExceededException (which SDKs retry as throttling).
+//
 // Streams. Each table has one stream and that stream one shard; its ARN is
 // arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>, the label
 // being the ISO 8601 time the stream was last enabled. Sequence numbers are
