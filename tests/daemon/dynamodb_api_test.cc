@@ -5,14 +5,19 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -1142,6 +1147,666 @@ TEST_F(DynamoDbApiQueryTest, ScanAndParallelScan) {
   Fails("Scan", R"({"TableName":"events","Segment":2,"TotalSegments":2})", "ValidationException");
   Fails("Scan", R"({"TableName":"events","Segment":0,"TotalSegments":0})", "ValidationException");
   Fails("Scan", R"({"TableName":"events","ScanFilter":{}})", "ValidationException");
+}
+
+// --- Secondary indexes --------------------------------------------------------
+
+// A KeySchema list: `hash`, then `range` when given.
+std::string KeySchemaJson(std::string_view hash, std::string_view range = "") {
+  std::string out = R"([{"AttributeName":")" + std::string(hash) + R"(","KeyType":"HASH"})";
+  if (!range.empty()) {
+    out += R"(,{"AttributeName":")" + std::string(range) + R"(","KeyType":"RANGE"})";
+  }
+  return out + "]";
+}
+
+// An AttributeDefinitions list of {name, type} pairs.
+std::string DefinitionsJson(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> attributes) {
+  std::string out = "[";
+  for (const auto& [name, type] : attributes) {
+    if (out.size() > 1) out += ",";
+    out += R"({"AttributeName":")" + std::string(name) + R"(","AttributeType":")" +
+           std::string(type) + R"("})";
+  }
+  return out + "]";
+}
+
+// The attribute names of the map at `path` of `root`, sorted.
+std::vector<std::string> AttributeNames(const rapidjson::Value& root, std::string_view path) {
+  std::vector<std::string> names;
+  const rapidjson::Value* item = At(root, path);
+  if (item == nullptr || !item->IsObject()) {
+    ADD_FAILURE() << "no map at " << path;
+    return names;
+  }
+  for (const auto& m : item->GetObject()) names.emplace_back(m.name.GetString());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Table "scores" (user S, game S) with three global indexes (KEYS_ONLY,
+// INCLUDE, ALL) and a local one, and items some of which lack an index's
+// key attributes (so are absent from it: sparse indexes).
+class DynamoDbApiIndexTest : public DynamoDbApiTest {
+ protected:
+  static std::string CreateScoresBody() {
+    return R"({"TableName":"scores","BillingMode":"PAY_PER_REQUEST","KeySchema":)" +
+           KeySchemaJson("user", "game") + R"(,"AttributeDefinitions":)" +
+           DefinitionsJson({{"user", "S"}, {"game", "S"}, {"score", "N"}, {"tier", "S"}}) +
+           R"(,"GlobalSecondaryIndexes":[)" + R"({"IndexName":"by-tier","KeySchema":)" +
+           KeySchemaJson("tier", "score") + R"(,"Projection":{"ProjectionType":"KEYS_ONLY"}},)" +
+           R"({"IndexName":"by-game","KeySchema":)" + KeySchemaJson("game", "score") +
+           R"(,"Projection":{"ProjectionType":"INCLUDE","NonKeyAttributes":["note"]},)" +
+           R"("OnDemandThroughput":{"MaxReadRequestUnits":10}},)" +
+           R"({"IndexName":"everything","KeySchema":)" + KeySchemaJson("tier") +
+           R"(,"Projection":{"ProjectionType":"ALL"}}],)" +
+           R"("LocalSecondaryIndexes":[{"IndexName":"by-user-score","KeySchema":)" +
+           KeySchemaJson("user", "score") + R"(,"Projection":{"ProjectionType":"KEYS_ONLY"}}]})";
+  }
+
+  void PutScores() {
+    Put("scores", R"({"user":{"S":"u1"},"game":{"S":"chess"},"score":{"N":"30"},)"
+                  R"("tier":{"S":"gold"},"note":{"S":"n1"},"extra":{"S":"x"}})");
+    Put("scores", R"({"user":{"S":"u2"},"game":{"S":"chess"},"score":{"N":"10"},)"
+                  R"("tier":{"S":"gold"},"note":{"S":"n2"},"extra":{"S":"x"}})");
+    Put("scores", R"({"user":{"S":"u3"},"game":{"S":"chess"},"score":{"N":"20"},)"
+                  R"("tier":{"S":"silver"},"note":{"S":"n3"}})");
+    Put("scores", R"({"user":{"S":"u4"},"game":{"S":"chess"},"score":{"N":"10"},)"
+                  R"("tier":{"S":"gold"}})");
+    // No tier: in neither by-tier nor everything.
+    Put("scores", R"({"user":{"S":"u1"},"game":{"S":"go"},"score":{"N":"5"},"note":{"S":"n5"}})");
+    // No score: in everything only.
+    Put("scores", R"({"user":{"S":"u5"},"game":{"S":"go"},"tier":{"S":"gold"}})");
+  }
+
+  // "user/game" of each item of a Query or Scan answer, in order.
+  std::vector<std::string> ItemKeys(const rapidjson::Value& d) {
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < Size(d, "Items"); ++i) {
+      std::string item = "Items." + std::to_string(i);
+      keys.push_back(Str(d, item + ".user.S") + "/" + Str(d, item + ".game.S"));
+    }
+    return keys;
+  }
+
+  // Every page of `op` (Query or Scan) with `body` (without its closing
+  // brace), following LastEvaluatedKey; each page's key must have exactly
+  // `key_attributes`.
+  std::vector<std::string> AllPages(std::string_view op, const std::string& body,
+                                    const std::vector<std::string>& key_attributes) {
+    std::vector<std::string> all;
+    std::string start;
+    for (int page = 0; page < 20; ++page) {
+      std::string request = body;
+      if (!start.empty()) request += R"(,"ExclusiveStartKey":)" + start;
+      ApiResponse r = Call(op, request + "}");
+      EXPECT_EQ(200, r.http_status) << request << " -> " << r.body;
+      if (r.http_status != 200) break;
+      rapidjson::Document d = ParseJson(r.body);
+      for (const std::string& key : ItemKeys(d)) all.push_back(key);
+      if (!Has(d, "LastEvaluatedKey")) return all;
+      EXPECT_EQ(key_attributes, AttributeNames(d, "LastEvaluatedKey")) << r.body;
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+      At(d, "LastEvaluatedKey")->Accept(writer);
+      start = buffer.GetString();
+    }
+    ADD_FAILURE() << "no last page";
+    return all;
+  }
+
+  const std::string gold_ = R"("ExpressionAttributeValues":{":l":{"S":"gold"}})";
+};
+
+TEST_F(DynamoDbApiIndexTest, CreateTableDescribesEachIndex) {
+  rapidjson::Document d = Ok("CreateTable", CreateScoresBody());
+  // Index key attributes are defined once each, after the table's keys.
+  ASSERT_EQ(4u, Size(d, "TableDescription.AttributeDefinitions"));
+  std::vector<std::string> defined;
+  for (size_t i = 0; i < 4; ++i) {
+    std::string at = "TableDescription.AttributeDefinitions." + std::to_string(i);
+    defined.push_back(Str(d, at + ".AttributeName") + ":" + Str(d, at + ".AttributeType"));
+  }
+  EXPECT_EQ((std::vector<std::string>{"user:S", "game:S", "score:N", "tier:S"}), defined);
+
+  const std::string arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/scores";
+  ASSERT_EQ(3u, Size(d, "TableDescription.GlobalSecondaryIndexes"));
+  const std::string keys_only = "TableDescription.GlobalSecondaryIndexes.0.";
+  EXPECT_EQ("by-tier", Str(d, keys_only + "IndexName"));
+  EXPECT_EQ("tier", Str(d, keys_only + "KeySchema.0.AttributeName"));
+  EXPECT_EQ("HASH", Str(d, keys_only + "KeySchema.0.KeyType"));
+  EXPECT_EQ("score", Str(d, keys_only + "KeySchema.1.AttributeName"));
+  EXPECT_EQ("RANGE", Str(d, keys_only + "KeySchema.1.KeyType"));
+  EXPECT_EQ("KEYS_ONLY", Str(d, keys_only + "Projection.ProjectionType"));
+  EXPECT_FALSE(Has(d, keys_only + "Projection.NonKeyAttributes"));
+  EXPECT_EQ("ACTIVE", Str(d, keys_only + "IndexStatus"));
+  EXPECT_FALSE(Has(d, keys_only + "Backfilling"));
+  EXPECT_EQ(0, Int(d, keys_only + "ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_EQ(0, Int(d, keys_only + "ProvisionedThroughput.WriteCapacityUnits"));
+  EXPECT_EQ(0, Int(d, keys_only + "ProvisionedThroughput.NumberOfDecreasesToday"));
+  EXPECT_EQ(0, Int(d, keys_only + "IndexSizeBytes"));
+  EXPECT_EQ(0, Int(d, keys_only + "ItemCount"));
+  EXPECT_EQ(arn + "/index/by-tier", Str(d, keys_only + "IndexArn"));
+
+  const std::string include = "TableDescription.GlobalSecondaryIndexes.1.";
+  EXPECT_EQ("by-game", Str(d, include + "IndexName"));
+  EXPECT_EQ("INCLUDE", Str(d, include + "Projection.ProjectionType"));
+  ASSERT_EQ(1u, Size(d, include + "Projection.NonKeyAttributes"));
+  EXPECT_EQ("note", Str(d, include + "Projection.NonKeyAttributes.0"));
+  EXPECT_EQ(arn + "/index/by-game", Str(d, include + "IndexArn"));
+
+  const std::string all = "TableDescription.GlobalSecondaryIndexes.2.";
+  EXPECT_EQ("everything", Str(d, all + "IndexName"));
+  EXPECT_EQ(1u, Size(d, all + "KeySchema"));
+  EXPECT_EQ("ALL", Str(d, all + "Projection.ProjectionType"));
+  EXPECT_FALSE(Has(d, all + "Projection.NonKeyAttributes"));
+
+  ASSERT_EQ(1u, Size(d, "TableDescription.LocalSecondaryIndexes"));
+  const std::string local = "TableDescription.LocalSecondaryIndexes.0.";
+  EXPECT_EQ("by-user-score", Str(d, local + "IndexName"));
+  EXPECT_EQ("user", Str(d, local + "KeySchema.0.AttributeName"));
+  EXPECT_EQ("score", Str(d, local + "KeySchema.1.AttributeName"));
+  EXPECT_EQ("KEYS_ONLY", Str(d, local + "Projection.ProjectionType"));
+  EXPECT_EQ(0, Int(d, local + "ItemCount"));
+  EXPECT_EQ(0, Int(d, local + "IndexSizeBytes"));
+  EXPECT_EQ(arn + "/index/by-user-score", Str(d, local + "IndexArn"));
+  // DynamoDB's LocalSecondaryIndexDescription has neither.
+  EXPECT_FALSE(Has(d, local + "IndexStatus"));
+  EXPECT_FALSE(Has(d, local + "ProvisionedThroughput"));
+
+  // Each index counts the items that have all of its key attributes.
+  PutScores();
+  d = Ok("DescribeTable", R"({"TableName":"scores"})");
+  EXPECT_EQ(6, Int(d, "Table.ItemCount"));
+  EXPECT_EQ(4, Int(d, "Table.GlobalSecondaryIndexes.0.ItemCount"));  // by-tier
+  EXPECT_EQ(5, Int(d, "Table.GlobalSecondaryIndexes.1.ItemCount"));  // by-game
+  EXPECT_EQ(5, Int(d, "Table.GlobalSecondaryIndexes.2.ItemCount"));  // everything
+  EXPECT_EQ(5, Int(d, "Table.LocalSecondaryIndexes.0.ItemCount"));
+  // A projection holds less than the whole item.
+  EXPECT_GT(Int(d, "Table.GlobalSecondaryIndexes.0.IndexSizeBytes"), 0);
+  EXPECT_LT(Int(d, "Table.GlobalSecondaryIndexes.0.IndexSizeBytes"),
+            Int(d, "Table.GlobalSecondaryIndexes.2.IndexSizeBytes"));
+
+  // The indexes are kept with the table across a restart.
+  Reopen();
+  rapidjson::Document again = Ok("DescribeTable", R"({"TableName":"scores"})");
+  EXPECT_EQ(3u, Size(again, "Table.GlobalSecondaryIndexes"));
+  EXPECT_EQ(4, Int(again, "Table.GlobalSecondaryIndexes.0.ItemCount"));
+  EXPECT_EQ(1u, Size(again, "Table.LocalSecondaryIndexes"));
+
+  // A table without indexes has neither member.
+  CreateTable("plain");
+  d = Ok("DescribeTable", R"({"TableName":"plain"})");
+  EXPECT_FALSE(Has(d, "Table.GlobalSecondaryIndexes"));
+  EXPECT_FALSE(Has(d, "Table.LocalSecondaryIndexes"));
+}
+
+TEST_F(DynamoDbApiIndexTest, GlobalIndexThroughputFollowsTheBillingMode) {
+  const std::string table = R"({"TableName":"prov","KeySchema":)" + KeySchemaJson("pk") +
+                            R"(,"AttributeDefinitions":)" +
+                            DefinitionsJson({{"pk", "S"}, {"g", "S"}});
+  const std::string index = R"("IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") +
+                            R"(,"Projection":{"ProjectionType":"ALL"})";
+  rapidjson::Document d =
+      Ok("CreateTable", table + R"(,"ProvisionedThroughput":{"ReadCapacityUnits":1,)" +
+                            R"("WriteCapacityUnits":1},"GlobalSecondaryIndexes":[{)" + index +
+                            R"(,"ProvisionedThroughput":{"ReadCapacityUnits":3,)" +
+                            R"("WriteCapacityUnits":4}}]})");
+  EXPECT_EQ(3, Int(d,
+                   "TableDescription.GlobalSecondaryIndexes.0.ProvisionedThroughput."
+                   "ReadCapacityUnits"));
+  EXPECT_EQ(4, Int(d,
+                   "TableDescription.GlobalSecondaryIndexes.0.ProvisionedThroughput."
+                   "WriteCapacityUnits"));
+
+  EXPECT_EQ(
+      "One or more parameter values were invalid: ProvisionedThroughput must be specified for "
+      "index: by-g, with read and write capacity units of at least 1",
+      Fails("CreateTable",
+            R"({"TableName":"prov2","KeySchema":)" + KeySchemaJson("pk") +
+                R"(,"AttributeDefinitions":)" + DefinitionsJson({{"pk", "S"}, {"g", "S"}}) +
+                R"(,"ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":1},)" +
+                R"("GlobalSecondaryIndexes":[{)" + index + "}]}",
+            "ValidationException"));
+  EXPECT_EQ(
+      "One or more parameter values were invalid: ProvisionedThroughput should not be specified "
+      "for index: by-g when BillingMode is PAY_PER_REQUEST",
+      Fails("CreateTable",
+            R"({"TableName":"ppr","BillingMode":"PAY_PER_REQUEST","KeySchema":)" +
+                KeySchemaJson("pk") + R"(,"AttributeDefinitions":)" +
+                DefinitionsJson({{"pk", "S"}, {"g", "S"}}) + R"(,"GlobalSecondaryIndexes":[{)" +
+                index + R"(,"ProvisionedThroughput":{"ReadCapacityUnits":1,)" +
+                R"("WriteCapacityUnits":1}}]})",
+            "ValidationException"));
+  EXPECT_EQ(
+      "1 validation error detected: Value '0' at "
+      "'globalSecondaryIndexes.1.member.provisionedThroughput.writeCapacityUnits' failed to "
+      "satisfy constraint: Member must have value greater than or equal to 1",
+      Fails("CreateTable",
+            R"({"TableName":"zero","KeySchema":)" + KeySchemaJson("pk") +
+                R"(,"AttributeDefinitions":)" + DefinitionsJson({{"pk", "S"}, {"g", "S"}}) +
+                R"(,"ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":1},)" +
+                R"("GlobalSecondaryIndexes":[{)" + index +
+                R"(,"ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":0}}]})",
+            "ValidationException"));
+  EXPECT_EQ(1u, Size(Ok("ListTables", "{}"), "TableNames"));
+}
+
+TEST_F(DynamoDbApiIndexTest, CreateTableIndexErrors) {
+  const std::string table_keys = R"("KeySchema":)" + KeySchemaJson("pk", "sk");
+  auto create = [&](const std::string& definitions, const std::string& rest) {
+    return R"({"TableName":"tbl",)" + table_keys + R"(,"AttributeDefinitions":)" + definitions +
+           "," + rest + "}";
+  };
+  const std::string defs = DefinitionsJson({{"pk", "S"}, {"sk", "N"}, {"g", "S"}});
+  auto gsi = [](const std::string& body) { return R"("GlobalSecondaryIndexes":[)" + body + "]"; };
+  auto lsi = [](const std::string& body) { return R"("LocalSecondaryIndexes":[)" + body + "]"; };
+  const std::string by_g = R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") +
+                           R"(,"Projection":{"ProjectionType":"ALL"}})";
+  struct Case {
+    std::string body;
+    std::string message;
+  };
+  const Case cases[] = {
+      {create(DefinitionsJson({{"pk", "S"}, {"sk", "N"}}), gsi(by_g)),
+       "One or more parameter values were invalid: Some index key attributes are not defined in "
+       "AttributeDefinitions. Keys: [g], AttributeDefinitions: [pk, sk]"},
+      {create(DefinitionsJson({{"pk", "S"}, {"sk", "N"}, {"g", "S"}, {"x", "S"}}), gsi(by_g)),
+       "One or more parameter values were invalid: Some AttributeDefinitions are not used. "
+       "AttributeDefinitions: [pk, sk, g, x], keys used: [pk, sk, g]"},
+      {create(defs, gsi("")),
+       "One or more parameter values were invalid: List of GlobalSecondaryIndexes is empty"},
+      {create(defs, gsi(by_g) + "," + lsi("")),
+       "One or more parameter values were invalid: List of LocalSecondaryIndexes is empty"},
+      {create(defs, gsi(by_g + "," + by_g)),
+       "One or more parameter values were invalid: Duplicate index name: by-g"},
+      // A local and a global index share one name space.
+      {create(defs, gsi(by_g) + "," +
+                        lsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("pk", "g") +
+                            R"(,"Projection":{"ProjectionType":"ALL"}})")),
+       "One or more parameter values were invalid: Duplicate index name: by-g"},
+      {R"({"TableName":"tbl","KeySchema":)" + KeySchemaJson("pk") + R"(,"AttributeDefinitions":)" +
+           DefinitionsJson({{"pk", "S"}, {"g", "S"}}) + "," +
+           lsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("pk", "g") +
+               R"(,"Projection":{"ProjectionType":"ALL"}})") +
+           "}",
+       "One or more parameter values were invalid: Table KeySchema does not have a range key, "
+       "which is required when specifying a LocalSecondaryIndex"},
+      {create(defs, lsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g", "sk") +
+                        R"(,"Projection":{"ProjectionType":"ALL"}})")),
+       "Index KeySchema does not have the same leading hash key as table KeySchema for index: "
+       "by-g"},
+      {create(defs, gsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") + "}")),
+       "1 validation error detected: Value null at 'globalSecondaryIndexes.1.member.projection' "
+       "failed to satisfy constraint: Member must not be null"},
+      {create(defs, gsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") +
+                        R"(,"Projection":{}})")),
+       "One or more parameter values were invalid: Unknown ProjectionType: null"},
+      {create(defs, gsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") +
+                        R"(,"Projection":{"ProjectionType":"SOME"}})")),
+       "Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"},
+      {create(defs, gsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") +
+                        R"(,"Projection":{"ProjectionType":"INCLUDE"}})")),
+       "One or more parameter values were invalid: ProjectionType is INCLUDE, but "
+       "NonKeyAttributes is not specified"},
+      {create(defs,
+              gsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") +
+                  R"(,"Projection":{"ProjectionType":"KEYS_ONLY","NonKeyAttributes":["a"]}})")),
+       "One or more parameter values were invalid: ProjectionType is KEYS_ONLY, but "
+       "NonKeyAttributes is specified"},
+      {create(defs, gsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g") +
+                        R"(,"Projection":{"ProjectionType":"INCLUDE","NonKeyAttributes":[]}})")),
+       "Value '[]' at 'globalSecondaryIndexes.1.member.projection.nonKeyAttributes' failed to "
+       "satisfy constraint: Member must have length greater than or equal to 1"},
+      {create(defs, gsi(R"({"IndexName":"by g","KeySchema":)" + KeySchemaJson("g") +
+                        R"(,"Projection":{"ProjectionType":"ALL"}})")),
+       "Value 'by g' at 'globalSecondaryIndexes.1.member.indexName' failed to satisfy "
+       "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"},
+      {create(defs, gsi(R"({"IndexName":"by-g","KeySchema":[{"AttributeName":"g",)"
+                        R"("KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}})")),
+       "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"},
+      {create(defs, gsi(R"({"IndexName":"by-g","KeySchema":)" + KeySchemaJson("g", "g") +
+                        R"(,"Projection":{"ProjectionType":"ALL"}})")),
+       "Both the Hash Key and the Range Key element in the KeySchema have the same name"},
+      {create(defs, gsi(R"({"IndexName":"by-g","Projection":{"ProjectionType":"ALL"}})")),
+       "Value null at 'globalSecondaryIndexes.1.member.keySchema'"},
+  };
+  for (const Case& c : cases) {
+    std::string message = Fails("CreateTable", c.body, "ValidationException");
+    EXPECT_NE(std::string::npos, message.find(c.message)) << c.body << " -> " << message;
+  }
+  Fails("CreateTable", create(defs, R"("GlobalSecondaryIndexes":{})"), "SerializationException");
+  EXPECT_EQ(0u, Size(Ok("ListTables", "{}"), "TableNames"));
+}
+
+TEST_F(DynamoDbApiIndexTest, QueryReadsAnIndexInIndexOrderWithItsProjection) {
+  Ok("CreateTable", CreateScoresBody());
+  PutScores();
+  // KEYS_ONLY: the table's and the index's keys; equal index keys in table
+  // key order; items without tier (u1/go) or score (u5/go) are not there.
+  const std::string by_tier = R"({"TableName":"scores","IndexName":"by-tier",)"
+                              R"("KeyConditionExpression":"tier = :l",)" +
+                              gold_;
+  rapidjson::Document d = Ok("Query", by_tier + "}");
+  EXPECT_EQ((std::vector<std::string>{"u2/chess", "u4/chess", "u1/chess"}), ItemKeys(d));
+  EXPECT_EQ((std::vector<std::string>{"game", "score", "tier", "user"}),
+            AttributeNames(d, "Items.2"));
+  EXPECT_EQ(3, Int(d, "Count"));
+  EXPECT_EQ(3, Int(d, "ScannedCount"));
+  EXPECT_FALSE(Has(d, "LastEvaluatedKey"));
+  // ALL_PROJECTED_ATTRIBUTES is the default for an index.
+  d = Ok("Query", by_tier + R"(,"Select":"ALL_PROJECTED_ATTRIBUTES"})");
+  EXPECT_EQ(4u, Size(d, "Items.0"));
+  d = Ok("Query", by_tier + R"(,"ScanIndexForward":false})");
+  ASSERT_EQ(3u, Size(d, "Items"));
+  EXPECT_EQ("30", Str(d, "Items.0.score.N"));
+  EXPECT_EQ("10", Str(d, "Items.2.score.N"));
+
+  // Pages of one: each LastEvaluatedKey holds the table's and the index's
+  // keys, and the pages together are the whole answer, in order.
+  EXPECT_EQ((std::vector<std::string>{"u2/chess", "u4/chess", "u1/chess"}),
+            AllPages("Query", by_tier + R"(,"Limit":1)", {"game", "score", "tier", "user"}));
+
+  // INCLUDE: keys and the listed attributes; a key condition on the index's
+  // sort key.
+  d = Ok("Query", R"({"TableName":"scores","IndexName":"by-game",)"
+                  R"("KeyConditionExpression":"game = :g AND score BETWEEN :lo AND :hi",)"
+                  R"("ExpressionAttributeValues":{":g":{"S":"chess"},":lo":{"N":"15"},)"
+                  R"(":hi":{"N":"30"}}})");
+  EXPECT_EQ((std::vector<std::string>{"u3/chess", "u1/chess"}), ItemKeys(d));
+  EXPECT_EQ((std::vector<std::string>{"game", "note", "score", "user"}),
+            AttributeNames(d, "Items.1"));
+
+  // ALL, without a sort key: whole items, in table key order.
+  d = Ok("Query", R"({"TableName":"scores","IndexName":"everything",)"
+                  R"("KeyConditionExpression":"tier = :l","Select":"ALL_ATTRIBUTES",)" +
+                      gold_ + "}");
+  EXPECT_EQ((std::vector<std::string>{"u1/chess", "u2/chess", "u4/chess", "u5/go"}), ItemKeys(d));
+  EXPECT_EQ("x", Str(d, "Items.0.extra.S"));
+
+  // A local index: ConsistentRead is allowed, and ALL_ATTRIBUTES reads whole
+  // items through a KEYS_ONLY projection.
+  const std::string by_user = R"({"TableName":"scores","IndexName":"by-user-score",)"
+                              R"("KeyConditionExpression":"#u = :u","ConsistentRead":true,)"
+                              R"("ExpressionAttributeNames":{"#u":"user"},)"
+                              R"("ExpressionAttributeValues":{":u":{"S":"u1"}})";
+  d = Ok("Query", by_user + "}");
+  EXPECT_EQ((std::vector<std::string>{"u1/go", "u1/chess"}), ItemKeys(d));
+  EXPECT_EQ((std::vector<std::string>{"game", "score", "user"}), AttributeNames(d, "Items.1"));
+  d = Ok("Query", by_user + R"(,"Select":"ALL_ATTRIBUTES"})");
+  EXPECT_EQ("x", Str(d, "Items.1.extra.S"));
+  EXPECT_EQ("n5", Str(d, "Items.0.note.S"));
+}
+
+TEST_F(DynamoDbApiIndexTest, IndexReadErrors) {
+  Ok("CreateTable", CreateScoresBody());
+  PutScores();
+  const std::string by_tier = R"({"TableName":"scores","IndexName":"by-tier",)"
+                              R"("KeyConditionExpression":"tier = :l",)" +
+                              gold_;
+  EXPECT_EQ("Consistent reads are not supported on global secondary indexes",
+            Fails("Query", by_tier + R"(,"ConsistentRead":true})", "ValidationException"));
+  EXPECT_EQ("Consistent reads are not supported on global secondary indexes",
+            Fails("Scan",
+                  R"({"TableName":"scores","IndexName":"everything",)"
+                  R"("ConsistentRead":true})",
+                  "ValidationException"));
+  // A KEYS_ONLY global index cannot give whole items (a local one can).
+  std::string message =
+      Fails("Query", by_tier + R"(,"Select":"ALL_ATTRIBUTES"})", "ValidationException");
+  EXPECT_NE(std::string::npos, message.find("ALL_ATTRIBUTES")) << message;
+  Fails("Scan", R"({"TableName":"scores","IndexName":"by-game","Select":"ALL_ATTRIBUTES"})",
+        "ValidationException");
+  EXPECT_EQ(
+      "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is allowed "
+      "only when querying a secondary index",
+      Fails("Query",
+            R"({"TableName":"scores","KeyConditionExpression":"#u = :u",)"
+            R"("ExpressionAttributeNames":{"#u":"user"},"Select":"ALL_PROJECTED_ATTRIBUTES",)"
+            R"("ExpressionAttributeValues":{":u":{"S":"u1"}}})",
+            "ValidationException"));
+  Fails("Scan", R"({"TableName":"scores","Select":"ALL_PROJECTED_ATTRIBUTES"})",
+        "ValidationException");
+  EXPECT_EQ("Cannot specify the ProjectionExpression when choosing to get ALL_PROJECTED_ATTRIBUTES",
+            Fails("Query",
+                  by_tier + R"(,"Select":"ALL_PROJECTED_ATTRIBUTES",)" +
+                      R"("ProjectionExpression":"score"})",
+                  "ValidationException"));
+  for (std::string_view op : {"Query", "Scan"}) {
+    // With and without ConsistentRead (which makes the API look the index up
+    // itself) the answer is the same.
+    for (std::string_view consistent : {"false", "true"}) {
+      EXPECT_EQ("The table does not have the specified index: nope",
+                Fails(op,
+                      R"({"TableName":"scores","IndexName":"nope","ConsistentRead":)" +
+                          std::string(consistent) + R"(,"KeyConditionExpression":"tier = :l",)" +
+                          gold_ + "}",
+                      "ValidationException"));
+    }
+  }
+  EXPECT_NE(std::string::npos, Fails("Query",
+                                     R"({"TableName":"scores","IndexName":"ab",)"
+                                     R"("KeyConditionExpression":"tier = :l",)" +
+                                         gold_ + "}",
+                                     "ValidationException")
+                                   .find("Value 'ab' at 'indexName' failed to satisfy constraint"));
+  Fails("Query",
+        R"({"TableName":"nothere","IndexName":"by-tier","ConsistentRead":true,)"
+        R"("KeyConditionExpression":"tier = :l",)" +
+            gold_ + "}",
+        "ResourceNotFoundException");
+
+  // A write whose index key attribute has the wrong type is refused whole.
+  Fails("PutItem",
+        R"({"TableName":"scores","Item":{"user":{"S":"u9"},"game":{"S":"go"},)"
+        R"("tier":{"N":"1"}}})",
+        "ValidationException");
+  EXPECT_EQ(0u, Size(Ok("GetItem", R"({"TableName":"scores","Key":{"user":{"S":"u9"},)"
+                                   R"("game":{"S":"go"}}})"),
+                     ""));
+}
+
+TEST_F(DynamoDbApiIndexTest, ScanReadsOnlyTheIndexedItems) {
+  Ok("CreateTable", CreateScoresBody());
+  PutScores();
+  rapidjson::Document d = Ok("Scan", R"({"TableName":"scores","IndexName":"by-tier"})");
+  EXPECT_EQ(4, Int(d, "Count"));
+  std::vector<std::string> keys = ItemKeys(d);
+  EXPECT_EQ((std::multiset<std::string>{"u1/chess", "u2/chess", "u3/chess", "u4/chess"}),
+            std::multiset<std::string>(keys.begin(), keys.end()));
+  EXPECT_EQ(4u, Size(d, "Items.0"));  // KEYS_ONLY
+
+  std::vector<std::string> paged =
+      AllPages("Scan", R"({"TableName":"scores","IndexName":"everything","Limit":2)",
+               {"game", "tier", "user"});
+  EXPECT_EQ((std::multiset<std::string>{"u1/chess", "u2/chess", "u3/chess", "u4/chess", "u5/go"}),
+            std::multiset<std::string>(paged.begin(), paged.end()));
+
+  d = Ok("Scan", R"({"TableName":"scores","IndexName":"by-game","Select":"COUNT"})");
+  EXPECT_EQ(5, Int(d, "Count"));
+  EXPECT_FALSE(Has(d, "Items"));
+  d = Ok("Scan", R"({"TableName":"scores","IndexName":"by-game","FilterExpression":"note = :n",)"
+                 R"("ExpressionAttributeValues":{":n":{"S":"n3"}}})");
+  EXPECT_EQ((std::vector<std::string>{"u3/chess"}), ItemKeys(d));
+  EXPECT_EQ(5, Int(d, "ScannedCount"));
+}
+
+// ReturnConsumedCapacity: an index read is charged to the index, and INDEXES
+// names it under its kind.
+TEST_F(DynamoDbApiIndexTest, IndexReadsAreChargedToTheIndex) {
+  Ok("CreateTable", CreateScoresBody());
+  PutScores();
+  rapidjson::Document d =
+      Ok("Query", R"({"TableName":"scores","IndexName":"by-tier","ReturnConsumedCapacity":)"
+                  R"("INDEXES","KeyConditionExpression":"tier = :l",)" +
+                      gold_ + "}");
+  EXPECT_EQ("scores", Str(d, "ConsumedCapacity.TableName"));
+  EXPECT_EQ(0.5, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(0.5, Number(d, "ConsumedCapacity.ReadCapacityUnits"));
+  EXPECT_EQ(0.0, Number(d, "ConsumedCapacity.Table.CapacityUnits"));
+  EXPECT_EQ(0.5, Number(d, "ConsumedCapacity.GlobalSecondaryIndexes.by-tier.CapacityUnits"));
+  EXPECT_EQ(0.5, Number(d, "ConsumedCapacity.GlobalSecondaryIndexes.by-tier.ReadCapacityUnits"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.LocalSecondaryIndexes"));
+
+  d = Ok("Query", R"({"TableName":"scores","IndexName":"by-user-score","ConsistentRead":true,)"
+                  R"("ReturnConsumedCapacity":"INDEXES","KeyConditionExpression":"#u = :u",)"
+                  R"("ExpressionAttributeNames":{"#u":"user"},)"
+                  R"("ExpressionAttributeValues":{":u":{"S":"u1"}}})");
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.LocalSecondaryIndexes.by-user-score.CapacityUnits"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.GlobalSecondaryIndexes"));
+
+  // TOTAL: the sum only.
+  d = Ok("Scan", R"({"TableName":"scores","IndexName":"everything",)"
+                 R"("ReturnConsumedCapacity":"TOTAL"})");
+  EXPECT_EQ(0.5, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.Table"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.GlobalSecondaryIndexes"));
+}
+
+TEST_F(DynamoDbApiIndexTest, UpdateTableCreatesUpdatesAndDeletesGlobalIndexes) {
+  CreateTable("orders", /*sort=*/true);
+  Put("orders", R"({"pk":{"S":"a"},"sk":{"N":"1"},"status":{"S":"open"}})");
+  Put("orders", R"({"pk":{"S":"a"},"sk":{"N":"2"},"status":{"S":"closed"}})");
+  Put("orders", R"({"pk":{"S":"b"},"sk":{"N":"1"},"status":{"S":"open"}})");
+  Put("orders", R"({"pk":{"S":"b"},"sk":{"N":"2"}})");
+  // The index's sort key is the table's: its type is known, so only the new
+  // attribute needs a definition.
+  const std::string create_by_status = R"({"Create":{"IndexName":"by-status","KeySchema":)" +
+                                       KeySchemaJson("status", "sk") +
+                                       R"(,"Projection":{"ProjectionType":"ALL"}}})";
+  rapidjson::Document d =
+      Ok("UpdateTable", R"({"TableName":"orders","AttributeDefinitions":)" +
+                            DefinitionsJson({{"status", "S"}}) +
+                            R"(,"GlobalSecondaryIndexUpdates":[)" + create_by_status + "]}");
+  // UpdateTable returns once the index holds the items that were there.
+  const std::string index = "TableDescription.GlobalSecondaryIndexes.0.";
+  EXPECT_EQ("by-status", Str(d, index + "IndexName"));
+  EXPECT_EQ("ACTIVE", Str(d, index + "IndexStatus"));
+  EXPECT_EQ(3, Int(d, index + "ItemCount"));
+  EXPECT_EQ(3u, Size(d, "TableDescription.AttributeDefinitions"));
+  EXPECT_EQ("status", Str(d, "TableDescription.AttributeDefinitions.2.AttributeName"));
+
+  const std::string open_orders = R"({"TableName":"orders","IndexName":"by-status",)"
+                                  R"("KeyConditionExpression":"#s = :s",)"
+                                  R"("ExpressionAttributeNames":{"#s":"status"},)"
+                                  R"("ExpressionAttributeValues":{":s":{"S":"open"}}})";
+  auto open_keys = [&]() {
+    std::vector<std::string> keys;
+    rapidjson::Document q = Ok("Query", open_orders);
+    for (size_t i = 0; i < Size(q, "Items"); ++i) {
+      keys.push_back(Str(q, "Items." + std::to_string(i) + ".pk.S") + "/" +
+                     Str(q, "Items." + std::to_string(i) + ".sk.N"));
+    }
+    return keys;
+  };
+  EXPECT_EQ((std::vector<std::string>{"a/1", "b/1"}), open_keys());
+  // Writes after the build keep it up to date.
+  Put("orders", R"({"pk":{"S":"c"},"sk":{"N":"0"},"status":{"S":"open"}})");
+  Put("orders", R"({"pk":{"S":"a"},"sk":{"N":"1"},"status":{"S":"closed"}})");
+  EXPECT_EQ((std::vector<std::string>{"c/0", "b/1"}), open_keys());
+
+  auto update = [](const std::string& rest) { return R"({"TableName":"orders",)" + rest + "}"; };
+  auto index_updates = [&](const std::string& list) {
+    return update(R"("GlobalSecondaryIndexUpdates":[)" + list + "]");
+  };
+  const std::string create_by_region = R"({"Create":{"IndexName":"by-region","KeySchema":)" +
+                                       KeySchemaJson("region") +
+                                       R"(,"Projection":{"ProjectionType":"KEYS_ONLY"}}})";
+  const std::string region_defs =
+      R"("AttributeDefinitions":)" + DefinitionsJson({{"region", "S"}}) + ",";
+  struct Case {
+    std::string body;
+    std::string error;
+    std::string message;
+  };
+  const Case cases[] = {
+      {update(region_defs + R"("GlobalSecondaryIndexUpdates":[)" + create_by_region + "," +
+              R"({"Create":{"IndexName":"by-x","KeySchema":)" + KeySchemaJson("region") +
+              R"(,"Projection":{"ProjectionType":"ALL"}}}])"),
+       "ValidationException",
+       "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously "
+       "per table"},
+      {update(region_defs + R"("GlobalSecondaryIndexUpdates":[)" + create_by_region +
+              R"(,{"Delete":{"IndexName":"by-status"}}])"),
+       "ValidationException", "Subscriber limit exceeded"},
+      {index_updates(R"({"Delete":{"IndexName":"by-status"}},)"
+                     R"({"Update":{"IndexName":"by-status","ProvisionedThroughput":)"
+                     R"({"ReadCapacityUnits":1,"WriteCapacityUnits":1}}})"),
+       "ValidationException",
+       "One or more parameter values were invalid: Only one global secondary index update per "
+       "index is allowed simultaneously. Index: by-status"},
+      {index_updates(create_by_region), "ValidationException",
+       "One or more parameter values were invalid: Some index key attributes are not defined in "
+       "AttributeDefinitions. Keys: [region], AttributeDefinitions: []"},
+      {update(R"("AttributeDefinitions":)" + DefinitionsJson({{"region", "S"}, {"other", "S"}}) +
+              R"(,"GlobalSecondaryIndexUpdates":[)" + create_by_region + "]"),
+       "ValidationException",
+       "One or more parameter values were invalid: Some AttributeDefinitions are not used. "
+       "AttributeDefinitions: [region, other], keys used: [pk, sk, status, region]"},
+      // A key attribute keeps its type.
+      {update(R"("AttributeDefinitions":)" + DefinitionsJson({{"region", "S"}, {"sk", "S"}}) +
+              R"(,"GlobalSecondaryIndexUpdates":[)" + create_by_region + "]"),
+       "ValidationException", "AttributeDefinitions gives attribute sk the type S"},
+      {index_updates("{}"), "ValidationException",
+       "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
+       "GlobalSecondaryIndexUpdate.Delete must not be null"},
+      {index_updates(R"({"Update":{"IndexName":"by-status"}})"), "ValidationException",
+       "Value null at 'globalSecondaryIndexUpdates.1.member.update.provisionedThroughput'"},
+      // An on-demand table's index takes no capacity units.
+      {index_updates(R"({"Update":{"IndexName":"by-status","ProvisionedThroughput":)"
+                     R"({"ReadCapacityUnits":1,"WriteCapacityUnits":1}}})"),
+       "ValidationException", "ProvisionedThroughput should not be specified for index"},
+      {index_updates(R"({"Delete":{"IndexName":"nope"}})"), "ResourceNotFoundException", "nope"},
+      {update(R"("BillingMode":"PROVISIONED","ProvisionedThroughput":{"ReadCapacityUnits":1,)"
+              R"("WriteCapacityUnits":1})"),
+       "ValidationException", "by-status"},
+  };
+  for (const Case& c : cases) {
+    std::string message = Fails("UpdateTable", c.body, c.error);
+    EXPECT_NE(std::string::npos, message.find(c.message)) << c.body << " -> " << message;
+  }
+  d = Ok("DescribeTable", R"({"TableName":"orders"})");
+  EXPECT_EQ(1u, Size(d, "Table.GlobalSecondaryIndexes"));
+  EXPECT_EQ("PAY_PER_REQUEST", Str(d, "Table.BillingModeSummary.BillingMode"));
+
+  // To PROVISIONED with the index's units in the same call, then new units,
+  // then back to on demand, which zeroes them.
+  d = Ok("UpdateTable",
+         update(R"("BillingMode":"PROVISIONED","ProvisionedThroughput":{"ReadCapacityUnits":1,)"
+                R"("WriteCapacityUnits":1},"GlobalSecondaryIndexUpdates":[{"Update":{)"
+                R"("IndexName":"by-status","ProvisionedThroughput":{"ReadCapacityUnits":2,)"
+                R"("WriteCapacityUnits":3}}}])"));
+  EXPECT_EQ(2, Int(d, index + "ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_EQ(3, Int(d, index + "ProvisionedThroughput.WriteCapacityUnits"));
+  d = Ok("UpdateTable", index_updates(R"({"Update":{"IndexName":"by-status",)"
+                                      R"("ProvisionedThroughput":{"ReadCapacityUnits":5,)"
+                                      R"("WriteCapacityUnits":6}}})"));
+  EXPECT_EQ(5, Int(d, index + "ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_EQ(6, Int(d, index + "ProvisionedThroughput.WriteCapacityUnits"));
+  Fails("UpdateTable",
+        index_updates(R"({"Update":{"IndexName":"nope","ProvisionedThroughput":)"
+                      R"({"ReadCapacityUnits":5,"WriteCapacityUnits":6}}})"),
+        "ResourceNotFoundException");
+  // A new index of a provisioned table needs its units.
+  Fails("UpdateTable",
+        update(region_defs + R"("GlobalSecondaryIndexUpdates":[)" + create_by_region + "]"),
+        "ValidationException");
+  d = Ok("UpdateTable", update(R"("BillingMode":"PAY_PER_REQUEST")"));
+  EXPECT_EQ(0, Int(d, index + "ProvisionedThroughput.ReadCapacityUnits"));
+  EXPECT_EQ(0, Int(d, index + "ProvisionedThroughput.WriteCapacityUnits"));
+
+  // After a restart the index is still there and up to date.
+  Reopen();
+  EXPECT_EQ((std::vector<std::string>{"c/0", "b/1"}), open_keys());
+
+  d = Ok("UpdateTable", index_updates(R"({"Delete":{"IndexName":"by-status"}})"));
+  EXPECT_FALSE(Has(d, "TableDescription.GlobalSecondaryIndexes"));
+  EXPECT_EQ(2u, Size(d, "TableDescription.AttributeDefinitions"));
+  EXPECT_EQ("The table does not have the specified index: by-status",
+            Fails("Query", open_orders, "ValidationException"));
+  EXPECT_EQ(5u, CountItems("orders"));  // the table's items stay
 }
 
 TEST_F(DynamoDbApiTest, BatchWriteItem) {
