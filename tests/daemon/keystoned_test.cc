@@ -799,6 +799,19 @@ TEST(KeystonedClientsTest, AwsCliTablesItemsAndStreams) {
   ASSERT_EQ(0, r.exit_code) << r.err;
   EXPECT_NE(std::string::npos, r.out.find("NextToken")) << r.out;
 
+  // A global index on v, filled from the items above, read with
+  // --index-name (paged by the CLI): the six items still "x".
+  r = aws({"dynamodb", "update-table", "--table-name", "cli", "--attribute-definitions",
+           "AttributeName=v,AttributeType=S", "--global-secondary-index-updates",
+           R"([{"Create":{"IndexName":"by-v","KeySchema":[{"AttributeName":"v","KeyType":"HASH"}],)"
+           R"("Projection":{"ProjectionType":"KEYS_ONLY"}}}])"});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  r = aws({"dynamodb", "query", "--table-name", "cli", "--index-name", "by-v",
+           "--key-condition-expression", "v = :v", "--expression-attribute-values",
+           R"({":v":{"S":"x"}})", "--page-size", "4"});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  EXPECT_NE(std::string::npos, r.out.find("\"Count\": 6")) << r.out;
+
   r = aws({"dynamodbstreams", "list-streams", "--table-name", "cli"});
   ASSERT_EQ(0, r.exit_code) << r.err;
   rapidjson::Document doc;

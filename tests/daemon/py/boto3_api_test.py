@@ -228,6 +228,115 @@ class Pagination(unittest.TestCase):
         self.assertEqual(260, count["Count"])
 
 
+class SecondaryIndexes(unittest.TestCase):
+    def wait_for_index(self, ddb, name, index):
+        """Waits until `index` of table `name` is ACTIVE (UpdateTable builds it
+        before it returns here, but a client must not rely on that)."""
+        for _ in range(200):
+            table = ddb.describe_table(TableName=name)["Table"]
+            statuses = {i["IndexName"]: i["IndexStatus"]
+                        for i in table.get("GlobalSecondaryIndexes", [])}
+            if statuses.get(index) == "ACTIVE":
+                return table
+            time.sleep(0.05)
+        self.fail("index %s of %s never became ACTIVE" % (index, name))
+
+    def test_global_and_local_indexes(self):
+        ddb = common.client()
+        name = common.table_name("idx")
+        key = lambda attr, kind: {"AttributeName": attr, "KeyType": kind}  # noqa: E731
+        ddb.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[key("pk", "HASH"), key("sk", "RANGE")],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t}
+                                  for a, t in (("pk", "S"), ("sk", "N"), ("kind", "S"),
+                                               ("at", "N"))],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by-kind", "KeySchema": [key("kind", "HASH"), key("at", "RANGE")],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["title"]}}],
+            LocalSecondaryIndexes=[{
+                "IndexName": "by-at", "KeySchema": [key("pk", "HASH"), key("at", "RANGE")],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+        ddb.get_waiter("table_exists").wait(TableName=name,
+                                            WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+        desc = ddb.describe_table(TableName=name)["Table"]
+        self.assertEqual({"pk", "sk", "kind", "at"},
+                         {d["AttributeName"] for d in desc["AttributeDefinitions"]})
+        [gsi] = desc["GlobalSecondaryIndexes"]
+        self.assertEqual("ACTIVE", gsi["IndexStatus"])
+        self.assertEqual(desc["TableArn"] + "/index/by-kind", gsi["IndexArn"])
+        self.assertEqual(["title"], gsi["Projection"]["NonKeyAttributes"])
+        [lsi] = desc["LocalSecondaryIndexes"]
+        self.assertEqual("by-at", lsi["IndexName"])
+
+        # 40 items; `at` is a permutation of 0..39; every fifth item has no
+        # kind, so it is not in by-kind (a sparse index).
+        table = common.resource().Table(name)
+        with table.batch_writer() as batch:
+            for i in range(40):
+                item = {"pk": "p%d" % (i % 4), "sk": i, "at": (i * 7) % 40, "title": "t%d" % i,
+                        "body": "b" * 20}
+                if i % 5:
+                    item["kind"] = "even" if i % 2 == 0 else "odd"
+                batch.put_item(Item=item)
+
+        pages = list(ddb.get_paginator("query").paginate(
+            TableName=name, IndexName="by-kind", KeyConditionExpression="kind = :k",
+            ExpressionAttributeValues={":k": {"S": "even"}}, PaginationConfig={"PageSize": 3}))
+        self.assertGreater(len(pages), 1)
+        items = [i for page in pages for i in page["Items"]]
+        even = [i for i in range(40) if i % 2 == 0 and i % 5]
+        self.assertEqual(sorted((i * 7) % 40 for i in even), [int(i["at"]["N"]) for i in items])
+        self.assertEqual(set(even), {int(i["sk"]["N"]) for i in items})
+        for item in items:
+            self.assertEqual({"pk", "sk", "kind", "at", "title"}, set(item))
+
+        # A local index reads consistently; KEYS_ONLY unless asked for all.
+        local = table.query(IndexName="by-at", ConsistentRead=True,
+                            KeyConditionExpression=Key("pk").eq("p1") & Key("at").lt(20))
+        expected = sorted((i * 7) % 40 for i in range(1, 40, 4) if (i * 7) % 40 < 20)
+        self.assertEqual(expected, [int(i["at"]) for i in local["Items"]])
+        self.assertEqual({"pk", "sk", "at"}, set(local["Items"][0]))
+        whole = table.query(IndexName="by-at", Select="ALL_ATTRIBUTES",
+                            KeyConditionExpression=Key("pk").eq("p1"))
+        self.assertEqual(10, whole["Count"])
+        self.assertIn("body", whole["Items"][0])
+
+        scanned = [int(i["sk"]["N"]) for page in ddb.get_paginator("scan").paginate(
+            TableName=name, IndexName="by-kind", PaginationConfig={"PageSize": 7})
+            for i in page["Items"]]
+        self.assertEqual(sorted(i for i in range(40) if i % 5), sorted(scanned))
+
+        with self.assertRaises(ClientError) as cm:
+            table.query(IndexName="by-kind", ConsistentRead=True,
+                        KeyConditionExpression=Key("kind").eq("odd"))
+        self.assertEqual("ValidationException", code(cm.exception))
+        self.assertIn("Consistent reads are not supported on global secondary indexes",
+                      str(cm.exception))
+
+        # A new index is filled from the items already there.
+        ddb.update_table(
+            TableName=name, AttributeDefinitions=[{"AttributeName": "title",
+                                                   "AttributeType": "S"}],
+            GlobalSecondaryIndexUpdates=[{"Create": {
+                "IndexName": "by-title", "KeySchema": [key("title", "HASH")],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}}}])
+        desc = self.wait_for_index(ddb, name, "by-title")
+        [by_title] = [i for i in desc["GlobalSecondaryIndexes"] if i["IndexName"] == "by-title"]
+        self.assertEqual(40, by_title["ItemCount"])
+        found = table.query(IndexName="by-title", KeyConditionExpression=Key("title").eq("t7"))
+        self.assertEqual([{"pk": "p3", "sk": 7, "title": "t7"}], found["Items"])
+
+        ddb.update_table(TableName=name,
+                         GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-title"}}])
+        desc = ddb.describe_table(TableName=name)["Table"]
+        self.assertEqual(["by-kind"], [i["IndexName"] for i in desc["GlobalSecondaryIndexes"]])
+        with self.assertRaises(ClientError) as cm:
+            table.query(IndexName="by-title", KeyConditionExpression=Key("title").eq("t7"))
+        self.assertEqual("ValidationException", code(cm.exception))
+        ddb.delete_table(TableName=name)
+
+
 class Batches(unittest.TestCase):
     def test_batch_writer_and_batch_get(self):
         ddb = common.client()
