@@ -4,10 +4,12 @@
 //
 //   keystone tables
 //   keystone create-table users --pk pk:S --sk sk:S --stream NEW_AND_OLD_IMAGES
+//   keystone create-table orders --pk id:S --gsi by_customer=customer:S,total:N
 //   keystone put users '{"pk":{"S":"u1"},"sk":{"S":"a"},"n":{"N":"1"}}'
 //   keystone put users '{"pk":"u1","sk":"a","n":1}' --simple
 //   keystone get users '{"pk":"u1","sk":"a"}' --simple
 //   keystone query users --key-condition 'pk = :p' --values '{":p":"u1"}' --simple
+//   keystone query orders --index by_customer --key-condition 'customer = :c' --values ...
 //   keystone scan users --limit 10
 //   keystone stream users --after 41 --follow
 //   keystone health
@@ -29,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -442,7 +445,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "keystone " KEYSTONE_VERSION);
 
   std::string table, item, key, key_condition, filter, values, names, pk, sk, stream_view;
-  std::string condition, after;
+  std::string condition, after, index;
+  std::vector<std::string> global_indexes;
   size_t limit = 0;
   bool reverse = false, follow = false, latest = false;
 
@@ -453,6 +457,8 @@ int main(int argc, char** argv) {
   create->add_option("table", table)->required();
   create->add_option("--pk", pk, "Partition key NAME:TYPE (TYPE: S, N or B)")->required();
   create->add_option("--sk", sk, "Sort key NAME:TYPE");
+  create->add_option("--gsi", global_indexes,
+                     "Global secondary index NAME=PK:TYPE[,SK:TYPE], projecting ALL (repeatable)");
   create->add_option("--stream", stream_view,
                      "Stream view type: KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES "
                      "(default: no stream)");
@@ -480,12 +486,14 @@ int main(int argc, char** argv) {
   query->add_option("--names", names, "ExpressionAttributeNames (JSON object)");
   query->add_option("--limit", limit, "Most items to print (0: all)");
   query->add_flag("--reverse", reverse, "Descending sort key order");
+  query->add_option("--index", index, "Query this secondary index (IndexName)");
   auto* scan = app.add_subcommand("scan", "Scan a table (all pages)");
   scan->add_option("table", table)->required();
   scan->add_option("--filter", filter, "FilterExpression");
   scan->add_option("--values", values, "ExpressionAttributeValues");
   scan->add_option("--names", names, "ExpressionAttributeNames (JSON object)");
   scan->add_option("--limit", limit, "Most items to print (0: all)");
+  scan->add_option("--index", index, "Scan this secondary index (IndexName)");
   auto* stream = app.add_subcommand("stream", "Print a table's stream records");
   stream->add_option("table", table)->required();
   stream->add_option("--after", after, "Start after this sequence number (default: oldest)");
@@ -592,23 +600,60 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (create->parsed()) {
-    std::string pk_name, pk_type, sk_name, sk_type;
-    if (!KeyAttribute(pk, &pk_name, &pk_type)) return Fail("--pk must be NAME:S, NAME:N or NAME:B");
-    if (!sk.empty() && !KeyAttribute(sk, &sk_name, &sk_type)) {
-      return Fail("--sk must be NAME:S, NAME:N or NAME:B");
+    // Every key attribute once, with its type (AttributeDefinitions).
+    std::map<std::string, std::string> definitions;
+    auto define = [&](const std::string& spec, std::string* name) -> std::optional<std::string> {
+      std::string type;
+      if (!KeyAttribute(spec, name, &type)) {
+        return "'" + spec + "' must be NAME:S, NAME:N or NAME:B";
+      }
+      auto [it, inserted] = definitions.emplace(*name, type);
+      if (!inserted && it->second != type) {
+        return "attribute " + *name + " is given as both " + it->second + " and " + type;
+      }
+      return std::nullopt;
+    };
+    auto key_schema = [](const std::string& hash, const std::string& range) {
+      std::string out = "[{\"AttributeName\":" + Quote(hash) + ",\"KeyType\":\"HASH\"}";
+      if (!range.empty()) out += ",{\"AttributeName\":" + Quote(range) + ",\"KeyType\":\"RANGE\"}";
+      return out + "]";
+    };
+    std::string pk_name, sk_name;
+    if (auto bad = define(pk, &pk_name)) return Fail("--pk: " + *bad);
+    if (!sk.empty()) {
+      if (auto bad = define(sk, &sk_name)) return Fail("--sk: " + *bad);
+    }
+    std::string indexes;
+    for (const std::string& spec : global_indexes) {
+      // NAME=PK:TYPE[,SK:TYPE]
+      size_t equals = spec.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        return Fail("--gsi '" + spec + "' must be NAME=PK:TYPE[,SK:TYPE]");
+      }
+      std::string keys = spec.substr(equals + 1);
+      size_t comma = keys.find(',');
+      std::string index_pk, index_sk;
+      if (auto bad = define(keys.substr(0, comma), &index_pk)) return Fail("--gsi: " + *bad);
+      if (comma != std::string::npos) {
+        if (auto bad = define(keys.substr(comma + 1), &index_sk)) return Fail("--gsi: " + *bad);
+      }
+      indexes += std::string(indexes.empty() ? "" : ",") +
+                 "{\"IndexName\":" + Quote(spec.substr(0, equals)) +
+                 ",\"KeySchema\":" + key_schema(index_pk, index_sk) +
+                 ",\"Projection\":{\"ProjectionType\":\"ALL\"}}";
     }
     std::string body =
         "{\"TableName\":" + Quote(table) +
-        ",\"BillingMode\":\"PAY_PER_REQUEST\",\"KeySchema\":[{\"AttributeName\":" + Quote(pk_name) +
-        ",\"KeyType\":\"HASH\"}";
-    if (!sk.empty()) body += ",{\"AttributeName\":" + Quote(sk_name) + ",\"KeyType\":\"RANGE\"}";
-    body += "],\"AttributeDefinitions\":[{\"AttributeName\":" + Quote(pk_name) +
-            ",\"AttributeType\":" + Quote(pk_type) + "}";
-    if (!sk.empty()) {
-      body +=
-          ",{\"AttributeName\":" + Quote(sk_name) + ",\"AttributeType\":" + Quote(sk_type) + "}";
+        ",\"BillingMode\":\"PAY_PER_REQUEST\",\"KeySchema\":" + key_schema(pk_name, sk_name) +
+        ",\"AttributeDefinitions\":[";
+    bool first = true;
+    for (const auto& [name, type] : definitions) {
+      body += std::string(first ? "" : ",") + "{\"AttributeName\":" + Quote(name) +
+              ",\"AttributeType\":" + Quote(type) + "}";
+      first = false;
     }
     body += "]";
+    if (!indexes.empty()) body += ",\"GlobalSecondaryIndexes\":[" + indexes + "]";
     if (!stream_view.empty()) {
       body += ",\"StreamSpecification\":{\"StreamEnabled\":true,\"StreamViewType\":" +
               Quote(stream_view) + "}";
@@ -660,6 +705,7 @@ int main(int argc, char** argv) {
       if (reverse) body += ",\"ScanIndexForward\":false";
     }
     if (!filter.empty()) body += ",\"FilterExpression\":" + Quote(filter);
+    if (!index.empty()) body += ",\"IndexName\":" + Quote(index);
     auto full = with_expressions(body);
     if (!full) return Fail(parse_error);
     return PrintItems(client, query->parsed() ? "Query" : "Scan", *full, limit, o.simple);

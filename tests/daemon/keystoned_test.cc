@@ -906,6 +906,27 @@ TEST(KeystonedClientsTest, KeystoneCliAndMetrics) {
   EXPECT_NE(std::string::npos, m->body.find("keystone_http_requests_total{operation=\"PutItem\","
                                             "outcome=\"ValidationException\"} 1"));
   EXPECT_NE(std::string::npos, m->body.find("keystone_store_writes_total"));
+  // A global index made by create-table --gsi, read by query and scan --index.
+  r = cli({"create-table", "orders", "--pk", "id:S", "--gsi", "by_customer=customer:S,total:N"});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  for (const char* order :
+       {R"({"id":"o1","customer":"ann","total":30})", R"({"id":"o2","customer":"ann","total":10})",
+        R"({"id":"o3","customer":"bob","total":20})", R"({"id":"o4"})"}) {
+    ASSERT_EQ(0, cli({"put", "orders", order, "--simple"}).exit_code);
+  }
+  r = cli({"query", "orders", "--index", "by_customer", "--key-condition", "customer = :c",
+           "--values", R"({":c":"ann"})", "--simple"});
+  EXPECT_EQ(R"({"customer":"ann","id":"o2","total":10})"
+            "\n"
+            R"({"customer":"ann","id":"o1","total":30})"
+            "\n",
+            r.out)
+      << r.err;
+  r = cli({"scan", "orders", "--index", "by_customer"});
+  EXPECT_EQ(3, CountLines(r.out, "\"id\"")) << r.out;
+  r = cli({"create-table", "bad", "--pk", "id:S", "--gsi", "by_id=id:N"});
+  EXPECT_EQ(1, r.exit_code);
+  EXPECT_NE(std::string::npos, r.err.find("attribute id is given as both S and N")) << r.err;
   {
     // --follow prints new records as they come, until SIGINT.
     std::string follow_log = dir.Sub("follow.out");
