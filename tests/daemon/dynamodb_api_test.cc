@@ -1665,6 +1665,55 @@ TEST_F(DynamoDbApiIndexTest, IndexReadsAreChargedToTheIndex) {
   EXPECT_FALSE(Has(d, "ConsumedCapacity.GlobalSecondaryIndexes"));
 }
 
+// A store whose map cannot grow past 3 MiB, so that filling an index of a
+// few MB of items runs out of room part-way and the index stays CREATING.
+class DynamoDbApiSmallMapTest : public DynamoDbApiTest {
+ protected:
+  void SetUp() override {
+    store::StoreOptions options;
+    options.path = dir_.Sub("small");
+    options.sync = false;
+    options.clock = &clock_;
+    options.initial_map_size = 1 << 20;
+    options.max_map_size = 3 << 20;
+    auto store = store::ItemStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    api_ = std::make_unique<DynamoDbApi>(*store_, DynamoDbApiOptions{});
+  }
+};
+
+TEST_F(DynamoDbApiSmallMapTest, AGlobalIndexStillFillingIsCreatingAndUnreadable) {
+  CreateTable("orders");
+  const std::string padding(4000, 'x');
+  for (int i = 0; i < 400; ++i) {
+    Put("orders", R"({"pk":{"S":"o)" + std::to_string(i) + R"("},"status":{"S":"s)" +
+                      std::to_string(i % 3) + R"("},"pad":{"S":")" + padding + R"("}})");
+  }
+  ApiResponse full =
+      Call("UpdateTable", R"({"TableName":"orders","AttributeDefinitions":)"
+                          R"([{"AttributeName":"status","AttributeType":"S"}],)"
+                          R"("GlobalSecondaryIndexUpdates":[{"Create":{"IndexName":"by-status",)"
+                          R"("KeySchema":[{"AttributeName":"status","KeyType":"HASH"}],)"
+                          R"("Projection":{"ProjectionType":"ALL"}}}]})");
+  // The map-full error the store gives any write that does not fit.
+  EXPECT_EQ(400, full.http_status) << full.body;
+  EXPECT_EQ("ItemCollectionSizeLimitExceededException", ErrorName(full));
+  rapidjson::Document d = Ok("DescribeTable", R"({"TableName":"orders"})");
+  const std::string index = "Table.GlobalSecondaryIndexes.0.";
+  EXPECT_EQ("by-status", Str(d, index + "IndexName"));
+  EXPECT_EQ("CREATING", Str(d, index + "IndexStatus"));
+  ASSERT_TRUE(Has(d, index + "Backfilling"));
+  EXPECT_TRUE(At(d, index + "Backfilling")->GetBool());
+  ApiResponse query = Call(
+      "Query", R"({"TableName":"orders","IndexName":"by-status",)"
+               R"("KeyConditionExpression":"#s = :s","ExpressionAttributeNames":{"#s":"status"},)"
+               R"("ExpressionAttributeValues":{":s":{"S":"s1"}}})");
+  EXPECT_EQ(400, query.http_status);
+  EXPECT_EQ("ValidationException", ErrorName(query));
+  EXPECT_EQ("Cannot read from backfilling global secondary index: by-status", ErrorMessage(query));
+}
+
 TEST_F(DynamoDbApiIndexTest, UpdateTableCreatesUpdatesAndDeletesGlobalIndexes) {
   CreateTable("orders", /*sort=*/true);
   Put("orders", R"({"pk":{"S":"a"},"sk":{"N":"1"},"status":{"S":"open"}})");
