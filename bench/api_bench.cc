@@ -15,6 +15,8 @@
 //              for profiling one of them
 //   --stream V the table has a stream of view type V (KEYS_ONLY, NEW_IMAGE,
 //              OLD_IMAGE, NEW_AND_OLD_IMAGES): what every write then adds
+//   --gsi N    the table has N (0-2) global secondary indexes on the items'
+//              number attribute: KEYS_ONLY, then ALL (what each adds to a write)
 //
 // Puts go through HandleAsync with 64 in flight (as 64 connections would
 // keep them), so that they share group commits as in keystoned; gets run
@@ -53,6 +55,7 @@ struct Flags {
   bool sync = false;
   std::string only;         // "put", "get" or empty for both
   std::string stream_view;  // empty: no stream
+  int global_indexes = 0;
 };
 
 double ProcessCpuSeconds() {
@@ -179,10 +182,13 @@ int main(int argc, char** argv) {
       if (flags.only != "put" && flags.only != "get") Fail("--only takes put or get");
     } else if (arg == "--stream") {
       flags.stream_view = value();
+    } else if (arg == "--gsi") {
+      flags.global_indexes = std::atoi(value().c_str());
+      if (flags.global_indexes < 0 || flags.global_indexes > 2) Fail("--gsi takes 0, 1 or 2");
     } else {
       Fail(
           "usage: api_bench [--seconds S] [--rounds N] [--keys K] [--dir PATH] [--sync] "
-          "[--only put|get] [--stream VIEW_TYPE]");
+          "[--only put|get] [--stream VIEW_TYPE] [--gsi N]");
     }
   }
   std::string base =
@@ -204,12 +210,26 @@ int main(int argc, char** argv) {
       stream = R"(,"StreamSpecification":{"StreamEnabled":true,"StreamViewType":")" +
                flags.stream_view + "\"}";
     }
-    ApiResponse created =
-        api.Handle("DynamoDB_20120810.CreateTable",
-                   R"({"TableName":"http_bench","BillingMode":"PAY_PER_REQUEST",)"
-                   R"("KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],)"
-                   R"("AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}])" +
-                       stream + "}");
+    std::string indexes;
+    std::string definitions = R"([{"AttributeName":"pk","AttributeType":"S"})";
+    if (flags.global_indexes > 0) {
+      definitions += R"(,{"AttributeName":"n","AttributeType":"N"})";
+      indexes = R"(,"GlobalSecondaryIndexes":[{"IndexName":"by_n_keys",)"
+                R"("KeySchema":[{"AttributeName":"n","KeyType":"HASH"}],)"
+                R"("Projection":{"ProjectionType":"KEYS_ONLY"}})";
+      if (flags.global_indexes > 1) {
+        indexes += R"(,{"IndexName":"by_n_all","KeySchema":[{"AttributeName":"n",)"
+                   R"("KeyType":"HASH"},{"AttributeName":"pk","KeyType":"RANGE"}],)"
+                   R"("Projection":{"ProjectionType":"ALL"}})";
+      }
+      indexes += "]";
+    }
+    definitions += "]";
+    ApiResponse created = api.Handle("DynamoDB_20120810.CreateTable",
+                                     R"({"TableName":"http_bench","BillingMode":"PAY_PER_REQUEST",)"
+                                     R"("KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],)"
+                                     R"("AttributeDefinitions":)" +
+                                         definitions + indexes + stream + "}");
     if (created.http_status != 200) Fail("CreateTable: " + created.body);
 
     std::vector<double> put_cpu, put_rate, get_cpu, get_rate;
