@@ -44,9 +44,10 @@
 // transactions as the table; Query and Scan read one with IndexName. As in
 // DynamoDB, ConsistentRead on a global index is a ValidationException (though
 // its reads are consistent here), and one UpdateTable creates or deletes at
-// most one index. Unlike DynamoDB, UpdateTable returns once a new index is
-// filled, and asking it for two such changes is a ValidationException rather
-// than LimitExceededException (which SDKs retry as throttling).
+// most one index; UpdateTable returns at once with a new index CREATING
+// (Backfilling) while the store fills it, then it turns ACTIVE. Unlike
+// DynamoDB, asking for two such changes is a ValidationException rather than
+// LimitExceededException (which SDKs retry as throttling).
 //
 // Streams. Each table has one stream and that stream one shard; its ARN is
 // arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>, the label

@@ -1138,8 +1138,15 @@ class ItemStoreImpl final : public ItemStore {
   void RecordCommitTime(uint64_t first, uint64_t last);
   // Fills index `index_id` of `table` (see BatchContext::BackfillIndex) in
   // writes of kBackfillItemsPerWrite items, then marks it readable. OK when
-  // the table or index went away meanwhile.
+  // the table or index went away meanwhile; kUnavailable when the store
+  // began closing first (the next Open finishes it).
   Status FinishBackfill(const std::string& table, uint32_t index_id);
+  // Hands the fill of index `index_id` of `table` to the filler thread.
+  void QueueFill(const std::string& table, uint32_t index_id);
+  // The filler thread: runs queued fills one after another.
+  void FillerLoop();
+  // Blocks until the fill of `index_id` has ended; its outcome.
+  Status WaitForFill(uint32_t index_id);
 
   // Read-side helpers, inside a read transaction.
   Result<TableState> LoadLiveTable(Txn& txn, const std::string& name);
@@ -1187,6 +1194,16 @@ class ItemStoreImpl final : public ItemStore {
   size_t peak_writers_ = 0;
   bool stopping_ = false;
   std::thread writer_;
+
+  // Index fills, run one at a time on filler_ (started with the first), so
+  // that UpdateTable returns while an index is CREATING, as DynamoDB's does.
+  std::mutex fill_mu_;
+  std::condition_variable fill_cv_;  // work for the filler, or a fill ended
+  std::deque<std::pair<std::string, uint32_t>> fills_;  // table, index id
+  std::set<uint32_t> fills_pending_;                   // queued or running
+  std::map<uint32_t, Status> fill_failures_;           // ended in error
+  bool fill_stopping_ = false;
+  std::thread filler_;
 
   std::mutex head_mu_;
   std::condition_variable head_cv_;
@@ -1745,6 +1762,14 @@ Status BatchContext::Finish(uint64_t pin_max_records, uint64_t pin_max_bytes) {
 
 ItemStoreImpl::~ItemStoreImpl() {
   {
+    // First the filler: its writes need the writer. A fill cut short here
+    // is finished by the next Open.
+    std::lock_guard<std::mutex> lock(fill_mu_);
+    fill_stopping_ = true;
+  }
+  fill_cv_.notify_all();
+  if (filler_.joinable()) filler_.join();
+  {
     std::lock_guard<std::mutex> lock(queue_mu_);
     stopping_ = true;
   }
@@ -1787,10 +1812,56 @@ Status ItemStoreImpl::Start() {
     }));
   }
   for (const auto& [table, index_id] : unfinished) {
-    LogInfo("store", "finishing the fill of a new index of table " + table);
-    KS_RETURN_IF_ERROR(FinishBackfill(table, index_id));
+    LogInfo("store", "resuming the fill of a new index of table " + table);
+    QueueFill(table, index_id);
   }
   return Status::Ok();
+}
+
+void ItemStoreImpl::QueueFill(const std::string& table, uint32_t index_id) {
+  std::lock_guard<std::mutex> lock(fill_mu_);
+  if (fill_stopping_) {
+    fill_failures_[index_id] = Unavailable("the store is closing");
+    return;
+  }
+  if (!fills_pending_.insert(index_id).second) return;  // queued already
+  fills_.emplace_back(table, index_id);
+  fill_failures_.erase(index_id);
+  if (!filler_.joinable()) filler_ = std::thread([this] { FillerLoop(); });
+  fill_cv_.notify_all();
+}
+
+void ItemStoreImpl::FillerLoop() {
+  SetThreadName("store-filler");
+  std::unique_lock<std::mutex> lock(fill_mu_);
+  for (;;) {
+    fill_cv_.wait(lock, [&] { return fill_stopping_ || !fills_.empty(); });
+    if (fill_stopping_) break;
+    auto [table, index_id] = fills_.front();
+    fills_.pop_front();
+    lock.unlock();
+    Status status = FinishBackfill(table, index_id);
+    if (!status.ok() && status.code() != StatusCode::kUnavailable) {
+      // The index stays CREATING (unreadable) until a later Open fills it.
+      LogWarn("store", "filling a new index of table " + table + " failed: " + status.ToString() +
+                           "; it stays CREATING until keystoned restarts");
+    }
+    lock.lock();
+    fills_pending_.erase(index_id);
+    if (!status.ok()) fill_failures_[index_id] = status;
+    fill_cv_.notify_all();
+  }
+  // Whoever still waits learns that the fill did not end.
+  for (uint32_t id : fills_pending_) fill_failures_[id] = Unavailable("the store is closing");
+  fills_pending_.clear();
+  fill_cv_.notify_all();
+}
+
+Status ItemStoreImpl::WaitForFill(uint32_t index_id) {
+  std::unique_lock<std::mutex> lock(fill_mu_);
+  fill_cv_.wait(lock, [&] { return fills_pending_.count(index_id) == 0; });
+  auto failed = fill_failures_.find(index_id);
+  return failed == fill_failures_.end() ? Status::Ok() : failed->second;
 }
 
 Status ItemStoreImpl::Write(WriteFn fn) {
@@ -2226,13 +2297,19 @@ Result<TableDescription> ItemStoreImpl::UpdateTable(const std::string& name,
     return Status::Ok();
   }));
   if (!created_index_id) return description;
-  KS_RETURN_IF_ERROR(FinishBackfill(name, *created_index_id));
+  QueueFill(name, *created_index_id);
+  if (!update.wait_for_index_fill) return description;
+  KS_RETURN_IF_ERROR(WaitForFill(*created_index_id));
   return DescribeTable(name);
 }
 
 Status ItemStoreImpl::FinishBackfill(const std::string& table, uint32_t index_id) {
   std::string after;  // the table key the fill has reached
   for (bool done = false; !done;) {
+    {
+      std::lock_guard<std::mutex> lock(fill_mu_);
+      if (fill_stopping_) return Unavailable("the store is closing");
+    }
     std::string reached;
     KS_RETURN_IF_ERROR(Write([&](BatchContext& ctx) -> Status {
       // A batch may be applied again (after the map grew): start from

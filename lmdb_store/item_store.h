@@ -268,9 +268,12 @@ struct IndexCapacity {
 // What UpdateTable changes; absent members stay as they are.
 struct TableUpdate {
   // Adds a global index (DynamoDB allows one per UpdateTable); the index is
-  // filled from the table's items before UpdateTable returns (see
+  // filled from the table's items in the background (see
   // ItemStore::UpdateTable).
   std::optional<SecondaryIndex> create_index;
+  // With create_index: return only once the index is filled (its outcome is
+  // UpdateTable's), rather than at once with the index backfilling.
+  bool wait_for_index_fill = false;
   // Removes the global index of this name with its entries.
   std::optional<std::string> delete_index;
   // New capacity units of global indexes, by name. With `billing` switching
@@ -486,10 +489,12 @@ class ItemStore {
   // schema that would break ValidateIndexes; kNotFound (DynamoDB's
   // ResourceNotFoundException) for an index to delete or re-provision that
   // the table lacks. update.create_index: the index is added (marked
-  // backfilling) in one transaction, then filled in transactions of a few
-  // hundred items each, so that other writes go on meanwhile (each keeps the
-  // index up to date), then marked done; UpdateTable returns after that. A
-  // fill that a crash cut short is finished by the next Open.
+  // backfilling, so unreadable) in one transaction and UpdateTable returns
+  // (unless update.wait_for_index_fill); a store thread then fills it in
+  // transactions of a few hundred items each, so that other writes go on
+  // meanwhile (each keeps the index up to date), and marks it done. A fill
+  // that failed (a full map) or that a crash or close cut short is finished
+  // by the next Open, in the background too.
   virtual Result<TableDescription> UpdateTable(const std::string& name,
                                                const TableUpdate& update) = 0;
   // UpdateTable of the stream config alone.

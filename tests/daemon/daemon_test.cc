@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/log.h"
@@ -109,9 +111,17 @@ TEST(ReconcileTablesTest, IndexesOfTheConfigAreCreatedAndOthersLeftAlone) {
       "table 'users': created index 'by_team' (global, partition key team (S), no sort key, "
       "projection ALL)",
       (*changes)[0]);
-  auto described = store->DescribeTable("users");
+  // It fills in the background (keystoned does not wait for it to start).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Result<store::TableDescription> described = store->DescribeTable("users");
+  while (described.ok() && described->indexes.size() == 2 && described->indexes[1].backfilling &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    described = store->DescribeTable("users");
+  }
   ASSERT_TRUE(described.ok());
   ASSERT_EQ(2u, described->indexes.size());
+  EXPECT_FALSE(described->indexes[1].backfilling);
   EXPECT_EQ(1u, described->indexes[1].item_count);
   // An index the config does not list (made through the API) stays.
   changes = ReconcileTables(*store, {Table("users")});

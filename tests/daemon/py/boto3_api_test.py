@@ -230,8 +230,8 @@ class Pagination(unittest.TestCase):
 
 class SecondaryIndexes(unittest.TestCase):
     def wait_for_index(self, ddb, name, index):
-        """Waits until `index` of table `name` is ACTIVE (UpdateTable builds it
-        before it returns here, but a client must not rely on that)."""
+        """Waits until `index` of table `name` is ACTIVE (UpdateTable answers
+        with it CREATING, as DynamoDB does)."""
         for _ in range(200):
             table = ddb.describe_table(TableName=name)["Table"]
             statuses = {i["IndexName"]: i["IndexStatus"]
