@@ -603,6 +603,20 @@ std::string ShardId(const StreamInfo& info) {
 
 std::string_view KeyTypeName(AttributeType type) { return store::AttributeTypeName(type); }
 
+// A table's or a global index's ProvisionedThroughput member (0 and 0 when
+// on demand, as DynamoDB reports them).
+void WriteProvisionedThroughput(uint64_t read_units, uint64_t write_units, JsonWriter& out) {
+  WriteKey("ProvisionedThroughput", out);
+  out.StartObject();
+  WriteKey("NumberOfDecreasesToday", out);
+  out.Int64(0);
+  WriteKey("ReadCapacityUnits", out);
+  out.Uint64(read_units);
+  WriteKey("WriteCapacityUnits", out);
+  out.Uint64(write_units);
+  out.EndObject();
+}
+
 // A KeySchema list of a table or an index.
 void WriteKeySchema(const store::KeyAttribute& partition_key,
                     const std::optional<store::KeyAttribute>& sort_key, JsonWriter& out) {
@@ -1309,15 +1323,7 @@ void DynamoDbApi::Impl::WriteTableDescription(const TableDescription& d, std::st
   WriteString(status, out);
   WriteKey("CreationDateTime", out);
   out.Double(static_cast<double>(d.created_ms) / 1000.0);
-  WriteKey("ProvisionedThroughput", out);
-  out.StartObject();
-  WriteKey("NumberOfDecreasesToday", out);
-  out.Int64(0);
-  WriteKey("ReadCapacityUnits", out);
-  out.Uint64(billing.read_capacity_units);
-  WriteKey("WriteCapacityUnits", out);
-  out.Uint64(billing.write_capacity_units);
-  out.EndObject();
+  WriteProvisionedThroughput(billing.read_capacity_units, billing.write_capacity_units, out);
   WriteKey("TableSizeBytes", out);
   out.Uint64(d.size_bytes);
   WriteKey("ItemCount", out);
@@ -1388,16 +1394,7 @@ void DynamoDbApi::Impl::WriteIndexDescriptions(const TableDescription& d, bool g
         WriteKey("Backfilling", out);
         out.Bool(true);
       }
-      // 0 and 0 on an on-demand table, as DynamoDB reports them.
-      WriteKey("ProvisionedThroughput", out);
-      out.StartObject();
-      WriteKey("NumberOfDecreasesToday", out);
-      out.Int64(0);
-      WriteKey("ReadCapacityUnits", out);
-      out.Uint64(index.read_capacity_units);
-      WriteKey("WriteCapacityUnits", out);
-      out.Uint64(index.write_capacity_units);
-      out.EndObject();
+      WriteProvisionedThroughput(index.read_capacity_units, index.write_capacity_units, out);
     }
     WriteKey("IndexSizeBytes", out);
     out.Uint64(state.size_bytes);
