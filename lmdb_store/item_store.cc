@@ -1198,10 +1198,10 @@ class ItemStoreImpl final : public ItemStore {
   // Index fills, run one at a time on filler_ (started with the first), so
   // that UpdateTable returns while an index is CREATING, as DynamoDB's does.
   std::mutex fill_mu_;
-  std::condition_variable fill_cv_;  // work for the filler, or a fill ended
+  std::condition_variable fill_cv_;                     // work for the filler, or a fill ended
   std::deque<std::pair<std::string, uint32_t>> fills_;  // table, index id
-  std::set<uint32_t> fills_pending_;                   // queued or running
-  std::map<uint32_t, Status> fill_failures_;           // ended in error
+  std::set<uint32_t> fills_pending_;                    // queued or running
+  std::map<uint32_t, Status> fill_failures_;            // ended in error
   bool fill_stopping_ = false;
   std::thread filler_;
 
@@ -1514,23 +1514,20 @@ Result<bool> BatchContext::BackfillIndex(TableState* t, size_t index_pos, std::s
   std::string prefix = TableIdKey(t->id);
   ItemCursor cursor(env_, txn_->get(), /*forward=*/true);
   KS_RETURN_IF_ERROR(cursor.Seek(after_key->empty() ? prefix : *after_key));
-  size_t filled = 0;
-  std::vector<std::pair<std::string, Item>> found;
+  std::vector<std::pair<std::string, Item>> found;  // table key, item
+  bool more = false;                                // items remain after `found`
   // Collected first: writing to kItems while a cursor walks it would move it.
   for (bool first = true;; first = false) {
     if (!first) KS_RETURN_IF_ERROR(cursor.Next());
     if (!cursor.valid() || cursor.key().substr(0, 4) != prefix) break;
     if (!after_key->empty() && cursor.key() == *after_key) continue;
-    if (filled == max_items) {
-      found.emplace_back();  // marks that items remain
+    if (found.size() == max_items) {
+      more = true;
       break;
     }
     KS_ASSIGN_OR_RETURN(Item item, DecodeItem(cursor.value()));
     found.emplace_back(std::string(cursor.key()), std::move(item));
-    ++filled;
   }
-  bool more = !found.empty() && found.back().first.empty();
-  if (more) found.pop_back();
   std::string encoding;
   for (const auto& [storage_key, item] : found) {
     std::optional<std::string> key = IndexEntryKey(index, state.id, item, storage_key);
