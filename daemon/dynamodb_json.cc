@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/dynamodb_json_internal.h"
+#include "daemon/dynamodb_request.h"
 #include "lmdb_store/item_codec.h"
 
 namespace keystone::daemon {
@@ -21,10 +22,6 @@ using store::Item;
 using store::Number;
 
 namespace {
-
-Status SerializationError(std::string message) {
-  return Status(StatusCode::kFailedPrecondition, std::move(message));
-}
 
 // The Java class Coral names for a JSON number it could not convert.
 std::string_view NumberClass(const rapidjson::Value& v) {
