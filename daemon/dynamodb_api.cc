@@ -17,7 +17,9 @@
 #include "base/log.h"
 #include "daemon/dynamodb_json.h"
 #include "daemon/dynamodb_json_internal.h"
+#include "daemon/dynamodb_legacy.h"
 #include "daemon/dynamodb_request.h"
+#include "lmdb_store/expression.h"
 
 namespace keystone::daemon {
 
@@ -183,25 +185,6 @@ Result<std::string> TableNameMember(const Value& object, std::string_view path =
   KS_ASSIGN_OR_RETURN(std::string name, ReqString(object, "TableName", path));
   KS_RETURN_IF_ERROR(CheckTableName(name, path));
   return name;
-}
-
-// DynamoDB's pre-expression parameters. Keystone implements the expression
-// forms only; a request using a legacy one is refused rather than half-obeyed.
-Status RejectLegacy(const Value& object, std::initializer_list<std::string_view> names) {
-  for (std::string_view name : names) {
-    if (Member(object, name) == nullptr) continue;
-    std::string_view instead = name == "Expected"           ? "ConditionExpression"
-                               : name == "AttributesToGet"  ? "ProjectionExpression"
-                               : name == "KeyConditions"    ? "KeyConditionExpression"
-                               : name == "AttributeUpdates" ? "UpdateExpression"
-                               : name == "ConditionalOperator"
-                                   ? "AND/OR inside ConditionExpression or FilterExpression"
-                                   : "FilterExpression";
-    return InvalidArgument("The legacy parameter " + std::string(name) +
-                           " is not supported by Keystone; use " + std::string(instead) +
-                           " instead");
-  }
-  return Status::Ok();
 }
 
 Result<std::optional<Item>> OptItem(const Value& object, std::string_view name) {
@@ -1618,18 +1601,28 @@ Result<std::string> DynamoDbApi::Impl::DescribeContinuousBackups(const Value& re
 namespace {
 
 // Reads the members PutItem, UpdateItem and DeleteItem share into `write`:
-// ConditionExpression, the expression attributes, ReturnValues and
-// ReturnValuesOnConditionCheckFailure, and checks the ignored ones. For
+// ConditionExpression (or the legacy Expected), for UpdateItem its
+// UpdateExpression (or AttributeUpdates), the expression attributes,
+// ReturnValues and ReturnValuesOnConditionCheckFailure, and checks the
+// ignored ones. For
 // ReturnValuesOnConditionCheckFailure=ALL_OLD it returns a place that
 // write->on_condition_failure fills; nullptr (and no hook) otherwise.
 template <typename ItemWriteRequest>
 Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& request,
+                                                                  LegacyOperation operation,
                                                                   ItemWriteRequest* write,
                                                                   CapacityRequest* capacity) {
+  KS_ASSIGN_OR_RETURN(LegacyExpressions legacy, TranslateLegacyParameters(request, operation));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> condition,
                       OptExpression(request, "ConditionExpression"));
-  write->condition_expression = condition.value_or("");
+  write->condition_expression = legacy.condition.value_or(condition.value_or(""));
+  if constexpr (std::is_same_v<ItemWriteRequest, store::UpdateItemRequest>) {
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> update,
+                        OptExpression(request, "UpdateExpression"));
+    write->update_expression = legacy.update.value_or(update.value_or(""));
+  }
   KS_ASSIGN_OR_RETURN(write->expression, ExpressionInputsOf(request, true));
+  std::move(legacy).MergeInto(&write->expression);
   KS_ASSIGN_OR_RETURN(write->return_values, ReturnValuesOf(request));
   KS_ASSIGN_OR_RETURN(bool return_old,
                       ReturnOldOnConditionFailure(request, "returnValuesOnConditionCheckFailure"));
@@ -1665,16 +1658,24 @@ std::string WriteResponse(const store::WriteResult& written, const std::string& 
 // The store's callback for a single-item write to `table`: hands `done` a
 // builder for its answer (WriteResponse), or for the error with the item
 // `failed_item` (may be null) got from the write's on_condition_failure hook.
+// `from_attribute_updates`: an UpdateItem of the legacy AttributeUpdates,
+// whose type errors DynamoDB words in its own way.
 store::WriteCallback ReportAttributes(AsyncDone done, std::string table, CapacityRequest capacity,
-                                      std::shared_ptr<std::optional<Item>> failed_item) {
+                                      std::shared_ptr<std::optional<Item>> failed_item,
+                                      bool from_attribute_updates = false) {
   return [done = std::move(done), table = std::move(table), capacity,
-          failed_item = std::move(failed_item)](Result<store::WriteResult> result) mutable {
+          failed_item = std::move(failed_item),
+          from_attribute_updates](Result<store::WriteResult> result) mutable {
     if (!result.ok()) {
       std::optional<Item> item;
       if (failed_item != nullptr && result.status().code() == StatusCode::kConditionFailed) {
         item = std::move(*failed_item);
       }
-      done([status = result.status(), item = std::move(item)]() {
+      Status status = result.status();
+      if (from_attribute_updates && status.message() == store::kUpdateOperandTypeError) {
+        status = InvalidArgument("Type mismatch for attribute to update");
+      }
+      done([status = std::move(status), item = std::move(item)]() {
         return ErrorResponse(status, {}, item);
       });
       return;
@@ -1688,12 +1689,12 @@ store::WriteCallback ReportAttributes(AsyncDone done, std::string table, Capacit
 }  // namespace
 
 Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
-  KS_RETURN_IF_ERROR(RejectLegacy(request, {"Expected", "ConditionalOperator"}));
   store::PutItemRequest put;
   KS_ASSIGN_OR_RETURN(put.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(put.item, ReqItem(request, "Item", "item"));
   CapacityRequest capacity;
-  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &put, &capacity));
+  KS_ASSIGN_OR_RETURN(auto failed_item,
+                      ReadConditionalWrite(request, LegacyOperation::kPutItem, &put, &capacity));
   std::string table = capacity.wanted() ? put.table : std::string();
   store_.PutItemAsync(std::move(put),
                       ReportAttributes(done, std::move(table), capacity, std::move(failed_item)));
@@ -1701,14 +1702,16 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
 }
 
 Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
-  KS_RETURN_IF_ERROR(RejectLegacy(request, {"AttributesToGet"}));
   store::GetItemRequest get;
   KS_ASSIGN_OR_RETURN(get.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(get.key, ReqItem(request, "Key", "key"));
+  KS_ASSIGN_OR_RETURN(LegacyExpressions legacy,
+                      TranslateLegacyParameters(request, LegacyOperation::kGetItem));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
                       OptExpression(request, "ProjectionExpression"));
-  get.projection_expression = projection.value_or("");
+  get.projection_expression = legacy.projection.value_or(projection.value_or(""));
   KS_ASSIGN_OR_RETURN(get.expression, ExpressionInputsOf(request, false));
+  std::move(legacy).MergeInto(&get.expression);
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
   if (get.projection_expression.empty() && get.expression.names.empty() && !capacity.wanted()) {
     // The common read: the stored encoding goes straight to JSON, without an
@@ -1743,29 +1746,26 @@ Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {
 }
 
 Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
-  KS_RETURN_IF_ERROR(
-      RejectLegacy(request, {"AttributeUpdates", "Expected", "ConditionalOperator"}));
   store::UpdateItemRequest update;
   KS_ASSIGN_OR_RETURN(update.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(update.key, ReqItem(request, "Key", "key"));
-  KS_ASSIGN_OR_RETURN(std::optional<std::string> expression,
-                      OptExpression(request, "UpdateExpression"));
-  update.update_expression = expression.value_or("");
   CapacityRequest capacity;
-  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &update, &capacity));
+  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, LegacyOperation::kUpdateItem,
+                                                             &update, &capacity));
   std::string table = capacity.wanted() ? update.table : std::string();
-  store_.UpdateItemAsync(std::move(update), ReportAttributes(done, std::move(table), capacity,
-                                                             std::move(failed_item)));
+  store_.UpdateItemAsync(std::move(update),
+                         ReportAttributes(done, std::move(table), capacity, std::move(failed_item),
+                                          Member(request, "AttributeUpdates") != nullptr));
   return Status::Ok();
 }
 
 Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
-  KS_RETURN_IF_ERROR(RejectLegacy(request, {"Expected", "ConditionalOperator"}));
   store::DeleteItemRequest del;
   KS_ASSIGN_OR_RETURN(del.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(del.key, ReqItem(request, "Key", "key"));
   CapacityRequest capacity;
-  KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, &del, &capacity));
+  KS_ASSIGN_OR_RETURN(auto failed_item,
+                      ReadConditionalWrite(request, LegacyOperation::kDeleteItem, &del, &capacity));
   std::string table = capacity.wanted() ? del.table : std::string();
   store_.DeleteItemAsync(
       std::move(del), ReportAttributes(done, std::move(table), capacity, std::move(failed_item)));
@@ -1784,7 +1784,9 @@ Result<std::string> IndexNameMember(const Value& request) {
 }
 
 // What a Query or Scan returns of each item, by its Select, its
-// ProjectionExpression and whether it reads an index.
+// ProjectionExpression (`projection`, which may come from AttributesToGet:
+// `projection_from_attributes_to_get`, and errors then name that) and
+// whether it reads an index.
 struct Selection {
   bool count_only = false;
   // Select=ALL_ATTRIBUTES on an index: whole items, not the index's
@@ -1792,7 +1794,10 @@ struct Selection {
   bool all_attributes = false;
 };
 
-Result<Selection> SelectionOf(const Value& request, const std::string& projection, bool on_index) {
+Result<Selection> SelectionOf(const Value& request, const std::string& projection,
+                              bool projection_from_attributes_to_get, bool on_index) {
+  const std::string projection_parameter =
+      projection_from_attributes_to_get ? "AttributesToGet" : "ProjectionExpression";
   KS_ASSIGN_OR_RETURN(std::optional<std::string> select, OptString(request, "Select"));
   Selection selection;
   if (!select) return selection;
@@ -1813,7 +1818,7 @@ Result<Selection> SelectionOf(const Value& request, const std::string& projectio
   } else if (!projection.empty()) {
     // DynamoDB: with a ProjectionExpression, Select can only be
     // SPECIFIC_ATTRIBUTES.
-    return InvalidArgument("Cannot specify the ProjectionExpression when choosing to get " +
+    return InvalidArgument("Cannot specify the " + projection_parameter + " when choosing to get " +
                            (*select == "COUNT" ? std::string("only the Count") : *select));
   }
   selection.count_only = *select == "COUNT";
@@ -1878,24 +1883,27 @@ Result<std::string> DynamoDbApi::Impl::QueryResponse(const store::QueryResult& r
 }
 
 Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
-  KS_RETURN_IF_ERROR(RejectLegacy(
-      request, {"KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator"}));
   store::QueryRequest query;
   KS_ASSIGN_OR_RETURN(query.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(query.index_name, IndexNameMember(request));
+  KS_ASSIGN_OR_RETURN(LegacyExpressions legacy,
+                      TranslateLegacyParameters(request, LegacyOperation::kQuery));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> key_condition,
                       OptExpression(request, "KeyConditionExpression"));
-  query.key_condition_expression = key_condition.value_or("");
+  query.key_condition_expression = legacy.key_condition.value_or(key_condition.value_or(""));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> filter,
                       OptExpression(request, "FilterExpression"));
-  query.filter_expression = filter.value_or("");
+  query.filter_expression = legacy.filter.value_or(filter.value_or(""));
+  if (legacy.filter) query.filter_parameter = "QueryFilter";
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
                       OptExpression(request, "ProjectionExpression"));
-  query.projection_expression = projection.value_or("");
+  query.projection_expression = legacy.projection.value_or(projection.value_or(""));
   KS_ASSIGN_OR_RETURN(Selection selection,
-                      SelectionOf(request, query.projection_expression, !query.index_name.empty()));
+                      SelectionOf(request, query.projection_expression,
+                                  legacy.projection.has_value(), !query.index_name.empty()));
   query.select_all_attributes = selection.all_attributes;
   KS_ASSIGN_OR_RETURN(query.expression, ExpressionInputsOf(request, true));
+  std::move(legacy).MergeInto(&query.expression);
   KS_ASSIGN_OR_RETURN(std::optional<bool> forward, OptBool(request, "ScanIndexForward"));
   query.scan_forward = forward.value_or(true);
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
@@ -1910,21 +1918,23 @@ Result<std::string> DynamoDbApi::Impl::Query(const Value& request) {
 }
 
 Result<std::string> DynamoDbApi::Impl::Scan(const Value& request) {
-  KS_RETURN_IF_ERROR(
-      RejectLegacy(request, {"ScanFilter", "AttributesToGet", "ConditionalOperator"}));
   store::ScanRequest scan;
   KS_ASSIGN_OR_RETURN(scan.table, TableNameMember(request));
   KS_ASSIGN_OR_RETURN(scan.index_name, IndexNameMember(request));
+  KS_ASSIGN_OR_RETURN(LegacyExpressions legacy,
+                      TranslateLegacyParameters(request, LegacyOperation::kScan));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> filter,
                       OptExpression(request, "FilterExpression"));
-  scan.filter_expression = filter.value_or("");
+  scan.filter_expression = legacy.filter.value_or(filter.value_or(""));
   KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
                       OptExpression(request, "ProjectionExpression"));
-  scan.projection_expression = projection.value_or("");
+  scan.projection_expression = legacy.projection.value_or(projection.value_or(""));
   KS_ASSIGN_OR_RETURN(Selection selection,
-                      SelectionOf(request, scan.projection_expression, !scan.index_name.empty()));
+                      SelectionOf(request, scan.projection_expression,
+                                  legacy.projection.has_value(), !scan.index_name.empty()));
   scan.select_all_attributes = selection.all_attributes;
   KS_ASSIGN_OR_RETURN(scan.expression, ExpressionInputsOf(request, true));
+  std::move(legacy).MergeInto(&scan.expression);
   KS_ASSIGN_OR_RETURN(std::optional<int64_t> limit,
                       OptIntInRange(request, "Limit", 1, std::numeric_limits<int32_t>::max()));
   scan.limit = static_cast<size_t>(limit.value_or(0));
@@ -2036,7 +2046,8 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
     if (table.value.IsNull()) continue;
     if (!table.value.IsObject()) return WrongJsonType(table.value, JsonKind::kStructure);
     const Value& spec = table.value;
-    KS_RETURN_IF_ERROR(RejectLegacy(spec, {"AttributesToGet"}));
+    KS_ASSIGN_OR_RETURN(LegacyExpressions legacy,
+                        TranslateLegacyParameters(spec, LegacyOperation::kBatchGet));
     store::BatchGetEntry entry;
     entry.table = name;
     KS_ASSIGN_OR_RETURN(const Value* keys, OptArray(spec, "Keys"));
@@ -2054,8 +2065,9 @@ Result<std::string> DynamoDbApi::Impl::BatchGetItem(const Value& request) {
     }
     KS_ASSIGN_OR_RETURN(std::optional<std::string> projection,
                         OptExpression(spec, "ProjectionExpression"));
-    entry.projection_expression = projection.value_or("");
+    entry.projection_expression = legacy.projection.value_or(projection.value_or(""));
     KS_ASSIGN_OR_RETURN(entry.expression, ExpressionInputsOf(spec, false));
+    std::move(legacy).MergeInto(&entry.expression);
     KS_ASSIGN_OR_RETURN(std::optional<bool> consistent, OptBool(spec, "ConsistentRead"));
     consistent_reads[name] = consistent.value_or(false);
     entries.push_back(std::move(entry));

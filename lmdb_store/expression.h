@@ -32,6 +32,10 @@ inline constexpr size_t kMaxExpressionBytes = 4096;
 inline constexpr int kMaxExpressionOperators = 300;
 inline constexpr int kMaxPathDepth = 32;
 inline constexpr int kMaxInOperands = 100;
+// UpdateExpression::Apply's message when an operand has a type its action
+// cannot take (ADD to a string, a DELETE of the wrong set type, ...).
+inline constexpr std::string_view kUpdateOperandTypeError =
+    "An operand in the update expression has an incorrect data type";
 
 // One step of a document path: an attribute or map key name, or a list index.
 struct PathElement {

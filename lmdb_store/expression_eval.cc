@@ -19,8 +19,7 @@ using Node = ConditionExpression::Node;
 
 constexpr char kMissingAttribute[] =
     "The provided expression refers to an attribute that does not exist in the item";
-constexpr char kIncorrectDataType[] =
-    "An operand in the update expression has an incorrect data type";
+constexpr std::string_view kIncorrectDataType = kUpdateOperandTypeError;
 constexpr char kInvalidPathForUpdate[] =
     "The document path provided in the update expression is invalid for update";
 
@@ -198,7 +197,7 @@ Result<AttributeValue> EvaluateUpdateOperand(const UpdateOperand& operand, const
       KS_ASSIGN_OR_RETURN(AttributeValue head, EvaluateUpdateOperand(operand.args[0], item));
       KS_ASSIGN_OR_RETURN(AttributeValue tail, EvaluateUpdateOperand(operand.args[1], item));
       if (!head.is(AttributeType::kL) || !tail.is(AttributeType::kL)) {
-        return InvalidArgument(kIncorrectDataType);
+        return InvalidArgument(std::string(kIncorrectDataType));
       }
       AttributeList list;
       list.reserve(head.l().size() + tail.l().size());
@@ -211,7 +210,7 @@ Result<AttributeValue> EvaluateUpdateOperand(const UpdateOperand& operand, const
       KS_ASSIGN_OR_RETURN(AttributeValue lhs, EvaluateUpdateOperand(operand.args[0], item));
       KS_ASSIGN_OR_RETURN(AttributeValue rhs, EvaluateUpdateOperand(operand.args[1], item));
       if (!lhs.is(AttributeType::kN) || !rhs.is(AttributeType::kN)) {
-        return InvalidArgument(kIncorrectDataType);
+        return InvalidArgument(std::string(kIncorrectDataType));
       }
       Result<Number> result = operand.kind == UpdateOperand::Kind::kPlus
                                   ? lhs.n().Add(rhs.n())
@@ -220,7 +219,7 @@ Result<AttributeValue> EvaluateUpdateOperand(const UpdateOperand& operand, const
       return AttributeValue::N(std::move(result).value());
     }
   }
-  return InvalidArgument(kIncorrectDataType);
+  return InvalidArgument(std::string(kIncorrectDataType));
 }
 
 // The value at the first `length` steps of `path`, for writing (maps and lists
@@ -321,7 +320,7 @@ std::vector<T> SetDifference(const std::vector<T>& a, const std::vector<T>& b) {
 Status AddAt(Item* item, const AttributePath& path, const AttributeValue& operand) {
   AttributeValue* current = FindMutable(item, path, path.size());
   if (current == nullptr) return SetPath(item, path, operand);
-  if (current->type() != operand.type()) return InvalidArgument(kIncorrectDataType);
+  if (current->type() != operand.type()) return InvalidArgument(std::string(kIncorrectDataType));
   switch (operand.type()) {
     case AttributeType::kN: {
       KS_ASSIGN_OR_RETURN(Number sum, current->n().Add(operand.n()));
@@ -338,7 +337,7 @@ Status AddAt(Item* item, const AttributePath& path, const AttributeValue& operan
       *current = AttributeValue::BS(SetUnion(current->bs(), operand.bs()));
       return Status::Ok();
     default:
-      return InvalidArgument(kIncorrectDataType);
+      return InvalidArgument(std::string(kIncorrectDataType));
   }
 }
 
@@ -354,7 +353,7 @@ Status DeleteAt(Item* item, const AttributePath& path, const AttributeValue& ope
     }
     return Status::Ok();
   }
-  if (current->type() != operand.type()) return InvalidArgument(kIncorrectDataType);
+  if (current->type() != operand.type()) return InvalidArgument(std::string(kIncorrectDataType));
   bool empty = false;
   switch (operand.type()) {
     case AttributeType::kSS: {
@@ -376,7 +375,7 @@ Status DeleteAt(Item* item, const AttributePath& path, const AttributeValue& ope
       break;
     }
     default:
-      return InvalidArgument(kIncorrectDataType);
+      return InvalidArgument(std::string(kIncorrectDataType));
   }
   if (empty) emptied->push_back(path);
   return Status::Ok();

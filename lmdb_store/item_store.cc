@@ -3239,10 +3239,10 @@ Result<QueryResult> ItemStoreImpl::Query(const QueryRequest& request) {
     std::vector<std::string> keys = {partition_key.name};
     if (read.sort_key != nullptr) keys.push_back(read.sort_key->name);
     if (const std::string* key = filter->FindTopLevelName(keys)) {
-      return InvalidArgument(
-          "Filter Expression can only contain non-primary key attributes: Primary key "
-          "attribute: " +
-          *key);
+      return InvalidArgument(request.filter_parameter +
+                             " can only contain non-primary key attributes: Primary key "
+                             "attribute: " +
+                             *key);
     }
   }
   std::optional<ProjectionExpression> projection;

@@ -152,6 +152,9 @@ struct QueryRequest {
   bool select_all_attributes = false;
   std::string key_condition_expression;
   std::string filter_expression;
+  // How errors name the filter: DynamoDB says "Filter Expression", or
+  // "QueryFilter" when the client sent the legacy parameter.
+  std::string filter_parameter = "Filter Expression";
   std::string projection_expression;
   ExpressionInputs expression;
   bool scan_forward = true;

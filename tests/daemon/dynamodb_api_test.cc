@@ -936,8 +936,8 @@ TEST_F(DynamoDbApiTest, ItemValidationErrors) {
                         "ExpressionAttributeValues":{":v":{"S":"x"}}})",
        "ExpressionAttributeNames contains invalid value: Empty attribute name for key #e"},
       {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
-                     "Expected":{"pk":{"Exists":false}}})",
-       "The legacy parameter Expected is not supported by Keystone; use ConditionExpression"},
+                     "Expected":{"pk":{"Exists":false,"Value":{"S":"a"}}}})",
+       "Value cannot be used when Exists is false for Attribute: pk"},
       {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
                      "ReturnValues":"EVERYTHING"})",
        "Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]"},
@@ -949,21 +949,24 @@ TEST_F(DynamoDbApiTest, ItemValidationErrors) {
        "ExpressionAttributeValues must not be empty"},
       {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
                      "ConditionalOperator":"AND"})",
-       "ConditionalOperator"},
+       "ConditionalOperator cannot be used without Filter or Expected"},
       {"GetItem", R"({"TableName":"users","Key":{"pk":{"S":"a"}}})",
        "The provided key element does not match the schema"},
       {"GetItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
-                     "AttributesToGet":["pk"]})",
-       "AttributesToGet"},
+                     "AttributesToGet":["pk"],"ProjectionExpression":"pk"})",
+       "Can not use both expression and non-expression parameters in the same request: "
+       "Non-expression parameters: {AttributesToGet} Expression parameters: "
+       "{ProjectionExpression}"},
       {"UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
-                        "AttributeUpdates":{"v":{"Action":"PUT","Value":{"S":"x"}}}})",
-       "use UpdateExpression"},
+                        "AttributeUpdates":{"v":{"Action":"PUT","Value":{"S":"x"}}},
+                        "UpdateExpression":"SET v = :v","ExpressionAttributeValues":{":v":{"S":"x"}}})",
+       "Non-expression parameters: {AttributeUpdates} Expression parameters: {UpdateExpression}"},
       {"UpdateItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
                         "UpdateExpression":"SET v = :v"})",
        ":v"},
       {"DeleteItem", R"({"TableName":"users","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},
-                        "Expected":{}})",
-       "Expected"},
+                        "Expected":{"v":{"ComparisonOperator":"EQ"}}})",
+       "Value or AttributeValueList must be used with ComparisonOperator: EQ for Attribute: v"},
       {"PutItem", R"({"TableName":"users","Item":{"pk":{"S":"a"},"sk":{"N":"1"}},
                      "ReturnConsumedCapacity":"ALL"})",
        "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"},
@@ -1100,9 +1103,10 @@ TEST_F(DynamoDbApiQueryTest, QueryFilterSelectAndErrors) {
         "ExpressionAttributeValues":{":p":{"S":"u1"}}})",
         "ValidationException");
   EXPECT_NE(std::string::npos, Fails("Query", R"({"TableName":"events","KeyConditions":{"pk":{
-                  "AttributeValueList":[{"S":"u1"}],"ComparisonOperator":"EQ"}}})",
+                  "AttributeValueList":[{"S":"u1"}],"ComparisonOperator":"EQ"}},
+                  "KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"u1"}}})",
                                      "ValidationException")
-                                   .find("KeyConditionExpression"));
+                                   .find("Non-expression parameters: {KeyConditions}"));
   Fails("Query", R"({"TableName":"events","KeyConditionExpression":"pk = :p",
         "ExpressionAttributeValues":{":p":{"S":"u1"}},"Limit":0})",
         "ValidationException");
@@ -1147,7 +1151,402 @@ TEST_F(DynamoDbApiQueryTest, ScanAndParallelScan) {
   Fails("Scan", R"({"TableName":"events","TotalSegments":2})", "ValidationException");
   Fails("Scan", R"({"TableName":"events","Segment":2,"TotalSegments":2})", "ValidationException");
   Fails("Scan", R"({"TableName":"events","Segment":0,"TotalSegments":0})", "ValidationException");
-  Fails("Scan", R"({"TableName":"events","ScanFilter":{}})", "ValidationException");
+  Fails("Scan", R"({"TableName":"events","ScanFilter":{},"ConditionalOperator":"OR"})",
+        "ValidationException");
+}
+
+// --- Legacy parameters ---------------------------------------------------------
+
+// Items with every shape the legacy comparisons treat differently: strings,
+// numbers, sets, lists, binary, NULL, and attributes that are missing.
+class DynamoDbApiLegacyTest : public DynamoDbApiTest {
+ protected:
+  void SetUp() override {
+    DynamoDbApiTest::SetUp();
+    CreateTable("things", /*sort=*/true);
+    Put("things", R"({"pk":{"S":"p"},"sk":{"N":"1"},"s":{"S":"apple"},"n":{"N":"5"},
+        "ss":{"SS":["a","b"]},"l":{"L":[{"S":"x"},{"N":"1"}]},"b":{"B":"AAE="}})");
+    Put("things", R"({"pk":{"S":"p"},"sk":{"N":"2"},"s":{"S":"banana"},"n":{"N":"10"},
+        "ss":{"SS":["c"]}})");
+    Put("things", R"({"pk":{"S":"p"},"sk":{"N":"3"},"s":{"S":"cherry"},"n":{"N":"7.5"}})");
+    Put("things", R"({"pk":{"S":"p"},"sk":{"N":"4"},"other":{"BOOL":true}})");
+    Put("things", R"({"pk":{"S":"p"},"sk":{"N":"5"},"s":{"S":"apricot"},"n":{"N":"-1"},
+        "nul":{"NULL":true}})");
+  }
+
+  // The sort keys of the items a Scan with `members` (JSON members after
+  // TableName) returns, in order.
+  std::vector<std::string> ScanKeys(const std::string& members) {
+    rapidjson::Document d = Ok("Scan", R"({"TableName":"things",)" + members + "}");
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < Size(d, "Items"); ++i) {
+      keys.push_back(Str(d, "Items." + std::to_string(i) + ".sk.N"));
+    }
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+
+  using Keys = std::vector<std::string>;
+};
+
+TEST_F(DynamoDbApiLegacyTest, ScanFilterComparisons) {
+  struct Case {
+    std::string condition;  // one ScanFilter entry
+    DynamoDbApiLegacyTest::Keys expected;
+  };
+  const std::vector<Case> cases = {
+      {R"("s":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"apple"}]})", {"1"}},
+      // A missing attribute is not equal to anything, so NE matches it.
+      {R"("s":{"ComparisonOperator":"NE","AttributeValueList":[{"S":"apple"}]})",
+       {"2", "3", "4", "5"}},
+      {R"("ss":{"ComparisonOperator":"EQ","AttributeValueList":[{"SS":["b","a"]}]})", {"1"}},
+      {R"("n":{"ComparisonOperator":"LT","AttributeValueList":[{"N":"7.5"}]})", {"1", "5"}},
+      {R"("n":{"ComparisonOperator":"LE","AttributeValueList":[{"N":"7.5"}]})", {"1", "3", "5"}},
+      {R"("n":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"5"}]})", {"2", "3"}},
+      {R"("n":{"ComparisonOperator":"GE","AttributeValueList":[{"N":"5"}]})", {"1", "2", "3"}},
+      // Comparisons across types are false.
+      {R"("n":{"ComparisonOperator":"GE","AttributeValueList":[{"S":"0"}]})", {}},
+      {R"("s":{"ComparisonOperator":"LT","AttributeValueList":[{"S":"b"}]})", {"1", "5"}},
+      {R"("s":{"ComparisonOperator":"NOT_NULL"})", {"1", "2", "3", "5"}},
+      {R"("s":{"ComparisonOperator":"NULL"})", {"4"}},
+      // An attribute of type NULL exists.
+      {R"("nul":{"ComparisonOperator":"NOT_NULL"})", {"5"}},
+      {R"("s":{"ComparisonOperator":"CONTAINS","AttributeValueList":[{"S":"an"}]})", {"2"}},
+      {R"("ss":{"ComparisonOperator":"CONTAINS","AttributeValueList":[{"S":"c"}]})", {"2"}},
+      {R"("l":{"ComparisonOperator":"CONTAINS","AttributeValueList":[{"N":"1"}]})", {"1"}},
+      {R"("b":{"ComparisonOperator":"CONTAINS","AttributeValueList":[{"B":"AQ=="}]})", {"1"}},
+      {R"("ss":{"ComparisonOperator":"NOT_CONTAINS","AttributeValueList":[{"S":"a"}]})",
+       {"2", "3", "4", "5"}},
+      {R"("s":{"ComparisonOperator":"BEGINS_WITH","AttributeValueList":[{"S":"ap"}]})", {"1", "5"}},
+      {R"("b":{"ComparisonOperator":"BEGINS_WITH","AttributeValueList":[{"B":"AA=="}]})", {"1"}},
+      {R"("s":{"ComparisonOperator":"IN","AttributeValueList":[{"S":"cherry"},{"S":"apple"},
+          {"S":"kiwi"}]})",
+       {"1", "3"}},
+      {R"("n":{"ComparisonOperator":"BETWEEN","AttributeValueList":[{"N":"5"},{"N":"7.5"}]})",
+       {"1", "3"}},
+      {R"("s":{"ComparisonOperator":"BETWEEN","AttributeValueList":[{"S":"apricot"},
+          {"S":"banana"}]})",
+       {"2", "5"}},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.expected, ScanKeys(R"("ScanFilter":{)" + c.condition + "}")) << c.condition;
+  }
+  // Several conditions: all of them by default and with AND, any with OR.
+  const std::string two =
+      R"("n":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"6"}]},
+         "s":{"ComparisonOperator":"BEGINS_WITH","AttributeValueList":[{"S":"a"}]})";
+  EXPECT_EQ(Keys{}, ScanKeys(R"("ScanFilter":{)" + two + "}"));
+  EXPECT_EQ(Keys{}, ScanKeys(R"("ConditionalOperator":"AND","ScanFilter":{)" + two + "}"));
+  EXPECT_EQ((Keys{"1", "2", "3", "5"}),
+            ScanKeys(R"("ConditionalOperator":"OR","ScanFilter":{)" + two + "}"));
+  // An empty filter filters nothing.
+  EXPECT_EQ((Keys{"1", "2", "3", "4", "5"}), ScanKeys(R"("ScanFilter":{})"));
+}
+
+TEST_F(DynamoDbApiLegacyTest, ScanAttributesToGetAndCount) {
+  rapidjson::Document d = Ok("Scan", R"({"TableName":"things","AttributesToGet":["s","missing"],
+      "ScanFilter":{"n":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"6"}]}}})");
+  ASSERT_EQ(2u, Size(d, "Items"));
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(1u, Size(d, "Items." + std::to_string(i)));  // only "s"
+  }
+  EXPECT_EQ(5, Int(d, "ScannedCount"));
+  d = Ok("Scan", R"({"TableName":"things","Select":"SPECIFIC_ATTRIBUTES",
+      "AttributesToGet":["n.x"]})");
+  EXPECT_EQ(0u, Size(d, "Items.0"));  // a name with a dot is one attribute's name, not a path
+  d = Ok("Scan", R"({"TableName":"things","Select":"COUNT",
+      "ScanFilter":{"s":{"ComparisonOperator":"NULL"}}})");
+  EXPECT_EQ(1, Int(d, "Count"));
+  EXPECT_FALSE(Has(d, "Items"));
+  EXPECT_EQ("Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES",
+            Fails("Scan", R"({"TableName":"things","Select":"ALL_ATTRIBUTES",
+                  "AttributesToGet":["s"]})",
+                  "ValidationException"));
+}
+
+TEST_F(DynamoDbApiLegacyTest, QueryKeyConditionsAndQueryFilter) {
+  Put("things", R"({"pk":{"S":"q"},"sk":{"N":"3"},"s":{"S":"other partition"}})");
+  auto query_keys = [&](const std::string& members) {
+    rapidjson::Document d = Ok("Query", R"({"TableName":"things",)" + members + "}");
+    Keys keys;
+    for (size_t i = 0; i < Size(d, "Items"); ++i) {
+      keys.push_back(Str(d, "Items." + std::to_string(i) + ".sk.N"));
+    }
+    return keys;
+  };
+  const std::string p = R"("pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"p"}]})";
+  EXPECT_EQ((Keys{"1", "2", "3", "4", "5"}), query_keys(R"("KeyConditions":{)" + p + "}"));
+  EXPECT_EQ((Keys{"4", "3", "2"}),
+            query_keys(R"("ScanIndexForward":false,"KeyConditions":{)" + p +
+                       R"(,"sk":{"ComparisonOperator":"BETWEEN","AttributeValueList":[{"N":"2"},
+                       {"N":"4"}]}})"));
+  EXPECT_EQ((Keys{"4", "5"}),
+            query_keys(R"("KeyConditions":{)" + p +
+                       R"(,"sk":{"ComparisonOperator":"GE","AttributeValueList":[{"N":"4"}]}})"));
+  EXPECT_EQ((Keys{"1"}),
+            query_keys(R"("KeyConditions":{)" + p +
+                       R"(,"sk":{"ComparisonOperator":"LT","AttributeValueList":[{"N":"2"}]}})"));
+  // QueryFilter, ConditionalOperator and AttributesToGet with it.
+  rapidjson::Document d = Ok("Query", R"({"TableName":"things","KeyConditions":{)" + p +
+                                          R"(},"ConditionalOperator":"OR","QueryFilter":{
+      "s":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"cherry"}]},
+      "other":{"ComparisonOperator":"NOT_NULL"}},"AttributesToGet":["sk","s"]})");
+  ASSERT_EQ(2, Int(d, "Count"));
+  EXPECT_EQ(5, Int(d, "ScannedCount"));
+  EXPECT_EQ("3", Str(d, "Items.0.sk.N"));
+  EXPECT_EQ("cherry", Str(d, "Items.0.s.S"));
+  EXPECT_EQ("4", Str(d, "Items.1.sk.N"));
+  EXPECT_EQ(1u, Size(d, "Items.1"));
+  // DynamoDB lets KeyConditions come with a FilterExpression; the request's
+  // own placeholders may look like the translation's.
+  d = Ok("Query", R"({"TableName":"things","KeyConditions":{)" + p +
+                      R"(},"FilterExpression":"#L0 = :L0","ExpressionAttributeNames":{"#L0":"s"},
+      "ExpressionAttributeValues":{":L0":{"S":"banana"}}})");
+  ASSERT_EQ(1, Int(d, "Count"));
+  EXPECT_EQ("2", Str(d, "Items.0.sk.N"));
+
+  EXPECT_EQ("QueryFilter can only contain non-primary key attributes: Primary key attribute: sk",
+            Fails("Query", R"({"TableName":"things","KeyConditions":{)" + p + R"(},
+                  "QueryFilter":{"sk":{"ComparisonOperator":"NOT_NULL"}}})",
+                  "ValidationException"));
+  EXPECT_EQ("Attempted conditional constraint is not an indexable operation",
+            Fails("Query", R"({"TableName":"things","KeyConditions":{)" + p + R"(,
+                  "sk":{"ComparisonOperator":"NE","AttributeValueList":[{"N":"1"}]}}})",
+                  "ValidationException"));
+  EXPECT_EQ("Query key condition not supported",
+            Fails("Query", R"({"TableName":"things","KeyConditions":{"pk":{
+                  "ComparisonOperator":"BEGINS_WITH","AttributeValueList":[{"S":"p"}]}}})",
+                  "ValidationException"));
+  EXPECT_EQ("Query condition missed key schema element: pk",
+            Fails("Query", R"({"TableName":"things","KeyConditions":{"sk":{
+                  "ComparisonOperator":"EQ","AttributeValueList":[{"N":"1"}]}}})",
+                  "ValidationException"));
+  EXPECT_EQ("Conditions can be of length 1 or 2 only",
+            Fails("Query", R"({"TableName":"things","KeyConditions":{}})", "ValidationException"));
+}
+
+TEST_F(DynamoDbApiLegacyTest, ExpectedGuardsWrites) {
+  // Put if absent.
+  const std::string absent = R"("Expected":{"pk":{"Exists":false}})";
+  Ok("PutItem",
+     R"({"TableName":"things","Item":{"pk":{"S":"new"},"sk":{"N":"1"}},)" + absent + "}");
+  Fails("PutItem",
+        R"({"TableName":"things","Item":{"pk":{"S":"new"},"sk":{"N":"1"}},)" + absent + "}",
+        "ConditionalCheckFailedException");
+  EXPECT_EQ(
+      "Can not use both expression and non-expression parameters in the same request: "
+      "Non-expression parameters: {Expected} Expression parameters: {UpdateExpression}",
+      Fails("UpdateItem", R"({"TableName":"things","Key":{"pk":{"S":"p"},"sk":{"N":"1"}},
+                  "UpdateExpression":"SET s = :v","ExpressionAttributeValues":{":v":{"S":"x"}},
+                  "Expected":{"n":{"Value":{"N":"5"}}}})",
+            "ValidationException"));
+  // Value (Exists true or left out) is equality.
+  const std::string key = R"("Key":{"pk":{"S":"p"},"sk":{"N":"1"}})";
+  for (std::string_view exists : {"", R"("Exists":true,)"}) {
+    Fails("UpdateItem",
+          R"({"TableName":"things",)" + key +
+              R"(,"AttributeUpdates":{"s":{"Value":{"S":"x"}}},"Expected":{"n":{)" +
+              std::string(exists) + R"("Value":{"N":"6"}}}})",
+          "ConditionalCheckFailedException");
+    Ok("UpdateItem", R"({"TableName":"things",)" + key +
+                         R"(,"AttributeUpdates":{"s":{"Value":{"S":"x"}}},"Expected":{"n":{)" +
+                         std::string(exists) + R"("Value":{"N":"5"}}}})");
+  }
+  // ComparisonOperator forms, with Value standing for a one-element list, and
+  // OR.
+  Fails("DeleteItem", R"({"TableName":"things",)" + key + R"(,"Expected":{
+        "n":{"ComparisonOperator":"GT","Value":{"N":"5"}}}})",
+        "ConditionalCheckFailedException");
+  Fails("DeleteItem", R"({"TableName":"things",)" + key + R"(,"Expected":{
+        "n":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"5"}]},
+        "s":{"ComparisonOperator":"NULL"}}})",
+        "ConditionalCheckFailedException");
+  rapidjson::Document d =
+      Ok("DeleteItem", R"({"TableName":"things",)" + key + R"(,"ConditionalOperator":"OR",
+          "Expected":{"n":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"5"}]},
+          "ss":{"ComparisonOperator":"CONTAINS","AttributeValueList":[{"S":"b"}]}},
+          "ReturnValues":"ALL_OLD"})");
+  EXPECT_EQ("x", Str(d, "Attributes.s.S"));
+  EXPECT_EQ(5u, CountItems("things"));  // 5 + "new" - the deleted one
+}
+
+TEST_F(DynamoDbApiLegacyTest, AttributeUpdatesActions) {
+  const std::string key = R"("TableName":"things","Key":{"pk":{"S":"p"},"sk":{"N":"1"}})";
+  rapidjson::Document d = Ok("UpdateItem", "{" + key + R"(,"AttributeUpdates":{
+      "s":{"Value":{"S":"avocado"}},
+      "n":{"Action":"ADD","Value":{"N":"2.5"}},
+      "ss":{"Action":"DELETE","Value":{"SS":["a","zz"]}},
+      "l":{"Action":"ADD","Value":{"L":[{"S":"y"}]}},
+      "fresh":{"Action":"ADD","Value":{"L":[{"N":"9"}]}},
+      "tags":{"Action":"ADD","Value":{"SS":["t"]}},
+      "b":{"Action":"DELETE"},
+      "never":{"Action":"DELETE"}},
+      "ReturnValues":"ALL_NEW"})");
+  EXPECT_EQ("avocado", Str(d, "Attributes.s.S"));
+  EXPECT_EQ("7.5", Str(d, "Attributes.n.N"));
+  ASSERT_EQ(1u, Size(d, "Attributes.ss.SS"));
+  EXPECT_EQ("b", Str(d, "Attributes.ss.SS.0"));
+  ASSERT_EQ(3u, Size(d, "Attributes.l.L"));
+  EXPECT_EQ("y", Str(d, "Attributes.l.L.2.S"));
+  ASSERT_EQ(1u, Size(d, "Attributes.fresh.L"));
+  EXPECT_EQ("t", Str(d, "Attributes.tags.SS.0"));
+  EXPECT_FALSE(Has(d, "Attributes.b"));
+  EXPECT_FALSE(Has(d, "Attributes.never"));
+  // On an item that does not exist, PUT and ADD make it.
+  d = Ok("UpdateItem", R"({"TableName":"things","Key":{"pk":{"S":"n"},"sk":{"N":"1"}},
+      "AttributeUpdates":{"count":{"Action":"ADD","Value":{"N":"1"}}},"ReturnValues":"ALL_NEW"})");
+  EXPECT_EQ("1", Str(d, "Attributes.count.N"));
+  EXPECT_EQ("n", Str(d, "Attributes.pk.S"));
+  // An empty AttributeUpdates changes nothing.
+  d = Ok("UpdateItem", "{" + key + R"(,"AttributeUpdates":{},"ReturnValues":"ALL_NEW"})");
+  EXPECT_EQ("avocado", Str(d, "Attributes.s.S"));
+
+  struct Case {
+    std::string updates;
+    std::string message;
+  };
+  const std::vector<Case> errors = {
+      {R"("s":{"Action":"PUT"})",
+       "One or more parameter values were invalid: Only DELETE action "
+       "is allowed when no attribute value is specified"},
+      {R"("s":{"Action":"DELETE","Value":{"S":"x"}})",
+       "One or more parameter values were invalid: DELETE action with value is not supported "
+       "for the type S"},
+      {R"("s":{"Action":"ADD","Value":{"S":"x"}})",
+       "One or more parameter values were invalid: ADD action is not supported for the type S"},
+      {R"("s":{"Action":"REPLACE","Value":{"S":"x"}})",
+       "1 validation error detected: Value 'REPLACE' at 'attributeUpdates.s.member.action' "
+       "failed to satisfy constraint: Member must satisfy enum value set: [ADD, PUT, DELETE]"},
+      {R"("sk":{"Value":{"N":"2"}})",
+       "Cannot update attribute sk. This attribute is part of the key"},
+  };
+  for (const Case& c : errors) {
+    std::string message =
+        Fails("UpdateItem", "{" + key + R"(,"AttributeUpdates":{)" + c.updates + "}}",
+              "ValidationException");
+    EXPECT_NE(std::string::npos, message.find(c.message)) << c.updates << " -> " << message;
+  }
+  d = Ok("GetItem", "{" + key + "}");
+  EXPECT_EQ("avocado", Str(d, "Item.s.S"));  // nothing written by the errors
+}
+
+TEST_F(DynamoDbApiLegacyTest, AttributesToGetOnGetItemAndBatchGetItem) {
+  rapidjson::Document d = Ok("GetItem", R"({"TableName":"things",
+      "Key":{"pk":{"S":"p"},"sk":{"N":"1"}},"AttributesToGet":["s","n"]})");
+  EXPECT_EQ(2u, Size(d, "Item"));
+  EXPECT_EQ("apple", Str(d, "Item.s.S"));
+  d = Ok("BatchGetItem", R"({"RequestItems":{"things":{"Keys":[{"pk":{"S":"p"},"sk":{"N":"2"}}],
+      "AttributesToGet":["ss"]}}})");
+  ASSERT_EQ(1u, Size(d, "Responses.things"));
+  EXPECT_EQ(1u, Size(d, "Responses.things.0"));
+  EXPECT_EQ("c", Str(d, "Responses.things.0.ss.SS.0"));
+  EXPECT_EQ("One or more parameter values were invalid: Duplicate value in attribute name: s",
+            Fails("GetItem", R"({"TableName":"things","Key":{"pk":{"S":"p"},"sk":{"N":"1"}},
+                  "AttributesToGet":["s","s"]})",
+                  "ValidationException"));
+}
+
+TEST_F(DynamoDbApiLegacyTest, ConditionErrors) {
+  struct Case {
+    std::string op;
+    std::string members;  // after TableName
+    std::string message;
+  };
+  const std::string item = R"("Item":{"pk":{"S":"p"},"sk":{"N":"9"}},)";
+  const std::string invalid = "One or more parameter values were invalid: ";
+  const std::string expected_invalid = "1 validation error detected: " + invalid;
+  const std::vector<Case> cases = {
+      {"PutItem", item + R"("Expected":{"a":{"Exists":true}})",
+       expected_invalid + "Value must be provided when Exists is true for Attribute: a"},
+      {"PutItem", item + R"("Expected":{"a":{}})",
+       expected_invalid + "Value must be provided when Exists is null for Attribute: a"},
+      {"PutItem", item + R"("Expected":{"a":{"Exists":false,"Value":{"S":"x"}}})",
+       expected_invalid + "Value cannot be used when Exists is false for Attribute: a"},
+      {"PutItem", item + R"("Expected":{"a":{"Exists":true,"ComparisonOperator":"EQ",
+          "Value":{"S":"x"}}})",
+       expected_invalid + "Exists and ComparisonOperator cannot be used together for Attribute: a"},
+      {"PutItem", item + R"("Expected":{"a":{"Value":{"S":"x"},"AttributeValueList":[]}})",
+       expected_invalid + "Value and AttributeValueList cannot be used together for Attribute: a"},
+      {"PutItem", item + R"("Expected":{"a":{"AttributeValueList":[{"S":"x"}]}})",
+       expected_invalid + "AttributeValueList can only be used with a ComparisonOperator for "
+                          "Attribute: a"},
+      {"PutItem", item + R"("Expected":{"a":{"ComparisonOperator":"GT"}})",
+       expected_invalid + "Value or AttributeValueList must be used with ComparisonOperator: GT "
+                          "for Attribute: a"},
+      {"PutItem", item + R"("Expected":{"a":{"ComparisonOperator":"NULL","Value":{"S":"x"}}})",
+       invalid + "Invalid number of argument(s) for the NULL ComparisonOperator"},
+      {"PutItem", item + R"("Expected":{"a":{"Value":{"S":"x"}}},"ConditionalOperator":"OR")",
+       "ConditionalOperator can only be used when Filter or Expected has two or more elements"},
+      {"PutItem", item + R"("Expected":{"a":{"Value":{"S":"x"}},"b":{"Value":{"S":"x"}}},
+          "ConditionalOperator":"XOR")",
+       "Member must satisfy enum value set: [AND, OR]"},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"BETWEEN",
+          "AttributeValueList":[{"N":"1"}]}})",
+       invalid + "Invalid number of argument(s) for the BETWEEN ComparisonOperator"},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"BETWEEN",
+          "AttributeValueList":[{"N":"2"},{"N":"10"}]}})",
+       ""},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"BETWEEN",
+          "AttributeValueList":[{"N":"10"},{"N":"2"}]}})",
+       "The BETWEEN condition was provided a range where the lower bound is greater than the "
+       "upper bound"},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"IN",
+          "AttributeValueList":[{"N":"1"},{"S":"1"}]}})",
+       invalid + "AttributeValues inside AttributeValueList must be of same type"},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"LT",
+          "AttributeValueList":[{"SS":["1"]}]}})",
+       invalid + "ComparisonOperator LT is not valid for SS AttributeValue type"},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"BEGINS_WITH",
+          "AttributeValueList":[{"N":"1"}]}})",
+       invalid + "ComparisonOperator BEGINS_WITH is not valid for N AttributeValue type"},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"LIKE",
+          "AttributeValueList":[{"N":"1"}]}})",
+       "Value 'LIKE' at 'scanFilter.a.member.comparisonOperator' failed to satisfy constraint: "
+       "Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, "
+       "NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]"},
+      {"Scan", R"("ScanFilter":{"a":{"AttributeValueList":[{"N":"1"}]}})",
+       "Value null at 'scanFilter.a.member.comparisonOperator' failed to satisfy constraint: "
+       "Member must not be null"},
+      {"Scan", R"("ScanFilter":{"a":{"ComparisonOperator":"EQ",
+          "AttributeValueList":[{"SS":[]}]}})",
+       "empty"},
+      {"Scan", R"("ConditionalOperator":"AND")",
+       "ConditionalOperator cannot be used without Filter or Expected"},
+      {"Scan", R"("ScanFilter":{"s":{"ComparisonOperator":"NULL"}},"FilterExpression":"n > :n",
+          "ExpressionAttributeValues":{":n":{"N":"1"}})",
+       "Can not use both expression and non-expression parameters in the same request: "
+       "Non-expression parameters: {ScanFilter} Expression parameters: {FilterExpression}"},
+      {"Scan", R"("AttributesToGet":[])",
+       "Value '[]' at 'attributesToGet' failed to satisfy constraint: Member must have length "
+       "greater than or equal to 1"},
+      {"Scan", R"("AttributesToGet":["s"],"ExpressionAttributeNames":{"#s":"s"})",
+       "ExpressionAttributeNames can only be specified when using expressions"},
+      {"Scan", R"("ScanFilter":{"s":{"ComparisonOperator":"NULL"}},
+          "ExpressionAttributeValues":{":n":{"N":"1"}})",
+       "ExpressionAttributeValues can only be specified when using expressions: "
+       "FilterExpression is null"},
+      {"Query", R"("KeyConditions":{"pk":{"ComparisonOperator":"EQ",
+          "AttributeValueList":[{"S":"p"}]}},"ExpressionAttributeValues":{":n":{"N":"1"}})",
+       "ExpressionAttributeValues can only be specified when using expressions: "
+       "FilterExpression and KeyConditionExpression are null"},
+  };
+  for (const Case& c : cases) {
+    const std::string body = R"({"TableName":"things",)" + c.members + "}";
+    if (c.message.empty()) {
+      Ok(c.op, body);
+      continue;
+    }
+    std::string message = Fails(c.op, body, "ValidationException");
+    EXPECT_NE(std::string::npos, message.find(c.message)) << body << " -> " << message;
+  }
+  EXPECT_EQ(5u, CountItems("things"));  // nothing written
+  // A member of the wrong JSON type is a SerializationException.
+  Fails("Scan", R"({"TableName":"things","ScanFilter":{"a":"EQ"}})", "SerializationException");
+  Fails("PutItem", R"({"TableName":"things",)" + item + R"("Expected":[]})",
+        "SerializationException");
+  Fails("GetItem", R"({"TableName":"things","Key":{"pk":{"S":"p"},"sk":{"N":"1"}},
+        "AttributesToGet":[1]})",
+        "SerializationException");
 }
 
 // --- Secondary indexes --------------------------------------------------------
@@ -1581,8 +1980,9 @@ TEST_F(DynamoDbApiIndexTest, IndexReadErrors) {
       EXPECT_EQ("The table does not have the specified index: nope",
                 Fails(op,
                       R"({"TableName":"scores","IndexName":"nope","ConsistentRead":)" +
-                          std::string(consistent) + R"(,"KeyConditionExpression":"tier = :l",)" +
-                          gold_ + "}",
+                          std::string(consistent) + R"(,")" +
+                          (op == "Query" ? "KeyConditionExpression" : "FilterExpression") +
+                          R"(":"tier = :l",)" + gold_ + "}",
                       "ValidationException"));
     }
   }
@@ -1926,7 +2326,7 @@ TEST_F(DynamoDbApiTest, BatchGetItem) {
                   {"pk":{"S":"a"}}]}}})",
                   "ValidationException"));
   Fails("BatchGetItem", R"({"RequestItems":{"users":{"Keys":[{"pk":{"S":"a"}}],
-        "AttributesToGet":["v"]}}})",
+        "AttributesToGet":["v"],"ProjectionExpression":"v"}}})",
         "ValidationException");
   Fails("BatchGetItem", R"({"RequestItems":{"users":{"Keys":[]}}})", "ValidationException");
   Fails("BatchGetItem", R"({"RequestItems":{"nothere":{"Keys":[{"pk":{"S":"a"}}]}}})",

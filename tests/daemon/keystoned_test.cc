@@ -798,6 +798,17 @@ TEST(KeystonedClientsTest, AwsCliTablesItemsAndStreams) {
   r = aws({"dynamodb", "scan", "--table-name", "cli", "--max-items", "3"});
   ASSERT_EQ(0, r.exit_code) << r.err;
   EXPECT_NE(std::string::npos, r.out.find("NextToken")) << r.out;
+  // The legacy parameters, as older scripts use them: --key-conditions with
+  // --query-filter and --attributes-to-get.
+  r = aws({"dynamodb", "query", "--table-name", "cli", "--key-conditions",
+           R"({"pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"p"}]},)"
+           R"("sk":{"ComparisonOperator":"BETWEEN","AttributeValueList":[{"N":"2"},{"N":"5"}]}})",
+           "--query-filter",
+           R"({"v":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"x"}]}})",
+           "--attributes-to-get", "sk", "--page-size", "2"});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  EXPECT_NE(std::string::npos, r.out.find("\"Count\": 3")) << r.out;  // 2, 4, 5; 3 is "z"
+  EXPECT_EQ(std::string::npos, r.out.find("\"v\"")) << r.out;
 
   // A global index on v, filled from the items above, read with
   // --index-name (paged by the CLI): the six items still "x".

@@ -366,6 +366,91 @@ class Batches(unittest.TestCase):
         self.assertEqual("ValidationException", code(cm.exception))
 
 
+class LegacyParameters(unittest.TestCase):
+    """The pre-expression parameters, which older code and object mappers send."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ddb = common.client()
+        cls.name = common.table_name("legacy")
+        common.create_table(cls.ddb, cls.name)
+        cls.table = common.resource().Table(cls.name)
+        for i in range(10):
+            cls.table.put_item(Item={"pk": "g", "sk": i, "parity": "even" if i % 2 == 0 else "odd",
+                                     "n": i * 10})
+
+    def test_expected_and_attribute_updates(self):
+        t = self.table
+        key = {"pk": "w", "sk": 1}
+        t.put_item(Item=dict(key, v="first"), Expected={"pk": {"Exists": False}})
+        with self.assertRaises(ClientError) as cm:
+            t.put_item(Item=dict(key, v="second"), Expected={"pk": {"Exists": False}})
+        self.assertEqual("ConditionalCheckFailedException", code(cm.exception))
+        new = t.update_item(Key=key,
+                            AttributeUpdates={"v": {"Action": "PUT", "Value": "third"},
+                                              "hits": {"Action": "ADD", "Value": 2},
+                                              "tags": {"Action": "ADD", "Value": {"a", "b"}}},
+                            Expected={"v": {"Value": "first"}},
+                            ReturnValues="ALL_NEW")["Attributes"]
+        self.assertEqual({"pk": "w", "sk": 1, "v": "third", "hits": 2, "tags": {"a", "b"}}, new)
+        new = t.update_item(Key=key,
+                            AttributeUpdates={"tags": {"Action": "DELETE", "Value": {"a"}},
+                                              "hits": {"Action": "DELETE"}},
+                            Expected={"hits": {"ComparisonOperator": "GE",
+                                               "AttributeValueList": [2]},
+                                      "v": {"ComparisonOperator": "BEGINS_WITH",
+                                            "AttributeValueList": ["th"]}},
+                            ConditionalOperator="AND", ReturnValues="ALL_NEW")["Attributes"]
+        self.assertEqual({"pk": "w", "sk": 1, "v": "third", "tags": {"b"}}, new)
+        with self.assertRaises(ClientError) as cm:
+            t.delete_item(Key=key, Expected={"v": {"ComparisonOperator": "IN",
+                                                   "AttributeValueList": ["x", "y"]}})
+        self.assertEqual("ConditionalCheckFailedException", code(cm.exception))
+        with self.assertRaises(ClientError) as cm:
+            t.delete_item(Key=key, Expected={"v": {"Exists": False}},
+                          ConditionExpression="attribute_exists(v)")
+        self.assertEqual("ValidationException", code(cm.exception))
+        self.assertIn("Can not use both expression and non-expression parameters",
+                      cm.exception.response["Error"]["Message"])
+        t.delete_item(Key=key, Expected={"v": {"ComparisonOperator": "IN",
+                                               "AttributeValueList": ["third", "y"]}})
+        self.assertNotIn("Item", t.get_item(Key=key))
+
+    def test_query_scan_and_get_with_legacy_parameters(self):
+        # A paginator over KeyConditions + QueryFilter, two items a page.
+        pages = self.ddb.get_paginator("query").paginate(
+            TableName=self.name,
+            KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "g"}]},
+                           "sk": {"ComparisonOperator": "GE", "AttributeValueList": [{"N": "3"}]}},
+            QueryFilter={"parity": {"ComparisonOperator": "EQ",
+                                    "AttributeValueList": [{"S": "odd"}]}},
+            AttributesToGet=["sk", "n"], ScanIndexForward=False, Limit=2)
+        items = [i for page in pages for i in page["Items"]]
+        self.assertEqual([9, 7, 5, 3], [int(i["sk"]["N"]) for i in items])
+        self.assertEqual({"sk", "n"}, set(items[0]))
+
+        got = self.table.scan(ScanFilter={"n": {"ComparisonOperator": "BETWEEN",
+                                                "AttributeValueList": [20, 40]},
+                                          "sk": {"ComparisonOperator": "EQ",
+                                                 "AttributeValueList": [9]}},
+                              ConditionalOperator="OR")["Items"]
+        self.assertEqual([2, 3, 4, 9], sorted(int(i["sk"]) for i in got))
+
+        got = self.table.get_item(Key={"pk": "g", "sk": 4}, AttributesToGet=["parity"])
+        self.assertEqual({"parity": "even"}, got["Item"])
+        got = self.ddb.batch_get_item(RequestItems={self.name: {
+            "Keys": [{"pk": {"S": "g"}, "sk": {"N": "5"}}], "AttributesToGet": ["n"]}})
+        self.assertEqual([{"n": {"N": "50"}}], got["Responses"][self.name])
+
+        with self.assertRaises(ClientError) as cm:
+            self.ddb.query(TableName=self.name, KeyConditions={
+                "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "g"}]},
+                "sk": {"ComparisonOperator": "NE", "AttributeValueList": [{"N": "1"}]}})
+        self.assertEqual("ValidationException", code(cm.exception))
+        self.assertEqual("Attempted conditional constraint is not an indexable operation",
+                         cm.exception.response["Error"]["Message"])
+
+
 class Transactions(unittest.TestCase):
     def test_transact_write_items(self):
         ddb = common.client()
