@@ -1202,6 +1202,14 @@ class ItemStoreImpl final : public ItemStore {
   std::deque<std::pair<std::string, uint32_t>> fills_;  // table, index id
   std::set<uint32_t> fills_pending_;                    // queued or running
   std::map<uint32_t, Status> fill_failures_;            // ended in error
+  // Failed fills waiting to be tried again: index id -> when, and the delay
+  // that led there (doubled for the next failure).
+  struct FillRetry {
+    std::string table;
+    std::chrono::steady_clock::time_point due;
+    std::chrono::milliseconds delay;
+  };
+  std::map<uint32_t, FillRetry> fill_retries_;
   bool fill_stopping_ = false;
   std::thread filler_;
 
@@ -1830,22 +1838,50 @@ void ItemStoreImpl::QueueFill(const std::string& table, uint32_t index_id) {
 
 void ItemStoreImpl::FillerLoop() {
   SetThreadName("store-filler");
+  using std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(fill_mu_);
   for (;;) {
-    fill_cv_.wait(lock, [&] { return fill_stopping_ || !fills_.empty(); });
+    auto ready = [&] { return fill_stopping_ || !fills_.empty(); };
+    if (fill_retries_.empty()) {
+      fill_cv_.wait(lock, ready);
+    } else {
+      steady_clock::time_point next = steady_clock::time_point::max();
+      for (const auto& [id, retry] : fill_retries_) next = std::min(next, retry.due);
+      fill_cv_.wait_until(lock, next, ready);
+    }
     if (fill_stopping_) break;
+    // Failed fills whose delay has passed go back in the queue.
+    const steady_clock::time_point now = steady_clock::now();
+    for (const auto& [id, retry] : fill_retries_) {
+      if (retry.due <= now && fills_pending_.insert(id).second) {
+        fills_.emplace_back(retry.table, id);
+      }
+    }
+    if (fills_.empty()) continue;
     auto [table, index_id] = fills_.front();
     fills_.pop_front();
     lock.unlock();
     Status status = FinishBackfill(table, index_id);
-    if (!status.ok() && status.code() != StatusCode::kUnavailable) {
-      // The index stays CREATING (unreadable) until a later Open fills it.
-      LogWarn("store", "filling a new index of table " + table + " failed: " + status.ToString() +
-                           "; it stays CREATING until keystoned restarts");
-    }
     lock.lock();
     fills_pending_.erase(index_id);
-    if (!status.ok()) fill_failures_[index_id] = status;
+    auto retry = fill_retries_.find(index_id);
+    if (status.ok() || status.code() == StatusCode::kUnavailable) {
+      if (retry != fill_retries_.end()) fill_retries_.erase(retry);
+      if (!status.ok()) fill_failures_[index_id] = status;
+    } else {
+      // The index stays CREATING (unreadable); waiters learn of the failure
+      // now, and the fill is tried again later (entries already there stay).
+      fill_failures_[index_id] = status;
+      std::chrono::milliseconds delay(options_.index_fill_retry_ms);
+      if (retry != fill_retries_.end()) {
+        delay =
+            std::min<std::chrono::milliseconds>(retry->second.delay * 2, std::chrono::minutes(1));
+      }
+      fill_retries_[index_id] = FillRetry{table, steady_clock::now() + delay, delay};
+      LogWarn("store", "filling a new index of table " + table + " failed: " + status.ToString() +
+                           "; it stays CREATING and the fill is tried again in " +
+                           std::to_string(delay.count()) + " ms");
+    }
     fill_cv_.notify_all();
   }
   // Whoever still waits learns that the fill did not end.

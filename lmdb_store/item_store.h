@@ -57,6 +57,10 @@ struct StoreOptions {
   uint64_t max_map_size = 0;
   // Most writes applied in one group-commit transaction.
   size_t max_batch_writes = 1024;
+  // A new global index's fill that fails (a full map or disk, an I/O error)
+  // is tried again after this delay, doubled on every further failure up to
+  // a minute, until it ends: freeing room lets it finish without a restart.
+  uint64_t index_fill_retry_ms = 1000;
   // Records and bytes a table's stream may hold beyond buffer_size because a
   // reader position pins them; past either cap the oldest are dropped anyway
   // and that reader gets kTrimmed.

@@ -785,5 +785,51 @@ TEST_F(IndexTest, AFillThatRanOutOfMapIsFinishedByTheNextOpen) {
   ExpectIndexMatchesTable(*store_);
 }
 
+TEST_F(IndexTest, AFailedFillIsTriedAgainAndFinishesOnceThereIsRoom) {
+  store_.reset();
+  StoreOptions small;
+  small.initial_map_size = 1 << 20;
+  small.max_map_size = 3 << 20;
+  small.index_fill_retry_ms = 20;
+  std::string path = dir_.path() + "/small";
+  store_ = OpenStore(path, small);
+  ASSERT_NE(nullptr, store_);
+  TableSchema schema = OrdersSchema(ProjectionType::kAll);
+  SecondaryIndex index = schema.indexes[0];
+  schema.indexes.clear();
+  schema.stream.enabled = false;
+  ASSERT_TRUE(store_->CreateTable(schema).ok());
+  constexpr int kOrders = 400;  // ~1.6 MB: with an ALL index of them, over 3 MiB
+  for (int i = 0; i < kOrders; ++i) {
+    ASSERT_TRUE(store_
+                    ->Put("orders", Order("o" + std::to_string(i), "c" + std::to_string(i % 9), i,
+                                          std::string(4000, 'x')))
+                    .ok());
+  }
+  TableUpdate update;
+  update.create_index = index;
+  update.wait_for_index_fill = true;
+  auto updated = store_->UpdateTable("orders", update);
+  ASSERT_EQ(StatusCode::kResourceExhausted, updated.status().code()) << updated.status().ToString();
+  // The retries keep failing while there is no room...
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto d = store_->DescribeTable("orders");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->indexes[0].backfilling);
+  // ...and one after deletes made room finishes the fill, with no restart.
+  for (int i = 0; i < kOrders; i += 4) {
+    for (int j = i; j < i + 3; ++j) {
+      ASSERT_TRUE(
+          store_->Delete("orders", {{"order_id", AttributeValue::S("o" + std::to_string(j))}})
+              .ok());
+    }
+  }
+  ASSERT_TRUE(WaitUntilFilled(*store_, "orders"));
+  ExpectIndexMatchesTable(*store_);
+  d = store_->DescribeTable("orders");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(static_cast<uint64_t>(kOrders / 4), d->indexes[0].item_count);
+}
+
 }  // namespace
 }  // namespace keystone::store
