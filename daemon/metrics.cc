@@ -358,17 +358,40 @@ class Metrics::Impl : public prometheus::Collectable {
     std::lock_guard<std::mutex> lock(mu_);
     gauge("keystone_store_head_sequence", "Newest sequence number of the store",
           static_cast<double>(snapshot_.head_sequence));
-    auto per_table = [&](std::string name, std::string help) {
+    auto labelled_gauge = [&](std::string name, std::string help) {
       out.push_back(MetricFamilyData{std::move(name), std::move(help), MetricKind::kGauge, {}});
       return &out.back();
     };
-    MetricFamilyData* items = per_table("keystone_table_items", "Items in the table");
+    MetricFamilyData* items = labelled_gauge("keystone_table_items", "Items in the table");
     for (const auto& t : snapshot_.tables) {
       items->samples.push_back({{{"table", t.schema.name}}, static_cast<double>(t.item_count)});
     }
-    MetricFamilyData* size = per_table("keystone_table_size_bytes", "Bytes of the table's items");
+    MetricFamilyData* size =
+        labelled_gauge("keystone_table_size_bytes", "Bytes of the table's items");
     for (const auto& t : snapshot_.tables) {
       size->samples.push_back({{{"table", t.schema.name}}, static_cast<double>(t.size_bytes)});
+    }
+    struct IndexGauge {
+      const char* name;
+      const char* help;
+      double (*value)(const store::IndexDescription&);
+    };
+    static constexpr IndexGauge kIndexGauges[] = {
+        {"keystone_index_items", "Items in the secondary index",
+         [](const store::IndexDescription& i) { return static_cast<double>(i.item_count); }},
+        {"keystone_index_size_bytes", "Bytes of the secondary index's entries",
+         [](const store::IndexDescription& i) { return static_cast<double>(i.size_bytes); }},
+        {"keystone_index_backfilling",
+         "1 while a new global index is being filled from its table (unreadable until done)",
+         [](const store::IndexDescription& i) { return i.backfilling ? 1.0 : 0.0; }},
+    };
+    for (const IndexGauge& g : kIndexGauges) {
+      MetricFamilyData* f = labelled_gauge(g.name, g.help);
+      for (const auto& t : snapshot_.tables) {
+        for (const store::IndexDescription& index : t.indexes) {
+          f->samples.push_back({{{"table", t.schema.name}, {"index", index.name}}, g.value(index)});
+        }
+      }
     }
     struct StreamGauge {
       const char* name;
@@ -388,7 +411,7 @@ class Metrics::Impl : public prometheus::Collectable {
          &store::StreamInfo::trimmed_through},
     };
     for (const StreamGauge& g : kStreamGauges) {
-      MetricFamilyData* f = per_table(g.name, g.help);
+      MetricFamilyData* f = labelled_gauge(g.name, g.help);
       for (const auto& info : snapshot_.streams) {
         f->samples.push_back({{{"table", info.table}}, static_cast<double>(info.*(g.field))});
       }
@@ -397,8 +420,8 @@ class Metrics::Impl : public prometheus::Collectable {
     // retention (and the pins of lagging sources) is about to trim or the
     // hard cap is close.
     MetricFamilyData* util =
-        per_table("keystone_stream_buffer_utilisation_ratio",
-                  "Records retained in the table's stream divided by its buffer_size");
+        labelled_gauge("keystone_stream_buffer_utilisation_ratio",
+                       "Records retained in the table's stream divided by its buffer_size");
     for (const auto& t : snapshot_.tables) {
       if (!t.schema.stream.enabled || t.schema.stream.buffer_size == 0) continue;
       for (const auto& info : snapshot_.streams) {

@@ -99,6 +99,35 @@ TEST_F(MetricsTest, StoreCountersAndPolledGauges) {
   EXPECT_EQ(0, SampleValue(text, "keystone_metrics_store_poll_failures_total "));
 }
 
+TEST_F(MetricsTest, SecondaryIndexGauges) {
+  store::TableSchema orders;
+  orders.name = "orders";
+  orders.partition_key = {"pk", store::AttributeType::kS};
+  store::SecondaryIndex by_customer;
+  by_customer.name = "by_customer";
+  by_customer.partition_key = {"customer", store::AttributeType::kS};
+  by_customer.projection.type = store::ProjectionType::kKeysOnly;
+  orders.indexes.push_back(by_customer);
+  ASSERT_TRUE(store_->CreateTable(orders).ok());
+  for (int i = 0; i < 4; ++i) {
+    store::Item item = {{"pk", AttributeValue::S("o" + std::to_string(i))}};
+    // One item without the index's key: not in the (sparse) index.
+    if (i > 0) item["customer"] = AttributeValue::S("c" + std::to_string(i % 2));
+    ASSERT_TRUE(store_->Put("orders", item).ok());
+  }
+  auto metrics = StartMetrics();
+  ASSERT_NE(nullptr, metrics);
+  metrics->PollStore();
+  std::string text = metrics->Scrape();
+  const std::string labels = "{table=\"orders\",index=\"by_customer\"} ";
+  EXPECT_EQ(3, SampleValue(text, "keystone_index_items" + labels)) << text;
+  EXPECT_GT(SampleValue(text, "keystone_index_size_bytes" + labels), 0);
+  EXPECT_EQ(0, SampleValue(text, "keystone_index_backfilling" + labels));
+  EXPECT_NE(std::string::npos, text.find("# TYPE keystone_index_backfilling gauge"));
+  // Tables without indexes add no samples.
+  EXPECT_EQ(std::string::npos, text.find("keystone_index_items{table=\"users\""));
+}
+
 TEST_F(MetricsTest, RequestCountersAndLatencyOverHttp) {
   auto metrics = StartMetrics();
   ASSERT_NE(nullptr, metrics);
