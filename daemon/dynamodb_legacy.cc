@@ -597,6 +597,18 @@ void LegacyExpressions::MergeInto(store::ExpressionInputs* request_inputs) && {
 Result<LegacyExpressions> TranslateLegacyParameters(const Value& request,
                                                     LegacyOperation operation) {
   const OperationParameters& parameters = ParametersOf(operation);
+  if (!request.IsObject()) return LegacyExpressions();
+  // The common request has neither legacy parameters nor expression
+  // attributes: one pass over its few members tells, before any lookup.
+  bool relevant = false;
+  for (const auto& m : request.GetObject()) {
+    std::string_view name = JsonStringView(m.name);
+    relevant = relevant || name == "ExpressionAttributeNames" ||
+               name == "ExpressionAttributeValues" ||
+               std::find(parameters.legacy.begin(), parameters.legacy.end(), name) !=
+                   parameters.legacy.end();
+  }
+  if (!relevant) return LegacyExpressions();
   KS_RETURN_IF_ERROR(CheckFormsNotMixed(request, parameters));
   LegacyExpressions out;
   bool any = false;
