@@ -319,6 +319,22 @@ class ConsumedCapacity {
     Usage& usage = tables_[table];
     (global ? usage.global_indexes : usage.local_indexes)[index].read += units;
   }
+  // One item write to `table`: `item_bytes` (the larger size of the item
+  // before and after) charged to the table, and each index entry it changed
+  // charged to its index as DynamoDB charges: a put or a delete of the entry
+  // by its size, a rewrite in place by the new size, a move (the index key
+  // changed) as a delete and a put. `factor`: 2 in a transaction.
+  void AddItemWrite(const std::string& table, uint64_t item_bytes,
+                    const std::vector<store::IndexWrite>& index_writes, double factor = 1) {
+    Usage& usage = tables_[table];
+    usage.table.write += factor * WriteUnits(item_bytes);
+    for (const store::IndexWrite& w : index_writes) {
+      double units = 0;
+      if (w.old_bytes > 0 && (w.new_bytes == 0 || w.moved)) units += WriteUnits(w.old_bytes);
+      if (w.new_bytes > 0) units += WriteUnits(w.new_bytes);
+      (w.global ? usage.global_indexes : usage.local_indexes)[w.index].write += factor * units;
+    }
+  }
   // "ConsumedCapacity": {...} of a one-table operation (its only table).
   void WriteOne(CapacityRequest::Detail detail, JsonWriter& out) const {
     WriteKey("ConsumedCapacity", out);
@@ -1648,7 +1664,8 @@ std::string WriteResponse(const store::WriteResult& written, const std::string& 
   }
   if (capacity.wanted()) {
     ConsumedCapacity consumed;
-    consumed.AddWrite(table, WriteUnits(std::max(written.old_item_bytes, written.new_item_bytes)));
+    consumed.AddItemWrite(table, std::max(written.old_item_bytes, written.new_item_bytes),
+                          written.index_writes);
     consumed.WriteOne(capacity.detail, out.w());
   }
   out.w().EndObject();
@@ -2012,26 +2029,26 @@ Status DynamoDbApi::Impl::BatchWriteItem(const Value& request, AsyncDone& done) 
   }
   std::vector<std::string> tables;
   for (const store::BatchWriteEntry& entry : entries) tables.push_back(entry.table);
-  store_.BatchWriteAsync(std::move(entries),
-                         [done, capacity, tables = std::move(tables)](
-                             Status status, std::vector<uint64_t> item_bytes) mutable {
-                           done([status = std::move(status), item_bytes = std::move(item_bytes),
-                                 capacity, tables = std::move(tables)]() -> ApiResponse {
-                             if (!status.ok()) return ErrorResponse(status);
-                             ConsumedCapacity consumed;
-                             for (size_t i = 0; i < tables.size() && i < item_bytes.size(); ++i) {
-                               consumed.AddWrite(tables[i], WriteUnits(item_bytes[i]));
-                             }
-                             JsonOut out;
-                             out.w().StartObject();
-                             WriteKey("UnprocessedItems", out.w());
-                             out.w().StartObject();
-                             out.w().EndObject();
-                             consumed.WriteList(capacity.detail, out.w());
-                             out.w().EndObject();
-                             return ApiResponse{200, out.Take()};
-                           });
-                         });
+  store_.BatchWriteAsync(
+      std::move(entries), [done, capacity, tables = std::move(tables)](
+                              Status status, std::vector<store::WrittenSize> written) mutable {
+        done([status = std::move(status), written = std::move(written), capacity,
+              tables = std::move(tables)]() -> ApiResponse {
+          if (!status.ok()) return ErrorResponse(status);
+          ConsumedCapacity consumed;
+          for (size_t i = 0; i < tables.size() && i < written.size(); ++i) {
+            consumed.AddItemWrite(tables[i], written[i].item_bytes, written[i].index_writes);
+          }
+          JsonOut out;
+          out.w().StartObject();
+          WriteKey("UnprocessedItems", out.w());
+          out.w().StartObject();
+          out.w().EndObject();
+          consumed.WriteList(capacity.detail, out.w());
+          out.w().EndObject();
+          return ApiResponse{200, out.Take()};
+        });
+      });
   return Status::Ok();
 }
 
@@ -2219,32 +2236,32 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
   if (capacity.wanted()) {
     for (const store::TransactWriteEntry& entry : entries) tables.push_back(entry.table);
   }
-  store_.TransactWriteAsync(std::move(entries), token.value_or(""),
-                            [done, capacity, tables = std::move(tables)](
-                                Status status, std::vector<store::CancellationReason> reasons,
-                                std::vector<uint64_t> item_bytes) mutable {
-                              done([status = std::move(status), reasons = std::move(reasons),
-                                    item_bytes = std::move(item_bytes), capacity,
-                                    tables = std::move(tables)]() -> ApiResponse {
-                                if (!status.ok()) return ErrorResponse(status, reasons);
-                                if (!capacity.wanted()) return ApiResponse{200, "{}"};
-                                ConsumedCapacity consumed;
-                                for (size_t i = 0; i < tables.size(); ++i) {
-                                  if (item_bytes.empty()) {
-                                    // A retry its ClientRequestToken made a no-op: DynamoDB charges
-                                    // it as reading the items.
-                                    consumed.AddRead(tables[i], ReadUnits(0, true));
-                                  } else {
-                                    consumed.AddWrite(tables[i], 2 * WriteUnits(item_bytes[i]));
-                                  }
-                                }
-                                JsonOut out;
-                                out.w().StartObject();
-                                consumed.WriteList(capacity.detail, out.w());
-                                out.w().EndObject();
-                                return ApiResponse{200, out.Take()};
-                              });
-                            });
+  store_.TransactWriteAsync(
+      std::move(entries), token.value_or(""),
+      [done, capacity, tables = std::move(tables)](
+          Status status, std::vector<store::CancellationReason> reasons,
+          std::vector<store::WrittenSize> written) mutable {
+        done([status = std::move(status), reasons = std::move(reasons),
+              written = std::move(written), capacity, tables = std::move(tables)]() -> ApiResponse {
+          if (!status.ok()) return ErrorResponse(status, reasons);
+          if (!capacity.wanted()) return ApiResponse{200, "{}"};
+          ConsumedCapacity consumed;
+          for (size_t i = 0; i < tables.size(); ++i) {
+            if (written.empty()) {
+              // A retry its ClientRequestToken made a no-op: DynamoDB charges
+              // it as reading the items.
+              consumed.AddRead(tables[i], ReadUnits(0, true));
+            } else {
+              consumed.AddItemWrite(tables[i], written[i].item_bytes, written[i].index_writes, 2);
+            }
+          }
+          JsonOut out;
+          out.w().StartObject();
+          consumed.WriteList(capacity.detail, out.w());
+          out.w().EndObject();
+          return ApiResponse{200, out.Take()};
+        });
+      });
   return Status::Ok();
 }
 

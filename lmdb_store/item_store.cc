@@ -894,6 +894,7 @@ class BatchContext {
     uint64_t sequence = 0;
     uint64_t old_bytes = 0;
     uint64_t new_bytes = 0;
+    std::vector<IndexWrite> index_writes;
   };
   // Writes `new_item` (or deletes when null) over `old_item` (null: absent)
   // and appends the stream record, marked expired_by_ttl when so asked (a
@@ -930,9 +931,11 @@ class BatchContext {
  private:
   Result<uint64_t> Append(TableState* t, const EncodedStreamRecord& record);
   // Moves the entries of `t`'s indexes from `old_item` to `new_item` (either
-  // may be null: absent), stored under table key `storage_key`.
+  // may be null: absent), stored under table key `storage_key`; `writes`
+  // receives the entries that changed. An entry whose key and projection
+  // stay the same is left alone.
   Status UpdateIndexes(TableState* t, const std::string& storage_key, const Item* old_item,
-                       const Item* new_item);
+                       const Item* new_item, std::vector<IndexWrite>* writes);
   Status Trim(TableState* t, uint64_t pin_max_records, uint64_t pin_max_bytes);
   Result<uint64_t> PinnedSequence(const std::string& table);
 
@@ -1463,54 +1466,68 @@ Result<uint64_t> BatchContext::DeleteIdRange(uint32_t id, const std::string& wha
 }
 
 Status BatchContext::UpdateIndexes(TableState* t, const std::string& storage_key,
-                                   const Item* old_item, const Item* new_item) {
+                                   const Item* old_item, const Item* new_item,
+                                   std::vector<IndexWrite>* writes) {
   for (size_t i = 0; i < t->schema.indexes.size(); ++i) {
     const SecondaryIndex& index = t->schema.indexes[i];
     IndexState& state = t->index_states[i];
+    const bool whole_items = index.projection.type == ProjectionType::kAll;
     std::optional<std::string> old_key, new_key;
     if (old_item != nullptr) old_key = IndexEntryKey(index, state.id, *old_item, storage_key);
     if (new_item != nullptr) new_key = IndexEntryKey(index, state.id, *new_item, storage_key);
     if (!old_key && !new_key) continue;
+    IndexWrite write;
+    bool present = false;  // the old item's entry is in the index
+    std::optional<Item> old_projection;
     if (old_key) {
       // While the index is being filled, the old item's entry may not be
       // there yet; the counters must count only what is.
-      bool present = true;
+      present = true;
       if (state.backfilling) {
         auto found = GetItemBytes(*txn_, *old_key);
         if (!found.ok()) return env_status = found.status();
         present = found->has_value();
       }
+      if (present && !whole_items) old_projection = ProjectForIndex(t->schema, index, *old_item);
       if (present) {
-        uint64_t old_bytes = index.projection.type == ProjectionType::kAll
-                                 ? ItemSizeBytes(*old_item)
-                                 : ItemSizeBytes(ProjectForIndex(t->schema, index, *old_item));
-        if (state.item_count > 0) --state.item_count;
-        state.item_bytes -= std::min(state.item_bytes, old_bytes);
+        write.old_bytes = whole_items ? ItemSizeBytes(*old_item) : ItemSizeBytes(*old_projection);
       }
-      if (present && (!new_key || *new_key != *old_key)) {
+    }
+    const bool same_key = present && new_key && *new_key == *old_key;
+    std::optional<Item> new_projection;
+    if (new_key) {
+      if (!whole_items) new_projection = ProjectForIndex(t->schema, index, *new_item);
+      // Same key and projection: the entry stays as it is (an ALL entry
+      // always changes, since the item did).
+      if (same_key && !whole_items && *new_projection == *old_projection) continue;
+      write.new_bytes = whole_items ? ItemSizeBytes(*new_item) : ItemSizeBytes(*new_projection);
+    }
+    if (present) {
+      if (state.item_count > 0) --state.item_count;
+      state.item_bytes -= std::min(state.item_bytes, write.old_bytes);
+      if (!same_key) {
         Status s = txn_->Delete(Db::kItems, StoredKey(*old_key));
         if (!s.ok() && s.code() != StatusCode::kNotFound) return env_status = s;
       }
     }
     if (new_key) {
-      std::string_view encoding;
+      std::string_view encoding = new_encoding_;  // ALL: the item as just stored
       std::string projected_encoding;
-      uint64_t new_bytes = 0;
-      if (index.projection.type == ProjectionType::kAll) {
-        encoding = new_encoding_;  // the item as just stored
-        new_bytes = ItemSizeBytes(*new_item);
-      } else {
-        Item projected = ProjectForIndex(t->schema, index, *new_item);
-        EncodeItem(projected, &projected_encoding);
+      if (!whole_items) {
+        EncodeItem(*new_projection, &projected_encoding);
         encoding = projected_encoding;
-        new_bytes = ItemSizeBytes(projected);
       }
       EncodeStoredValue(*new_key, encoding, &value_scratch_);
       Status s = txn_->Put(Db::kItems, StoredKey(*new_key), value_scratch_);
       if (!s.ok()) return env_status = s;
       ++state.item_count;
-      state.item_bytes += new_bytes;
+      state.item_bytes += write.new_bytes;
     }
+    if (!present && !new_key) continue;  // an old entry the fill has not reached: none
+    write.index = index.name;
+    write.global = index.global;
+    write.moved = present && new_key && !same_key;
+    writes->push_back(std::move(write));
   }
   return Status::Ok();
 }
@@ -1589,7 +1606,7 @@ Result<BatchContext::AppliedChange> BatchContext::ApplyChange(TableState* t,
   if (new_item == nullptr && t->item_count > 0) --t->item_count;
   dirty_.insert(t->id);
   if (!t->schema.indexes.empty()) {
-    KS_RETURN_IF_ERROR(UpdateIndexes(t, storage_key, old_item, new_item));
+    KS_RETURN_IF_ERROR(UpdateIndexes(t, storage_key, old_item, new_item, &change.index_writes));
   }
   if (!t->schema.stream.enabled) return change;
 
@@ -2501,6 +2518,7 @@ void RecordChange(const BatchContext::AppliedChange& change, WriteResult* result
   result->sequence = change.sequence;
   result->old_item_bytes = change.old_bytes;
   result->new_item_bytes = change.new_bytes;
+  result->index_writes = change.index_writes;
 }
 
 Status ApplyPut(BatchContext& ctx, const PutItemRequest& request, const ParsedWrite& parsed,
@@ -2609,10 +2627,10 @@ Status CheckBatchWrite(const std::vector<BatchWriteEntry>& entries) {
   return Status::Ok();
 }
 
-// `item_bytes` receives each entry's larger item size, before or after.
+// `written` receives what each entry wrote (WrittenSize).
 Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& entries,
-                       std::vector<uint64_t>* item_bytes) {
-  item_bytes->clear();
+                       std::vector<WrittenSize>* written) {
+  written->clear();
   // Validate every entry before writing any, so that the batch is all or
   // nothing with respect to validation errors.
   struct Prepared {
@@ -2637,7 +2655,8 @@ Status ApplyBatchWrite(BatchContext& ctx, const std::vector<BatchWriteEntry>& en
     auto applied =
         ctx.ApplyChange(prepared[i].table, prepared[i].key, exists ? &old_item : nullptr, new_item);
     if (!applied.ok()) return applied.status();
-    item_bytes->push_back(std::max(applied->old_bytes, applied->new_bytes));
+    written->push_back(WrittenSize{std::max(applied->old_bytes, applied->new_bytes),
+                                   std::move(applied->index_writes)});
   }
   return Status::Ok();
 }
@@ -2720,9 +2739,9 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
                           const std::vector<ParsedWrite>& parsed,
                           const std::string& client_request_token, const std::string& fingerprint,
                           std::vector<CancellationReason>* reasons,
-                          std::vector<uint64_t>* item_bytes) {
+                          std::vector<WrittenSize>* written) {
   reasons->clear();
-  item_bytes->clear();
+  written->clear();
   if (!client_request_token.empty()) {
     KS_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
                         ctx.RecentClientToken(client_request_token));
@@ -2812,22 +2831,23 @@ Status ApplyTransactWrite(BatchContext& ctx, const std::vector<TransactWriteEntr
     return TransactionCanceled(message + "]");
   }
   // Phase 2: apply. Nothing below fails for a client reason.
-  std::vector<uint64_t> sizes(entries.size());
+  std::vector<WrittenSize> sizes(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     Prepared& p = prepared[i];
     if (entries[i].kind == TransactWriteEntry::Kind::kConditionCheck) {
-      sizes[i] = p.old_item ? ItemSizeBytes(*p.old_item) : 0;
+      sizes[i].item_bytes = p.old_item ? ItemSizeBytes(*p.old_item) : 0;
       continue;
     }
     auto applied = ctx.ApplyChange(p.table, p.key, p.old_item ? &*p.old_item : nullptr,
                                    p.new_item ? &*p.new_item : nullptr);
     if (!applied.ok()) return applied.status();
-    sizes[i] = std::max(applied->old_bytes, applied->new_bytes);
+    sizes[i] = WrittenSize{std::max(applied->old_bytes, applied->new_bytes),
+                           std::move(applied->index_writes)};
   }
   if (!client_request_token.empty()) {
     KS_RETURN_IF_ERROR(ctx.RecordClientToken(client_request_token, fingerprint));
   }
-  *item_bytes = std::move(sizes);
+  *written = std::move(sizes);
   return Status::Ok();
 }
 
@@ -2917,8 +2937,8 @@ Result<ExpireResult> ItemStoreImpl::ExpireItems(const std::string& table, int64_
 
 Status ItemStoreImpl::BatchWrite(const std::vector<BatchWriteEntry>& entries) {
   KS_RETURN_IF_ERROR(CheckBatchWrite(entries));
-  std::vector<uint64_t> item_bytes;
-  return Write([&](BatchContext& ctx) { return ApplyBatchWrite(ctx, entries, &item_bytes); });
+  std::vector<WrittenSize> written;
+  return Write([&](BatchContext& ctx) { return ApplyBatchWrite(ctx, entries, &written); });
 }
 
 Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entries,
@@ -2929,10 +2949,10 @@ Status ItemStoreImpl::TransactWrite(const std::vector<TransactWriteEntry>& entri
   Status status = CheckTransactWrite(entries, client_request_token, &parsed);
   if (status.ok()) {
     std::string fingerprint = TransactFingerprint(entries, client_request_token);
-    std::vector<uint64_t> item_bytes;
+    std::vector<WrittenSize> written;
     status = Write([&](BatchContext& ctx) {
       return ApplyTransactWrite(ctx, entries, parsed, client_request_token, fingerprint, &found,
-                                &item_bytes);
+                                &written);
     });
   }
   // A batch that failed as a whole replaces the transaction's own status; its
@@ -2994,19 +3014,17 @@ void ItemStoreImpl::BatchWriteAsync(std::vector<BatchWriteEntry> entries, BatchW
   }
   struct State {
     std::vector<BatchWriteEntry> entries;
-    std::vector<uint64_t> item_bytes;
+    std::vector<WrittenSize> written;
     BatchWriteCallback done;
   };
   auto state = std::make_shared<State>();
   state->entries = std::move(entries);
   state->done = std::move(done);
   WriteAsync(
-      [state](BatchContext& ctx) {
-        return ApplyBatchWrite(ctx, state->entries, &state->item_bytes);
-      },
+      [state](BatchContext& ctx) { return ApplyBatchWrite(ctx, state->entries, &state->written); },
       [state](Status status) {
-        if (!status.ok()) state->item_bytes.clear();
-        state->done(std::move(status), std::move(state->item_bytes));
+        if (!status.ok()) state->written.clear();
+        state->done(std::move(status), std::move(state->written));
       });
 }
 
@@ -3019,7 +3037,7 @@ void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
     std::string fingerprint;
     std::vector<ParsedWrite> parsed;
     std::vector<CancellationReason> reasons;
-    std::vector<uint64_t> item_bytes;
+    std::vector<WrittenSize> written;
     TransactWriteSizesCallback done;
   };
   auto state = std::make_shared<State>();
@@ -3035,14 +3053,14 @@ void ItemStoreImpl::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
   WriteAsync(
       [state](BatchContext& ctx) {
         return ApplyTransactWrite(ctx, state->entries, state->parsed, state->token,
-                                  state->fingerprint, &state->reasons, &state->item_bytes);
+                                  state->fingerprint, &state->reasons, &state->written);
       },
       [state](Status status) {
         // As in TransactWrite: only the transaction's own cancellation has
         // reasons.
         if (status.code() != StatusCode::kTransactionCanceled) state->reasons.clear();
-        if (!status.ok()) state->item_bytes.clear();
-        state->done(std::move(status), std::move(state->reasons), std::move(state->item_bytes));
+        if (!status.ok()) state->written.clear();
+        state->done(std::move(status), std::move(state->reasons), std::move(state->written));
       });
 }
 
@@ -3852,10 +3870,12 @@ Status ItemStore::TransactWrite(const std::vector<TransactWriteEntry>& entries) 
 
 void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
                                    std::string client_request_token, TransactWriteCallback done) {
-  TransactWriteAsync(std::move(entries), std::move(client_request_token),
-                     [done = std::move(done)](
-                         Status status, std::vector<CancellationReason> reasons,
-                         std::vector<uint64_t>) { done(std::move(status), std::move(reasons)); });
+  TransactWriteAsync(
+      std::move(entries), std::move(client_request_token),
+      [done = std::move(done)](Status status, std::vector<CancellationReason> reasons,
+                               std::vector<WrittenSize>) {
+        done(std::move(status), std::move(reasons));
+      });
 }
 
 void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
@@ -3864,9 +3884,10 @@ void ItemStore::TransactWriteAsync(std::vector<TransactWriteEntry> entries,
 }
 
 void ItemStore::BatchWriteAsync(std::vector<BatchWriteEntry> entries, StatusCallback done) {
-  BatchWriteAsync(
-      std::move(entries),
-      [done = std::move(done)](Status status, std::vector<uint64_t>) { done(std::move(status)); });
+  BatchWriteAsync(std::move(entries),
+                  [done = std::move(done)](Status status, std::vector<WrittenSize>) {
+                    done(std::move(status));
+                  });
 }
 
 Result<std::optional<Item>> ItemStore::GetItem(const GetItemRequest& request) {

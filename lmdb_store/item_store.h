@@ -121,6 +121,29 @@ struct DeleteItemRequest {
   bool expired_by_ttl = false;
 };
 
+// A secondary index entry that a write changed, for DynamoDB's capacity
+// accounting, which charges index writes to the index. The DynamoDB sizes
+// (ItemSizeBytes of the projection) of the entry before and after, 0 where
+// the item was or is not in the index; with both, the entry was rewritten in
+// place, or `moved` when its index key changed (DynamoDB charges that as a
+// delete and a put). An entry a write left as it was (no projected attribute
+// changed) is not listed: DynamoDB charges nothing for it.
+struct IndexWrite {
+  std::string index;
+  bool global = true;
+  uint64_t old_bytes = 0;
+  uint64_t new_bytes = 0;
+  bool moved = false;
+};
+
+// What one item write of a batch or a transaction wrote, for capacity.
+struct WrittenSize {
+  // The larger DynamoDB size of the item before and after (a condition
+  // check's: the item's).
+  uint64_t item_bytes = 0;
+  std::vector<IndexWrite> index_writes;
+};
+
 struct WriteResult {
   // What ReturnValues asked for; absent when there is nothing to return.
   std::optional<Item> attributes;
@@ -131,6 +154,8 @@ struct WriteResult {
   // where it was or is absent: what DynamoDB's capacity accounting charges by.
   uint64_t old_item_bytes = 0;
   uint64_t new_item_bytes = 0;
+  // The secondary index entries the write changed.
+  std::vector<IndexWrite> index_writes;
 };
 
 struct GetItemRequest {
@@ -461,16 +486,14 @@ using StatusCallback = std::function<void(Status)>;
 // As StatusCallback, with the transaction's cancellation reasons: one per
 // action when the status is kTransactionCanceled, empty otherwise.
 using TransactWriteCallback = std::function<void(Status, std::vector<CancellationReason>)>;
-// As TransactWriteCallback, with each action's size when the status is ok:
-// per action in order, the larger DynamoDB size (ItemSizeBytes) of its item
-// before and after (a condition check's: the item's). Empty otherwise, and
-// for a retry that its ClientRequestToken made a no-op.
+// As TransactWriteCallback, with what each action wrote when the status is
+// ok, per action in order (WrittenSize). Empty otherwise, and for a retry
+// that its ClientRequestToken made a no-op.
 using TransactWriteSizesCallback =
-    std::function<void(Status, std::vector<CancellationReason>, std::vector<uint64_t>)>;
-// As StatusCallback, with each entry's written size when the status is ok:
-// per entry in order, the larger DynamoDB size (ItemSizeBytes) of its item
-// before and after; empty otherwise.
-using BatchWriteCallback = std::function<void(Status, std::vector<uint64_t>)>;
+    std::function<void(Status, std::vector<CancellationReason>, std::vector<WrittenSize>)>;
+// As StatusCallback, with what each entry wrote when the status is ok, per
+// entry in order (WrittenSize); empty otherwise.
+using BatchWriteCallback = std::function<void(Status, std::vector<WrittenSize>)>;
 
 class ItemStore {
  public:

@@ -2066,6 +2066,64 @@ TEST_F(DynamoDbApiIndexTest, IndexReadsAreChargedToTheIndex) {
   EXPECT_FALSE(Has(d, "ConsumedCapacity.GlobalSecondaryIndexes"));
 }
 
+// ReturnConsumedCapacity of writes: each index entry a write changes is
+// charged to its index, as DynamoDB charges it (a put or delete of the entry
+// one unit per KB, a move two); an entry left as it was costs nothing.
+TEST_F(DynamoDbApiIndexTest, IndexWritesAreChargedToTheirIndexes) {
+  Ok("CreateTable", CreateScoresBody());
+  const std::string key = R"("Key":{"user":{"S":"u9"},"game":{"S":"chess"}})";
+  auto gsi = [](const rapidjson::Value& d, const std::string& index) {
+    return Number(d, "ConsumedCapacity.GlobalSecondaryIndexes." + index + ".CapacityUnits");
+  };
+  // A new item in all four indexes.
+  rapidjson::Document d =
+      Ok("PutItem", R"({"TableName":"scores","ReturnConsumedCapacity":"INDEXES","Item":{)"
+                    R"("user":{"S":"u9"},"game":{"S":"chess"},"score":{"N":"40"},)"
+                    R"("tier":{"S":"gold"},"note":{"S":"n"}}})");
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.WriteCapacityUnits"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.Table.CapacityUnits"));
+  EXPECT_EQ(1.0, gsi(d, "by-tier"));
+  EXPECT_EQ(1.0, gsi(d, "by-game"));
+  EXPECT_EQ(1.0, gsi(d, "everything"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.LocalSecondaryIndexes.by-user-score.CapacityUnits"));
+  // An attribute only the ALL index projects.
+  d = Ok("UpdateItem", R"({"TableName":"scores","ReturnConsumedCapacity":"INDEXES",)" + key +
+                           R"(,"UpdateExpression":"SET extra = :x",)"
+                           R"("ExpressionAttributeValues":{":x":{"S":"x"}}})");
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(1.0, gsi(d, "everything"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.GlobalSecondaryIndexes.by-tier"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.LocalSecondaryIndexes"));
+  // A key attribute of three indexes: their entries move (two writes each).
+  d = Ok("UpdateItem", R"({"TableName":"scores","ReturnConsumedCapacity":"INDEXES",)" + key +
+                           R"(,"UpdateExpression":"SET score = :s",)"
+                           R"("ExpressionAttributeValues":{":s":{"N":"50"}}})");
+  EXPECT_EQ(8.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_EQ(2.0, gsi(d, "by-tier"));
+  EXPECT_EQ(2.0, gsi(d, "by-game"));
+  EXPECT_EQ(1.0, gsi(d, "everything"));
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.LocalSecondaryIndexes.by-user-score.CapacityUnits"));
+  // TOTAL: the same sum, without the parts.
+  d = Ok("DeleteItem", R"({"TableName":"scores","ReturnConsumedCapacity":"TOTAL",)" + key + "}");
+  EXPECT_EQ(5.0, Number(d, "ConsumedCapacity.CapacityUnits"));
+  EXPECT_FALSE(Has(d, "ConsumedCapacity.GlobalSecondaryIndexes"));
+
+  // Batches per item; transactions double.
+  d = Ok("BatchWriteItem", R"({"ReturnConsumedCapacity":"INDEXES","RequestItems":{"scores":[)"
+                           R"({"PutRequest":{"Item":{"user":{"S":"u7"},"game":{"S":"go"}}}},)"
+                           R"({"PutRequest":{"Item":{"user":{"S":"u6"},"game":{"S":"go"},)"
+                           R"("tier":{"S":"gold"}}}}]}})");
+  EXPECT_EQ(3.0, Number(d, "ConsumedCapacity.0.CapacityUnits"));
+  EXPECT_EQ(1.0, Number(d, "ConsumedCapacity.0.GlobalSecondaryIndexes.everything.CapacityUnits"));
+  d = Ok("TransactWriteItems",
+         R"({"ReturnConsumedCapacity":"INDEXES","TransactItems":[{"Put":{"TableName":"scores",)"
+         R"("Item":{"user":{"S":"u8"},"game":{"S":"go"},"tier":{"S":"silver"}}}}]})");
+  EXPECT_EQ(4.0, Number(d, "ConsumedCapacity.0.CapacityUnits"));
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.0.Table.CapacityUnits"));
+  EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.0.GlobalSecondaryIndexes.everything.CapacityUnits"));
+}
+
 // A store whose map cannot grow past 3 MiB, so that filling an index of a
 // few MB of items runs out of room part-way and the index stays CREATING.
 class DynamoDbApiSmallMapTest : public DynamoDbApiTest {

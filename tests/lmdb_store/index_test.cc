@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
@@ -743,6 +744,93 @@ TEST_F(IndexTest, IndexesOutliveAReopenAndGoWithTheirTable) {
   ASSERT_TRUE(store_->TruncateTable("orders").ok());
   EXPECT_EQ((std::vector<std::string>{}), QueryIds(IndexQuery("alice")));
   EXPECT_EQ(0u, Describe("orders", "by_customer").item_count);
+}
+
+// What each write reports of the index entries it changed, for capacity,
+// and that entries a write leaves as they were are not rewritten.
+TEST_F(IndexTest, WritesReportTheIndexEntriesTheyChanged) {
+  TableSchema schema = OrdersSchema(ProjectionType::kInclude, {"note"});
+  ASSERT_TRUE(store_->CreateTable(schema).ok());
+  auto writes_of = [](const Result<WriteResult>& r) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->index_writes : std::vector<IndexWrite>{};
+  };
+  const Item key = ItemBuilder().S("order_id", "o1").Build();
+  const uint64_t entry_bytes =  // keys of the table and the index, plus note
+      ItemSizeBytes(ItemBuilder()
+                        .S("order_id", "o1")
+                        .S("customer", "c1")
+                        .N("amount", 5)
+                        .S("note", "n")
+                        .Build());
+
+  // A new item in the index: a put of its entry.
+  std::vector<IndexWrite> w = writes_of(store_->Put("orders", Order("o1", "c1", 5)));
+  ASSERT_EQ(1u, w.size());
+  EXPECT_EQ("by_customer", w[0].index);
+  EXPECT_TRUE(w[0].global);
+  EXPECT_EQ(0u, w[0].old_bytes);
+  EXPECT_EQ(entry_bytes, w[0].new_bytes);
+  EXPECT_FALSE(w[0].moved);
+  // A change to an attribute the index does not project: nothing.
+  EXPECT_TRUE(writes_of(store_->Update("orders", key, "SET qty = :q", {{":q", AV::N(2)}})).empty());
+  // A projected attribute: the entry rewritten in place.
+  w = writes_of(store_->Update("orders", key, "SET note = :n", {{":n", AV::S("longer")}}));
+  ASSERT_EQ(1u, w.size());
+  EXPECT_EQ(entry_bytes, w[0].old_bytes);
+  EXPECT_EQ(entry_bytes + 5, w[0].new_bytes);
+  EXPECT_FALSE(w[0].moved);
+  // The index key: the entry moves.
+  w = writes_of(store_->Update("orders", key, "SET amount = :a", {{":a", AV::N(7)}}));
+  ASSERT_EQ(1u, w.size());
+  EXPECT_GT(w[0].old_bytes, 0u);
+  EXPECT_GT(w[0].new_bytes, 0u);
+  EXPECT_TRUE(w[0].moved);
+  // Out of the index (its key attribute removed), back in, then deleted.
+  w = writes_of(store_->Update("orders", key, "REMOVE customer"));
+  ASSERT_EQ(1u, w.size());
+  EXPECT_GT(w[0].old_bytes, 0u);
+  EXPECT_EQ(0u, w[0].new_bytes);
+  EXPECT_TRUE(writes_of(store_->Update("orders", key, "SET qty = :q", {{":q", AV::N(3)}})).empty());
+  w = writes_of(store_->Update("orders", key, "SET customer = :c", {{":c", AV::S("c2")}}));
+  ASSERT_EQ(1u, w.size());
+  EXPECT_EQ(0u, w[0].old_bytes);
+  EXPECT_GT(w[0].new_bytes, 0u);
+  w = writes_of(store_->Delete("orders", key));
+  ASSERT_EQ(1u, w.size());
+  EXPECT_GT(w[0].old_bytes, 0u);
+  EXPECT_EQ(0u, w[0].new_bytes);
+  ExpectIndexMatchesTable(*store_);
+  EXPECT_EQ(0u, Describe("orders", "by_customer").item_count);
+
+  // Batches and transactions report the same, per entry.
+  std::promise<std::vector<WrittenSize>> batch;
+  store_->BatchWriteAsync({{"orders", true, Order("o2", "c1", 1)},
+                           {"orders", true, ItemBuilder().S("order_id", "o3").Build()}},
+                          [&](Status s, std::vector<WrittenSize> written) {
+                            EXPECT_TRUE(s.ok()) << s.ToString();
+                            batch.set_value(std::move(written));
+                          });
+  std::vector<WrittenSize> written = batch.get_future().get();
+  ASSERT_EQ(2u, written.size());
+  EXPECT_EQ(1u, written[0].index_writes.size());
+  EXPECT_TRUE(written[1].index_writes.empty());  // not in the (sparse) index
+  std::vector<TransactWriteEntry> actions(1);
+  actions[0].kind = TransactWriteEntry::Kind::kDelete;
+  actions[0].table = "orders";
+  actions[0].item = ItemBuilder().S("order_id", "o2").Build();
+  std::promise<std::vector<WrittenSize>> transacted;
+  store_->TransactWriteAsync(
+      actions, "",
+      [&](Status s, std::vector<CancellationReason>, std::vector<WrittenSize> written) {
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        transacted.set_value(std::move(written));
+      });
+  written = transacted.get_future().get();
+  ASSERT_EQ(1u, written.size());
+  ASSERT_EQ(1u, written[0].index_writes.size());
+  EXPECT_EQ(0u, written[0].index_writes[0].new_bytes);
+  ExpectIndexMatchesTable(*store_);
 }
 
 TEST_F(IndexTest, AFillThatRanOutOfMapIsFinishedByTheNextOpen) {

@@ -1327,11 +1327,21 @@ TEST_F(ItemStoreTest, OperationsReportTheItemSizesTheyTouched) {
           .ok());
   EXPECT_EQ((std::vector<uint64_t>{big_bytes, 0}), transact_bytes);
 
+  // The item sizes of what a batch or a transaction wrote (a table without
+  // indexes: no index writes).
+  auto item_sizes = [](const std::vector<WrittenSize>& written) {
+    std::vector<uint64_t> sizes;
+    for (const WrittenSize& w : written) {
+      EXPECT_TRUE(w.index_writes.empty());
+      sizes.push_back(w.item_bytes);
+    }
+    return sizes;
+  };
   std::promise<std::vector<uint64_t>> written;
   store_->BatchWriteAsync({{"users", false, Key("a")}, {"users", true, Key("c")}},
-                          [&](Status s, std::vector<uint64_t> sizes) {
+                          [&](Status s, std::vector<WrittenSize> sizes) {
                             EXPECT_TRUE(s.ok()) << s.ToString();
-                            written.set_value(std::move(sizes));
+                            written.set_value(item_sizes(sizes));
                           });
   EXPECT_EQ((std::vector<uint64_t>{big_bytes, ItemSizeBytes(Key("c"))}),
             written.get_future().get());
@@ -1346,9 +1356,9 @@ TEST_F(ItemStoreTest, OperationsReportTheItemSizesTheyTouched) {
   actions[1].item = big;
   std::promise<std::vector<uint64_t>> transacted;
   store_->TransactWriteAsync(
-      actions, "", [&](Status s, std::vector<CancellationReason>, std::vector<uint64_t> sizes) {
+      actions, "", [&](Status s, std::vector<CancellationReason>, std::vector<WrittenSize> sizes) {
         EXPECT_TRUE(s.ok()) << s.ToString();
-        transacted.set_value(std::move(sizes));
+        transacted.set_value(item_sizes(sizes));
       });
   EXPECT_EQ((std::vector<uint64_t>{ItemSizeBytes(Key("b")), big_bytes}),
             transacted.get_future().get());
