@@ -186,6 +186,8 @@ struct ComparisonInfo {
   size_t min_values, max_values;
   // The AttributeValue types its arguments may have; empty: any.
   std::vector<AttributeType> argument_types;
+  // The expression's operator, for the comparisons that are one ("=", ...).
+  std::string_view expression_operator = {};
 };
 
 const std::vector<ComparisonInfo>& Comparisons() {
@@ -193,12 +195,12 @@ const std::vector<ComparisonInfo>& Comparisons() {
   static const std::vector<ComparisonInfo> kComparisons = {
       // EQ and NE compare attributes of any type, lists and maps too, but
       // with a scalar or a set argument only (as DynamoDB documents).
-      {"EQ", Comparison::kEq, 1, 1, {T::kS, T::kN, T::kB, T::kSS, T::kNS, T::kBS}},
-      {"NE", Comparison::kNe, 1, 1, {T::kS, T::kN, T::kB, T::kSS, T::kNS, T::kBS}},
-      {"LE", Comparison::kLe, 1, 1, {T::kS, T::kN, T::kB}},
-      {"LT", Comparison::kLt, 1, 1, {T::kS, T::kN, T::kB}},
-      {"GE", Comparison::kGe, 1, 1, {T::kS, T::kN, T::kB}},
-      {"GT", Comparison::kGt, 1, 1, {T::kS, T::kN, T::kB}},
+      {"EQ", Comparison::kEq, 1, 1, {T::kS, T::kN, T::kB, T::kSS, T::kNS, T::kBS}, "="},
+      {"NE", Comparison::kNe, 1, 1, {T::kS, T::kN, T::kB, T::kSS, T::kNS, T::kBS}, "<>"},
+      {"LE", Comparison::kLe, 1, 1, {T::kS, T::kN, T::kB}, "<="},
+      {"LT", Comparison::kLt, 1, 1, {T::kS, T::kN, T::kB}, "<"},
+      {"GE", Comparison::kGe, 1, 1, {T::kS, T::kN, T::kB}, ">="},
+      {"GT", Comparison::kGt, 1, 1, {T::kS, T::kN, T::kB}, ">"},
       {"NOT_NULL", Comparison::kNotNull, 0, 0, {}},
       {"NULL", Comparison::kNull, 0, 0, {}},
       {"CONTAINS", Comparison::kContains, 1, 1, {T::kS, T::kN, T::kB}},
@@ -373,19 +375,10 @@ std::string ConditionText(LegacyCondition condition, Placeholders& placeholders)
   const std::string name = placeholders.Name(condition.attribute);
   std::vector<std::string> v;
   for (AttributeValue& value : condition.values) v.push_back(placeholders.Value(std::move(value)));
+  if (!condition.comparison->expression_operator.empty()) {
+    return name + " " + std::string(condition.comparison->expression_operator) + " " + v[0];
+  }
   switch (condition.comparison->comparison) {
-    case Comparison::kEq:
-      return name + " = " + v[0];
-    case Comparison::kNe:
-      return name + " <> " + v[0];
-    case Comparison::kLe:
-      return name + " <= " + v[0];
-    case Comparison::kLt:
-      return name + " < " + v[0];
-    case Comparison::kGe:
-      return name + " >= " + v[0];
-    case Comparison::kGt:
-      return name + " > " + v[0];
     case Comparison::kNotNull:
       return "attribute_exists(" + name + ")";
     case Comparison::kNull:
@@ -403,6 +396,8 @@ std::string ConditionText(LegacyCondition condition, Placeholders& placeholders)
     }
     case Comparison::kBetween:
       return name + " BETWEEN " + v[0] + " AND " + v[1];
+    default:  // the comparison operators, above
+      break;
   }
   return "";
 }

@@ -833,39 +833,48 @@ TEST_F(IndexTest, WritesReportTheIndexEntriesTheyChanged) {
   ExpectIndexMatchesTable(*store_);
 }
 
-TEST_F(IndexTest, AFillThatRanOutOfMapIsFinishedByTheNextOpen) {
-  store_.reset();
-  StoreOptions small;
-  small.initial_map_size = 1 << 20;
-  small.max_map_size = 3 << 20;
-  // A store of its own: LMDB keeps the map size a store was last opened with.
-  std::string path = dir_.path() + "/small";
-  store_ = OpenStore(path, small);
-  ASSERT_NE(nullptr, store_);
+// Orders of ~4 KB each: 400 of them (~1.6 MB) and an ALL index of them do
+// not fit in a 3 MiB map.
+constexpr int kBigOrders = 400;
+
+// Opens a store of its own at `path` (LMDB keeps the map size a store was
+// last opened with) whose map cannot grow past 3 MiB, fills it with
+// kBigOrders orders, then asks for an ALL index of them, waiting for its
+// fill, which runs out of room: UpdateTable says kResourceExhausted and the
+// index stays CREATING, unreadable.
+void StartAFillThatDoesNotFit(std::unique_ptr<ItemStore>& store, const std::string& path,
+                              StoreOptions options) {
+  store.reset();
+  options.initial_map_size = 1 << 20;
+  options.max_map_size = 3 << 20;
+  store = OpenStore(path, options);
+  ASSERT_NE(nullptr, store);
   TableSchema schema = OrdersSchema(ProjectionType::kAll);
   SecondaryIndex index = schema.indexes[0];
   schema.indexes.clear();
   schema.stream.enabled = false;
-  ASSERT_TRUE(store_->CreateTable(schema).ok());
-  // ~1.6 MB of items: an ALL index of them does not fit in the 3 MiB map.
-  int written = 0;
-  for (; written < 400; ++written) {
-    Item order = Order("o" + std::to_string(written), "c" + std::to_string(written % 9), written,
-                       std::string(4000, 'x'));
-    ASSERT_TRUE(store_->Put("orders", order).ok());
+  ASSERT_TRUE(store->CreateTable(schema).ok());
+  for (int i = 0; i < kBigOrders; ++i) {
+    Item order =
+        Order("o" + std::to_string(i), "c" + std::to_string(i % 9), i, std::string(4000, 'x'));
+    ASSERT_TRUE(store->Put("orders", order).ok());
   }
   TableUpdate update;
   update.create_index = index;
   update.wait_for_index_fill = true;
-  auto updated = store_->UpdateTable("orders", update);
+  auto updated = store->UpdateTable("orders", update);
   ASSERT_EQ(StatusCode::kResourceExhausted, updated.status().code()) << updated.status().ToString();
-  auto d = store_->DescribeTable("orders");
+  auto d = store->DescribeTable("orders");
   ASSERT_TRUE(d.ok());
   ASSERT_EQ(1u, d->indexes.size());
   EXPECT_TRUE(d->indexes[0].backfilling);
   EXPECT_EQ("Cannot read from backfilling global secondary index: by_customer",
-            store_->Query(IndexQuery("c1")).status().message());
+            store->Query(IndexQuery("c1")).status().message());
+}
 
+TEST_F(IndexTest, AFillThatRanOutOfMapIsFinishedByTheNextOpen) {
+  const std::string path = dir_.path() + "/small";
+  ASSERT_NO_FATAL_FAILURE(StartAFillThatDoesNotFit(store_, path, StoreOptions()));
   store_.reset();
   store_ = OpenStore(path);  // room to grow; the fill resumes in the background
   ASSERT_NE(nullptr, store_);
@@ -874,38 +883,14 @@ TEST_F(IndexTest, AFillThatRanOutOfMapIsFinishedByTheNextOpen) {
 }
 
 TEST_F(IndexTest, AFailedFillIsTriedAgainAndFinishesOnceThereIsRoom) {
-  store_.reset();
-  StoreOptions small;
-  small.initial_map_size = 1 << 20;
-  small.max_map_size = 3 << 20;
-  small.index_fill_retry_ms = 20;
-  std::string path = dir_.path() + "/small";
-  store_ = OpenStore(path, small);
-  ASSERT_NE(nullptr, store_);
-  TableSchema schema = OrdersSchema(ProjectionType::kAll);
-  SecondaryIndex index = schema.indexes[0];
-  schema.indexes.clear();
-  schema.stream.enabled = false;
-  ASSERT_TRUE(store_->CreateTable(schema).ok());
-  constexpr int kOrders = 400;  // ~1.6 MB: with an ALL index of them, over 3 MiB
-  for (int i = 0; i < kOrders; ++i) {
-    ASSERT_TRUE(store_
-                    ->Put("orders", Order("o" + std::to_string(i), "c" + std::to_string(i % 9), i,
-                                          std::string(4000, 'x')))
-                    .ok());
-  }
-  TableUpdate update;
-  update.create_index = index;
-  update.wait_for_index_fill = true;
-  auto updated = store_->UpdateTable("orders", update);
-  ASSERT_EQ(StatusCode::kResourceExhausted, updated.status().code()) << updated.status().ToString();
+  StoreOptions options;
+  options.index_fill_retry_ms = 20;
+  ASSERT_NO_FATAL_FAILURE(StartAFillThatDoesNotFit(store_, dir_.path() + "/small", options));
   // The retries keep failing while there is no room...
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto d = store_->DescribeTable("orders");
-  ASSERT_TRUE(d.ok());
-  EXPECT_TRUE(d->indexes[0].backfilling);
+  EXPECT_TRUE(Describe("orders", "by_customer").backfilling);
   // ...and one after deletes made room finishes the fill, with no restart.
-  for (int i = 0; i < kOrders; i += 4) {
+  for (int i = 0; i < kBigOrders; i += 4) {
     for (int j = i; j < i + 3; ++j) {
       ASSERT_TRUE(
           store_->Delete("orders", {{"order_id", AttributeValue::S("o" + std::to_string(j))}})
@@ -914,9 +899,7 @@ TEST_F(IndexTest, AFailedFillIsTriedAgainAndFinishesOnceThereIsRoom) {
   }
   ASSERT_TRUE(WaitUntilFilled(*store_, "orders"));
   ExpectIndexMatchesTable(*store_);
-  d = store_->DescribeTable("orders");
-  ASSERT_TRUE(d.ok());
-  EXPECT_EQ(static_cast<uint64_t>(kOrders / 4), d->indexes[0].item_count);
+  EXPECT_EQ(static_cast<uint64_t>(kBigOrders / 4), Describe("orders", "by_customer").item_count);
 }
 
 }  // namespace

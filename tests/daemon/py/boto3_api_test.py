@@ -91,10 +91,7 @@ class TableLifecycle(unittest.TestCase):
 class Crud(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.ddb = common.client()
-        cls.name = common.table_name("crud")
-        common.create_table(cls.ddb, cls.name)
-        cls.table = common.resource().Table(cls.name)
+        cls.ddb, cls.name, cls.table = common.new_table("crud")
 
     def test_conditions_and_return_values(self):
         t = self.table
@@ -371,10 +368,7 @@ class LegacyParameters(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.ddb = common.client()
-        cls.name = common.table_name("legacy")
-        common.create_table(cls.ddb, cls.name)
-        cls.table = common.resource().Table(cls.name)
+        cls.ddb, cls.name, cls.table = common.new_table("legacy")
         for i in range(10):
             cls.table.put_item(Item={"pk": "g", "sk": i, "parity": "even" if i % 2 == 0 else "odd",
                                      "n": i * 10})

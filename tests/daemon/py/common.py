@@ -75,3 +75,11 @@ def create_table(ddb, name, sort_key=True, stream_view=None):
     ddb.create_table(**kwargs)
     ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1,
                                                                        "MaxAttempts": 10})
+
+
+def new_table(prefix):
+    """A new table (pk S, sk N) named after `prefix`: its client, name and boto3 resource Table."""
+    ddb = client()
+    name = table_name(prefix)
+    create_table(ddb, name)
+    return ddb, name, resource().Table(name)
