@@ -1019,6 +1019,8 @@ class DynamoDbApi::Impl {
   Result<std::string> UntagResource(const Value& request);
   Result<std::string> ListTagsOfResource(const Value& request);
   Result<std::string> DescribeContinuousBackups(const Value& request);
+  Result<std::string> ListBackups(const Value& request);
+  Result<std::string> DescribeLimits(const Value& request);
   // The table a ResourceArn member names (one of TableArn's form, for this
   // region and account); ValidationException for another form,
   // ResourceNotFoundException for another region's or account's.
@@ -1099,6 +1101,8 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
       {"UntagResource", &Impl::UntagResource},
       {"ListTagsOfResource", &Impl::ListTagsOfResource},
       {"DescribeContinuousBackups", &Impl::DescribeContinuousBackups},
+      {"ListBackups", &Impl::ListBackups},
+      {"DescribeLimits", &Impl::DescribeLimits},
       {"PutItem", nullptr, &Impl::PutItem},
       {"GetItem", &Impl::GetItem},
       {"UpdateItem", nullptr, &Impl::UpdateItem},
@@ -1127,7 +1131,18 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
   find(kDynamoDbPrefix, kDynamoDbOps);
   find(kStreamsPrefix, kStreamsOps);
   if (operation == nullptr) {
-    return ApiResponse{400, "{\"__type\":\"com.amazon.coral.service#UnknownOperationException\"}"};
+    // DynamoDB's answer carries no message; saying which operation helps
+    // whoever meets one Keystone does not implement (CreateBackup, ...).
+    JsonOut out;
+    out.w().StartObject();
+    WriteKey("__type", out.w());
+    WriteString("com.amazon.coral.service#UnknownOperationException", out.w());
+    WriteKey("message", out.w());
+    WriteString("Keystone does not implement the operation " +
+                    (target.empty() ? std::string("(no X-Amz-Target)") : std::string(target)),
+                out.w());
+    out.w().EndObject();
+    return ApiResponse{400, out.Take()};
   }
 
   // The request's values go to a buffer on this stack first, which holds a
@@ -1611,6 +1626,26 @@ Result<std::string> DynamoDbApi::Impl::DescribeContinuousBackups(const Value& re
       R"("PointInTimeRecoveryDescription":{"PointInTimeRecoveryStatus":"DISABLED"}}})");
 }
 
+Result<std::string> DynamoDbApi::Impl::ListBackups(const Value& request) {
+  // Keystone makes no backups (the data directory is the backup unit), so
+  // the list is empty; tools that list them before other work go on.
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> table, OptString(request, "TableName"));
+  if (table) KS_RETURN_IF_ERROR(CheckTableName(*table, "tableName"));
+  KS_RETURN_IF_ERROR(OptIntInRange(request, "Limit", 1, 100).status());
+  KS_ASSIGN_OR_RETURN(std::optional<std::string> type, OptString(request, "BackupType"));
+  if (type)
+    KS_RETURN_IF_ERROR(CheckEnum(*type, "backupType", {"USER", "SYSTEM", "AWS_BACKUP", "ALL"}));
+  return std::string(R"({"BackupSummaries":[]})");
+}
+
+Result<std::string> DynamoDbApi::Impl::DescribeLimits(const Value&) {
+  // Capacity is reported, never enforced; these are a new AWS account's
+  // default quotas, so that tools that plan capacity against them behave as
+  // they would there.
+  return std::string(R"({"AccountMaxReadCapacityUnits":80000,"AccountMaxWriteCapacityUnits":80000,)"
+                     R"("TableMaxReadCapacityUnits":40000,"TableMaxWriteCapacityUnits":40000})");
+}
+
 // ---------------------------------------------------------------------------
 // Items
 
@@ -1620,9 +1655,9 @@ namespace {
 // ConditionExpression (or the legacy Expected), for UpdateItem its
 // UpdateExpression (or AttributeUpdates), the expression attributes,
 // ReturnValues and ReturnValuesOnConditionCheckFailure, and checks the
-// ignored ones. For
-// ReturnValuesOnConditionCheckFailure=ALL_OLD it returns a place that
-// write->on_condition_failure fills; nullptr (and no hook) otherwise.
+// ignored ones. For ReturnValuesOnConditionCheckFailure=ALL_OLD it returns a
+// place that write->on_condition_failure fills; nullptr (and no hook)
+// otherwise.
 template <typename ItemWriteRequest>
 Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& request,
                                                                   LegacyOperation operation,

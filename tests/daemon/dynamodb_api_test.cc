@@ -487,6 +487,8 @@ TEST_F(DynamoDbApiTest, UnknownOperations) {
               Str(ParseJson(r.body), "__type"))
         << target;
   }
+  EXPECT_EQ("Keystone does not implement the operation DynamoDB_20120810.CreateBackup",
+            Str(ParseJson(api_->Handle("DynamoDB_20120810.CreateBackup", "{}").body), "message"));
 }
 
 TEST_F(DynamoDbApiTest, MalformedJsonIsSerializationExceptionAndWritesNothing) {
@@ -3082,6 +3084,14 @@ TEST_F(DynamoDbApiTest, TagsAreKeptWithTheTable) {
                             "ContinuousBackupsDescription.PointInTimeRecoveryDescription."
                             "PointInTimeRecoveryStatus"));
   Fails("DescribeContinuousBackups", R"({"TableName":"nosuch"})", "ResourceNotFoundException");
+
+  // No backups to list; DynamoDB's default quotas.
+  d = Ok("ListBackups", R"({"TableName":"tagged","BackupType":"ALL","Limit":10})");
+  EXPECT_EQ(0u, Size(d, "BackupSummaries"));
+  Fails("ListBackups", R"({"BackupType":"SOME"})", "ValidationException");
+  d = Ok("DescribeLimits", "{}");
+  EXPECT_EQ(40000, Int(d, "TableMaxWriteCapacityUnits"));
+  EXPECT_EQ(80000, Int(d, "AccountMaxReadCapacityUnits"));
 }
 
 // Re-enabling a stream starts a new one; the one it replaces stays readable,

@@ -86,6 +86,12 @@ class TableLifecycle(unittest.TestCase):
         backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
         self.assertEqual("DISABLED", backups["PointInTimeRecoveryDescription"][
             "PointInTimeRecoveryStatus"])
+        self.assertEqual([], ddb.list_backups(TableName=name)["BackupSummaries"])
+        self.assertEqual(40000, ddb.describe_limits()["TableMaxReadCapacityUnits"])
+        with self.assertRaises(ClientError) as cm:
+            ddb.create_backup(TableName=name, BackupName="nightly")
+        self.assertEqual("UnknownOperationException", code(cm.exception))
+        self.assertIn("CreateBackup", cm.exception.response["Error"]["Message"])
 
 
 class Crud(unittest.TestCase):
