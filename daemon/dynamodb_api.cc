@@ -265,13 +265,13 @@ struct CapacityRequest {
   enum class Detail { kNone, kTotal, kIndexes };
   Detail detail = Detail::kNone;
   bool consistent_read = false;
+  // ReturnItemCollectionMetrics=SIZE (writes; see ItemCollectionMetricsOf).
+  bool item_collection_metrics = false;
   bool wanted() const { return detail != Detail::kNone; }
 };
 
 // The members every item operation may carry: ReturnConsumedCapacity and
-// ConsistentRead, and ReturnItemCollectionMetrics, which is accepted and
-// ignored (item collection sizes, which DynamoDB reports for tables with
-// local indexes, are not tracked) but still checked.
+// ConsistentRead, and ReturnItemCollectionMetrics.
 Result<CapacityRequest> CommonItemMembers(const Value& object) {
   CapacityRequest capacity;
   KS_ASSIGN_OR_RETURN(std::optional<std::string> detail,
@@ -285,6 +285,7 @@ Result<CapacityRequest> CommonItemMembers(const Value& object) {
                       OptString(object, "ReturnItemCollectionMetrics"));
   if (metrics) {
     KS_RETURN_IF_ERROR(CheckEnum(*metrics, "returnItemCollectionMetrics", {"SIZE", "NONE"}));
+    capacity.item_collection_metrics = *metrics == "SIZE";
   }
   KS_ASSIGN_OR_RETURN(std::optional<bool> consistent, OptBool(object, "ConsistentRead"));
   capacity.consistent_read = consistent.value_or(false);
@@ -1686,11 +1687,121 @@ Result<std::shared_ptr<std::optional<Item>>> ReadConditionalWrite(const Value& r
   return failed_item;
 }
 
-// A single-item write's answer: its Attributes, and its ConsumedCapacity
-// when `capacity` asks for it.
-std::string WriteResponse(const store::WriteResult& written, const std::string& table,
-                          const CapacityRequest& capacity) {
-  if (!written.attributes && !capacity.wanted()) return EmptyObject();
+// DynamoDB's ItemCollectionMetrics of one item collection: the items of a
+// table that share a partition key value, with their entries in the table's
+// local secondary indexes (DynamoDB limits such a collection to 10 GB;
+// Keystone does not, but reports the size as DynamoDB does).
+struct ItemCollectionMetrics {
+  Item key;  // {partition key name: value}
+  double lower_gb = 0, upper_gb = 1;
+};
+
+// ReturnItemCollectionMetrics=SIZE: the metrics of the collection holding
+// `item` (an item or a key) in `table`, measured after the write by reading
+// the collection; nullopt when the table has no local secondary index (as
+// DynamoDB, which reports collections only for those). The estimate is the
+// GB range the size falls in ([0, 1] below a GB).
+Result<std::optional<ItemCollectionMetrics>> ItemCollectionMetricsOf(store::ItemStore& store,
+                                                                     const std::string& table,
+                                                                     const Item& item) {
+  KS_ASSIGN_OR_RETURN(TableDescription d, store.DescribeTable(table));
+  std::vector<std::string> reads = {""};  // the table, then each local index
+  for (const store::SecondaryIndex& index : d.schema.indexes) {
+    if (!index.global) reads.push_back(index.name);
+  }
+  const std::string& name = d.schema.partition_key.name;
+  auto value = item.find(name);
+  if (reads.size() == 1 || value == item.end()) return std::optional<ItemCollectionMetrics>();
+  uint64_t bytes = 0;
+  for (const std::string& index : reads) {
+    store::QueryRequest query;
+    query.table = table;
+    query.index_name = index;
+    query.key_condition_expression = "#k = :k";
+    query.expression.names["#k"] = name;
+    query.expression.values[":k"] = value->second;
+    query.measure_scanned_bytes = true;
+    for (;;) {
+      KS_ASSIGN_OR_RETURN(store::QueryResult page, store.Query(query));
+      bytes += page.scanned_bytes;
+      if (!page.last_evaluated_key) break;
+      query.exclusive_start_key = std::move(page.last_evaluated_key);
+    }
+  }
+  ItemCollectionMetrics metrics;
+  metrics.key[name] = value->second;
+  metrics.lower_gb = std::floor(static_cast<double>(bytes) / (1 << 30));
+  metrics.upper_gb = metrics.lower_gb + 1;
+  return std::optional<ItemCollectionMetrics>(std::move(metrics));
+}
+
+void WriteItemCollectionMetrics(const ItemCollectionMetrics& metrics, JsonWriter& out) {
+  out.StartObject();
+  WriteKey("ItemCollectionKey", out);
+  WriteItem(metrics.key, out);
+  WriteKey("SizeEstimateRangeGB", out);
+  out.StartArray();
+  out.Double(metrics.lower_gb);
+  out.Double(metrics.upper_gb);
+  out.EndArray();
+  out.EndObject();
+}
+
+// ItemCollectionMetrics of a batch or a transaction: per table, one entry
+// per item collection its writes touched (tables without local indexes
+// left out), as `{"table": [...]}`; nothing when there are none.
+Status WriteBatchItemCollectionMetrics(store::ItemStore& store,
+                                       const std::vector<std::pair<std::string, Item>>& written,
+                                       JsonWriter& out) {
+  std::map<std::string, std::vector<ItemCollectionMetrics>> by_table;
+  for (const auto& [table, item] : written) {
+    KS_ASSIGN_OR_RETURN(std::optional<ItemCollectionMetrics> metrics,
+                        ItemCollectionMetricsOf(store, table, item));
+    if (!metrics) continue;
+    std::vector<ItemCollectionMetrics>& seen = by_table[table];
+    if (std::none_of(seen.begin(), seen.end(),
+                     [&](const ItemCollectionMetrics& m) { return m.key == metrics->key; })) {
+      seen.push_back(std::move(*metrics));
+    }
+  }
+  if (by_table.empty()) return Status::Ok();
+  WriteKey("ItemCollectionMetrics", out);
+  out.StartObject();
+  for (const auto& [table, collections] : by_table) {
+    WriteKey(table, out);
+    out.StartArray();
+    for (const ItemCollectionMetrics& m : collections) WriteItemCollectionMetrics(m, out);
+    out.EndArray();
+  }
+  out.EndObject();
+  return Status::Ok();
+}
+
+// What a single-item write's answer reports beside its Attributes.
+struct WriteReport {
+  std::string table;
+  CapacityRequest capacity;
+  // Filled by the write's on_condition_failure hook (may be null).
+  std::shared_ptr<std::optional<Item>> failed_item;
+  // An UpdateItem of the legacy AttributeUpdates, whose type errors DynamoDB
+  // words in its own way.
+  bool from_attribute_updates = false;
+  // For ReturnItemCollectionMetrics=SIZE: the store, and the written item's
+  // key (or the item).
+  store::ItemStore* store = nullptr;
+  Item key;
+};
+
+// A single-item write's answer: its Attributes, its ConsumedCapacity and its
+// ItemCollectionMetrics as `report` asks.
+Result<std::string> WriteResponse(const store::WriteResult& written, const WriteReport& report) {
+  const CapacityRequest& capacity = report.capacity;
+  std::optional<ItemCollectionMetrics> collection;
+  if (capacity.item_collection_metrics) {
+    KS_ASSIGN_OR_RETURN(collection,
+                        ItemCollectionMetricsOf(*report.store, report.table, report.key));
+  }
+  if (!written.attributes && !capacity.wanted() && !collection) return EmptyObject();
   JsonOut out;
   out.w().StartObject();
   if (written.attributes) {
@@ -1699,32 +1810,45 @@ std::string WriteResponse(const store::WriteResult& written, const std::string& 
   }
   if (capacity.wanted()) {
     ConsumedCapacity consumed;
-    consumed.AddItemWrite(table, std::max(written.old_item_bytes, written.new_item_bytes),
+    consumed.AddItemWrite(report.table, std::max(written.old_item_bytes, written.new_item_bytes),
                           written.index_writes);
     consumed.WriteOne(capacity.detail, out.w());
+  }
+  if (collection) {
+    WriteKey("ItemCollectionMetrics", out.w());
+    WriteItemCollectionMetrics(*collection, out.w());
   }
   out.w().EndObject();
   return out.Take();
 }
 
-// The store's callback for a single-item write to `table`: hands `done` a
-// builder for its answer (WriteResponse), or for the error with the item
-// `failed_item` (may be null) got from the write's on_condition_failure hook.
-// `from_attribute_updates`: an UpdateItem of the legacy AttributeUpdates,
-// whose type errors DynamoDB words in its own way.
-store::WriteCallback ReportAttributes(AsyncDone done, std::string table, CapacityRequest capacity,
-                                      std::shared_ptr<std::optional<Item>> failed_item,
-                                      bool from_attribute_updates = false) {
-  return [done = std::move(done), table = std::move(table), capacity,
-          failed_item = std::move(failed_item),
-          from_attribute_updates](Result<store::WriteResult> result) mutable {
+// A single-item write's WriteReport: `item` (the item or its key) is kept
+// only when the request asks for ItemCollectionMetrics.
+WriteReport ReportOf(store::ItemStore& store, const std::string& table,
+                     const CapacityRequest& capacity,
+                     std::shared_ptr<std::optional<Item>> failed_item, const Item& item) {
+  WriteReport report;
+  report.store = &store;
+  report.table = table;
+  report.capacity = capacity;
+  report.failed_item = std::move(failed_item);
+  if (capacity.item_collection_metrics) report.key = item;
+  return report;
+}
+
+// The store's callback for a single-item write: hands `done` a builder for
+// its answer (WriteResponse), or for the error with the item the write's
+// on_condition_failure hook got (report.failed_item).
+store::WriteCallback ReportAttributes(AsyncDone done, WriteReport report) {
+  return [done = std::move(done),
+          report = std::move(report)](Result<store::WriteResult> result) mutable {
     if (!result.ok()) {
       std::optional<Item> item;
-      if (failed_item != nullptr && result.status().code() == StatusCode::kConditionFailed) {
-        item = std::move(*failed_item);
+      if (report.failed_item != nullptr && result.status().code() == StatusCode::kConditionFailed) {
+        item = std::move(*report.failed_item);
       }
       Status status = result.status();
-      if (from_attribute_updates && status.message() == store::kUpdateOperandTypeError) {
+      if (report.from_attribute_updates && status.message() == store::kUpdateOperandTypeError) {
         status = InvalidArgument("Type mismatch for attribute to update");
       }
       done([status = std::move(status), item = std::move(item)]() {
@@ -1732,8 +1856,10 @@ store::WriteCallback ReportAttributes(AsyncDone done, std::string table, Capacit
       });
       return;
     }
-    done([written = std::move(*result), table = std::move(table), capacity]() {
-      return ApiResponse{200, WriteResponse(written, table, capacity)};
+    done([written = std::move(*result), report = std::move(report)]() {
+      Result<std::string> body = WriteResponse(written, report);
+      if (!body.ok()) return ErrorResponse(body.status());
+      return ApiResponse{200, *std::move(body)};
     });
   };
 }
@@ -1747,9 +1873,8 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
   CapacityRequest capacity;
   KS_ASSIGN_OR_RETURN(auto failed_item,
                       ReadConditionalWrite(request, LegacyOperation::kPutItem, &put, &capacity));
-  std::string table = capacity.wanted() ? put.table : std::string();
-  store_.PutItemAsync(std::move(put),
-                      ReportAttributes(done, std::move(table), capacity, std::move(failed_item)));
+  WriteReport report = ReportOf(store_, put.table, capacity, std::move(failed_item), put.item);
+  store_.PutItemAsync(std::move(put), ReportAttributes(done, std::move(report)));
   return Status::Ok();
 }
 
@@ -1804,10 +1929,9 @@ Status DynamoDbApi::Impl::UpdateItem(const Value& request, AsyncDone& done) {
   CapacityRequest capacity;
   KS_ASSIGN_OR_RETURN(auto failed_item, ReadConditionalWrite(request, LegacyOperation::kUpdateItem,
                                                              &update, &capacity));
-  std::string table = capacity.wanted() ? update.table : std::string();
-  store_.UpdateItemAsync(std::move(update),
-                         ReportAttributes(done, std::move(table), capacity, std::move(failed_item),
-                                          Member(request, "AttributeUpdates") != nullptr));
+  WriteReport report = ReportOf(store_, update.table, capacity, std::move(failed_item), update.key);
+  report.from_attribute_updates = Member(request, "AttributeUpdates") != nullptr;
+  store_.UpdateItemAsync(std::move(update), ReportAttributes(done, std::move(report)));
   return Status::Ok();
 }
 
@@ -1818,9 +1942,8 @@ Status DynamoDbApi::Impl::DeleteItem(const Value& request, AsyncDone& done) {
   CapacityRequest capacity;
   KS_ASSIGN_OR_RETURN(auto failed_item,
                       ReadConditionalWrite(request, LegacyOperation::kDeleteItem, &del, &capacity));
-  std::string table = capacity.wanted() ? del.table : std::string();
-  store_.DeleteItemAsync(
-      std::move(del), ReportAttributes(done, std::move(table), capacity, std::move(failed_item)));
+  WriteReport report = ReportOf(store_, del.table, capacity, std::move(failed_item), del.key);
+  store_.DeleteItemAsync(std::move(del), ReportAttributes(done, std::move(report)));
   return Status::Ok();
 }
 
@@ -2056,30 +2179,40 @@ Status DynamoDbApi::Impl::BatchWriteItem(const Value& request, AsyncDone& done) 
     }
   }
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
-  if (!capacity.wanted()) {
+  if (!capacity.wanted() && !capacity.item_collection_metrics) {
     store_.BatchWriteAsync(std::move(entries), [done](Status status) mutable {
       ReportStatus(done, std::move(status), "{\"UnprocessedItems\":{}}");
     });
     return Status::Ok();
   }
   std::vector<std::string> tables;
-  for (const store::BatchWriteEntry& entry : entries) tables.push_back(entry.table);
+  std::vector<std::pair<std::string, Item>> collections;  // for ItemCollectionMetrics
+  for (const store::BatchWriteEntry& entry : entries) {
+    tables.push_back(entry.table);
+    if (capacity.item_collection_metrics) collections.emplace_back(entry.table, entry.item);
+  }
+  store::ItemStore* store = &store_;
   store_.BatchWriteAsync(
-      std::move(entries), [done, capacity, tables = std::move(tables)](
-                              Status status, std::vector<store::WrittenSize> written) mutable {
-        done([status = std::move(status), written = std::move(written), capacity,
-              tables = std::move(tables)]() -> ApiResponse {
+      std::move(entries),
+      [done, capacity, store, tables = std::move(tables), collections = std::move(collections)](
+          Status status, std::vector<store::WrittenSize> written) mutable {
+        done([status = std::move(status), written = std::move(written), capacity, store,
+              tables = std::move(tables), collections = std::move(collections)]() -> ApiResponse {
           if (!status.ok()) return ErrorResponse(status);
-          ConsumedCapacity consumed;
-          for (size_t i = 0; i < tables.size() && i < written.size(); ++i) {
-            consumed.AddItemWrite(tables[i], written[i].item_bytes, written[i].index_writes);
-          }
           JsonOut out;
           out.w().StartObject();
           WriteKey("UnprocessedItems", out.w());
           out.w().StartObject();
           out.w().EndObject();
-          consumed.WriteList(capacity.detail, out.w());
+          if (capacity.wanted()) {
+            ConsumedCapacity consumed;
+            for (size_t i = 0; i < tables.size() && i < written.size(); ++i) {
+              consumed.AddItemWrite(tables[i], written[i].item_bytes, written[i].index_writes);
+            }
+            consumed.WriteList(capacity.detail, out.w());
+          }
+          Status metrics = WriteBatchItemCollectionMetrics(*store, collections, out.w());
+          if (!metrics.ok()) return ErrorResponse(metrics);
           out.w().EndObject();
           return ApiResponse{200, out.Take()};
         });
@@ -2268,31 +2401,42 @@ Status DynamoDbApi::Impl::TransactWriteItems(const Value& request, AsyncDone& do
   }
   KS_ASSIGN_OR_RETURN(CapacityRequest capacity, CommonItemMembers(request));
   std::vector<std::string> tables;
-  if (capacity.wanted()) {
-    for (const store::TransactWriteEntry& entry : entries) tables.push_back(entry.table);
+  std::vector<std::pair<std::string, Item>> collections;  // for ItemCollectionMetrics
+  for (const store::TransactWriteEntry& entry : entries) {
+    if (capacity.wanted()) tables.push_back(entry.table);
+    if (capacity.item_collection_metrics &&
+        entry.kind != store::TransactWriteEntry::Kind::kConditionCheck) {
+      collections.emplace_back(entry.table, entry.item);
+    }
   }
+  store::ItemStore* store = &store_;
   store_.TransactWriteAsync(
       std::move(entries), token.value_or(""),
-      [done, capacity, tables = std::move(tables)](
+      [done, capacity, store, tables = std::move(tables), collections = std::move(collections)](
           Status status, std::vector<store::CancellationReason> reasons,
           std::vector<store::WrittenSize> written) mutable {
         done([status = std::move(status), reasons = std::move(reasons),
-              written = std::move(written), capacity, tables = std::move(tables)]() -> ApiResponse {
+              written = std::move(written), capacity, store, tables = std::move(tables),
+              collections = std::move(collections)]() -> ApiResponse {
           if (!status.ok()) return ErrorResponse(status, reasons);
-          if (!capacity.wanted()) return ApiResponse{200, "{}"};
-          ConsumedCapacity consumed;
-          for (size_t i = 0; i < tables.size(); ++i) {
-            if (written.empty()) {
-              // A retry its ClientRequestToken made a no-op: DynamoDB charges
-              // it as reading the items.
-              consumed.AddRead(tables[i], ReadUnits(0, true));
-            } else {
-              consumed.AddItemWrite(tables[i], written[i].item_bytes, written[i].index_writes, 2);
-            }
-          }
+          if (!capacity.wanted() && collections.empty()) return ApiResponse{200, "{}"};
           JsonOut out;
           out.w().StartObject();
-          consumed.WriteList(capacity.detail, out.w());
+          if (capacity.wanted()) {
+            ConsumedCapacity consumed;
+            for (size_t i = 0; i < tables.size(); ++i) {
+              if (written.empty()) {
+                // A retry its ClientRequestToken made a no-op: DynamoDB
+                // charges it as reading the items.
+                consumed.AddRead(tables[i], ReadUnits(0, true));
+              } else {
+                consumed.AddItemWrite(tables[i], written[i].item_bytes, written[i].index_writes, 2);
+              }
+            }
+            consumed.WriteList(capacity.detail, out.w());
+          }
+          Status metrics = WriteBatchItemCollectionMetrics(*store, collections, out.w());
+          if (!metrics.ok()) return ErrorResponse(metrics);
           out.w().EndObject();
           return ApiResponse{200, out.Take()};
         });

@@ -2126,6 +2126,57 @@ TEST_F(DynamoDbApiIndexTest, IndexWritesAreChargedToTheirIndexes) {
   EXPECT_EQ(2.0, Number(d, "ConsumedCapacity.0.GlobalSecondaryIndexes.everything.CapacityUnits"));
 }
 
+// ReturnItemCollectionMetrics=SIZE: for a table with local indexes, the
+// collection (partition key value) each write touched, with its size in GB.
+TEST_F(DynamoDbApiIndexTest, ItemCollectionMetricsForTablesWithLocalIndexes) {
+  Ok("CreateTable", CreateScoresBody());
+  CreateTable("users");  // no local index
+  rapidjson::Document d =
+      Ok("PutItem", R"({"TableName":"scores","ReturnItemCollectionMetrics":"SIZE","Item":{)"
+                    R"("user":{"S":"u9"},"game":{"S":"chess"},"score":{"N":"40"}}})");
+  EXPECT_EQ(1u, Size(d, "ItemCollectionMetrics.ItemCollectionKey"));
+  EXPECT_EQ("u9", Str(d, "ItemCollectionMetrics.ItemCollectionKey.user.S"));
+  ASSERT_EQ(2u, Size(d, "ItemCollectionMetrics.SizeEstimateRangeGB"));
+  EXPECT_EQ(0.0, Number(d, "ItemCollectionMetrics.SizeEstimateRangeGB.0"));
+  EXPECT_EQ(1.0, Number(d, "ItemCollectionMetrics.SizeEstimateRangeGB.1"));
+  d = Ok("UpdateItem", R"({"TableName":"scores","ReturnItemCollectionMetrics":"SIZE",)"
+                       R"("ReturnValues":"ALL_NEW","UpdateExpression":"SET score = :s",)"
+                       R"("ExpressionAttributeValues":{":s":{"N":"41"}},)"
+                       R"("Key":{"user":{"S":"u9"},"game":{"S":"chess"}}})");
+  EXPECT_EQ("41", Str(d, "Attributes.score.N"));
+  EXPECT_EQ("u9", Str(d, "ItemCollectionMetrics.ItemCollectionKey.user.S"));
+  d = Ok("DeleteItem", R"({"TableName":"scores","ReturnItemCollectionMetrics":"SIZE",)"
+                       R"("Key":{"user":{"S":"u9"},"game":{"S":"chess"}}})");
+  EXPECT_EQ("u9", Str(d, "ItemCollectionMetrics.ItemCollectionKey.user.S"));
+  // NONE, or a table without local indexes: none.
+  d = Ok("PutItem", R"({"TableName":"scores","ReturnItemCollectionMetrics":"NONE","Item":{)"
+                    R"("user":{"S":"u9"},"game":{"S":"go"}}})");
+  EXPECT_FALSE(Has(d, "ItemCollectionMetrics"));
+  d = Ok("PutItem", R"({"TableName":"users","ReturnItemCollectionMetrics":"SIZE",)"
+                    R"("Item":{"pk":{"S":"a"}}})");
+  EXPECT_FALSE(Has(d, "ItemCollectionMetrics"));
+
+  // Batches and transactions: per table, one entry per collection.
+  d = Ok("BatchWriteItem", R"({"ReturnItemCollectionMetrics":"SIZE","RequestItems":{"scores":[)"
+                           R"({"PutRequest":{"Item":{"user":{"S":"u7"},"game":{"S":"go"}}}},)"
+                           R"({"PutRequest":{"Item":{"user":{"S":"u7"},"game":{"S":"chess"}}}},)"
+                           R"({"DeleteRequest":{"Key":{"user":{"S":"u9"},"game":{"S":"go"}}}}],)"
+                           R"("users":[{"PutRequest":{"Item":{"pk":{"S":"b"}}}}]}})");
+  ASSERT_EQ(1u, Size(d, "ItemCollectionMetrics"));  // users has no local index
+  ASSERT_EQ(2u, Size(d, "ItemCollectionMetrics.scores"));
+  EXPECT_EQ("u7", Str(d, "ItemCollectionMetrics.scores.0.ItemCollectionKey.user.S"));
+  EXPECT_EQ("u9", Str(d, "ItemCollectionMetrics.scores.1.ItemCollectionKey.user.S"));
+  EXPECT_EQ(0u, Size(d, "UnprocessedItems"));
+  d = Ok("TransactWriteItems",
+         R"({"ReturnItemCollectionMetrics":"SIZE","TransactItems":[{"Put":{"TableName":"scores",)"
+         R"("Item":{"user":{"S":"u8"},"game":{"S":"go"}}}},{"ConditionCheck":{)"
+         R"("TableName":"scores","Key":{"user":{"S":"u7"},"game":{"S":"go"}},)"
+         R"js("ConditionExpression":"attribute_exists(game)"}}]})js");
+  ASSERT_EQ(1u, Size(d, "ItemCollectionMetrics.scores"));
+  EXPECT_EQ("u8", Str(d, "ItemCollectionMetrics.scores.0.ItemCollectionKey.user.S"));
+  EXPECT_EQ(1.0, Number(d, "ItemCollectionMetrics.scores.0.SizeEstimateRangeGB.1"));
+}
+
 // A store whose map cannot grow past 3 MiB, so that filling an index of a
 // few MB of items runs out of room part-way and the index stays CREATING.
 class DynamoDbApiSmallMapTest : public DynamoDbApiTest {
