@@ -344,6 +344,9 @@ class Metrics::Impl : public prometheus::Collectable {
             load(s.stream_records_trimmed));
     counter("keystone_store_stream_records_force_trimmed_total",
             "Stream records dropped past a reader's pin cap", load(s.stream_records_force_trimmed));
+    counter("keystone_store_index_fill_failures_total",
+            "Attempts to fill a new global index that failed (each is tried again)",
+            load(s.index_fill_failures));
     counter("keystone_metrics_store_poll_failures_total",
             "Failed reads of table and stream gauges from the store",
             static_cast<double>(poll_failures_.load(std::memory_order_relaxed)));

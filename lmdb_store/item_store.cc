@@ -1889,6 +1889,7 @@ void ItemStoreImpl::FillerLoop() {
       // The index stays CREATING (unreadable); waiters learn of the failure
       // now, and the fill is tried again later (entries already there stay).
       fill_failures_[index_id] = status;
+      stats_.index_fill_failures.fetch_add(1, std::memory_order_relaxed);
       std::chrono::milliseconds delay(options_.index_fill_retry_ms);
       if (retry != fill_retries_.end()) {
         delay =

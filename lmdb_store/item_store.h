@@ -467,6 +467,8 @@ struct StoreStats {
   std::atomic<uint64_t> map_growths{0};     // times the map was grown
   std::atomic<uint64_t> stream_records_trimmed{0};
   std::atomic<uint64_t> stream_records_force_trimmed{0};  // past a pin cap
+  // Attempts to fill a new global index that failed (each is tried again).
+  std::atomic<uint64_t> index_fill_failures{0};
   // When the writer began the group commit it is on (StoreOptions::clock's
   // MonotonicNs), or 0 between batches. A batch that lasts long means the
   // writer is stuck: a hung disk, or another process holding LMDB's write

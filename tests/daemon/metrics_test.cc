@@ -97,6 +97,7 @@ TEST_F(MetricsTest, StoreCountersAndPolledGauges) {
   EXPECT_NE(std::string::npos, text.find("# TYPE keystone_store_writes_total counter"));
   EXPECT_NE(std::string::npos, text.find("# TYPE keystone_table_items gauge"));
   EXPECT_EQ(0, SampleValue(text, "keystone_metrics_store_poll_failures_total "));
+  EXPECT_EQ(0, SampleValue(text, "keystone_store_index_fill_failures_total "));
 }
 
 TEST_F(MetricsTest, SecondaryIndexGauges) {

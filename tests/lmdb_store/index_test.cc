@@ -887,7 +887,12 @@ TEST_F(IndexTest, AFailedFillIsTriedAgainAndFinishesOnceThereIsRoom) {
   options.index_fill_retry_ms = 20;
   ASSERT_NO_FATAL_FAILURE(StartAFillThatDoesNotFit(store_, dir_.path() + "/small", options));
   // The retries keep failing while there is no room...
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (store_->stats().index_fill_failures.load() < 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(store_->stats().index_fill_failures.load(), 3u);
   EXPECT_TRUE(Describe("orders", "by_customer").backfilling);
   // ...and one after deletes made room finishes the fill, with no restart.
   for (int i = 0; i < kBigOrders; i += 4) {
