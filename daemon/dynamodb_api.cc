@@ -1822,14 +1822,15 @@ Result<std::string> WriteResponse(const store::WriteResult& written, const Write
   return out.Take();
 }
 
-// A single-item write's WriteReport: `item` (the item or its key) is kept
-// only when the request asks for ItemCollectionMetrics.
+// A single-item write's WriteReport: the table's name is kept only when the
+// answer needs it, `item` (the item or its key) only when the request asks
+// for ItemCollectionMetrics.
 WriteReport ReportOf(store::ItemStore& store, const std::string& table,
                      const CapacityRequest& capacity,
                      std::shared_ptr<std::optional<Item>> failed_item, const Item& item) {
   WriteReport report;
   report.store = &store;
-  report.table = table;
+  if (capacity.wanted() || capacity.item_collection_metrics) report.table = table;
   report.capacity = capacity;
   report.failed_item = std::move(failed_item);
   if (capacity.item_collection_metrics) report.key = item;
