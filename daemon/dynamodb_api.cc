@@ -19,6 +19,7 @@
 #include "daemon/dynamodb_json_internal.h"
 #include "daemon/dynamodb_legacy.h"
 #include "daemon/dynamodb_request.h"
+#include "daemon/partiql.h"
 #include "lmdb_store/expression.h"
 
 namespace keystone::daemon {
@@ -1030,6 +1031,7 @@ class DynamoDbApi::Impl {
   Result<std::string> GetItem(const Value& request);
   Status UpdateItem(const Value& request, AsyncDone& done);
   Status DeleteItem(const Value& request, AsyncDone& done);
+  Status ExecuteStatement(const Value& request, AsyncDone& done);
   Result<std::string> Query(const Value& request);
   Result<std::string> Scan(const Value& request);
   Status BatchWriteItem(const Value& request, AsyncDone& done);
@@ -1114,6 +1116,7 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
       {"BatchGetItem", &Impl::BatchGetItem},
       {"TransactWriteItems", nullptr, &Impl::TransactWriteItems},
       {"TransactGetItems", &Impl::TransactGetItems},
+      {"ExecuteStatement", nullptr, &Impl::ExecuteStatement},
   };
   static constexpr Operation kStreamsOps[] = {
       {"ListStreams", &Impl::ListStreams},
@@ -1877,6 +1880,149 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
   WriteReport report = ReportOf(store_, put.table, capacity, std::move(failed_item), put.item);
   store_.PutItemAsync(std::move(put), ReportAttributes(done, std::move(report)));
   return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// PartiQL
+
+namespace {
+
+constexpr size_t kMaxStatementLength = 8192;
+
+// A SELECT's answer from the Query or Scan that ran it: the items, and the
+// page's end both as LastEvaluatedKey and as an opaque NextToken (the key's
+// JSON in base64), which is what PartiQL clients pass back.
+Result<std::string> StatementReadResponse(const std::string& read) {
+  rapidjson::Document doc;
+  KS_RETURN_IF_ERROR(ParseJsonText(read, &doc));
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  WriteKey("Items", out);
+  if (doc.HasMember("Items")) {
+    doc["Items"].Accept(out);
+  } else {
+    out.StartArray();
+    out.EndArray();
+  }
+  if (doc.HasMember("LastEvaluatedKey")) {
+    rapidjson::StringBuffer key;
+    JsonWriter key_out(key);
+    doc["LastEvaluatedKey"].Accept(key_out);
+    WriteKey("NextToken", out);
+    WriteString(Base64Encode(std::string_view(key.GetString(), key.GetSize())), out);
+    WriteKey("LastEvaluatedKey", out);
+    doc["LastEvaluatedKey"].Accept(out);
+  }
+  if (doc.HasMember("ConsumedCapacity")) {
+    WriteKey("ConsumedCapacity", out);
+    doc["ConsumedCapacity"].Accept(out);
+  }
+  out.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// A write statement's answer from the write that ran it: no items, and the
+// capacity report if one was asked for. An INSERT whose item exists is
+// DuplicateItemException, as in DynamoDB.
+ApiResponse StatementWriteResponse(ApiResponse written, bool insert) {
+  if (written.http_status != 200) {
+    if (insert && written.body.find("ConditionalCheckFailedException") != std::string::npos) {
+      return ApiResponse{400, R"({"__type":")" + std::string(kDynamoDbNamespace) +
+                                  R"(DuplicateItemException","message":)"
+                                  R"("Duplicate primary key exists in table"})"};
+    }
+    return written;
+  }
+  rapidjson::Document doc;
+  std::string body = R"({"Items":[]})";
+  if (ParseJsonText(written.body, &doc).ok() && doc.IsObject() &&
+      doc.HasMember("ConsumedCapacity")) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter out(buffer);
+    out.StartObject();
+    WriteKey("Items", out);
+    out.StartArray();
+    out.EndArray();
+    WriteKey("ConsumedCapacity", out);
+    doc["ConsumedCapacity"].Accept(out);
+    out.EndObject();
+    body.assign(buffer.GetString(), buffer.GetSize());
+  }
+  return ApiResponse{200, std::move(body)};
+}
+
+}  // namespace
+
+Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done) {
+  KS_ASSIGN_OR_RETURN(std::string statement, ReqString(request, "Statement", "statement"));
+  if (statement.empty() || statement.size() > kMaxStatementLength) {
+    return ConstraintError(statement, "statement",
+                           "Member must have length less than or equal to 8192");
+  }
+  KS_ASSIGN_OR_RETURN(const Value* parameters, OptArray(request, "Parameters"));
+  if (parameters != nullptr && parameters->Empty()) {
+    return ConstraintError(std::nullopt, "parameters",
+                           "Member must have length greater than or equal to 1");
+  }
+  PartiqlKeyLookup keys = [this](const std::string& table,
+                                 const std::string& index) -> Result<PartiqlKeys> {
+    KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(table));
+    if (index.empty()) {
+      return PartiqlKeys{d.schema.partition_key.name,
+                         d.schema.sort_key ? d.schema.sort_key->name : std::string()};
+    }
+    for (const store::SecondaryIndex& i : d.schema.indexes) {
+      if (i.name == index) {
+        return PartiqlKeys{i.partition_key.name, i.sort_key ? i.sort_key->name : std::string()};
+      }
+    }
+    return InvalidArgument("The table does not have the specified index: " + index);
+  };
+  KS_ASSIGN_OR_RETURN(PartiqlPlan plan, TranslatePartiql(statement, parameters, keys));
+  rapidjson::Document& translated = plan.request;
+  auto& alloc = translated.GetAllocator();
+  auto pass = [&](const char* name) {
+    if (const Value* v = Member(request, name)) {
+      translated.AddMember(Value(name, alloc), Value(*v, alloc), alloc);
+    }
+  };
+  pass("ReturnConsumedCapacity");
+  if (plan.kind == PartiqlPlan::Kind::kSelect) {
+    pass("ConsistentRead");
+    pass("Limit");
+    KS_ASSIGN_OR_RETURN(std::optional<std::string> token, OptString(request, "NextToken"));
+    if (token) {
+      Result<std::string> key_json = Base64Decode(*token);
+      rapidjson::Document key;
+      if (!key_json.ok() || !ParseJsonText(*key_json, &key).ok() || !key.IsObject()) {
+        return InvalidArgument("Invalid NextToken");
+      }
+      translated.AddMember("ExclusiveStartKey", Value(key, alloc), alloc);
+    }
+    Result<std::string> read = plan.operation == "Query" ? Query(translated) : Scan(translated);
+    if (!read.ok()) return read.status();
+    KS_ASSIGN_OR_RETURN(std::string body, StatementReadResponse(*read));
+    done([body = std::move(body)] { return ApiResponse{200, body}; });
+    return Status::Ok();
+  }
+  for (const char* refused : {"ConsistentRead", "Limit", "NextToken"}) {
+    if (Member(request, refused) != nullptr) {
+      return InvalidArgument(std::string(refused) + " applies only to SELECT statements");
+    }
+  }
+  const bool insert = plan.kind == PartiqlPlan::Kind::kInsert;
+  AsyncDone reshape = [done, insert](ResponseBuilder build) {
+    done([build = std::move(build), insert] { return StatementWriteResponse(build(), insert); });
+  };
+  switch (plan.kind) {
+    case PartiqlPlan::Kind::kInsert:
+      return PutItem(translated, reshape);
+    case PartiqlPlan::Kind::kUpdate:
+      return UpdateItem(translated, reshape);
+    default:
+      return DeleteItem(translated, reshape);
+  }
 }
 
 Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {

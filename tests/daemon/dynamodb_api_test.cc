@@ -3290,5 +3290,97 @@ TEST_F(DynamoDbApiTest, HandleAsyncQueuesItemWritesAndAnswersTheRestInline) {
   EXPECT_FALSE(DynamoDbApi::WaitsForCommit("DynamoDBStreams_20120810.GetRecords"));
 }
 
+// PartiQL's ExecuteStatement: each statement does what its JSON equivalent
+// does (the same items, the same stream records), with PartiQL's answers:
+// Items, NextToken for a SELECT's next page, DuplicateItemException for an
+// INSERT whose key exists.
+TEST_F(DynamoDbApiTest, ExecuteStatementReadsAndWritesItems) {
+  CreateTable("music", true, "NEW_AND_OLD_IMAGES");
+  auto exec = [&](const std::string& statement, const std::string& extra = "") {
+    rapidjson::Document statement_json;
+    statement_json.SetString(statement.c_str(), statement_json.GetAllocator());
+    rapidjson::StringBuffer quoted;
+    rapidjson::Writer<rapidjson::StringBuffer> w(quoted);
+    statement_json.Accept(w);
+    return R"({"Statement":)" + std::string(quoted.GetString()) + extra + "}";
+  };
+  rapidjson::Document d = Ok("ExecuteStatement", exec("INSERT INTO music VALUE {'pk': 'a', "
+                                                      "'sk': 1, 'plays': 10, 'tags': <<'x'>>}"));
+  EXPECT_EQ(0u, Size(d, "Items"));
+  for (int sk = 2; sk <= 5; ++sk) {
+    Ok("ExecuteStatement",
+       exec("INSERT INTO music VALUE ?", R"(,"Parameters":[{"M":{"pk":{"S":"a"},"sk":{"N":")" +
+                                             std::to_string(sk) + R"("},"plays":{"N":"0"}}}])"));
+  }
+  Ok("ExecuteStatement", exec("INSERT INTO music VALUE {'pk': 'b', 'sk': 1}"));
+  EXPECT_EQ("Duplicate primary key exists in table",
+            Fails("ExecuteStatement", exec("INSERT INTO music VALUE {'pk': 'a', 'sk': 1}"),
+                  "DuplicateItemException"));
+  EXPECT_EQ(6u, CountItems("music"));
+
+  // A Query by the partition key, in pages.
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    std::string extra = R"(,"Limit":2)";
+    if (!token.empty()) extra += R"(,"NextToken":")" + token + R"(")";
+    d = Ok("ExecuteStatement", exec("SELECT sk FROM music WHERE pk = 'a' AND sk > 1", extra));
+    for (rapidjson::SizeType i = 0; i < d["Items"].Size(); ++i) {
+      EXPECT_EQ(1u, d["Items"][i].MemberCount());
+      seen.push_back(d["Items"][i]["sk"]["N"].GetString());
+    }
+    token = Has(d, "NextToken") ? Str(d, "NextToken") : "";
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ((std::vector<std::string>{"2", "3", "4", "5"}), seen);
+  EXPECT_GE(pages, 2);
+  // A Scan with a filter, parameters and a nested path.
+  d = Ok("ExecuteStatement",
+         exec("SELECT * FROM music WHERE plays >= ? OR pk = 'b'", R"(,"Parameters":[{"N":"5"}])"));
+  EXPECT_EQ(2u, Size(d, "Items"));
+
+  // UPDATE changes an existing item only; DELETE removes one.
+  Ok("ExecuteStatement", exec("UPDATE music SET plays = plays + 1 REMOVE tags "
+                              "WHERE pk = 'a' AND sk = 1 AND plays = 10"));
+  d = Ok("GetItem", R"({"TableName":"music","Key":{"pk":{"S":"a"},"sk":{"N":"1"}}})");
+  EXPECT_EQ("11", Str(d, "Item.plays.N"));
+  EXPECT_FALSE(Has(d, "Item.tags"));
+  Fails("ExecuteStatement",
+        exec("UPDATE music SET plays = 0 WHERE pk = 'a' AND sk = 1 AND plays = 10"),
+        "ConditionalCheckFailedException");
+  Fails("ExecuteStatement", exec("UPDATE music SET plays = 0 WHERE pk = 'zz' AND sk = 1"),
+        "ConditionalCheckFailedException");
+  EXPECT_EQ(6u, CountItems("music"));
+  Ok("ExecuteStatement", exec("DELETE FROM music WHERE pk = 'b' AND sk = 1"));
+  EXPECT_EQ(5u, CountItems("music"));
+
+  // The stream saw every write, as for the JSON operations.
+  d = Records(Iterator("music", "TRIM_HORIZON"));
+  std::vector<std::string> events;
+  for (rapidjson::SizeType i = 0; i < d["Records"].Size(); ++i) {
+    events.push_back(d["Records"][i]["eventName"].GetString());
+  }
+  EXPECT_EQ((std::vector<std::string>{"INSERT", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT",
+                                      "MODIFY", "REMOVE"}),
+            events);
+
+  // Errors.
+  Fails("ExecuteStatement", exec("SELECT * FROM nosuch"), "ResourceNotFoundException");
+  EXPECT_EQ("Invalid NextToken",
+            Fails("ExecuteStatement", exec("SELECT * FROM music", R"(,"NextToken":"!!")"),
+                  "ValidationException"));
+  EXPECT_EQ("Limit applies only to SELECT statements",
+            Fails("ExecuteStatement",
+                  exec("DELETE FROM music WHERE pk = 'a' AND sk = 2", R"(,"Limit":1)"),
+                  "ValidationException"));
+  Fails("ExecuteStatement", exec("SELECT * FROM music WHERE pk = 'a'", R"(,"Parameters":[])"),
+        "ValidationException");
+  Fails("ExecuteStatement", exec(std::string(8193, ' ')), "ValidationException");
+  Fails("ExecuteStatement", "{}", "ValidationException");
+  Fails("ExecuteStatement", R"({"Statement":5})", "SerializationException");
+  EXPECT_EQ(5u, CountItems("music"));
+}
+
 }  // namespace
 }  // namespace keystone::daemon

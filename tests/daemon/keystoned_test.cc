@@ -46,6 +46,16 @@
 namespace keystone::testing {
 namespace {
 
+// How many times `needle` occurs in `haystack`.
+size_t CountOf(const std::string& haystack, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
@@ -809,6 +819,16 @@ TEST(KeystonedClientsTest, AwsCliTablesItemsAndStreams) {
   ASSERT_EQ(0, r.exit_code) << r.err;
   EXPECT_NE(std::string::npos, r.out.find("\"Count\": 3")) << r.out;  // 2, 4, 5; 3 is "z"
   EXPECT_EQ(std::string::npos, r.out.find("\"v\"")) << r.out;
+  // PartiQL, as `aws dynamodb execute-statement` sends it.
+  r = aws({"dynamodb", "execute-statement", "--statement",
+           "SELECT sk FROM cli WHERE pk = ? AND sk BETWEEN 2 AND 5 AND v = 'x'", "--parameters",
+           R"([{"S":"p"}])"});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  EXPECT_NE(std::string::npos, r.out.find("\"Items\"")) << r.out;
+  EXPECT_EQ(3u, CountOf(r.out, "\"sk\"")) << r.out;  // 2, 4, 5
+  r = aws({"dynamodb", "execute-statement", "--statement", "SELECT * FROM cli WHERE"});
+  EXPECT_NE(0, r.exit_code);
+  EXPECT_NE(std::string::npos, r.err.find("Statement wasn't well formed")) << r.err;
 
   // A global index on v, filled from the items above, read with
   // --index-name (paged by the CLI): the six items still "x".

@@ -369,6 +369,54 @@ class Batches(unittest.TestCase):
         self.assertEqual("ValidationException", code(cm.exception))
 
 
+class PartiQL(unittest.TestCase):
+    """ExecuteStatement as boto3 sends it: typed parameters, pages by NextToken."""
+
+    def test_statements(self):
+        ddb, name, table = common.new_table("partiql")
+
+        def run(statement, params=None, **kwargs):
+            if params is not None:
+                kwargs["Parameters"] = params
+            return ddb.execute_statement(Statement=statement, **kwargs)
+
+        for i in range(7):
+            run(f'INSERT INTO "{name}" VALUE {{\'pk\': \'p\', \'sk\': ?, \'n\': ?}}',
+                [{"N": str(i)}, {"N": str(i * 10)}])
+        with self.assertRaises(ClientError) as cm:
+            run(f'INSERT INTO "{name}" VALUE {{\'pk\': \'p\', \'sk\': 0}}')
+        self.assertEqual("DuplicateItemException", code(cm.exception))
+
+        # Pages of a key query, with a filter and a projection.
+        sks, token = [], None
+        while True:
+            kwargs = {"Limit": 2}
+            if token:
+                kwargs["NextToken"] = token
+            page = run(f'SELECT sk, n FROM "{name}" WHERE pk = ? AND sk >= 1 AND n <> 30',
+                       [{"S": "p"}], **kwargs)
+            sks += [int(item["sk"]["N"]) for item in page["Items"]]
+            token = page.get("NextToken")
+            if not token:
+                break
+        self.assertEqual([1, 2, 4, 5, 6], sks)
+
+        run(f'UPDATE "{name}" SET n = n + 5 SET tag = \'x\' WHERE pk = \'p\' AND sk = 2')
+        self.assertEqual({"pk": "p", "sk": 2, "n": 25, "tag": "x"},
+                         table.get_item(Key={"pk": "p", "sk": 2})["Item"])
+        with self.assertRaises(ClientError) as cm:
+            run(f'UPDATE "{name}" SET n = 0 WHERE pk = \'p\'')
+        self.assertEqual("ValidationException", code(cm.exception))
+        run(f'DELETE FROM "{name}" WHERE pk = \'p\' AND sk = 3')
+        rows = run(f'SELECT * FROM "{name}" WHERE tag IS NOT MISSING OR sk = 3')["Items"]
+        self.assertEqual([{"pk": {"S": "p"}, "sk": {"N": "2"}, "n": {"N": "25"},
+                           "tag": {"S": "x"}}], rows)
+        with self.assertRaises(ClientError) as cm:
+            run(f'SELECT * FROM "{name}" WHERE')
+        self.assertEqual("ValidationException", code(cm.exception))
+        self.assertIn("Statement wasn't well formed", cm.exception.response["Error"]["Message"])
+
+
 class LegacyParameters(unittest.TestCase):
     """The pre-expression parameters, which older code and object mappers send."""
 
