@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
@@ -1032,6 +1034,10 @@ class DynamoDbApi::Impl {
   Status UpdateItem(const Value& request, AsyncDone& done);
   Status DeleteItem(const Value& request, AsyncDone& done);
   Status ExecuteStatement(const Value& request, AsyncDone& done);
+  Status BatchExecuteStatement(const Value& request, AsyncDone& done);
+  Status ExecuteTransaction(const Value& request, AsyncDone& done);
+  // The table and index keys PartiQL's translation asks for.
+  PartiqlKeyLookup PartiqlKeysOf();
   Result<std::string> Query(const Value& request);
   Result<std::string> Scan(const Value& request);
   Status BatchWriteItem(const Value& request, AsyncDone& done);
@@ -1117,6 +1123,8 @@ std::optional<ApiResponse> DynamoDbApi::Impl::HandleAsync(std::string_view targe
       {"TransactWriteItems", nullptr, &Impl::TransactWriteItems},
       {"TransactGetItems", &Impl::TransactGetItems},
       {"ExecuteStatement", nullptr, &Impl::ExecuteStatement},
+      {"BatchExecuteStatement", nullptr, &Impl::BatchExecuteStatement},
+      {"ExecuteTransaction", nullptr, &Impl::ExecuteTransaction},
   };
   static constexpr Operation kStreamsOps[] = {
       {"ListStreams", &Impl::ListStreams},
@@ -1954,19 +1962,8 @@ ApiResponse StatementWriteResponse(ApiResponse written, bool insert) {
 
 }  // namespace
 
-Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done) {
-  KS_ASSIGN_OR_RETURN(std::string statement, ReqString(request, "Statement", "statement"));
-  if (statement.empty() || statement.size() > kMaxStatementLength) {
-    return ConstraintError(statement, "statement",
-                           "Member must have length less than or equal to 8192");
-  }
-  KS_ASSIGN_OR_RETURN(const Value* parameters, OptArray(request, "Parameters"));
-  if (parameters != nullptr && parameters->Empty()) {
-    return ConstraintError(std::nullopt, "parameters",
-                           "Member must have length greater than or equal to 1");
-  }
-  PartiqlKeyLookup keys = [this](const std::string& table,
-                                 const std::string& index) -> Result<PartiqlKeys> {
+PartiqlKeyLookup DynamoDbApi::Impl::PartiqlKeysOf() {
+  return [this](const std::string& table, const std::string& index) -> Result<PartiqlKeys> {
     KS_ASSIGN_OR_RETURN(TableDescription d, store_.DescribeTable(table));
     if (index.empty()) {
       return PartiqlKeys{d.schema.partition_key.name,
@@ -1979,7 +1976,20 @@ Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done
     }
     return InvalidArgument("The table does not have the specified index: " + index);
   };
-  KS_ASSIGN_OR_RETURN(PartiqlPlan plan, TranslatePartiql(statement, parameters, keys));
+}
+
+Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done) {
+  KS_ASSIGN_OR_RETURN(std::string statement, ReqString(request, "Statement", "statement"));
+  if (statement.empty() || statement.size() > kMaxStatementLength) {
+    return ConstraintError(statement, "statement",
+                           "Member must have length less than or equal to 8192");
+  }
+  KS_ASSIGN_OR_RETURN(const Value* parameters, OptArray(request, "Parameters"));
+  if (parameters != nullptr && parameters->Empty()) {
+    return ConstraintError(std::nullopt, "parameters",
+                           "Member must have length greater than or equal to 1");
+  }
+  KS_ASSIGN_OR_RETURN(PartiqlPlan plan, TranslatePartiql(statement, parameters, PartiqlKeysOf()));
   rapidjson::Document& translated = plan.request;
   auto& alloc = translated.GetAllocator();
   auto pass = [&](const char* name) {
@@ -2023,6 +2033,287 @@ Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done
     default:
       return DeleteItem(translated, reshape);
   }
+}
+
+namespace {
+
+// One statement of a batch or transaction: its Statement and Parameters.
+Result<PartiqlPlan> TranslateMember(const Value& entry, std::string_view path,
+                                    const PartiqlKeyLookup& keys) {
+  if (!entry.IsObject()) return SerializationError("Unexpected value type in payload");
+  KS_ASSIGN_OR_RETURN(std::string statement, ReqString(entry, "Statement", path));
+  if (statement.empty() || statement.size() > kMaxStatementLength) {
+    return ConstraintError(statement, path, "Member must have length less than or equal to 8192");
+  }
+  KS_ASSIGN_OR_RETURN(const Value* parameters, OptArray(entry, "Parameters"));
+  return TranslatePartiql(statement, parameters, keys);
+}
+
+// A BatchExecuteStatement entry's error: DynamoDB's BatchStatementErrorCode
+// for the exception the statement met ("ConditionalCheckFailed" for
+// ConditionalCheckFailedException), its message, and the item when
+// ReturnValuesOnConditionCheckFailure asked for it.
+void WriteBatchStatementError(const ApiResponse& failed, JsonWriter& out) {
+  rapidjson::Document error;
+  std::string type = "InternalServerError", message;
+  if (ParseJsonText(failed.body, &error).ok() && error.IsObject()) {
+    if (error.HasMember("__type") && error["__type"].IsString()) {
+      std::string_view full = error["__type"].GetString();
+      std::string_view name = full.substr(full.find('#') + 1);
+      if (name == "ValidationException") {
+        type = "ValidationError";
+      } else if (name.size() > 9 && name.substr(name.size() - 9) == "Exception") {
+        type = std::string(name.substr(0, name.size() - 9));
+      }
+    }
+    for (const char* member : {"message", "Message"}) {
+      if (error.HasMember(member) && error[member].IsString()) message = error[member].GetString();
+    }
+  }
+  out.StartObject();
+  WriteKey("Code", out);
+  WriteString(type, out);
+  WriteKey("Message", out);
+  WriteString(message, out);
+  if (error.IsObject() && error.HasMember("Item")) {
+    WriteKey("Item", out);
+    error["Item"].Accept(out);
+  }
+  out.EndObject();
+}
+
+constexpr std::string_view kMixedStatements =
+    "Mixing reads (SELECT) and writes (INSERT, UPDATE, DELETE) in one request is not supported";
+
+// What BatchExecuteStatement gathers while its statements run.
+struct BatchStatements {
+  std::mutex mu;
+  std::vector<std::string> tables;
+  std::vector<std::optional<ApiResponse>> done_inline;  // per statement
+  std::vector<ResponseBuilder> queued;                  // per statement
+  size_t remaining = 0;                                 // guarded by mu
+  AsyncDone done;
+  bool reads = false;
+};
+
+// BatchExecuteStatement's answer: one Responses entry per statement, in order.
+ApiResponse BatchStatementResponse(BatchStatements& batch) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartObject();
+  WriteKey("Responses", out);
+  out.StartArray();
+  for (size_t i = 0; i < batch.tables.size(); ++i) {
+    ApiResponse r = batch.done_inline[i] ? *batch.done_inline[i] : batch.queued[i]();
+    out.StartObject();
+    if (!batch.tables[i].empty()) {
+      WriteKey("TableName", out);
+      WriteString(batch.tables[i], out);
+    }
+    if (r.http_status != 200) {
+      WriteKey("Error", out);
+      WriteBatchStatementError(r, out);
+    } else if (batch.reads) {
+      rapidjson::Document read;
+      if (ParseJsonText(r.body, &read).ok() && read.IsObject() && read.HasMember("Item")) {
+        WriteKey("Item", out);
+        read["Item"].Accept(out);
+      }
+    }
+    out.EndObject();
+  }
+  out.EndArray();
+  out.EndObject();
+  return ApiResponse{200, std::string(buffer.GetString(), buffer.GetSize())};
+}
+
+}  // namespace
+
+Status DynamoDbApi::Impl::BatchExecuteStatement(const Value& request, AsyncDone& done) {
+  KS_ASSIGN_OR_RETURN(const Value* statements, OptArray(request, "Statements"));
+  if (statements == nullptr) return MissingMember("statements");
+  if (statements->Empty() || statements->Size() > 25) {
+    return ConstraintError(std::nullopt, "statements",
+                           "Member must have length less than or equal to 25 and greater than or "
+                           "equal to 1");
+  }
+  PartiqlKeyLookup keys = PartiqlKeysOf();
+  auto batch = std::make_shared<BatchStatements>();
+  const size_t n = statements->Size();
+  std::vector<Result<PartiqlPlan>> plans;
+  bool reads = false, writes = false;
+  for (const Value& entry : statements->GetArray()) {
+    plans.push_back(TranslateMember(entry, "statement", keys));
+    if (plans.back().ok()) {
+      (plans.back()->kind == PartiqlPlan::Kind::kSelect ? reads : writes) = true;
+    } else if (plans.back().status().code() == StatusCode::kFailedPrecondition) {
+      return plans.back().status();  // the request's JSON itself is wrong
+    }
+  }
+  if (reads && writes) return InvalidArgument(std::string(kMixedStatements));
+  batch->reads = reads;
+  batch->tables.resize(n);
+  batch->done_inline.resize(n);
+  batch->queued.resize(n);
+  batch->remaining = n + 1;  // + 1: no answer before every statement started
+  batch->done = done;
+  auto finish_one = [batch](size_t i, std::optional<ApiResponse> inline_response,
+                            ResponseBuilder queued) {
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> lock(batch->mu);
+      if (i < batch->tables.size()) {
+        batch->done_inline[i] = std::move(inline_response);
+        batch->queued[i] = std::move(queued);
+      }
+      last = --batch->remaining == 0;
+    }
+    if (last) batch->done([batch] { return BatchStatementResponse(*batch); });
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const Value& entry = (*statements)[static_cast<rapidjson::SizeType>(i)];
+    Result<PartiqlPlan>& plan = plans[i];
+    if (!plan.ok()) {
+      finish_one(i, ErrorResponse(plan.status()), nullptr);
+      continue;
+    }
+    rapidjson::Document& translated =
+        plan->kind == PartiqlPlan::Kind::kSelect ? plan->get_request : plan->request;
+    batch->tables[i] = plan->request["TableName"].GetString();
+    auto& alloc = translated.GetAllocator();
+    if (plan->kind == PartiqlPlan::Kind::kSelect) {
+      if (!translated.IsObject()) {
+        finish_one(i,
+                   ErrorResponse(InvalidArgument(
+                       "A SELECT in a batch must name one item by equalities on its whole "
+                       "primary key, and nothing else")),
+                   nullptr);
+        continue;
+      }
+      if (const Value* consistent = Member(entry, "ConsistentRead")) {
+        translated.AddMember("ConsistentRead", Value(*consistent, alloc), alloc);
+      }
+      Result<std::string> read = GetItem(translated);
+      finish_one(i, read.ok() ? ApiResponse{200, *read} : ErrorResponse(read.status()), nullptr);
+      continue;
+    }
+    if (const Value* on_failure = Member(entry, "ReturnValuesOnConditionCheckFailure")) {
+      translated.AddMember("ReturnValuesOnConditionCheckFailure", Value(*on_failure, alloc), alloc);
+    }
+    const bool insert = plan->kind == PartiqlPlan::Kind::kInsert;
+    AsyncDone one = [finish_one, i, insert](ResponseBuilder build) {
+      finish_one(i, std::nullopt, [build = std::move(build), insert] {
+        return StatementWriteResponse(build(), insert);
+      });
+    };
+    Status queued = plan->kind == PartiqlPlan::Kind::kInsert   ? PutItem(translated, one)
+                    : plan->kind == PartiqlPlan::Kind::kUpdate ? UpdateItem(translated, one)
+                                                               : DeleteItem(translated, one);
+    if (!queued.ok()) finish_one(i, ErrorResponse(queued), nullptr);
+  }
+  finish_one(n, std::nullopt, nullptr);
+  return Status::Ok();
+}
+
+Status DynamoDbApi::Impl::ExecuteTransaction(const Value& request, AsyncDone& done) {
+  KS_ASSIGN_OR_RETURN(const Value* statements, OptArray(request, "TransactStatements"));
+  if (statements == nullptr) return MissingMember("transactStatements");
+  if (statements->Empty() || statements->Size() > 100) {
+    return ConstraintError(std::nullopt, "transactStatements",
+                           "Member must have length less than or equal to 100 and greater than "
+                           "or equal to 1");
+  }
+  PartiqlKeyLookup keys = PartiqlKeysOf();
+  rapidjson::Document transaction;
+  auto& alloc = transaction.GetAllocator();
+  transaction.SetObject();
+  Value items(rapidjson::kArrayType);
+  std::vector<bool> inserts;
+  bool reads = false, writes = false;
+  for (const Value& entry : statements->GetArray()) {
+    KS_ASSIGN_OR_RETURN(PartiqlPlan plan, TranslateMember(entry, "statement", keys));
+    Value item(rapidjson::kObjectType);
+    if (plan.kind == PartiqlPlan::Kind::kSelect) {
+      if (!plan.get_request.IsObject()) {
+        return InvalidArgument(
+            "A SELECT in a transaction must name one item by equalities on its whole primary "
+            "key, and nothing else");
+      }
+      reads = true;
+      item.AddMember("Get", Value(plan.get_request, alloc), alloc);
+    } else {
+      writes = true;
+      Value write(plan.request, alloc);
+      if (const Value* on_failure = Member(entry, "ReturnValuesOnConditionCheckFailure")) {
+        write.AddMember("ReturnValuesOnConditionCheckFailure", Value(*on_failure, alloc), alloc);
+      }
+      const char* kind = plan.kind == PartiqlPlan::Kind::kInsert   ? "Put"
+                         : plan.kind == PartiqlPlan::Kind::kUpdate ? "Update"
+                                                                   : "Delete";
+      item.AddMember(Value(kind, alloc), write, alloc);
+    }
+    inserts.push_back(plan.kind == PartiqlPlan::Kind::kInsert);
+    items.PushBack(item, alloc);
+  }
+  if (reads && writes) return InvalidArgument(std::string(kMixedStatements));
+  transaction.AddMember("TransactItems", items, alloc);
+  for (const char* name : {"ReturnConsumedCapacity", "ClientRequestToken"}) {
+    if (const Value* v = Member(request, name)) {
+      if (reads && std::string_view(name) == "ClientRequestToken") continue;
+      transaction.AddMember(Value(name, alloc), Value(*v, alloc), alloc);
+    }
+  }
+  if (reads) {
+    // TransactGetItems answers in ExecuteTransaction's shape: Responses with
+    // each item (or none), and ConsumedCapacity if asked for.
+    KS_ASSIGN_OR_RETURN(std::string body, TransactGetItems(transaction));
+    done([body = std::move(body)] { return ApiResponse{200, body}; });
+    return Status::Ok();
+  }
+  // An INSERT whose item exists cancels the transaction with reason
+  // DuplicateItem, as in DynamoDB.
+  AsyncDone reshape = [done, inserts = std::move(inserts)](ResponseBuilder build) {
+    done([build = std::move(build), inserts] {
+      ApiResponse r = build();
+      if (r.http_status == 200 ||
+          r.body.find("TransactionCanceledException") == std::string::npos) {
+        return r;
+      }
+      rapidjson::Document error;
+      if (!ParseJsonText(r.body, &error).ok() || !error.IsObject() ||
+          !error.HasMember("CancellationReasons") || !error["CancellationReasons"].IsArray()) {
+        return r;
+      }
+      Value& reasons = error["CancellationReasons"];
+      std::string codes;
+      for (rapidjson::SizeType i = 0; i < reasons.Size(); ++i) {
+        Value& reason = reasons[i];
+        if (!reason.IsObject() || !reason.HasMember("Code") || !reason["Code"].IsString()) {
+          return r;
+        }
+        if (i < inserts.size() && inserts[i] && reason["Code"] == "ConditionalCheckFailed") {
+          reason["Code"].SetString("DuplicateItem");
+          if (reason.HasMember("Message")) {
+            reason["Message"].SetString("Duplicate primary key exists in table");
+          }
+        }
+        codes += std::string(i == 0 ? "" : ", ") + reason["Code"].GetString();
+      }
+      // The message lists the reasons' codes too.
+      std::string message =
+          "Transaction cancelled, please refer cancellation reasons for specific reasons [" +
+          codes + "]";
+      for (const char* member : {"message", "Message"}) {
+        if (error.HasMember(member)) error[member].SetString(message.c_str(), error.GetAllocator());
+      }
+      rapidjson::StringBuffer buffer;
+      JsonWriter out(buffer);
+      error.Accept(out);
+      r.body.assign(buffer.GetString(), buffer.GetSize());
+      return r;
+    });
+  };
+  return TransactWriteItems(transaction, reshape);
 }
 
 Result<std::string> DynamoDbApi::Impl::GetItem(const Value& request) {

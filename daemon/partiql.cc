@@ -747,6 +747,21 @@ Result<PartiqlPlan> Parser::Select(const PartiqlKeyLookup& keys) {
     request.AddMember("ProjectionExpression", Value(projection.c_str(), alloc_), alloc_);
   }
   AddPlaceholders(request, {key_condition, filter, projection});
+
+  if (where && index.empty()) {
+    Value key(rapidjson::kObjectType);
+    std::string rest;
+    PartiqlKeys table_keys = target_keys;
+    if (SplitKey(*where, table_keys, &key, &rest).ok() && rest.empty()) {
+      Value& get = plan.get_request.SetObject();
+      get.AddMember("TableName", Value(table.c_str(), alloc_), alloc_);
+      get.AddMember("Key", key, alloc_);
+      if (!projection.empty()) {
+        get.AddMember("ProjectionExpression", Value(projection.c_str(), alloc_), alloc_);
+      }
+      AddPlaceholders(get, {projection});
+    }
+  }
   return plan;
 }
 
@@ -858,9 +873,11 @@ Result<PartiqlPlan> TranslatePartiql(std::string_view statement, const rapidjson
   Parser parser(std::move(tokens), parameters, scratch.GetAllocator());
   KS_ASSIGN_OR_RETURN(PartiqlPlan plan, parser.Statement(keys));
   // The request was built with the scratch allocator: copy it into its own.
-  rapidjson::Document owned;
-  owned.CopyFrom(plan.request, owned.GetAllocator());
-  plan.request.Swap(owned);
+  for (rapidjson::Document* request : {&plan.request, &plan.get_request}) {
+    rapidjson::Document owned;
+    owned.CopyFrom(*request, owned.GetAllocator());
+    request->Swap(owned);
+  }
   return plan;
 }
 

@@ -64,6 +64,11 @@ struct PartiqlPlan {
   // UpdateItem or DeleteItem.
   std::string operation;
   rapidjson::Document request;
+  // A SELECT of one item, whose WHERE is nothing but equalities on the
+  // table's whole primary key: the GetItem request that reads it (TableName,
+  // Key, ProjectionExpression, ExpressionAttributeNames), as batches and
+  // transactions need; JSON null for any other statement.
+  rapidjson::Document get_request;
 };
 
 // Translates `statement` with `parameters` (a JSON array of AttributeValues,

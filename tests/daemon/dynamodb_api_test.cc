@@ -3382,5 +3382,85 @@ TEST_F(DynamoDbApiTest, ExecuteStatementReadsAndWritesItems) {
   EXPECT_EQ(5u, CountItems("music"));
 }
 
+// BatchExecuteStatement: each statement answers for itself, in order;
+// ExecuteTransaction: all of its statements or none (TransactWriteItems and
+// TransactGetItems underneath).
+TEST_F(DynamoDbApiTest, BatchAndTransactionStatements) {
+  CreateTable("stmts");
+  rapidjson::Document doc;
+  doc = Ok("BatchExecuteStatement", R"({"Statements":[
+      {"Statement":"INSERT INTO stmts VALUE {'pk':'a','v':1}"},
+      {"Statement":"INSERT INTO stmts VALUE {'pk':'b','v':2}"},
+      {"Statement":"INSERT INTO stmts VALUE {'pk':'a'}"},
+      {"Statement":"UPDATE stmts SET v = 9 WHERE pk = 'b' AND v = 5",
+       "ReturnValuesOnConditionCheckFailure":"ALL_OLD"},
+      {"Statement":"DELETE FROM nosuch WHERE pk = 'b'"},
+      {"Statement":"UPDATE stmts SET v = 9 WHERE pk = ?"}]})");
+  ASSERT_EQ(6u, Size(doc, "Responses"));
+  EXPECT_EQ("stmts", Str(doc, "Responses.0.TableName"));
+  EXPECT_FALSE(Has(doc, "Responses.0.Error"));
+  EXPECT_FALSE(Has(doc, "Responses.1.Error"));
+  EXPECT_EQ("DuplicateItem", Str(doc, "Responses.2.Error.Code"));
+  EXPECT_EQ("ConditionalCheckFailed", Str(doc, "Responses.3.Error.Code"));
+  EXPECT_EQ("2", Str(doc, "Responses.3.Error.Item.v.N"));
+  EXPECT_EQ("ResourceNotFound", Str(doc, "Responses.4.Error.Code"));
+  EXPECT_EQ("ValidationError", Str(doc, "Responses.5.Error.Code"));
+  EXPECT_EQ("Number of parameters in request and statement don't match.",
+            Str(doc, "Responses.5.Error.Message"));
+  EXPECT_EQ(2u, CountItems("stmts"));
+
+  doc = Ok("BatchExecuteStatement", R"({"Statements":[
+      {"Statement":"SELECT * FROM stmts WHERE pk = 'a'"},
+      {"Statement":"SELECT v FROM stmts WHERE pk = ?","Parameters":[{"S":"b"}],
+       "ConsistentRead":true},
+      {"Statement":"SELECT * FROM stmts WHERE pk = 'none'"},
+      {"Statement":"SELECT * FROM stmts WHERE v = 1"}]})");
+  EXPECT_EQ("a", Str(doc, "Responses.0.Item.pk.S"));
+  EXPECT_EQ(1u, Size(doc, "Responses.1.Item"));
+  EXPECT_EQ("2", Str(doc, "Responses.1.Item.v.N"));
+  EXPECT_FALSE(Has(doc, "Responses.2.Item"));
+  EXPECT_FALSE(Has(doc, "Responses.2.Error"));
+  EXPECT_EQ("ValidationError", Str(doc, "Responses.3.Error.Code"));
+  Fails("BatchExecuteStatement", R"({"Statements":[
+      {"Statement":"SELECT * FROM stmts WHERE pk = 'a'"},
+      {"Statement":"DELETE FROM stmts WHERE pk = 'a'"}]})",
+        "ValidationException");
+  Fails("BatchExecuteStatement", R"({"Statements":[]})", "ValidationException");
+  Fails("BatchExecuteStatement", "{}", "ValidationException");
+  Fails("BatchExecuteStatement", R"({"Statements":[{"Statement":7}]})", "SerializationException");
+
+  // A transaction applies all of its writes...
+  Ok("ExecuteTransaction", R"({"TransactStatements":[
+      {"Statement":"INSERT INTO stmts VALUE {'pk':'c','v':3}"},
+      {"Statement":"UPDATE stmts SET v = v + 1 WHERE pk = 'a'"},
+      {"Statement":"DELETE FROM stmts WHERE pk = 'b'"}]})");
+  // ... or none of them: an INSERT of an existing key cancels it.
+  ApiResponse cancelled = Call("ExecuteTransaction", R"({"TransactStatements":[
+      {"Statement":"UPDATE stmts SET v = 100 WHERE pk = 'a'"},
+      {"Statement":"INSERT INTO stmts VALUE {'pk':'c'}"}]})");
+  EXPECT_EQ("TransactionCanceledException", ErrorName(cancelled));
+  rapidjson::Document reasons = ParseJson(cancelled.body);
+  EXPECT_EQ("None", Str(reasons, "CancellationReasons.0.Code"));
+  EXPECT_EQ("DuplicateItem", Str(reasons, "CancellationReasons.1.Code"));
+  EXPECT_NE(std::string::npos, ErrorMessage(cancelled).find("[None, DuplicateItem]"));
+  doc = Ok("ExecuteTransaction", R"({"TransactStatements":[
+      {"Statement":"SELECT * FROM stmts WHERE pk = 'a'"},
+      {"Statement":"SELECT pk FROM stmts WHERE pk = 'b'"},
+      {"Statement":"SELECT v FROM stmts WHERE pk = 'c'"}]})");
+  EXPECT_EQ("2", Str(doc, "Responses.0.Item.v.N"));  // 1 + 1, not 100
+  EXPECT_FALSE(Has(doc, "Responses.1.Item"));        // deleted
+  EXPECT_EQ("3", Str(doc, "Responses.2.Item.v.N"));
+  Fails("ExecuteTransaction", R"({"TransactStatements":[
+      {"Statement":"SELECT * FROM stmts WHERE pk = 'a'"},
+      {"Statement":"DELETE FROM stmts WHERE pk = 'a'"}]})",
+        "ValidationException");
+  Fails("ExecuteTransaction",
+        R"({"TransactStatements":[{"Statement":"SELECT * FROM stmts WHERE v = 2"}]})",
+        "ValidationException");
+  Fails("ExecuteTransaction", R"({"TransactStatements":[{"Statement":"DELETE FROM stmts"}]})",
+        "ValidationException");
+  EXPECT_EQ(2u, CountItems("stmts"));
+}
+
 }  // namespace
 }  // namespace keystone::daemon

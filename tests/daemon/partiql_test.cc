@@ -160,6 +160,20 @@ TEST(PartiqlTest, UpdateAndDeleteNameTheKeyByEqualities) {
             Error("UPDATE h SET a = 1 WHERE id > 1").message());
 }
 
+TEST(PartiqlTest, ASelectOfOneItemAlsoHasItsGetItem) {
+  PartiqlPlan one = Plan("SELECT a FROM t WHERE sk = 1 AND pk = 'p'");
+  EXPECT_EQ(R"({"TableName":"t","Key":{"pk":{"S":"p"},"sk":{"N":"1"}},)"
+            R"("ProjectionExpression":"#n0","ExpressionAttributeNames":{"#n0":"a"}})",
+            Json(one.get_request));
+  // Anything beyond the key's equalities, or a part of the key missing, or an
+  // index: no single item.
+  EXPECT_TRUE(Plan("SELECT * FROM t WHERE pk = 'p'").get_request.IsNull());
+  EXPECT_TRUE(Plan("SELECT * FROM t WHERE pk = 'p' AND sk = 1 AND a = 2").get_request.IsNull());
+  EXPECT_TRUE(Plan("SELECT * FROM t.byyear WHERE \"year\" = 1 AND sk = 1").get_request.IsNull());
+  EXPECT_TRUE(Plan("SELECT * FROM t").get_request.IsNull());
+  EXPECT_TRUE(Plan("DELETE FROM h WHERE id = 1").get_request.IsNull());
+}
+
 TEST(PartiqlTest, BadStatementsAreValidationErrors) {
   const std::string kMalformed = "Statement wasn't well formed, can't be processed: ";
   struct Case {

@@ -416,6 +416,44 @@ class PartiQL(unittest.TestCase):
         self.assertEqual("ValidationException", code(cm.exception))
         self.assertIn("Statement wasn't well formed", cm.exception.response["Error"]["Message"])
 
+    def test_batches_and_transactions(self):
+        ddb, name, table = common.new_table("partiqlbatch")
+        q = f'"{name}"'
+        answers = ddb.batch_execute_statement(Statements=[
+            {"Statement": f"INSERT INTO {q} VALUE {{'pk': 'a', 'sk': 1, 'v': 1}}"},
+            {"Statement": f"INSERT INTO {q} VALUE {{'pk': 'a', 'sk': 2, 'v': 2}}"},
+            {"Statement": f"INSERT INTO {q} VALUE {{'pk': 'a', 'sk': 1}}"},
+        ])["Responses"]
+        self.assertEqual([None, None, "DuplicateItem"],
+                         [a.get("Error", {}).get("Code") for a in answers])
+        answers = ddb.batch_execute_statement(Statements=[
+            {"Statement": f"SELECT v FROM {q} WHERE pk = ? AND sk = ?",
+             "Parameters": [{"S": "a"}, {"N": "2"}]},
+            {"Statement": f"SELECT * FROM {q} WHERE pk = 'a' AND sk = 9"},
+        ])["Responses"]
+        self.assertEqual({"v": {"N": "2"}}, answers[0]["Item"])
+        self.assertNotIn("Item", answers[1])
+
+        ddb.execute_transaction(TransactStatements=[
+            {"Statement": f"UPDATE {q} SET v = v + 10 WHERE pk = 'a' AND sk = 1"},
+            {"Statement": f"DELETE FROM {q} WHERE pk = 'a' AND sk = 2"},
+        ])
+        with self.assertRaises(ClientError) as cm:
+            ddb.execute_transaction(TransactStatements=[
+                {"Statement": f"INSERT INTO {q} VALUE {{'pk': 'a', 'sk': 5}}"},
+                {"Statement": f"INSERT INTO {q} VALUE {{'pk': 'a', 'sk': 1}}"},
+            ])
+        self.assertEqual("TransactionCanceledException", code(cm.exception))
+        self.assertEqual(["None", "DuplicateItem"],
+                         [r["Code"] for r in cm.exception.response["CancellationReasons"]])
+        got = ddb.execute_transaction(TransactStatements=[
+            {"Statement": f"SELECT * FROM {q} WHERE pk = 'a' AND sk = 1"},
+            {"Statement": f"SELECT * FROM {q} WHERE pk = 'a' AND sk = 2"},
+        ])["Responses"]
+        self.assertEqual("11", got[0]["Item"]["v"]["N"])
+        self.assertNotIn("Item", got[1])
+        self.assertEqual(1, table.scan()["Count"])  # the cancelled INSERT left nothing
+
 
 class LegacyParameters(unittest.TestCase):
     """The pre-expression parameters, which older code and object mappers send."""
