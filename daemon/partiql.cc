@@ -263,8 +263,28 @@ class Parser {
     return kNull;
   }
 
+  // Nesting (literals, parentheses, NOT, function arguments) is bounded, as
+  // DynamoDB bounds documents to 32 levels, so that no statement can run the
+  // recursive descent out of stack.
+  static constexpr int kMaxDepth = 32;
+  class Nested {
+   public:
+    explicit Nested(Parser* p) : p_(p) { ++p_->depth_; }
+    ~Nested() { --p_->depth_; }
+    Nested(const Nested&) = delete;
+    Nested& operator=(const Nested&) = delete;
+    bool too_deep() const { return p_->depth_ > kMaxDepth; }
+
+   private:
+    Parser* p_;
+  };
+  Status TooDeep() const {
+    return Malformed("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;
   const Value* parameters_;
   size_t parameters_used_ = 0;
   Alloc& alloc_;
@@ -307,6 +327,8 @@ bool Parser::AtLiteral() const {
 
 // One value as an AttributeValue.
 Result<Value> Parser::Literal() {
+  Nested nested(this);
+  if (nested.too_deep()) return TooDeep();
   const Token& t = Peek();
   Value out(rapidjson::kObjectType);
   auto scalar = [&](const char* type, const std::string& text) {
@@ -417,6 +439,8 @@ Result<Operand> Parser::Path() {
 }
 
 Result<Operand> Parser::ParseOperand() {
+  Nested nested(this);
+  if (nested.too_deep()) return TooDeep();
   if (AtLiteral()) {
     KS_ASSIGN_OR_RETURN(Value value, Literal());
     Operand operand;
@@ -494,6 +518,8 @@ Result<Condition> Parser::And() {
 }
 
 Result<Conjunct> Parser::Not() {
+  Nested nested(this);
+  if (nested.too_deep()) return TooDeep();
   if (AcceptKeyword("not")) {
     KS_ASSIGN_OR_RETURN(Conjunct inner, Not());
     Conjunct negated;

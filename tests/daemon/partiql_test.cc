@@ -217,6 +217,20 @@ TEST(PartiqlTest, BadStatementsAreValidationErrors) {
     EXPECT_EQ(StatusCode::kInvalidArgument, s.code()) << c.statement;
     EXPECT_EQ(c.message, s.message()) << c.statement;
   }
+  // Nesting is bounded (no statement can exhaust the stack).
+  EXPECT_EQ(kMalformed + "nesting deeper than 32 levels",
+            Error("INSERT INTO t VALUE {'a': " + std::string(40, '[') + std::string(40, ']') + "}")
+                .message());
+  EXPECT_EQ(
+      kMalformed + "nesting deeper than 32 levels",
+      Error("SELECT * FROM t WHERE " + std::string(2000, '(') + "a = 1" + std::string(2000, ')'))
+          .message());
+  std::string nots;
+  for (int i = 0; i < 100; ++i) nots += "NOT ";
+  EXPECT_EQ(kMalformed + "nesting deeper than 32 levels",
+            Error("SELECT * FROM t WHERE " + nots + "a = 1").message());
+  EXPECT_TRUE(Plan("INSERT INTO t VALUE {'a': " + std::string(20, '[') + std::string(20, ']') + "}")
+                  .request.IsObject());
   // The lookup's errors pass through.
   EXPECT_EQ(StatusCode::kNotFound, Error("SELECT * FROM nosuch").code());
 }
