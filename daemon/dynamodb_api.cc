@@ -2037,6 +2037,18 @@ Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done
 
 namespace {
 
+// A batch's or transaction's list of statements: present, 1 to `max` long.
+Result<const Value*> StatementList(const Value& request, std::string_view name, size_t max) {
+  KS_ASSIGN_OR_RETURN(const Value* statements, OptArray(request, name));
+  if (statements == nullptr) return MissingMember(LowerFirst(name));
+  if (statements->Empty() || statements->Size() > max) {
+    return ConstraintError(std::nullopt, LowerFirst(name),
+                           "Member must have length less than or equal to " + std::to_string(max) +
+                               " and greater than or equal to 1");
+  }
+  return statements;
+}
+
 // One statement of a batch or transaction: its Statement and Parameters.
 Result<PartiqlPlan> TranslateMember(const Value& entry, std::string_view path,
                                     const PartiqlKeyLookup& keys) {
@@ -2130,13 +2142,7 @@ ApiResponse BatchStatementResponse(BatchStatements& batch) {
 }  // namespace
 
 Status DynamoDbApi::Impl::BatchExecuteStatement(const Value& request, AsyncDone& done) {
-  KS_ASSIGN_OR_RETURN(const Value* statements, OptArray(request, "Statements"));
-  if (statements == nullptr) return MissingMember("statements");
-  if (statements->Empty() || statements->Size() > 25) {
-    return ConstraintError(std::nullopt, "statements",
-                           "Member must have length less than or equal to 25 and greater than or "
-                           "equal to 1");
-  }
+  KS_ASSIGN_OR_RETURN(const Value* statements, StatementList(request, "Statements", 25));
   PartiqlKeyLookup keys = PartiqlKeysOf();
   auto batch = std::make_shared<BatchStatements>();
   const size_t n = statements->Size();
@@ -2216,13 +2222,7 @@ Status DynamoDbApi::Impl::BatchExecuteStatement(const Value& request, AsyncDone&
 }
 
 Status DynamoDbApi::Impl::ExecuteTransaction(const Value& request, AsyncDone& done) {
-  KS_ASSIGN_OR_RETURN(const Value* statements, OptArray(request, "TransactStatements"));
-  if (statements == nullptr) return MissingMember("transactStatements");
-  if (statements->Empty() || statements->Size() > 100) {
-    return ConstraintError(std::nullopt, "transactStatements",
-                           "Member must have length less than or equal to 100 and greater than "
-                           "or equal to 1");
-  }
+  KS_ASSIGN_OR_RETURN(const Value* statements, StatementList(request, "TransactStatements", 100));
   PartiqlKeyLookup keys = PartiqlKeysOf();
   rapidjson::Document transaction;
   auto& alloc = transaction.GetAllocator();

@@ -249,6 +249,12 @@ class Parser {
   Result<PartiqlPlan> Insert(const PartiqlKeyLookup& keys);
   Result<PartiqlPlan> Update(const PartiqlKeyLookup& keys);
   Result<PartiqlPlan> Delete(const PartiqlKeyLookup& keys);
+  // UPDATE's and DELETE's common part after their clauses: WHERE (RETURNING
+  // refused), the statement's end, and a request on `table` with the Key that
+  // WHERE fixes by equalities; *rest gets WHERE's other conditions.
+  Result<PartiqlPlan> KeyedWrite(PartiqlPlan::Kind kind, const char* operation,
+                                 const std::string& table, const PartiqlKeyLookup& keys,
+                                 PartiqlKeys* table_keys, std::string* rest);
   Status End();
   // Sets ExpressionAttributeNames/Values of `request` to the placeholders
   // `expressions` use (DynamoDB refuses unused ones).
@@ -837,21 +843,11 @@ Result<PartiqlPlan> Parser::Update(const PartiqlKeyLookup& keys) {
     }
   }
   if (!any) return Malformed("UPDATE needs SET or REMOVE");
-  KS_RETURN_IF_ERROR(ExpectKeyword("where"));
-  KS_ASSIGN_OR_RETURN(Condition where, Or());
-  if (IsKeyword("returning")) return InvalidArgument("RETURNING is not supported");
-  KS_RETURN_IF_ERROR(End());
-  KS_ASSIGN_OR_RETURN(PartiqlKeys table_keys, keys(table, ""));
-
-  PartiqlPlan plan;
-  plan.kind = PartiqlPlan::Kind::kUpdate;
-  plan.operation = "UpdateItem";
-  Value& request = plan.request.SetObject();
-  request.AddMember("TableName", Value(table.c_str(), alloc_), alloc_);
-  Value key(rapidjson::kObjectType);
+  PartiqlKeys table_keys;
   std::string rest;
-  KS_RETURN_IF_ERROR(SplitKey(where, table_keys, &key, &rest));
-  request.AddMember("Key", key, alloc_);
+  KS_ASSIGN_OR_RETURN(PartiqlPlan plan, KeyedWrite(PartiqlPlan::Kind::kUpdate, "UpdateItem", table,
+                                                   keys, &table_keys, &rest));
+  Value& request = plan.request;
   std::string update;
   if (!sets.empty()) update = "SET " + sets;
   if (!removes.empty()) update += (update.empty() ? "REMOVE " : " REMOVE ") + removes;
@@ -864,28 +860,36 @@ Result<PartiqlPlan> Parser::Update(const PartiqlKeyLookup& keys) {
   return plan;
 }
 
-Result<PartiqlPlan> Parser::Delete(const PartiqlKeyLookup& keys) {
-  KS_RETURN_IF_ERROR(ExpectKeyword("from"));
-  KS_ASSIGN_OR_RETURN(std::string table, Name());
+Result<PartiqlPlan> Parser::KeyedWrite(PartiqlPlan::Kind kind, const char* operation,
+                                       const std::string& table, const PartiqlKeyLookup& keys,
+                                       PartiqlKeys* table_keys, std::string* rest) {
   KS_RETURN_IF_ERROR(ExpectKeyword("where"));
   KS_ASSIGN_OR_RETURN(Condition where, Or());
   if (IsKeyword("returning")) return InvalidArgument("RETURNING is not supported");
   KS_RETURN_IF_ERROR(End());
-  KS_ASSIGN_OR_RETURN(PartiqlKeys table_keys, keys(table, ""));
-
+  KS_ASSIGN_OR_RETURN(*table_keys, keys(table, ""));
   PartiqlPlan plan;
-  plan.kind = PartiqlPlan::Kind::kDelete;
-  plan.operation = "DeleteItem";
+  plan.kind = kind;
+  plan.operation = operation;
   Value& request = plan.request.SetObject();
   request.AddMember("TableName", Value(table.c_str(), alloc_), alloc_);
   Value key(rapidjson::kObjectType);
-  std::string rest;
-  KS_RETURN_IF_ERROR(SplitKey(where, table_keys, &key, &rest));
+  KS_RETURN_IF_ERROR(SplitKey(where, *table_keys, &key, rest));
   request.AddMember("Key", key, alloc_);
+  return plan;
+}
+
+Result<PartiqlPlan> Parser::Delete(const PartiqlKeyLookup& keys) {
+  KS_RETURN_IF_ERROR(ExpectKeyword("from"));
+  KS_ASSIGN_OR_RETURN(std::string table, Name());
+  PartiqlKeys table_keys;
+  std::string rest;
+  KS_ASSIGN_OR_RETURN(PartiqlPlan plan, KeyedWrite(PartiqlPlan::Kind::kDelete, "DeleteItem", table,
+                                                   keys, &table_keys, &rest));
   if (!rest.empty()) {
-    request.AddMember("ConditionExpression", Value(rest.c_str(), alloc_), alloc_);
+    plan.request.AddMember("ConditionExpression", Value(rest.c_str(), alloc_), alloc_);
   }
-  AddPlaceholders(request, {rest});
+  AddPlaceholders(plan.request, {rest});
   return plan;
 }
 
