@@ -1930,8 +1930,9 @@ Result<std::string> StatementReadResponse(const std::string& read) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-// A write statement's answer from the write that ran it: no items, and the
-// capacity report if one was asked for. An INSERT whose item exists is
+// A write statement's answer from the write that ran it: no items (or, with
+// RETURNING, the item's attributes as the one item), and the capacity report
+// if one was asked for. An INSERT whose item exists is
 // DuplicateItemException, as in DynamoDB.
 ApiResponse StatementWriteResponse(ApiResponse written, bool insert) {
   if (written.http_status != 200) {
@@ -1945,15 +1946,18 @@ ApiResponse StatementWriteResponse(ApiResponse written, bool insert) {
   rapidjson::Document doc;
   std::string body = R"({"Items":[]})";
   if (ParseJsonText(written.body, &doc).ok() && doc.IsObject() &&
-      doc.HasMember("ConsumedCapacity")) {
+      (doc.HasMember("ConsumedCapacity") || doc.HasMember("Attributes"))) {
     rapidjson::StringBuffer buffer;
     JsonWriter out(buffer);
     out.StartObject();
     WriteKey("Items", out);
     out.StartArray();
+    if (doc.HasMember("Attributes")) doc["Attributes"].Accept(out);
     out.EndArray();
-    WriteKey("ConsumedCapacity", out);
-    doc["ConsumedCapacity"].Accept(out);
+    if (doc.HasMember("ConsumedCapacity")) {
+      WriteKey("ConsumedCapacity", out);
+      doc["ConsumedCapacity"].Accept(out);
+    }
     out.EndObject();
     body.assign(buffer.GetString(), buffer.GetSize());
   }

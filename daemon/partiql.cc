@@ -249,8 +249,8 @@ class Parser {
   Result<PartiqlPlan> Insert(const PartiqlKeyLookup& keys);
   Result<PartiqlPlan> Update(const PartiqlKeyLookup& keys);
   Result<PartiqlPlan> Delete(const PartiqlKeyLookup& keys);
-  // UPDATE's and DELETE's common part after their clauses: WHERE (RETURNING
-  // refused), the statement's end, and a request on `table` with the Key that
+  // UPDATE's and DELETE's common part after their clauses: WHERE, RETURNING
+  // (as ReturnValues), the statement's end, and a request on `table` with the Key that
   // WHERE fixes by equalities; *rest gets WHERE's other conditions.
   Result<PartiqlPlan> KeyedWrite(PartiqlPlan::Kind kind, const char* operation,
                                  const std::string& table, const PartiqlKeyLookup& keys,
@@ -719,6 +719,17 @@ Result<PartiqlPlan> Parser::Select(const PartiqlKeyLookup& keys) {
   if (AcceptKeyword("where")) {
     KS_ASSIGN_OR_RETURN(where, Or());
   }
+  std::string order_by;
+  bool descending = false;
+  if (AcceptKeyword("order")) {
+    KS_RETURN_IF_ERROR(ExpectKeyword("by"));
+    KS_ASSIGN_OR_RETURN(order_by, Name());
+    if (AcceptKeyword("desc")) {
+      descending = true;
+    } else {
+      AcceptKeyword("asc");
+    }
+  }
   KS_RETURN_IF_ERROR(End());
 
   KS_ASSIGN_OR_RETURN(PartiqlKeys target_keys, keys(table, index));
@@ -763,10 +774,17 @@ Result<PartiqlPlan> Parser::Select(const PartiqlKeyLookup& keys) {
     }
   }
 
+  // ORDER BY is a Query's order: it needs one, and names the sort key.
+  if (!order_by.empty() && (key_condition.empty() || order_by != target_keys.sort)) {
+    return InvalidArgument(
+        "ORDER BY needs a WHERE that fixes the partition key by an equality (a query), and "
+        "orders by the sort key");
+  }
   PartiqlPlan plan;
   plan.kind = PartiqlPlan::Kind::kSelect;
   plan.operation = key_condition.empty() ? "Scan" : "Query";
-  Value& request = plan.request.SetObject();
+  if (descending) plan.request.SetObject().AddMember("ScanIndexForward", false, alloc_);
+  Value& request = plan.request.IsObject() ? plan.request : plan.request.SetObject();
   request.AddMember("TableName", Value(table.c_str(), alloc_), alloc_);
   if (!index.empty()) request.AddMember("IndexName", Value(index.c_str(), alloc_), alloc_);
   if (!key_condition.empty()) {
@@ -865,7 +883,19 @@ Result<PartiqlPlan> Parser::KeyedWrite(PartiqlPlan::Kind kind, const char* opera
                                        PartiqlKeys* table_keys, std::string* rest) {
   KS_RETURN_IF_ERROR(ExpectKeyword("where"));
   KS_ASSIGN_OR_RETURN(Condition where, Or());
-  if (IsKeyword("returning")) return InvalidArgument("RETURNING is not supported");
+  // RETURNING ALL|MODIFIED OLD|NEW *: the write's ReturnValues.
+  const char* return_values = nullptr;
+  if (AcceptKeyword("returning")) {
+    bool all = AcceptKeyword("all");
+    if (!all) KS_RETURN_IF_ERROR(ExpectKeyword("modified"));
+    bool old = AcceptKeyword("old");
+    if (!old) KS_RETURN_IF_ERROR(ExpectKeyword("new"));
+    KS_RETURN_IF_ERROR(ExpectPunct("*"));
+    return_values = all ? (old ? "ALL_OLD" : "ALL_NEW") : (old ? "UPDATED_OLD" : "UPDATED_NEW");
+    if (kind == PartiqlPlan::Kind::kDelete && std::string_view(return_values) != "ALL_OLD") {
+      return InvalidArgument("DELETE can return only ALL OLD *");
+    }
+  }
   KS_RETURN_IF_ERROR(End());
   KS_ASSIGN_OR_RETURN(*table_keys, keys(table, ""));
   PartiqlPlan plan;
@@ -873,6 +903,8 @@ Result<PartiqlPlan> Parser::KeyedWrite(PartiqlPlan::Kind kind, const char* opera
   plan.operation = operation;
   Value& request = plan.request.SetObject();
   request.AddMember("TableName", Value(table.c_str(), alloc_), alloc_);
+  if (return_values != nullptr)
+    request.AddMember("ReturnValues", rapidjson::StringRef(return_values), alloc_);
   Value key(rapidjson::kObjectType);
   KS_RETURN_IF_ERROR(SplitKey(where, *table_keys, &key, rest));
   request.AddMember("Key", key, alloc_);

@@ -5,19 +5,21 @@
 // same work, so that PartiQL shares the expression evaluator, the checks and
 // the capacity reports of the JSON API instead of keeping a second engine:
 //
-//   SELECT * | path, ... FROM t[."index"] [WHERE c]
+//   SELECT * | path, ... FROM t[."index"] [WHERE c] [ORDER BY sort-key [ASC|DESC]]
 //       Query when c ANDs an equality on the (index's) partition key at its
 //       top level: that equality, and one sort-key condition (=, <, <=, >,
 //       >=, BETWEEN, begins_with) if there is one, make the
 //       KeyConditionExpression and the rest the FilterExpression; otherwise
 //       (or when the rest still names a key attribute) a Scan filtered by c.
+//       ORDER BY needs the Query; DESC reads it backwards.
 //   INSERT INTO t VALUE {'a': v, ...}
 //       PutItem conditioned on attribute_not_exists(partition key); an item
 //       already there is DuplicateItemException (the caller maps it).
 //   UPDATE t SET p = e [, | SET p = e ...] [REMOVE p, ...] WHERE c
+//          [RETURNING ALL|MODIFIED OLD|NEW *]
 //       UpdateItem on the key c fixes by equalities, conditioned on the item
-//       existing and on the rest of c.
-//   DELETE FROM t WHERE c
+//       existing and on the rest of c; RETURNING is its ReturnValues.
+//   DELETE FROM t WHERE c [RETURNING ALL OLD *]
 //       DeleteItem on the key c fixes, conditioned on the rest of c.
 //
 // In WHERE: comparisons (=, <>, !=, <, <=, >, >=), AND, OR, NOT, parentheses,

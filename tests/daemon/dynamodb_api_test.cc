@@ -3352,7 +3352,17 @@ TEST_F(DynamoDbApiTest, ExecuteStatementReadsAndWritesItems) {
   Fails("ExecuteStatement", exec("UPDATE music SET plays = 0 WHERE pk = 'zz' AND sk = 1"),
         "ConditionalCheckFailedException");
   EXPECT_EQ(6u, CountItems("music"));
-  Ok("ExecuteStatement", exec("DELETE FROM music WHERE pk = 'b' AND sk = 1"));
+  d = Ok("ExecuteStatement", exec("UPDATE music SET plays = 12 WHERE pk = 'a' AND sk = 1 "
+                                  "RETURNING MODIFIED OLD *"));
+  EXPECT_EQ(1u, Size(d, "Items"));
+  EXPECT_EQ(1u, Size(d, "Items.0"));
+  EXPECT_EQ("11", Str(d, "Items.0.plays.N"));
+  d = Ok("ExecuteStatement", exec("SELECT sk FROM music WHERE pk = 'a' ORDER BY sk DESC"));
+  EXPECT_EQ("5", Str(d, "Items.0.sk.N"));
+  EXPECT_EQ("1", Str(d, "Items.4.sk.N"));
+  d = Ok("ExecuteStatement",
+         exec("DELETE FROM music WHERE pk = 'b' AND sk = 1 RETURNING ALL OLD *"));
+  EXPECT_EQ("b", Str(d, "Items.0.pk.S"));
   EXPECT_EQ(5u, CountItems("music"));
 
   // The stream saw every write, as for the JSON operations.
@@ -3362,7 +3372,7 @@ TEST_F(DynamoDbApiTest, ExecuteStatementReadsAndWritesItems) {
     events.push_back(d["Records"][i]["eventName"].GetString());
   }
   EXPECT_EQ((std::vector<std::string>{"INSERT", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT",
-                                      "MODIFY", "REMOVE"}),
+                                      "MODIFY", "MODIFY", "REMOVE"}),
             events);
 
   // Errors.

@@ -92,6 +92,12 @@ TEST(PartiqlTest, SelectWithAPartitionKeyEqualityIsAQuery) {
   EXPECT_EQ("byyear", Member(index, "IndexName"));
   EXPECT_EQ("#n0 = :v0 AND #n1 < :v1", Member(index, "KeyConditionExpression"));
 
+  // ORDER BY the sort key: the Query's direction.
+  PartiqlPlan backwards = Plan("SELECT * FROM t WHERE pk = 'p' ORDER BY sk DESC");
+  EXPECT_EQ("Query", backwards.operation);
+  EXPECT_EQ("false", Member(backwards, "ScanIndexForward"));
+  EXPECT_EQ("", Member(Plan("SELECT * FROM t WHERE pk = 'p' ORDER BY sk ASC"), "ScanIndexForward"));
+
   // A second condition on a key cannot be a Query's filter: a Scan then.
   PartiqlPlan two = Plan("SELECT * FROM t WHERE pk = 'p' AND sk > 1 AND sk < 5");
   EXPECT_EQ("Scan", two.operation);
@@ -147,6 +153,14 @@ TEST(PartiqlTest, UpdateAndDeleteNameTheKeyByEqualities) {
             Member(u, "ExpressionAttributeValues"));
   EXPECT_EQ(R"({"#n0":"a","#n1":"b","#n2":"c","#n3":"d","#n4":"e","#n5":"f","#n7":"pk"})",
             Member(u, "ExpressionAttributeNames"));
+
+  // RETURNING is the write's ReturnValues.
+  EXPECT_EQ("ALL_NEW",
+            Member(Plan("UPDATE h SET a = 1 WHERE id = 1 RETURNING ALL NEW *"), "ReturnValues"));
+  EXPECT_EQ("UPDATED_OLD", Member(Plan("UPDATE h SET a = 1 WHERE id = 1 returning modified old *"),
+                                  "ReturnValues"));
+  EXPECT_EQ("ALL_OLD",
+            Member(Plan("DELETE FROM h WHERE id = 1 RETURNING ALL OLD *"), "ReturnValues"));
 
   PartiqlPlan d = Plan("DELETE FROM h WHERE id = 7");
   EXPECT_EQ("DeleteItem", d.operation);
@@ -210,7 +224,18 @@ TEST(PartiqlTest, BadStatementsAreValidationErrors) {
        kMalformed + "the map literal has the key 'a' twice"},
       {"INSERT INTO t VALUE {a: 1}", "", kMalformed + "a map's keys are 'quoted strings'"},
       {"UPDATE t WHERE pk = 'p' AND sk = 1", "", kMalformed + "UPDATE needs SET or REMOVE"},
-      {"DELETE FROM h WHERE id = 1 RETURNING ALL OLD *", "", "RETURNING is not supported"},
+      {"DELETE FROM h WHERE id = 1 RETURNING ALL NEW *", "", "DELETE can return only ALL OLD *"},
+      {"UPDATE h SET a = 1 WHERE id = 1 RETURNING SOME OLD *", "",
+       kMalformed + "expected modified, found 'SOME'"},
+      {"UPDATE h SET a = 1 WHERE id = 1 RETURNING ALL OLD", "",
+       kMalformed + "expected '*' before the end of the statement"},
+      {"SELECT * FROM t ORDER BY sk", "",
+       "ORDER BY needs a WHERE that fixes the partition key by an equality (a query), and orders "
+       "by the sort key"},
+      {"SELECT * FROM t WHERE pk = 'p' ORDER BY a", "",
+       "ORDER BY needs a WHERE that fixes the partition key by an equality (a query), and orders "
+       "by the sort key"},
+      {"SELECT * FROM t WHERE pk = 'p' ORDER sk", "", kMalformed + "expected by, found 'sk'"},
   };
   for (const Case& c : cases) {
     Status s = Error(c.statement, c.parameters);
