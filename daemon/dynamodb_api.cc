@@ -1896,6 +1896,7 @@ Status DynamoDbApi::Impl::PutItem(const Value& request, AsyncDone& done) {
 namespace {
 
 constexpr size_t kMaxStatementLength = 8192;
+constexpr std::string_view kExistsAlone = "EXISTS is a condition of ExecuteTransaction only";
 
 // A SELECT's answer from the Query or Scan that ran it: the items, and the
 // page's end both as LastEvaluatedKey and as an opaque NextToken (the key's
@@ -1994,6 +1995,7 @@ Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done
                            "Member must have length greater than or equal to 1");
   }
   KS_ASSIGN_OR_RETURN(PartiqlPlan plan, TranslatePartiql(statement, parameters, PartiqlKeysOf()));
+  if (plan.kind == PartiqlPlan::Kind::kExists) return InvalidArgument(std::string(kExistsAlone));
   rapidjson::Document& translated = plan.request;
   auto& alloc = translated.GetAllocator();
   auto pass = [&](const char* name) {
@@ -2154,6 +2156,9 @@ Status DynamoDbApi::Impl::BatchExecuteStatement(const Value& request, AsyncDone&
   bool reads = false, writes = false;
   for (const Value& entry : statements->GetArray()) {
     plans.push_back(TranslateMember(entry, "statement", keys));
+    if (plans.back().ok() && plans.back()->kind == PartiqlPlan::Kind::kExists) {
+      plans.back() = InvalidArgument(std::string(kExistsAlone));
+    }
     if (plans.back().ok()) {
       (plans.back()->kind == PartiqlPlan::Kind::kSelect ? reads : writes) = true;
     } else if (plans.back().status().code() == StatusCode::kFailedPrecondition) {
@@ -2253,6 +2258,7 @@ Status DynamoDbApi::Impl::ExecuteTransaction(const Value& request, AsyncDone& do
       }
       const char* kind = plan.kind == PartiqlPlan::Kind::kInsert   ? "Put"
                          : plan.kind == PartiqlPlan::Kind::kUpdate ? "Update"
+                         : plan.kind == PartiqlPlan::Kind::kExists ? "ConditionCheck"
                                                                    : "Delete";
       item.AddMember(Value(kind, alloc), write, alloc);
     }

@@ -255,6 +255,14 @@ class Parser {
   Result<PartiqlPlan> KeyedWrite(PartiqlPlan::Kind kind, const char* operation,
                                  const std::string& table, const PartiqlKeyLookup& keys,
                                  PartiqlKeys* table_keys, std::string* rest);
+  // A request on `table` with the Key that `where` fixes by equalities.
+  Result<PartiqlPlan> KeyedRequest(PartiqlPlan::Kind kind, const char* operation,
+                                   const std::string& table, const Condition& where,
+                                   const PartiqlKeyLookup& keys, PartiqlKeys* table_keys,
+                                   std::string* rest);
+  // "attribute_exists(partition key)", AND `rest` if any.
+  std::string ExistsAnd(const PartiqlKeys& table_keys, const std::string& rest);
+  Result<PartiqlPlan> Exists(const PartiqlKeyLookup& keys);
   Status End();
   // Sets ExpressionAttributeNames/Values of `request` to the placeholders
   // `expressions` use (DynamoDB refuses unused ones).
@@ -695,6 +703,7 @@ Result<PartiqlPlan> Parser::Statement(const PartiqlKeyLookup& keys) {
   if (AcceptKeyword("insert")) return Insert(keys);
   if (AcceptKeyword("update")) return Update(keys);
   if (AcceptKeyword("delete")) return Delete(keys);
+  if (AcceptKeyword("exists")) return Exists(keys);
   if (Peek().kind == Tok::kEnd) return Malformed("the statement is empty");
   return Malformed("a statement starts with SELECT, INSERT, UPDATE or DELETE, not '" + Peek().text +
                    "'");
@@ -871,8 +880,7 @@ Result<PartiqlPlan> Parser::Update(const PartiqlKeyLookup& keys) {
   if (!removes.empty()) update += (update.empty() ? "REMOVE " : " REMOVE ") + removes;
   request.AddMember("UpdateExpression", Value(update.c_str(), alloc_), alloc_);
   // UPDATE changes an item that exists; it never creates one.
-  std::string condition = "attribute_exists(" + NamePlaceholder(table_keys.partition) + ")";
-  if (!rest.empty()) condition += " AND (" + rest + ")";
+  std::string condition = ExistsAnd(table_keys, rest);
   request.AddMember("ConditionExpression", Value(condition.c_str(), alloc_), alloc_);
   AddPlaceholders(request, {update, condition});
   return plan;
@@ -897,17 +905,55 @@ Result<PartiqlPlan> Parser::KeyedWrite(PartiqlPlan::Kind kind, const char* opera
     }
   }
   KS_RETURN_IF_ERROR(End());
+  KS_ASSIGN_OR_RETURN(PartiqlPlan plan,
+                      KeyedRequest(kind, operation, table, where, keys, table_keys, rest));
+  if (return_values != nullptr) {
+    plan.request.AddMember("ReturnValues", rapidjson::StringRef(return_values), alloc_);
+  }
+  return plan;
+}
+
+Result<PartiqlPlan> Parser::KeyedRequest(PartiqlPlan::Kind kind, const char* operation,
+                                         const std::string& table, const Condition& where,
+                                         const PartiqlKeyLookup& keys, PartiqlKeys* table_keys,
+                                         std::string* rest) {
   KS_ASSIGN_OR_RETURN(*table_keys, keys(table, ""));
   PartiqlPlan plan;
   plan.kind = kind;
   plan.operation = operation;
   Value& request = plan.request.SetObject();
   request.AddMember("TableName", Value(table.c_str(), alloc_), alloc_);
-  if (return_values != nullptr)
-    request.AddMember("ReturnValues", rapidjson::StringRef(return_values), alloc_);
   Value key(rapidjson::kObjectType);
   KS_RETURN_IF_ERROR(SplitKey(where, *table_keys, &key, rest));
   request.AddMember("Key", key, alloc_);
+  return plan;
+}
+
+std::string Parser::ExistsAnd(const PartiqlKeys& table_keys, const std::string& rest) {
+  std::string condition = "attribute_exists(" + NamePlaceholder(table_keys.partition) + ")";
+  if (!rest.empty()) condition += " AND (" + rest + ")";
+  return condition;
+}
+
+// EXISTS(SELECT * FROM t WHERE c): a transaction's check that the item c
+// names exists and meets the rest of c.
+Result<PartiqlPlan> Parser::Exists(const PartiqlKeyLookup& keys) {
+  KS_RETURN_IF_ERROR(ExpectPunct("("));
+  KS_RETURN_IF_ERROR(ExpectKeyword("select"));
+  KS_RETURN_IF_ERROR(ExpectPunct("*"));
+  KS_RETURN_IF_ERROR(ExpectKeyword("from"));
+  KS_ASSIGN_OR_RETURN(std::string table, Name());
+  KS_RETURN_IF_ERROR(ExpectKeyword("where"));
+  KS_ASSIGN_OR_RETURN(Condition where, Or());
+  KS_RETURN_IF_ERROR(ExpectPunct(")"));
+  KS_RETURN_IF_ERROR(End());
+  PartiqlKeys table_keys;
+  std::string rest;
+  KS_ASSIGN_OR_RETURN(PartiqlPlan plan, KeyedRequest(PartiqlPlan::Kind::kExists, "ConditionCheck",
+                                                     table, where, keys, &table_keys, &rest));
+  std::string condition = ExistsAnd(table_keys, rest);
+  plan.request.AddMember("ConditionExpression", Value(condition.c_str(), alloc_), alloc_);
+  AddPlaceholders(plan.request, {condition});
   return plan;
 }
 

@@ -21,6 +21,9 @@
 //       existing and on the rest of c; RETURNING is its ReturnValues.
 //   DELETE FROM t WHERE c [RETURNING ALL OLD *]
 //       DeleteItem on the key c fixes, conditioned on the rest of c.
+//   EXISTS(SELECT * FROM t WHERE c)
+//       (ExecuteTransaction only) a ConditionCheck that the item c fixes
+//       exists and meets the rest of c.
 //
 // In WHERE: comparisons (=, <>, !=, <, <=, >, >=), AND, OR, NOT, parentheses,
 // BETWEEN, IN [..] or IN (..), IS [NOT] MISSING, and the functions
@@ -60,10 +63,11 @@ using PartiqlKeyLookup =
     std::function<Result<PartiqlKeys>(const std::string& table, const std::string& index)>;
 
 struct PartiqlPlan {
-  enum class Kind { kSelect, kInsert, kUpdate, kDelete };
+  enum class Kind { kSelect, kInsert, kUpdate, kDelete, kExists };
   Kind kind = Kind::kSelect;
   // The operation whose request `request` is: Query, Scan, PutItem,
-  // UpdateItem or DeleteItem.
+  // UpdateItem, DeleteItem, or for EXISTS a TransactWriteItems
+  // ConditionCheck.
   std::string operation;
   rapidjson::Document request;
   // A SELECT of one item, whose WHERE is nothing but equalities on the

@@ -3464,6 +3464,25 @@ TEST_F(DynamoDbApiTest, BatchAndTransactionStatements) {
       {"Statement":"SELECT * FROM stmts WHERE pk = 'a'"},
       {"Statement":"DELETE FROM stmts WHERE pk = 'a'"}]})",
         "ValidationException");
+  // EXISTS conditions a transaction's writes on another item.
+  cancelled = Call("ExecuteTransaction", R"j({"TransactStatements":[
+      {"Statement":"EXISTS(SELECT * FROM stmts WHERE pk = 'a' AND v = 99)"},
+      {"Statement":"UPDATE stmts SET v = 100 WHERE pk = 'c'"}]})j");
+  EXPECT_EQ("TransactionCanceledException", ErrorName(cancelled));
+  EXPECT_EQ("ConditionalCheckFailed", Str(ParseJson(cancelled.body), "CancellationReasons.0.Code"));
+  Ok("ExecuteTransaction", R"j({"TransactStatements":[
+      {"Statement":"EXISTS(SELECT * FROM stmts WHERE pk = 'a' AND v = 2)"},
+      {"Statement":"UPDATE stmts SET v = 4 WHERE pk = 'c'"}]})j");
+  doc = Ok("GetItem", R"({"TableName":"stmts","Key":{"pk":{"S":"c"}}})");
+  EXPECT_EQ("4", Str(doc, "Item.v.N"));
+  EXPECT_EQ(
+      "EXISTS is a condition of ExecuteTransaction only",
+      Fails("ExecuteStatement", R"j({"Statement":"EXISTS(SELECT * FROM stmts WHERE pk = 'a')"})j",
+            "ValidationException"));
+  doc = Ok("BatchExecuteStatement",
+           R"j({"Statements":[{"Statement":"EXISTS(SELECT * FROM stmts WHERE pk = 'a')"}]})j");
+  EXPECT_EQ("ValidationError", Str(doc, "Responses.0.Error.Code"));
+  EXPECT_EQ("2", Str(Ok("GetItem", R"({"TableName":"stmts","Key":{"pk":{"S":"a"}}})"), "Item.v.N"));
   Fails("ExecuteTransaction",
         R"({"TransactStatements":[{"Statement":"SELECT * FROM stmts WHERE v = 2"}]})",
         "ValidationException");

@@ -162,6 +162,17 @@ TEST(PartiqlTest, UpdateAndDeleteNameTheKeyByEqualities) {
   EXPECT_EQ("ALL_OLD",
             Member(Plan("DELETE FROM h WHERE id = 1 RETURNING ALL OLD *"), "ReturnValues"));
 
+  // EXISTS: a ConditionCheck on the item, that it exists and meets the rest.
+  PartiqlPlan check = Plan("EXISTS(SELECT * FROM t WHERE pk = 'p' AND sk = 1 AND a > 0)");
+  EXPECT_EQ(PartiqlPlan::Kind::kExists, check.kind);
+  EXPECT_EQ(R"({"TableName":"t","Key":{"pk":{"S":"p"},"sk":{"N":"1"}},)"
+            R"j("ConditionExpression":"attribute_exists(#n0) AND (#n2 > :v2)",)j"
+            R"("ExpressionAttributeNames":{"#n2":"a","#n0":"pk"},)"
+            R"("ExpressionAttributeValues":{":v2":{"N":"0"}}})",
+            Json(check.request));
+  EXPECT_EQ("Where clause does not contain a mandatory equality on all key attributes",
+            Error("EXISTS(SELECT * FROM t WHERE pk = 'p')").message());
+
   PartiqlPlan d = Plan("DELETE FROM h WHERE id = 7");
   EXPECT_EQ("DeleteItem", d.operation);
   EXPECT_EQ(R"({"TableName":"h","Key":{"id":{"N":"7"}}})", Json(d.request));
