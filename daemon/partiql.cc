@@ -464,8 +464,8 @@ Result<Operand> Parser::ParseOperand() {
   }
   if (Peek().kind == Tok::kName && Peek(1).kind == Tok::kPunct && Peek(1).text == "(") {
     static const std::set<std::string> kFunctions = {
-        "begins_with",          "contains",    "attribute_type", "size", "attribute_exists",
-        "attribute_not_exists", "list_append", "if_not_exists"};
+        "begins_with",          "contains",    "attribute_type", "size",    "attribute_exists",
+        "attribute_not_exists", "list_append", "if_not_exists",  "set_add", "set_delete"};
     Operand call;
     call.function = Lower(Next().text);
     if (kFunctions.count(call.function) == 0) {
@@ -848,7 +848,7 @@ Result<PartiqlPlan> Parser::Insert(const PartiqlKeyLookup& keys) {
 
 Result<PartiqlPlan> Parser::Update(const PartiqlKeyLookup& keys) {
   KS_ASSIGN_OR_RETURN(std::string table, Name());
-  std::string sets, removes;
+  std::string sets, removes, adds, deletes;
   bool any = false;
   for (;;) {
     if (AcceptKeyword("set")) {
@@ -856,6 +856,18 @@ Result<PartiqlPlan> Parser::Update(const PartiqlKeyLookup& keys) {
         KS_ASSIGN_OR_RETURN(Operand path, Path());
         KS_RETURN_IF_ERROR(ExpectPunct("="));
         KS_ASSIGN_OR_RETURN(Operand value, SetValue());
+        if (value.function == "set_add" || value.function == "set_delete") {
+          // a = set_add(a, <<...>>): ADD #a :v; set_delete: DELETE #a :v.
+          if (value.args.size() != 2 || value.args[0].text != path.text ||
+              !value.args[1].is_value) {
+            return InvalidArgument(value.function +
+                                   " takes the attribute being set and a set value: a = " +
+                                   value.function + "(a, <<...>>)");
+          }
+          std::string& clause = value.function == "set_add" ? adds : deletes;
+          clause += (clause.empty() ? "" : ", ") + path.text + " " + value.args[1].text;
+          continue;
+        }
         sets += (sets.empty() ? "" : ", ") + path.text + " = " + value.text;
       } while (AcceptPunct(",") && !IsKeyword("set") && !IsKeyword("remove"));
       any = true;
@@ -876,8 +888,13 @@ Result<PartiqlPlan> Parser::Update(const PartiqlKeyLookup& keys) {
                                                    keys, &table_keys, &rest));
   Value& request = plan.request;
   std::string update;
-  if (!sets.empty()) update = "SET " + sets;
-  if (!removes.empty()) update += (update.empty() ? "REMOVE " : " REMOVE ") + removes;
+  for (const auto& [action, clause] : {std::pair<const char*, const std::string&>{"SET", sets},
+                                       {"REMOVE", removes},
+                                       {"ADD", adds},
+                                       {"DELETE", deletes}}) {
+    if (clause.empty()) continue;
+    update += (update.empty() ? "" : " ") + std::string(action) + " " + clause;
+  }
   request.AddMember("UpdateExpression", Value(update.c_str(), alloc_), alloc_);
   // UPDATE changes an item that exists; it never creates one.
   std::string condition = ExistsAnd(table_keys, rest);

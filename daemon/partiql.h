@@ -33,7 +33,8 @@
 // for the request's Parameters, in order. Paths: names (bare, or "quoted"
 // for any name), .member, [index]. Keywords are case-insensitive. SET takes
 // a value, a path, a function (list_append, if_not_exists), or a + or - of
-// two of those.
+// two of those; `a = set_add(a, <<...>>)` and `set_delete` are the update
+// expression's ADD and DELETE of set members.
 //
 // Errors are ValidationException (kInvalidArgument) with DynamoDB's wording
 // where it has one ("Statement wasn't well formed, can't be processed: ...",

@@ -154,6 +154,14 @@ TEST(PartiqlTest, UpdateAndDeleteNameTheKeyByEqualities) {
   EXPECT_EQ(R"({"#n0":"a","#n1":"b","#n2":"c","#n3":"d","#n4":"e","#n5":"f","#n7":"pk"})",
             Member(u, "ExpressionAttributeNames"));
 
+  // set_add and set_delete are ADD and DELETE.
+  EXPECT_EQ("SET #n1 = :v1 ADD #n0 :v0 DELETE #n2 :v2",
+            Member(Plan("UPDATE h SET a = set_add(a, <<'x'>>) SET b = 1, c = set_delete(c, <<2>>) "
+                        "WHERE id = 1"),
+                   "UpdateExpression"));
+  EXPECT_EQ("set_add takes the attribute being set and a set value: a = set_add(a, <<...>>)",
+            Error("UPDATE h SET a = set_add(b, <<'x'>>) WHERE id = 1").message());
+
   // RETURNING is the write's ReturnValues.
   EXPECT_EQ("ALL_NEW",
             Member(Plan("UPDATE h SET a = 1 WHERE id = 1 RETURNING ALL NEW *"), "ReturnValues"));

@@ -404,6 +404,11 @@ class PartiQL(unittest.TestCase):
         run(f'UPDATE "{name}" SET n = n + 5 SET tag = \'x\' WHERE pk = \'p\' AND sk = 2')
         self.assertEqual({"pk": "p", "sk": 2, "n": 25, "tag": "x"},
                          table.get_item(Key={"pk": "p", "sk": 2})["Item"])
+        got = run(f'UPDATE "{name}" SET s = set_add(s, <<\'a\', \'b\'>>) '
+                  f'WHERE pk = \'p\' AND sk = 1 RETURNING ALL NEW *')["Items"]
+        self.assertEqual(["a", "b"], sorted(got[0]["s"]["SS"]))
+        run(f'UPDATE "{name}" SET s = set_delete(s, <<\'a\'>>) WHERE pk = \'p\' AND sk = 1')
+        self.assertEqual({"b"}, table.get_item(Key={"pk": "p", "sk": 1})["Item"]["s"])
         with self.assertRaises(ClientError) as cm:
             run(f'UPDATE "{name}" SET n = 0 WHERE pk = \'p\'')
         self.assertEqual("ValidationException", code(cm.exception))
