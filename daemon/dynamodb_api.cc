@@ -2027,6 +2027,7 @@ Status DynamoDbApi::Impl::ExecuteStatement(const Value& request, AsyncDone& done
       return InvalidArgument(std::string(refused) + " applies only to SELECT statements");
     }
   }
+  pass("ReturnValuesOnConditionCheckFailure");
   const bool insert = plan.kind == PartiqlPlan::Kind::kInsert;
   AsyncDone reshape = [done, insert](ResponseBuilder build) {
     done([build = std::move(build), insert] { return StatementWriteResponse(build(), insert); });
@@ -2055,7 +2056,8 @@ Result<const Value*> StatementList(const Value& request, std::string_view name, 
   return statements;
 }
 
-// One statement of a batch or transaction: its Statement and Parameters.
+// One statement of a batch or transaction: its Statement and Parameters
+// (RETURNING refused: neither answers items for writes).
 Result<PartiqlPlan> TranslateMember(const Value& entry, std::string_view path,
                                     const PartiqlKeyLookup& keys) {
   if (!entry.IsObject()) return SerializationError("Unexpected value type in payload");
@@ -2064,7 +2066,11 @@ Result<PartiqlPlan> TranslateMember(const Value& entry, std::string_view path,
     return ConstraintError(statement, path, "Member must have length less than or equal to 8192");
   }
   KS_ASSIGN_OR_RETURN(const Value* parameters, OptArray(entry, "Parameters"));
-  return TranslatePartiql(statement, parameters, keys);
+  KS_ASSIGN_OR_RETURN(PartiqlPlan plan, TranslatePartiql(statement, parameters, keys));
+  if (plan.request.IsObject() && plan.request.HasMember("ReturnValues")) {
+    return InvalidArgument("RETURNING applies only to ExecuteStatement");
+  }
+  return plan;
 }
 
 // A BatchExecuteStatement entry's error: DynamoDB's BatchStatementErrorCode

@@ -3351,6 +3351,12 @@ TEST_F(DynamoDbApiTest, ExecuteStatementReadsAndWritesItems) {
         "ConditionalCheckFailedException");
   Fails("ExecuteStatement", exec("UPDATE music SET plays = 0 WHERE pk = 'zz' AND sk = 1"),
         "ConditionalCheckFailedException");
+  ApiResponse failed =
+      Call("ExecuteStatement",
+           exec("UPDATE music SET plays = 0 WHERE pk = 'a' AND sk = 1 AND plays = 10",
+                R"(,"ReturnValuesOnConditionCheckFailure":"ALL_OLD")"));
+  EXPECT_EQ("ConditionalCheckFailedException", ErrorName(failed));
+  EXPECT_EQ("11", Str(ParseJson(failed.body), "Item.plays.N"));
   EXPECT_EQ(6u, CountItems("music"));
   d = Ok("ExecuteStatement", exec("UPDATE music SET plays = 12 WHERE pk = 'a' AND sk = 1 "
                                   "RETURNING MODIFIED OLD *"));
@@ -3488,6 +3494,13 @@ TEST_F(DynamoDbApiTest, BatchAndTransactionStatements) {
         "ValidationException");
   Fails("ExecuteTransaction", R"({"TransactStatements":[{"Statement":"DELETE FROM stmts"}]})",
         "ValidationException");
+  EXPECT_EQ("RETURNING applies only to ExecuteStatement",
+            Fails("ExecuteTransaction", R"({"TransactStatements":[{"Statement":
+                  "DELETE FROM stmts WHERE pk = 'a' RETURNING ALL OLD *"}]})",
+                  "ValidationException"));
+  doc = Ok("BatchExecuteStatement", R"({"Statements":[{"Statement":
+           "UPDATE stmts SET v = 0 WHERE pk = 'a' RETURNING ALL NEW *"}]})");
+  EXPECT_EQ("RETURNING applies only to ExecuteStatement", Str(doc, "Responses.0.Error.Message"));
   EXPECT_EQ(2u, CountItems("stmts"));
 }
 
