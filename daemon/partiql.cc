@@ -993,11 +993,11 @@ Result<PartiqlPlan> Parser::Delete(const PartiqlKeyLookup& keys) {
 Result<PartiqlPlan> TranslatePartiql(std::string_view statement, const rapidjson::Value* parameters,
                                      const PartiqlKeyLookup& keys) {
   KS_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(statement));
-  // The plan's request owns every value the parser makes.
+  // The parser's values live in `scratch` until the plan's documents copy
+  // them into allocators of their own below.
   rapidjson::Document scratch;
   Parser parser(std::move(tokens), parameters, scratch.GetAllocator());
   KS_ASSIGN_OR_RETURN(PartiqlPlan plan, parser.Statement(keys));
-  // The request was built with the scratch allocator: copy it into its own.
   for (rapidjson::Document* request : {&plan.request, &plan.get_request}) {
     rapidjson::Document owned;
     owned.CopyFrom(*request, owned.GetAllocator());
