@@ -306,20 +306,17 @@ class Parser {
   std::vector<std::pair<std::string, Value>> values_;  // :vN -> AttributeValue
 };
 
-Result<Value> Parameter(const Value* parameters, size_t* used, Alloc& alloc) {
-  if (parameters == nullptr || *used >= parameters->Size()) {
+// The next of the request's Parameters, in statement order.
+Result<Value> Parser::Parameter() {
+  if (parameters_ == nullptr || parameters_used_ >= parameters_->Size()) {
     return InvalidArgument("Number of parameters in request and statement don't match.");
   }
-  const Value& p = (*parameters)[static_cast<rapidjson::SizeType>((*used)++)];
+  const Value& p = (*parameters_)[static_cast<rapidjson::SizeType>(parameters_used_++)];
   if (!p.IsObject() || p.MemberCount() != 1) {
-    return InvalidArgument("Parameter " + std::to_string(*used) +
+    return InvalidArgument("Parameter " + std::to_string(parameters_used_) +
                            " must be an AttributeValue with exactly one member");
   }
-  return Value(p, alloc);
-}
-
-Result<Value> Parser::Parameter() {
-  return keystone::daemon::Parameter(parameters_, &parameters_used_, alloc_);
+  return Value(p, alloc_);
 }
 
 bool Parser::AtLiteral() const {
