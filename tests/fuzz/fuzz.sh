@@ -3,6 +3,7 @@
 #
 #   tests/fuzz/fuzz.sh TARGET [SECONDS] [-- LIBFUZZER_FLAGS...]
 #   tests/fuzz/fuzz.sh api_fuzz 600
+#   tests/fuzz/fuzz.sh --merge TARGET
 #
 # TARGET: expression_fuzz, partiql_fuzz or api_fuzz. SECONDS: how long
 # (default 300). Builds in build-fuzz/ with clang (installing clang-14 and
@@ -11,10 +12,16 @@
 # build-fuzz/corpus/TARGET, crashes in build-fuzz/crashes/TARGET/. Exits
 # non-zero when libFuzzer found a failing input; fix it, then add the input
 # to the committed corpus so that every build's TARGET_corpus test replays it.
+#
+# --merge adds to the committed corpus the inputs of build-fuzz/corpus/TARGET
+# that reach code or paths it does not (libFuzzer's -merge=1), so that the
+# replay tests keep what fuzzing found.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-target="${1:?usage: $0 TARGET [SECONDS] [-- LIBFUZZER_FLAGS...]}"
+merge=0
+if [ "${1:-}" = "--merge" ]; then merge=1; shift; fi
+target="${1:?usage: $0 [--merge] TARGET [SECONDS] [-- LIBFUZZER_FLAGS...]}"
 shift
 seconds=300
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then seconds="$1"; shift; fi
@@ -42,6 +49,9 @@ crashes="build-fuzz/crashes/$target"
 mkdir -p "$corpus" "$crashes"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/fuzz/ubsan.supp}"
+if [ "$merge" = 1 ]; then
+  exec "build-fuzz/tests/fuzz/$target" -merge=1 "tests/fuzz/corpus/$target" "$corpus"
+fi
 dict=()
 if [ -f "tests/fuzz/$target.dict" ]; then dict=("-dict=tests/fuzz/$target.dict"); fi
 "build-fuzz/tests/fuzz/$target" "$corpus" "tests/fuzz/corpus/$target" \
