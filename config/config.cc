@@ -622,7 +622,23 @@ class ConfigParser {
 
   // {S: text}, {N: "1"}, {B: base64}, {BOOL: b}, {NULL: true}, {SS: [..]},
   // {NS: [..]}, {BS: [..]}, {L: [values]}, {M: {name: value}}.
-  Status TypedValue(const Value& v, AttributeValue* out) const {
+  //
+  // YAML aliases share one node between many places, so a few lines of
+  // anchors and aliases can describe a value of a billion elements; the
+  // typed values of a document are therefore bounded in number (all
+  // together) and in depth (DynamoDB's 32 levels), and such a document is an
+  // error instead of hours of work and all memory.
+  Status TypedValue(const Value& v, AttributeValue* out, int depth = 1) const {
+    if (typed_values_left_ == 0) {
+      return Error(v, "makes the document's typed values more than " +
+                          std::to_string(kMaxTypedValues) +
+                          " in all (YAML aliases can repeat a value that many times)");
+    }
+    --typed_values_left_;
+    if (depth > kMaxTypedValueDepth) {
+      return Error(v, "nests deeper than " + std::to_string(kMaxTypedValueDepth) +
+                          " levels (DynamoDB's limit)");
+    }
     std::string expected = "must be a typed value with one key of: " + JoinNames(kValueTypeNames) +
                            " (as in {S: text} or {N: \"1\"})";
     if (!v.node.IsMap() || v.node.size() != 1) return Error(v, expected);
@@ -698,7 +714,7 @@ class ConfigParser {
         store::AttributeList list;
         for (const Value& item : items) {
           AttributeValue element;
-          KS_RETURN_IF_ERROR(TypedValue(item, &element));
+          KS_RETURN_IF_ERROR(TypedValue(item, &element, depth + 1));
           list.push_back(std::move(element));
         }
         *out = AttributeValue::L(std::move(list));
@@ -709,7 +725,7 @@ class ConfigParser {
         store::AttributeMap map;
         for (const Entry& member : members) {
           AttributeValue element;
-          KS_RETURN_IF_ERROR(TypedValue(member.value, &element));
+          KS_RETURN_IF_ERROR(TypedValue(member.value, &element, depth + 1));
           map.emplace(member.key, std::move(element));
         }
         *out = AttributeValue::M(std::move(map));
@@ -1312,6 +1328,9 @@ class ConfigParser {
 
   std::string file_;
   const EnvLookup& env_;
+  static constexpr size_t kMaxTypedValues = 100'000;
+  static constexpr int kMaxTypedValueDepth = 32;
+  mutable size_t typed_values_left_ = kMaxTypedValues;  // TypedValue's budget
   const PropertyCheck& check_kafka_property_;
 };
 

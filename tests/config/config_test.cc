@@ -847,6 +847,37 @@ INSTANTIATE_TEST_SUITE_P(
                             "[]}}\n",
                   "keystoned.yaml:9:27: sources[0].filters.values.:v.SS: must be a non-empty "
                   "list (sets are never empty)"},
+        // A "billion laughs" of YAML aliases: seven lines that describe 10^6
+        // values fail at once instead of taking all time and memory.
+        ErrorCase{
+            "FilterValueAliasBomb",
+            kSource + "    filters:\n      condition: a = :v\n      values:\n"
+                      "        ':a': &a {L: [{S: x}, {S: x}, {S: x}, {S: x}, {S: x}, {S: x}]}\n"
+                      "        ':b': &b {L: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]}\n"
+                      "        ':c': &c {L: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]}\n"
+                      "        ':d': &d {L: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]}\n"
+                      "        ':e': &e {L: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}\n"
+                      "        ':v': {L: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]}\n",
+            "keystoned.yaml:10:23: sources[0].filters.values.:v.L[0].L[2].L[9].L[5].L[1].L[0]: "
+            "makes the document's typed values more than 100000 in all (YAML aliases can "
+            "repeat a value that many times)"},
+        ErrorCase{"FilterValueTooDeep",
+                  kSource + "    filters:\n      condition: a = :v\n      values: {':v': " +
+                      [] {
+                        std::string v;
+                        for (int i = 0; i < 33; ++i) v += "{L: [";
+                        v += "{S: x}";
+                        for (int i = 0; i < 33; ++i) v += "]}";
+                        return v;
+                      }() +
+                      "}\n",
+                  "keystoned.yaml:9:182: sources[0].filters.values.:v" +
+                      [] {
+                        std::string path;
+                        for (int i = 0; i < 32; ++i) path += ".L[0]";
+                        return path;
+                      }() +
+                      ": nests deeper than 32 levels (DynamoDB's limit)"},
         ErrorCase{"TransformWithoutType", kSource + "    transforms:\n      - {attributes: [a]}\n",
                   "keystoned.yaml:8:9: sources[0].transforms[0]: missing required key 'type'"},
         ErrorCase{"TransformBadType", kSource + "    transforms:\n      - {type: encrypt}\n",
