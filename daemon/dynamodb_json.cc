@@ -1,6 +1,9 @@
 #include "daemon/dynamodb_json.h"
 
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 #include <algorithm>
 #include <array>
@@ -277,22 +280,90 @@ bool IsAscii(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// Passes a reader's events on to a document, and stops the reader (false)
+// once arrays and objects nest deeper than kMaxRequestJsonDepth.
+class DepthBoundedHandler {
+ public:
+  explicit DepthBoundedHandler(rapidjson::Document& doc) : doc_(doc) {}
+  bool too_deep() const { return too_deep_; }
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc_.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool StartObject() { return Enter() && doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return doc_.EndObject(members);
+  }
+  bool StartArray() { return Enter() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return doc_.EndArray(elements);
+  }
+
+ private:
+  bool Enter() {
+    if (++depth_ <= kMaxRequestJsonDepth) return true;
+    too_deep_ = true;
+    return false;
+  }
+  rapidjson::Document& doc_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
+// Document::Populate's generator: parses `text` with `kFlags` into the
+// document through a DepthBoundedHandler, keeping the reader's outcome.
+template <unsigned kFlags>
+struct BoundedParse {
+  std::string_view text;
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  bool operator()(rapidjson::Document& doc) {
+    rapidjson::MemoryStream memory(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(memory);
+    DepthBoundedHandler handler(doc);
+    rapidjson::Reader reader;
+    result = reader.Parse<kFlags>(in, handler);
+    too_deep = handler.too_deep();
+    return !result.IsError();
+  }
+};
+
+template <unsigned kFlags>
+Status ParseBounded(std::string_view text, rapidjson::Document* doc) {
+  BoundedParse<kFlags> parse{text};
+  doc->Populate(parse);
+  if (parse.too_deep) return InvalidArgument("Nesting Levels have exceeded supported limits");
+  if (parse.result.IsError()) {
+    doc->SetNull();
+    return SerializationError("Malformed JSON at offset " + std::to_string(parse.result.Offset()) +
+                              ": " + rapidjson::GetParseError_En(parse.result.Code()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ParseJsonText(std::string_view text, rapidjson::Document* doc) {
   // Pure ASCII (nearly every request) is valid UTF-8 as it stands, and
   // rapidjson's \u escapes decode to valid UTF-8: only other input needs its
   // per-character check, which costs a fifth of parsing a typical item.
   constexpr unsigned kAsciiFlags = rapidjson::kParseIterativeFlag;
   constexpr unsigned kFlags = kAsciiFlags | rapidjson::kParseValidateEncodingFlag;
-  if (IsAscii(text)) {
-    doc->Parse<kAsciiFlags>(text.data(), text.size());
-  } else {
-    doc->Parse<kFlags>(text.data(), text.size());
-  }
-  if (doc->HasParseError()) {
-    return SerializationError("Malformed JSON at offset " + std::to_string(doc->GetErrorOffset()) +
-                              ": " + rapidjson::GetParseError_En(doc->GetParseError()));
-  }
-  return Status::Ok();
+  if (IsAscii(text)) return ParseBounded<kAsciiFlags>(text, doc);
+  return ParseBounded<kFlags>(text, doc);
 }
 
 Result<AttributeValue> JsonToAttributeValue(const rapidjson::Value& value) {

@@ -30,9 +30,19 @@ enum class JsonKind { kString, kBoolean, kInteger, kStructure, kList, kMap, kBlo
 // where a `expected` belongs.
 Status WrongJsonType(const rapidjson::Value& value, JsonKind expected);
 
+// Arrays and objects nested deeper than this anywhere in a request are refused
+// while it is parsed: no valid request comes near (an attribute value of
+// kMaxJsonNesting levels takes two JSON levels each, the request around it a
+// few more), and rapidjson copies and writes values recursively, so a
+// request of a million '[' (2 MB) would otherwise exhaust a thread's stack
+// wherever a value is copied.
+inline constexpr int kMaxRequestJsonDepth = 2 * kMaxJsonNesting + 32;
+
 // Parses `text` into *doc (iteratively, so deep nesting cannot exhaust the
 // stack; invalid UTF-8 is rejected). kFailedPrecondition when it is not one
-// well-formed JSON value.
+// well-formed JSON value; kInvalidArgument ("Nesting Levels have exceeded
+// supported limits", as DynamoDB says) when it nests deeper than
+// kMaxRequestJsonDepth.
 Status ParseJsonText(std::string_view text, rapidjson::Document* doc);
 
 // Converts one AttributeValue / an item (a map of them). Checks what the JSON

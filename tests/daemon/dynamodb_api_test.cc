@@ -3294,6 +3294,52 @@ TEST_F(DynamoDbApiTest, HandleAsyncQueuesItemWritesAndAnswersTheRestInline) {
 // does (the same items, the same stream records), with PartiQL's answers:
 // Items, NextToken for a SELECT's next page, DuplicateItemException for an
 // INSERT whose key exists.
+// A well-formed request nested a million levels deep (2 MB) is refused while
+// it is parsed. It used to crash the server: rapidjson copies and writes
+// values recursively, and ExecuteStatement copied such a parameter. Requests
+// as deep as valid ones get (DynamoDB's 32 levels: an attribute holding 31
+// levels of maps, in a transaction) still work.
+TEST_F(DynamoDbApiTest, AbsurdlyDeepRequestsAreRefusedNotCrashed) {
+  CreateTable("deep");
+  const int kLevels = 1'000'000;
+  std::string arrays = std::string(kLevels, '[') + std::string(kLevels, ']');
+  std::string objects;
+  for (int i = 0; i < kLevels; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(kLevels, '}');
+  const std::string kNesting = "Nesting Levels have exceeded supported limits";
+  EXPECT_EQ(kNesting,
+            Fails("ExecuteStatement",
+                  R"({"Statement":"SELECT * FROM deep WHERE pk = ?","Parameters":[{"L":)" + arrays +
+                      "}]}",
+                  "ValidationException"));
+  EXPECT_EQ(
+      kNesting,
+      Fails("PutItem", R"({"TableName":"deep","Item":{"pk":{"S":"a"},"x":{"L":)" + arrays + "}}}",
+            "ValidationException"));
+  // Even in a member the API ignores.
+  EXPECT_EQ(
+      kNesting,
+      Fails("GetItem", R"({"TableName":"deep","Key":{"pk":{"S":"a"}},"Unknown":)" + objects + "}",
+            "ValidationException"));
+  EXPECT_EQ(kNesting, Fails("BatchExecuteStatement",
+                            R"({"Statements":[{"Statement":"SELECT * FROM deep WHERE pk = ?",)"
+                            R"("Parameters":)" +
+                                arrays + "}]}",
+                            "ValidationException"));
+
+  std::string value = R"({"S":"leaf"})";
+  for (int i = 0; i < 31; ++i) value = R"({"M":{"m":)" + value + "}}";
+  Ok("TransactWriteItems", R"({"TransactItems":[{"Put":{"TableName":"deep","Item":)"
+                           R"({"pk":{"S":"deepest"},"v":)" +
+                               value + "}}}]}");
+  rapidjson::Document got =
+      Ok("ExecuteStatement", R"({"Statement":"SELECT * FROM deep WHERE pk = 'deepest'"})");
+  ASSERT_EQ(1u, got["Items"].Size());
+  const rapidjson::Value* v = &got["Items"][0]["v"];
+  for (int i = 0; i < 31; ++i) v = &(*v)["M"]["m"];
+  EXPECT_STREQ("leaf", (*v)["S"].GetString());
+}
+
 TEST_F(DynamoDbApiTest, ExecuteStatementReadsAndWritesItems) {
   CreateTable("music", true, "NEW_AND_OLD_IMAGES");
   auto exec = [&](const std::string& statement, const std::string& extra = "") {
