@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -304,6 +305,12 @@ class ConfigParser {
   Result<DaemonOptions> Parse(std::string_view text) {
     try {
       return ParseDocument(text);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp bounds its recursion (and so the stack it uses) but says
+      // only "bad file".
+      return Error(e.mark, "",
+                   "nests deeper than " + std::to_string(e.depth() - 1) +
+                       " levels (the YAML parser's limit)");
     } catch (const YAML::Exception& e) {
       return Error(e.mark, "", e.msg);
     }

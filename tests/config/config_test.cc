@@ -847,6 +847,10 @@ INSTANTIATE_TEST_SUITE_P(
                             "[]}}\n",
                   "keystoned.yaml:9:27: sources[0].filters.values.:v.SS: must be a non-empty "
                   "list (sets are never empty)"},
+        // yaml-cpp stops at its recursion limit; the error says so.
+        ErrorCase{"SyntaxTooDeep",
+                  "tables: " + std::string(600, '[') + std::string(600, ']') + "\n",
+                  "keystoned.yaml:1:1209: nests deeper than 499 levels (the YAML parser's limit)"},
         // A "billion laughs" of YAML aliases: seven lines that describe 10^6
         // values fail at once instead of taking all time and memory.
         ErrorCase{
