@@ -77,7 +77,8 @@ std::string ToJson(const Value& v) {
 
 std::optional<Document> ParseJson(const std::string& text, std::string* error) {
   Document doc;
-  doc.Parse(text.c_str(), text.size());
+  // Iterative: nesting depth costs heap, not stack.
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
   if (doc.HasParseError()) {
     *error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset());
     return std::nullopt;
@@ -165,7 +166,11 @@ std::optional<std::string> PlainToDynamoJson(const std::string& text, std::strin
   PlainToDynamo handler(writer);
   rapidjson::Reader reader;
   rapidjson::StringStream in(text.c_str());
-  if (!reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(in, handler)) {
+  // Iterative, so that a deeply nested argument cannot exhaust the stack (the
+  // server refuses what nests too deep).
+  constexpr unsigned kFlags =
+      rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag;
+  if (!reader.Parse<kFlags>(in, handler)) {
     *error = reader.HasParseError()
                  ? "invalid JSON at offset " + std::to_string(reader.GetErrorOffset())
                  : "an item, key or values argument must be a JSON object";
