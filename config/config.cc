@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -764,7 +765,35 @@ class ConfigParser {
 
   // --- sections -----------------------------------------------------------
 
+  // YAML is printable text: tab, line feed and carriage return are its only
+  // control characters. yaml-cpp 0.7 loops without end, allocating, on some
+  // text with a NUL (",\0" is enough), so such text never reaches it.
+  Status CheckPrintable(std::string_view text) const {
+    YAML::Mark mark;
+    mark.line = 0;
+    mark.column = 0;
+    for (char c : text) {
+      auto byte = static_cast<unsigned char>(c);
+      if ((byte < 0x20 && c != '\t' && c != '\n' && c != '\r') || byte == 0x7f) {
+        char hex[8];
+        std::snprintf(hex, sizeof(hex), "0x%02X", byte);
+        return Error(mark, "",
+                     std::string("control character ") + hex +
+                         " is not allowed (YAML is printable text: only tab, line feed and "
+                         "carriage return)");
+      }
+      if (c == '\n') {
+        ++mark.line;
+        mark.column = 0;
+      } else {
+        ++mark.column;
+      }
+    }
+    return Status::Ok();
+  }
+
   Result<DaemonOptions> ParseDocument(std::string_view text) {
+    KS_RETURN_IF_ERROR(CheckPrintable(text));
     std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
     if (docs.size() > 1) return Error(docs[1].Mark(), "", "only one YAML document is allowed");
     DaemonOptions options;

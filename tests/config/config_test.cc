@@ -847,6 +847,14 @@ INSTANTIATE_TEST_SUITE_P(
                             "[]}}\n",
                   "keystoned.yaml:9:27: sources[0].filters.values.:v.SS: must be a non-empty "
                   "list (sets are never empty)"},
+        // Control characters are refused before yaml-cpp, which loops without
+        // end, allocating, on ",\0" (found by config_fuzz).
+        ErrorCase{"SyntaxNul", std::string(",\0", 2),
+                  "keystoned.yaml:1:2: control character 0x00 is not allowed (YAML is printable "
+                  "text: only tab, line feed and carriage return)"},
+        ErrorCase{"SyntaxControlCharacter", "sync: full\ndata_dir: a\x1b[0mb\n",
+                  "keystoned.yaml:2:12: control character 0x1B is not allowed (YAML is printable "
+                  "text: only tab, line feed and carriage return)"},
         // yaml-cpp stops at its recursion limit; the error says so.
         ErrorCase{"SyntaxTooDeep",
                   "tables: " + std::string(600, '[') + std::string(600, ']') + "\n",
