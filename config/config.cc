@@ -1364,7 +1364,7 @@ class ConfigParser {
 
   std::string file_;
   const EnvLookup& env_;
-  static constexpr size_t kMaxTypedValues = 100'000;
+  static constexpr size_t kMaxTypedValues = 10'000;
   static constexpr int kMaxTypedValueDepth = 32;
   mutable size_t typed_values_left_ = kMaxTypedValues;  // TypedValue's budget
   const PropertyCheck& check_kafka_property_;

@@ -870,9 +870,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "        ':d': &d {L: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]}\n"
                       "        ':e': &e {L: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}\n"
                       "        ':v': {L: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]}\n",
-            "keystoned.yaml:10:23: sources[0].filters.values.:v.L[0].L[2].L[9].L[5].L[1].L[0]: "
-            "makes the document's typed values more than 100000 in all (YAML aliases can "
-            "repeat a value that many times)"},
+            "keystoned.yaml:10:15: sources[0].filters.values.:e.L[0].L[2].L[9].L[5]: makes the "
+            "document's typed values more than 10000 in all (YAML aliases can repeat a value that "
+            "many times)"},
         ErrorCase{"FilterValueTooDeep",
                   kSource + "    filters:\n      condition: a = :v\n      values: {':v': " +
                       [] {
