@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -766,8 +767,8 @@ class ConfigParser {
   // --- sections -----------------------------------------------------------
 
   // YAML is printable text: tab, line feed and carriage return are its only
-  // control characters. yaml-cpp 0.7 loops without end, allocating, on some
-  // text with a NUL (",\0" is enough), so such text never reaches it.
+  // control characters. Refusing the others here names where they are, which
+  // yaml-cpp's messages ("unknown escape character") do not.
   Status CheckPrintable(std::string_view text) const {
     YAML::Mark mark;
     mark.line = 0;
@@ -792,13 +793,57 @@ class ConfigParser {
     return Status::Ok();
   }
 
+  // Records where each document starts; ignores everything else.
+  class DocumentStarts final : public YAML::EventHandler {
+   public:
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  };
+
+  // One document, or an error naming where the text stops being one.
+  // YAML::LoadAll is not used: on a ',' outside brackets and braces (",", or
+  // "[a],") yaml-cpp 0.7 yields empty documents at that place without end,
+  // and LoadAll collects them until memory runs out. Reading documents one at
+  // a time, a document that starts where the one before it did is that stuck
+  // place.
+  Status CheckOneDocument(std::string_view text) const {
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    DocumentStarts handler;
+    while (handler.starts.size() < 3 && parser.HandleNextDocument(handler)) {
+      size_t n = handler.starts.size();
+      if (n >= 2 && handler.starts[n - 1].pos == handler.starts[n - 2].pos) {
+        const YAML::Mark& at = handler.starts[n - 1];
+        std::string found = static_cast<size_t>(at.pos) < text.size()
+                                ? "'" + std::string(1, text[at.pos]) + "'"
+                                : "the end of the text";
+        return Error(at, "", "unexpected " + found + " (not the start of a YAML node)");
+      }
+    }
+    if (handler.starts.size() > 1) {
+      return Error(handler.starts[1], "", "only one YAML document is allowed");
+    }
+    return Status::Ok();
+  }
+
   Result<DaemonOptions> ParseDocument(std::string_view text) {
     KS_RETURN_IF_ERROR(CheckPrintable(text));
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) return Error(docs[1].Mark(), "", "only one YAML document is allowed");
+    KS_RETURN_IF_ERROR(CheckOneDocument(text));
+    YAML::Node doc = YAML::Load(std::string(text));
     DaemonOptions options;
-    if (docs.empty() || docs[0].IsNull()) return options;
-    Value root{docs[0], docs[0].Mark(), ""};
+    if (!doc.IsDefined() || doc.IsNull()) return options;
+    Value root{doc, doc.Mark(), ""};
     if (!root.node.IsMap()) return Error(root, "the top level must be a mapping");
     KS_ASSIGN_OR_RETURN(Fields f, Mapping(root, kTopKeys));
     if (const Value* v = f.Find("data_dir")) {
