@@ -14,8 +14,9 @@
 # to the committed corpus so that every build's TARGET_corpus test replays it.
 #
 # --merge adds to the committed corpus the inputs of build-fuzz/corpus/TARGET
-# that reach code or paths it does not (libFuzzer's -merge=1), so that the
-# replay tests keep what fuzzing found.
+# that reach code it does not (libFuzzer's -merge=1 over edges only, without
+# hit counts, which keeps the committed corpus to hundreds of small files), so
+# that the replay tests keep what fuzzing found.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -50,7 +51,7 @@ mkdir -p "$corpus" "$crashes"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/fuzz/ubsan.supp}"
 if [ "$merge" = 1 ]; then
-  exec "build-fuzz/tests/fuzz/$target" -merge=1 "tests/fuzz/corpus/$target" "$corpus"
+  exec "build-fuzz/tests/fuzz/$target" -merge=1 -use_counters=0 "tests/fuzz/corpus/$target" "$corpus"
 fi
 dict=()
 if [ -f "tests/fuzz/$target.dict" ]; then dict=("-dict=tests/fuzz/$target.dict"); fi
