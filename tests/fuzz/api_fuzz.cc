@@ -16,7 +16,6 @@
 // answer is a JSON object; every 400 names its error in __type.
 
 #include <rapidjson/document.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -29,6 +28,7 @@
 #include "daemon/dynamodb_api.h"
 #include "lmdb_store/item_store.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -40,17 +40,8 @@ constexpr int kInputsPerStore = 500;
 
 class Fixture {
  public:
-  Fixture() {
-    char pattern[] = "/tmp/keystone_api_fuzz.XXXXXX";
-    if (mkdtemp(pattern) == nullptr) FuzzFail("mkdtemp failed", pattern);
-    dir_ = pattern;
-    Open();
-  }
-  ~Fixture() {
-    Close();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  Fixture() { Open(); }
+  ~Fixture() { Close(); }
 
   ApiResponse Handle(std::string_view target, std::string_view body) {
     if (++inputs_ > kInputsPerStore) {
@@ -64,9 +55,9 @@ class Fixture {
  private:
   void Open() {
     std::error_code ec;
-    std::filesystem::remove_all(dir_ + "/store", ec);
+    std::filesystem::remove_all(dir_.Sub("store"), ec);
     keystone::store::StoreOptions options;
-    options.path = dir_ + "/store";
+    options.path = dir_.Sub("store");
     options.sync = false;
     options.max_map_size = 256ull << 20;
     options.clock = &clock_;
@@ -114,7 +105,7 @@ class Fixture {
     store_.reset();
   }
 
-  std::string dir_;
+  keystone::testing::TempDir dir_;  // first member: removed last
   keystone::FakeClock clock_;
   std::unique_ptr<keystone::store::ItemStore> store_;
   std::unique_ptr<DynamoDbApi> api_;

@@ -16,13 +16,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +30,7 @@
 #include "daemon/http_server.h"
 #include "lmdb_store/item_store.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -40,11 +40,8 @@ using namespace keystone::daemon;
 class Server {
  public:
   Server() {
-    char pattern[] = "/tmp/keystone_http_fuzz.XXXXXX";
-    if (mkdtemp(pattern) == nullptr) FuzzFail("mkdtemp failed", pattern);
-    dir_ = pattern;
     keystone::store::StoreOptions store_options;
-    store_options.path = dir_ + "/store";
+    store_options.path = dir_.Sub("store");
     store_options.sync = false;
     store_options.max_map_size = 256ull << 20;
     auto store = keystone::store::ItemStore::Open(store_options);
@@ -71,13 +68,11 @@ class Server {
     server_.reset();
     api_.reset();
     store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
   int port() const { return server_->port(); }
 
  private:
-  std::string dir_;
+  keystone::testing::TempDir dir_;  // first member: removed last
   std::unique_ptr<keystone::store::ItemStore> store_;
   std::unique_ptr<DynamoDbApi> api_;
   std::unique_ptr<HttpServer> server_;
