@@ -816,7 +816,7 @@ class ConfigParser {
   // "[a],") yaml-cpp 0.7 yields empty documents at that place without end,
   // and LoadAll collects them until memory runs out. Reading documents one at
   // a time, a document that starts where the one before it did is that stuck
-  // place.
+  // place. (YAML::Load then reads the text again: a config is small.)
   Status CheckOneDocument(std::string_view text) const {
     std::istringstream in{std::string(text)};
     YAML::Parser parser(in);

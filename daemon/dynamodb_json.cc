@@ -278,10 +278,6 @@ bool IsAscii(std::string_view text) {
   return (high_bits & 0x8080808080808080ull) == 0;
 }
 
-}  // namespace
-
-namespace {
-
 // Passes a reader's events on to a document, and stops the reader (false)
 // once arrays and objects nest deeper than kMaxRequestJsonDepth.
 class DepthBoundedHandler {
