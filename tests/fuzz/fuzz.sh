@@ -55,6 +55,10 @@ if [ "$merge" = 1 ]; then
 fi
 dict=()
 if [ -f "tests/fuzz/$target.dict" ]; then dict=("-dict=tests/fuzz/$target.dict"); fi
-"build-fuzz/tests/fuzz/$target" "$corpus" "tests/fuzz/corpus/$target" \
+# timeout: when an input loops inside a library without coverage hooks
+# (yaml-cpp's LoadAll did), libFuzzer reports the out-of-memory but its main
+# thread spins on; the fuzzer must not outlive its time.
+timeout --kill-after=30 "$((seconds + 120))" \
+  "build-fuzz/tests/fuzz/$target" "$corpus" "tests/fuzz/corpus/$target" \
   -max_total_time="$seconds" -artifact_prefix="$crashes/" -print_final_stats=1 \
   "${dict[@]}" "$@"
