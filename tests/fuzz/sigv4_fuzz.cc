@@ -13,6 +13,8 @@
 // signed with another
 // secret, it fails as kInvalidSignature.
 
+#include <strings.h>
+
 #include <string>
 #include <string_view>
 
@@ -89,9 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view value = colon == std::string_view::npos ? "" : line.substr(colon + 1);
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     well_formed = well_formed && IsToken(name) && IsFieldValue(value);
-    has_host =
-        has_host || (name.size() == 4 && (name[0] | 0x20) == 'h' && (name[1] | 0x20) == 'o' &&
-                     (name[2] | 0x20) == 's' && (name[3] | 0x20) == 't');
+    has_host = has_host || (name.size() == 4 && strncasecmp(name.data(), "host", 4) == 0);
     request.headers.emplace_back(std::string(name), std::string(value));
   }
   request.body = std::string(rest);
